@@ -1,0 +1,34 @@
+// A run's whole config: the JSON file with command-line `--set` overrides applied, read strictly
+// into each layer's section (data, model, train), and the resolved JSON with every default
+// filled in and every path absolute, as written into the run directory.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "collab/common/config_reader.h"
+#include "collab/data/data_config.h"
+#include "collab/train/train_config.h"
+
+namespace collab {
+
+struct RunConfig {
+  std::string path;  // the config file
+  json model;        // the `model` section as given; the registry reads it once shapes are known
+  DataConfig data;
+  TrainConfig train;
+  json resolved;
+};
+
+// Applies one `a.b.c=value` override; `value` is read as JSON when it parses, else as a string
+// (so --set train.device=cuda and --set train.lr_max=1e-2 both work).
+void apply_override(json& config, const std::string& assignment);
+
+// Reads and validates everything (the model section against a 1x1 stand-in of the data's
+// shape), so that a typo fails before any data is read. Throws collab::Error.
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides);
+
+// Reads a JSON file, naming the file, line and column of a syntax error.
+json read_json_file(const std::string& path);
+
+}  // namespace collab

@@ -1,0 +1,77 @@
+// `collab data fetch <dataset>`: downloads, verifies and unpacks a known dataset into the data
+// root (or --dest), printing the dataset's folder on stdout.
+#include <cxxopts.hpp>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "collab/app/commands.h"
+#include "collab/data/data_config.h"
+#include "collab/data/fetch.h"
+
+namespace collab {
+
+int data_command(int argc, char** argv) {
+  cxxopts::Options options("collab data", "Get datasets: collab data fetch <dataset> [options]");
+  options.positional_help("fetch <dataset>");
+  // clang-format off
+  options.add_options()
+      ("dest", "folder to put <dataset>/ in (default: $COLLAB_DATA_DIR, else "
+               "$XDG_DATA_HOME/collab, else ~/.local/share/collab)", cxxopts::value<std::string>())
+      ("url", "download from this URL (http, https or file) instead of the official one",
+              cxxopts::value<std::string>())
+      ("md5", "expected MD5 of the archive (\"\" skips the check)", cxxopts::value<std::string>())
+      ("size", "expected size of the archive in bytes (0 skips the check)",
+               cxxopts::value<int64_t>())
+      ("quiet", "no progress output")
+      ("h,help", "print this help")
+      ("args", "subcommand and dataset", cxxopts::value<std::vector<std::string>>());
+  // clang-format on
+  options.parse_positional({"args"});
+  cxxopts::ParseResult result;
+  try {
+    result = options.parse(argc, argv);
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw std::invalid_argument(std::string(e.what()) + " (see collab data --help)");
+  }
+  if (result.count("help")) {
+    std::cout << options.help({""}) << "\nknown datasets: ml-100k\n";
+    return 0;
+  }
+  const auto args = result.count("args") ? result["args"].as<std::vector<std::string>>()
+                                         : std::vector<std::string>();
+  if (args.empty()) throw std::invalid_argument("need a subcommand: collab data fetch <dataset>");
+  if (args[0] != "fetch") {
+    throw std::invalid_argument("unknown data subcommand \"" + args[0] +
+                                "\"; the only one is fetch");
+  }
+  if (args.size() < 2) throw std::invalid_argument("need a dataset name after fetch, e.g. ml-100k");
+  if (args.size() > 2) throw std::invalid_argument("unexpected argument \"" + args[2] + "\"");
+
+  DatasetSource source = known_dataset(args[1]);
+  if (result.count("url")) source.url = result["url"].as<std::string>();
+  if (result.count("md5")) {
+    source.md5 = result["md5"].as<std::string>();
+    if (!source.md5.empty() &&
+        (source.md5.size() != 32 ||
+         source.md5.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
+      throw std::invalid_argument("--md5 wants 32 hex digits, got \"" + source.md5 + "\"");
+    }
+  }
+  if (result.count("size")) {
+    source.size = result["size"].as<int64_t>();
+    if (source.size < 0) throw std::invalid_argument("--size must be a byte count >= 0");
+  }
+  const std::string dest =
+      result.count("dest") ? result["dest"].as<std::string>() : default_data_root();
+  const bool quiet = result.count("quiet") > 0;
+  const bool present = dataset_present(source.name, dest);
+  const std::string dir = fetch_dataset(source, dest, quiet);  // returns at once when present
+  if (!quiet)
+    std::cerr << source.name << (present ? " was already in " : " is ready in ") << dir << "\n";
+  std::cout << dir << "\n";
+  return 0;
+}
+
+}  // namespace collab

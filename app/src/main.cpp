@@ -1,0 +1,55 @@
+// collab: train, compare and serve collaborative-filtering recommenders.
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "collab/app/commands.h"
+#include "collab/common/error.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* summary;
+};
+
+const Command kCommands[] = {
+    {"train", collab::train_command, "train a model from a JSON config"},
+    {"data", collab::data_command, "get datasets (collab data fetch ml-100k)"},
+};
+
+void print_usage(std::ostream& out) {
+  out << "collab: collaborative-filtering recommenders on LibTorch\n\n"
+         "usage: collab <command> [options]   (collab <command> --help for its options)\n\n"
+         "commands:\n";
+  for (const auto& c : kCommands)
+    out << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    print_usage(argc < 2 ? std::cerr : std::cout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (const auto& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) != 0) continue;
+    try {
+      return c.run(argc - 1, argv + 1);
+    } catch (const std::exception& e) {
+      // One line, no stack trace: collab::Error messages already name the file, line or key.
+      std::string message = e.what();
+      if (const auto pos = message.find("\nException raised from"); pos != std::string::npos) {
+        message.resize(pos);  // c10::Error appends a C++ backtrace; users need the first line
+      }
+      std::cerr << "collab " << c.name << ": error: " << message << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "collab: unknown command \"" << argv[1] << "\"\n\n";
+  print_usage(std::cerr);
+  return 2;
+}

@@ -1,0 +1,78 @@
+#include "collab/app/run_config.h"
+
+#include <filesystem>
+
+#include "collab/common/error.h"
+#include "collab/data/ratings.h"
+#include "collab/models/registry.h"
+
+namespace collab {
+
+namespace fs = std::filesystem;
+
+json read_json_file(const std::string& path) {
+  const std::string text = read_file(path);
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    // nlohmann's message reads "[json.exception.parse_error.101] parse error at line 3, ...".
+    std::string what = e.what();
+    if (const auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
+    throw Error(path + ": not valid JSON: " + what);
+  }
+}
+
+void apply_override(json& config, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw std::invalid_argument("--set expects KEY=VALUE (e.g. train.lr_max=1e-2), got \"" +
+                                assignment + "\"");
+  }
+  const std::string key = assignment.substr(0, eq);
+  const std::string text = assignment.substr(eq + 1);
+  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) value = text;
+
+  json* node = &config;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = key.find('.', start);
+    const std::string part = key.substr(start, dot == std::string::npos ? dot : dot - start);
+    if (part.empty()) throw std::invalid_argument("--set: empty part in key \"" + key + "\"");
+    if (!node->is_object()) {
+      throw std::invalid_argument("--set " + key + ": \"" + key.substr(0, start - 1) +
+                                  "\" is not an object in the config");
+    }
+    if (dot == std::string::npos) {
+      (*node)[part] = value;
+      return;
+    }
+    node = &(*node)[part];
+    if (node->is_null()) *node = json::object();
+    start = dot + 1;
+  }
+}
+
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  RunConfig run;
+  run.path = path;
+  json config = read_json_file(path);
+  if (!config.is_object()) throw Error(path + ": expected a JSON object at the top level");
+  for (const auto& o : overrides) apply_override(config, o);
+
+  const std::string config_dir = fs::absolute(fs::path(path)).parent_path().string();
+  run.resolved = json::object();
+  ConfigReader root(config, "", &run.resolved);
+  ConfigReader data = root.object("data");
+  run.data = read_data_config(data, config_dir);
+  ConfigReader train = root.object("train");
+  run.train = read_train_config(train);
+  run.model = root.raw("model", json::object());
+  run.resolved.erase("model");
+  ConfigReader model(run.model, "model", &run.resolved["model"]);
+  build_model(model, ModelShape{1, 1});  // validates keys and values; fills in defaults
+  root.finish();
+  return run;
+}
+
+}  // namespace collab

@@ -1,0 +1,51 @@
+// The `data` section of a config: which files hold the ratings, how they are split, and where
+// named datasets (MovieLens 100k) live on disk.
+//
+//   "data": {
+//     "dataset": "ml-100k",     // optional: names a known dataset; relative file names then
+//                               // resolve inside <data root>/ml-100k, fetched when missing
+//     "dir": "...",             // folder for relative file names (default: the config's folder)
+//     "ratings": "u.data",      // one file, split at random by valid_pct and split_seed ...
+//     "valid_pct": 0.2, "split_seed": 42,
+//     "train": "u1.base", "valid": "u1.test",   // ... or a predefined split
+//     "items": "u.item",        // optional MovieLens item catalogue (titles, genres)
+//     "delimiter": "\t", "header": false, "rating_range": null
+//   }
+// Paths may use ${VAR}; ${COLLAB_DATA_DIR} defaults to the data root when the variable is unset.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "collab/common/config_reader.h"
+#include "collab/data/ratings.h"
+
+namespace collab {
+
+struct DataConfig {
+  std::string dataset;  // "" or a known dataset name ("ml-100k")
+  std::string dir;      // resolved folder of the dataset's files
+  std::string ratings;  // resolved path, or "" with a predefined split
+  std::string train;    // resolved paths of a predefined split
+  std::string valid;
+  std::string items;  // resolved path of a MovieLens item catalogue, or ""
+  RatingsFormat format;
+  double valid_pct = 0.2;
+  uint64_t split_seed = 42;
+
+  bool predefined_split() const { return !train.empty(); }
+};
+
+// Where named datasets live: $COLLAB_DATA_DIR, else $XDG_DATA_HOME/collab, else
+// ~/.local/share/collab.
+std::string default_data_root();
+
+// Expands ${VAR} (throws naming `key` for an unset variable other than COLLAB_DATA_DIR) and
+// resolves a relative result against `base_dir`.
+std::string resolve_path(const std::string& value, const std::string& base_dir,
+                         const std::string& key);
+
+// Reads the `data` section; `config_dir` is the folder relative paths start from.
+DataConfig read_data_config(ConfigReader& reader, const std::string& config_dir);
+
+}  // namespace collab

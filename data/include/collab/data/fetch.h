@@ -1,0 +1,40 @@
+// Fetching named datasets (MovieLens 100k) from the web: download with libcurl, check size and
+// MD5, unpack the zip with libarchive, and move the result into place with one rename, so a
+// dataset folder either is complete or does not exist. Used by `collab data fetch` and by
+// `collab train` when a config names a dataset whose files are missing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace collab {
+
+struct DatasetSource {
+  std::string name;  // folder the archive unpacks to, e.g. "ml-100k"
+  std::string url;   // http(s):// or file://
+  std::string md5;   // expected MD5 of the archive (lower-case hex); "" skips the check
+  int64_t size = 0;  // expected size of the archive in bytes; <= 0 skips the check
+};
+
+// The official source of a known dataset; throws collab::Error listing the known names.
+DatasetSource known_dataset(const std::string& name);
+
+// Whether root/name holds the dataset's files (for ml-100k: u.data and u.item).
+bool dataset_present(const std::string& name, const std::string& root);
+
+// Downloads, verifies and unpacks `source` into root/<name> and returns that path. Temporary
+// files live in `root` and are removed on any failure. Throws collab::Error (one line naming
+// the URL and saying how to get the data by hand) on failure, and when root/<name> already
+// exists without the dataset's files.
+std::string fetch_dataset(const DatasetSource& source, const std::string& root, bool quiet);
+
+// For `collab train`: when the known dataset `name` is missing from `dataset_dir`, fetches it
+// there (temporary files go to the folder's parent). Does nothing when the files are present
+// or `name` is "". COLLAB_ML100K_URL overrides the URL (tests, mirrors); COLLAB_ML100K_MD5 and
+// COLLAB_ML100K_SIZE override the checks, an empty value skipping that check.
+void ensure_dataset(const std::string& name, const std::string& dataset_dir, bool quiet);
+
+// MD5 of a file's bytes as lower-case hex; throws collab::Error when it cannot be read.
+std::string file_md5(const std::string& path);
+
+}  // namespace collab

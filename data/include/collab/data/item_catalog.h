@@ -1,0 +1,30 @@
+// Item side information: MovieLens' u.item ('|'-separated, latin-1) gives each movie a title,
+// a release date and 19 genre flags. Titles go into the item vocabulary; dates and genres are
+// kept here, aligned with the vocabulary's indices, as the seed of content-based models.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "collab/data/vocabulary.h"
+
+namespace collab {
+
+constexpr int kMovieLensGenres = 19;
+extern const std::array<const char*, kMovieLensGenres> kMovieLensGenreNames;
+
+struct ItemCatalog {
+  std::vector<std::string> release_dates;                     // "01-Jan-1995"; "" when unknown
+  std::vector<std::array<uint8_t, kMovieLensGenres>> genres;  // 0/1 flags
+  bool empty() const { return genres.empty(); }
+  // Grows the arrays to `n` items (items seen only in ratings have no date and no genre).
+  void resize(int64_t n);
+};
+
+// Reads a MovieLens u.item file, adding its ids to `items` with their titles (converted from
+// latin-1 to UTF-8 where they are not UTF-8 already).
+ItemCatalog read_movielens_items(const std::string& path, Vocabulary& items);
+
+}  // namespace collab

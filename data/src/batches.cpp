@@ -1,0 +1,52 @@
+#include "collab/data/batches.h"
+
+#include "collab/common/error.h"
+
+namespace collab {
+
+Batch to_batch(const Ratings& ratings, const torch::Device& device) {
+  const auto n = static_cast<int64_t>(ratings.size());
+  torch::Tensor x = torch::empty({n, 2}, torch::kLong);
+  auto xa = x.accessor<int64_t, 2>();
+  for (int64_t i = 0; i < n; ++i) {
+    xa[i][0] = ratings.users[static_cast<size_t>(i)];
+    xa[i][1] = ratings.items[static_cast<size_t>(i)];
+  }
+  torch::Tensor y =
+      torch::from_blob(const_cast<float*>(ratings.ratings.data()), {n}, torch::kFloat).clone();
+  return {x.to(device), y.to(device)};
+}
+
+ShuffledBatches::ShuffledBatches(Batch all, int64_t batch_size)
+    : all_(std::move(all)), order_(all_), batch_size_(batch_size) {
+  const int64_t n = all_.y.size(0);
+  n_batches_ = n / batch_size_;
+  if (n_batches_ == 0) {
+    throw Error("train.batch_size: " + std::to_string(batch_size) + " is larger than the " +
+                std::to_string(n) + " training ratings");
+  }
+}
+
+void ShuffledBatches::shuffle(at::Generator& generator) {
+  const int64_t n = all_.y.size(0);
+  torch::Tensor perm = torch::randperm(n, generator, torch::kLong).to(all_.x.device());
+  order_.x = all_.x.index_select(0, perm);
+  order_.y = all_.y.index_select(0, perm);
+}
+
+Batch ShuffledBatches::operator[](int64_t b) const {
+  const int64_t start = b * batch_size_;
+  return {order_.x.narrow(0, start, batch_size_), order_.y.narrow(0, start, batch_size_)};
+}
+
+std::vector<Batch> chunks(const Batch& all, int64_t chunk) {
+  std::vector<Batch> out;
+  const int64_t n = all.y.size(0);
+  for (int64_t start = 0; start < n; start += chunk) {
+    const int64_t len = std::min(chunk, n - start);
+    out.push_back({all.x.narrow(0, start, len), all.y.narrow(0, start, len)});
+  }
+  return out;
+}
+
+}  // namespace collab

@@ -1,0 +1,95 @@
+#include "collab/data/data_config.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "collab/common/error.h"
+
+namespace collab {
+
+namespace fs = std::filesystem;
+
+std::string default_data_root() {
+  if (const char* dir = std::getenv("COLLAB_DATA_DIR"); dir && *dir) return dir;
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
+    return (fs::path(xdg) / "collab").string();
+  }
+  const char* home = std::getenv("HOME");
+  return (fs::path(home && *home ? home : ".") / ".local" / "share" / "collab").string();
+}
+
+std::string resolve_path(const std::string& value, const std::string& base_dir,
+                         const std::string& key) {
+  std::string out;
+  for (size_t i = 0; i < value.size();) {
+    if (value.compare(i, 2, "${") == 0) {
+      const size_t close = value.find('}', i);
+      if (close == std::string::npos) throw Error(key + ": unclosed ${ in \"" + value + "\"");
+      const std::string name = value.substr(i + 2, close - i - 2);
+      const char* env = std::getenv(name.c_str());
+      if (name == "COLLAB_DATA_DIR") {
+        out += default_data_root();
+      } else if (env) {
+        out += env;
+      } else {
+        throw Error(key + ": environment variable " + name + " in \"" + value + "\" is not set");
+      }
+      i = close + 1;
+    } else {
+      out += value[i++];
+    }
+  }
+  if (out.empty()) throw Error(key + ": empty path");
+  fs::path p(out);
+  if (p.is_relative()) p = fs::path(base_dir) / p;
+  return p.lexically_normal().string();
+}
+
+DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
+  DataConfig c;
+  c.dataset = r.choice("dataset", {"", "ml-100k"}, std::string());
+  const bool movielens = c.dataset == "ml-100k";
+  const std::string default_dir =
+      movielens ? (fs::path(default_data_root()) / c.dataset).string() : config_dir;
+  c.dir = r.has("dir") ? resolve_path(r.string("dir"), config_dir, r.path_of("dir")) : default_dir;
+  r.set_resolved("dir", c.dir);
+
+  auto file = [&](const std::string& key, const std::string& fallback) -> std::string {
+    const std::string value = r.string(key, fallback);
+    if (value.empty()) return {};
+    std::string path = resolve_path(value, c.dir, r.path_of(key));
+    r.set_resolved(key, path);  // absolute, so the resolved config reads the same from anywhere
+    return path;
+  };
+  const bool predefined = r.has("train") || r.has("valid");
+  if (predefined) {
+    if (!r.has("train") || !r.has("valid")) {
+      r.fail(r.has("train") ? "valid" : "train",
+             "missing; a predefined split needs both data.train and data.valid");
+    }
+    if (r.has("ratings")) {
+      r.fail("ratings", "give either data.ratings (random split) or data.train and data.valid");
+    }
+    c.train = file("train", "");
+    c.valid = file("valid", "");
+  } else {
+    c.ratings = file("ratings", movielens ? "u.data" : "");
+    if (c.ratings.empty()) r.fail("ratings", "missing; name a ratings file (or data.train/valid)");
+    c.valid_pct = r.number("valid_pct", 0.2, {0, 1, false, false, "a number in (0, 1)"});
+    c.split_seed = static_cast<uint64_t>(r.integer("split_seed", 42, 0));
+  }
+  c.items = file("items", movielens ? "u.item" : "");
+
+  const std::string delimiter = r.string("delimiter", "\t");
+  if (delimiter.size() != 1) {
+    r.fail("delimiter",
+           "expected one character such as \"\\t\" or \",\", got \"" + delimiter + "\"");
+  }
+  c.format.delimiter = delimiter[0];
+  c.format.header = r.boolean("header", false);
+  c.format.rating_range = r.optional_range("rating_range");
+  r.finish();
+  return c;
+}
+
+}  // namespace collab

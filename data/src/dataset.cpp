@@ -1,0 +1,40 @@
+#include "collab/data/dataset.h"
+
+#include <vector>
+
+#include "collab/data/split.h"
+
+namespace collab {
+
+namespace {
+
+int64_t count_unseen(const std::vector<int64_t>& train_ids, const std::vector<int64_t>& valid_ids,
+                     int64_t vocab_size) {
+  std::vector<bool> seen(static_cast<size_t>(vocab_size), false);
+  for (const int64_t i : train_ids) seen[static_cast<size_t>(i)] = true;
+  int64_t unseen = 0;
+  for (const int64_t i : valid_ids) unseen += !seen[static_cast<size_t>(i)];
+  return unseen;
+}
+
+}  // namespace
+
+Dataset load_dataset(const DataConfig& config) {
+  Dataset d;
+  if (!config.items.empty()) d.catalog = read_movielens_items(config.items, d.items);
+  if (config.predefined_split()) {
+    d.train = read_ratings(config.train, config.format, d.users, d.items);
+    d.valid = read_ratings(config.valid, config.format, d.users, d.items);
+  } else {
+    Split split = random_split(read_ratings(config.ratings, config.format, d.users, d.items),
+                               config.valid_pct, config.split_seed);
+    d.train = std::move(split.train);
+    d.valid = std::move(split.valid);
+  }
+  if (!d.catalog.empty()) d.catalog.resize(d.items.size());
+  d.valid_unseen_users = count_unseen(d.train.users, d.valid.users, d.users.size());
+  d.valid_unseen_items = count_unseen(d.train.items, d.valid.items, d.items.size());
+  return d;
+}
+
+}  // namespace collab

@@ -1,0 +1,349 @@
+#include "collab/data/fetch.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <stdlib.h>  // mkstemp, mkdtemp
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "collab/common/error.h"
+
+namespace collab {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Known {
+  DatasetSource source;
+  std::vector<std::string> files;  // whose presence marks a complete copy
+};
+
+const std::vector<Known>& known() {
+  static const std::vector<Known> list = {
+      {{"ml-100k", "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
+        "0e33842e24a9c977be4e0107933c0723", 4924029},
+       {"u.data", "u.item"}},
+  };
+  return list;
+}
+
+std::vector<std::string> required_files(const std::string& name) {
+  for (const auto& k : known()) {
+    if (k.source.name == name) return k.files;
+  }
+  return {};
+}
+
+bool files_present(const std::string& name, const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return false;
+  for (const auto& f : required_files(name)) {
+    if (!fs::is_regular_file(dir / f, ec)) return false;
+  }
+  return true;
+}
+
+// Appended to every download failure: these machines are often offline, so say what to do.
+std::string manual_hint(const DatasetSource& s, const fs::path& target) {
+  return "to get it by hand, download " + s.url + ", unzip it and move its " + s.name +
+         "/ folder to " + target.string() + ", or set COLLAB_DATA_DIR to a folder holding " +
+         s.name + "/";
+}
+
+// Removes a temporary file or folder when the fetch leaves scope, successful or not.
+struct TempPath {
+  fs::path path;
+  ~TempPath() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+// Hidden, unique names in the destination itself, so the final rename never crosses devices.
+fs::path make_temp(const fs::path& dir, const std::string& stem, bool folder) {
+  std::string pattern = (dir / ("." + stem + "-XXXXXX")).string();
+  bool ok = false;
+  if (folder) {
+    ok = mkdtemp(pattern.data()) != nullptr;
+  } else if (const int fd = mkstemp(pattern.data()); fd >= 0) {
+    ok = close(fd) == 0;
+  }
+  if (!ok) {
+    throw Error("cannot create a temporary file in " + dir.string() + ": " + std::strerror(errno));
+  }
+  return pattern;
+}
+
+std::string hex(const unsigned char* bytes, unsigned len) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) out += {digits[bytes[i] >> 4], digits[bytes[i] & 15]};
+  return out;
+}
+
+using Md5Context = std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)>;
+
+Md5Context new_md5() {
+  Md5Context ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_md5(), nullptr) != 1) {
+    throw Error("OpenSSL cannot compute MD5 checksums here");
+  }
+  return ctx;
+}
+
+std::string md5_hex(EVP_MD_CTX* ctx) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  return hex(digest, len);
+}
+
+// State shared with libcurl's callbacks: the file being written, its running MD5, progress.
+struct Transfer {
+  const DatasetSource* source;
+  FILE* file;
+  EVP_MD_CTX* md5;
+  bool quiet;
+  int64_t bytes = 0;
+  bool too_big = false;
+  int write_errno = 0;  // saved at once: libcurl may change errno before we report it
+  int last_percent = -1;
+};
+
+size_t on_data(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const size_t len = size * count;
+  t->bytes += static_cast<int64_t>(len);
+  // Stop a download that already exceeds the expected size rather than fill the disk.
+  if (t->source->size > 0 && t->bytes > t->source->size) {
+    t->too_big = true;
+    return 0;
+  }
+  if (std::fwrite(data, 1, len, t->file) != len) {
+    t->write_errno = errno ? errno : EIO;
+    return 0;
+  }
+  EVP_DigestUpdate(t->md5, data, len);
+  return len;
+}
+
+int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  if (total <= 0) total = t->source->size;  // servers need not send Content-Length
+  if (total <= 0 || now <= 0) return 0;     // nothing to show before the first bytes
+  const int percent = static_cast<int>(std::min<curl_off_t>(100, now * 100 / total));
+  if (percent != t->last_percent) {
+    t->last_percent = percent;
+    std::fprintf(stderr, "\rdownloading %s: %3d%% of %.1f MB", t->source->name.c_str(), percent,
+                 static_cast<double>(total) / 1e6);
+  }
+  return 0;
+}
+
+// Downloads the archive into `path` and returns the MD5 of what arrived; checks the size.
+std::string download(const DatasetSource& s, const fs::path& path, const fs::path& target,
+                     bool quiet) {
+  static std::once_flag curl_ready;
+  std::call_once(curl_ready, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
+  if (!file) throw Error("cannot write " + path.string() + ": " + std::strerror(errno));
+  Md5Context md5 = new_md5();
+  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) throw Error("libcurl failed to start; cannot download " + s.url);
+  Transfer t{&s, file.get(), md5.get(), quiet};
+  char error[CURL_ERROR_SIZE] = "";
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, s.url.c_str());
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+  curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);  // an HTTP error page is not the archive
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "collab");
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);  // give up on a stalled transfer
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, quiet ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+  const CURLcode rc = curl_easy_perform(c);
+  if (t.last_percent >= 0) std::fputc('\n', stderr);
+  if (t.write_errno) {
+    throw Error("cannot write " + path.string() + ": " + std::strerror(t.write_errno));
+  }
+  const std::string what = "the download of " + s.url;
+  if (t.too_big) {
+    throw Error(what + " is larger than the expected " + std::to_string(s.size) + " bytes; " +
+                manual_hint(s, target));
+  }
+  if (rc != CURLE_OK) {
+    throw Error("cannot download " + s.url + ": " + (*error ? error : curl_easy_strerror(rc)) +
+                "; " + manual_hint(s, target));
+  }
+  if (std::fflush(file.get()) != 0) {
+    throw Error("cannot write " + path.string() + ": " + std::strerror(errno));
+  }
+  if (s.size > 0 && t.bytes != s.size) {
+    throw Error(what + " has " + std::to_string(t.bytes) + " bytes, expected " +
+                std::to_string(s.size) + "; " + manual_hint(s, target));
+  }
+  return md5_hex(md5.get());
+}
+
+// Zip entries name paths inside the archive; anything that could land outside is refused.
+bool unsafe_entry(const std::string& name) {
+  if (name.empty() || name.front() == '/') return true;
+  const fs::path p(name);
+  return std::any_of(p.begin(), p.end(), [](const fs::path& part) { return part == ".."; });
+}
+
+// Unpacks the zip at `zip` into `dir`, plain files and folders only.
+void extract(const fs::path& zip, const fs::path& dir, const std::string& url) {
+  std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), archive_read_free);
+  archive_read_support_format_zip(a.get());
+  auto fail = [&](const std::string& what) {
+    const char* why = archive_error_string(a.get());
+    throw Error("cannot unpack the archive from " + url + ": " + what +
+                (why ? why : "unknown error"));
+  };
+  if (archive_read_open_filename(a.get(), zip.c_str(), 1 << 16) != ARCHIVE_OK) fail("");
+  archive_entry* entry = nullptr;
+  std::vector<char> buffer(1 << 16);
+  int rc;
+  while ((rc = archive_read_next_header(a.get(), &entry)) == ARCHIVE_OK) {
+    const char* raw = archive_entry_pathname(entry);
+    const std::string name = raw ? raw : "";
+    if (unsafe_entry(name)) {
+      throw Error("refusing to unpack the archive from " + url + ": entry \"" + name +
+                  "\" is an absolute path or contains ..");
+    }
+    const fs::path out = dir / name;
+    const auto type = archive_entry_filetype(entry);
+    if (type == AE_IFDIR) {
+      fs::create_directories(out);
+      continue;
+    }
+    if (type != AE_IFREG) {
+      throw Error("refusing to unpack the archive from " + url + ": entry \"" + name +
+                  "\" is not a plain file or folder");
+    }
+    fs::create_directories(out.parent_path());
+    std::ofstream file(out, std::ios::binary);
+    la_ssize_t n;
+    while ((n = archive_read_data(a.get(), buffer.data(), buffer.size())) > 0) {
+      file.write(buffer.data(), n);
+    }
+    if (n < 0) fail(name + ": ");
+    if (!file.flush()) throw Error("cannot write " + out.string());
+  }
+  if (rc != ARCHIVE_EOF) fail("");
+}
+
+// Fetches `s` into `target`; temporary files go next to it and vanish on any failure.
+void install(const DatasetSource& s, const fs::path& target, bool quiet) {
+  if (files_present(s.name, target)) return;
+  std::error_code ec;
+  if (fs::exists(target, ec) && !fs::is_empty(target, ec)) {
+    throw Error(target.string() + " exists but lacks the " + s.name +
+                " files; remove it to fetch again, or set COLLAB_DATA_DIR to a folder holding " +
+                s.name + "/");
+  }
+  const fs::path root = target.parent_path();
+  fs::create_directories(root, ec);
+  if (ec) throw Error("cannot create " + root.string() + ": " + ec.message());
+  if (!quiet) {
+    std::cerr << "fetching " << s.name << " from " << s.url << " into " << root.string() << "\n";
+  }
+
+  const TempPath zip{make_temp(root, s.name + "-download", false)};
+  const std::string md5 = download(s, zip.path, target, quiet);
+  std::string expected = s.md5;
+  for (char& ch : expected) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (!expected.empty() && md5 != expected) {
+    throw Error("the download of " + s.url + " has MD5 " + md5 + ", expected " + expected +
+                " (damaged or changed); " + manual_hint(s, target));
+  }
+  const TempPath unpack{make_temp(root, s.name + "-unpack", true)};
+  extract(zip.path, unpack.path, s.url);
+  const fs::path unpacked = unpack.path / s.name;  // the archive holds one top folder
+  if (!files_present(s.name, unpacked)) {
+    throw Error("the archive from " + s.url + " has no " + s.name + "/ folder with the " + s.name +
+                " files");
+  }
+  // One rename publishes the whole folder: readers see all of it or nothing.
+  fs::rename(unpacked, target, ec);
+  if (ec && !files_present(s.name, target)) {  // present: a concurrent fetch won the race
+    throw Error("cannot move " + unpacked.string() + " to " + target.string() + ": " +
+                ec.message());
+  }
+}
+
+}  // namespace
+
+DatasetSource known_dataset(const std::string& name) {
+  std::string names;
+  for (const auto& k : known()) {
+    if (k.source.name == name) return k.source;
+    names += (names.empty() ? "" : ", ") + k.source.name;
+  }
+  throw Error("unknown dataset \"" + name + "\"; known datasets: " + names);
+}
+
+bool dataset_present(const std::string& name, const std::string& root) {
+  return files_present(name, fs::path(root) / name);
+}
+
+std::string fetch_dataset(const DatasetSource& source, const std::string& root, bool quiet) {
+  const fs::path target = fs::absolute(root).lexically_normal() / source.name;
+  install(source, target, quiet);
+  return target.string();
+}
+
+void ensure_dataset(const std::string& name, const std::string& dataset_dir, bool quiet) {
+  if (name.empty()) return;
+  DatasetSource s = known_dataset(name);
+  fs::path target = fs::absolute(dataset_dir).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();  // "dir/" names "dir"
+  if (files_present(name, target)) return;
+  // COLLAB_ML100K_URL etc.: tests and mirrors point collab elsewhere without a config change.
+  std::string prefix = "COLLAB_";
+  for (char ch : name) {
+    if (std::isalnum(static_cast<unsigned char>(ch))) prefix += static_cast<char>(std::toupper(ch));
+  }
+  if (const char* url = std::getenv((prefix + "_URL").c_str()); url && *url) s.url = url;
+  if (const char* md5 = std::getenv((prefix + "_MD5").c_str())) s.md5 = md5;
+  if (const char* size = std::getenv((prefix + "_SIZE").c_str())) {
+    char* end = nullptr;
+    s.size = *size ? std::strtoll(size, &end, 10) : 0;
+    if (*size && *end) throw Error(prefix + "_SIZE=\"" + size + "\" is not a number of bytes");
+  }
+  install(s, target, quiet);
+}
+
+std::string file_md5(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read " + path);
+  Md5Context md5 = new_md5();
+  std::vector<char> buffer(1 << 16);
+  while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
+    EVP_DigestUpdate(md5.get(), buffer.data(), static_cast<size_t>(in.gcount()));
+  }
+  return md5_hex(md5.get());
+}
+
+}  // namespace collab

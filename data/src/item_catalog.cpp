@@ -1,0 +1,69 @@
+#include "collab/data/item_catalog.h"
+
+#include <string_view>
+
+#include "collab/common/error.h"
+#include "collab/common/text.h"
+#include "collab/data/ratings.h"
+
+namespace collab {
+
+const std::array<const char*, kMovieLensGenres> kMovieLensGenreNames = {
+    "unknown",     "Action", "Adventure", "Animation", "Children's", "Comedy",  "Crime",
+    "Documentary", "Drama",  "Fantasy",   "Film-Noir", "Horror",     "Musical", "Mystery",
+    "Romance",     "Sci-Fi", "Thriller",  "War",       "Western"};
+
+void ItemCatalog::resize(int64_t n) {
+  release_dates.resize(static_cast<size_t>(n));
+  genres.resize(static_cast<size_t>(n), std::array<uint8_t, kMovieLensGenres>{});
+}
+
+ItemCatalog read_movielens_items(const std::string& path, Vocabulary& items) {
+  const std::string text = read_file(path);
+  ItemCatalog catalog;
+  size_t line_no = 0, pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (trim(line).empty()) continue;
+
+    std::vector<std::string_view> fields;
+    size_t start = 0;
+    while (true) {
+      const size_t bar = line.find('|', start);
+      fields.push_back(line.substr(start, bar == std::string_view::npos ? line.npos : bar - start));
+      if (bar == std::string_view::npos) break;
+      start = bar + 1;
+    }
+    const size_t expected = 5 + kMovieLensGenres;
+    const std::string where = path + ":" + std::to_string(line_no) + ": ";
+    if (fields.size() != expected) {
+      throw Error(
+          where + "expected " + std::to_string(expected) +
+          " '|'-separated fields (id|title|release date|video date|url|19 genre flags), got " +
+          std::to_string(fields.size()));
+    }
+    if (trim(fields[0]).empty()) throw Error(where + "empty item id");
+    const int64_t index = items.add(trim(fields[0]));
+    items.set_title(index, to_utf8(trim(fields[1])));
+    catalog.resize(items.size());
+    catalog.release_dates[static_cast<size_t>(index)] = std::string(trim(fields[2]));
+    for (int g = 0; g < kMovieLensGenres; ++g) {
+      const std::string_view flag = trim(fields[5 + static_cast<size_t>(g)]);
+      if (flag != "0" && flag != "1") {
+        throw Error(where + "genre flag " + std::to_string(g + 1) + " (" +
+                    kMovieLensGenreNames[static_cast<size_t>(g)] + ") is \"" + std::string(flag) +
+                    "\", expected 0 or 1");
+      }
+      catalog.genres[static_cast<size_t>(index)][static_cast<size_t>(g)] = flag == "1";
+    }
+  }
+  if (catalog.empty()) throw Error(path + ": no items in the file");
+  return catalog;
+}
+
+}  // namespace collab

@@ -1,0 +1,34 @@
+// DotProductBias (fastai's EmbeddingDotBias): rating = u . i + user_bias[u] + item_bias[i],
+// optionally squashed into y_range. The biases are 1-wide embeddings, decayed like the factors.
+#pragma once
+
+#include "collab/common/config_reader.h"
+#include "collab/models/collab_model.h"
+
+namespace collab {
+
+struct DotProductBiasOptions {
+  ModelShape shape;
+  int64_t n_factors = 50;
+  std::optional<YRange> y_range;
+};
+
+class DotProductBiasImpl : public CollabModelImpl {
+ public:
+  explicit DotProductBiasImpl(const DotProductBiasOptions& options);
+  torch::Tensor forward(torch::Tensor x) override;
+  std::string arch() const override { return "DotProductBias"; }
+  std::optional<YRange> y_range() const override { return options_.y_range; }
+
+  torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
+  torch::nn::Embedding user_bias{nullptr}, item_bias{nullptr};
+
+ private:
+  DotProductBiasOptions options_;
+};
+TORCH_MODULE(DotProductBias);
+
+// Registry entry: reads `model.n_factors` and `model.y_range`.
+CollabModel make_dot_product_bias(ConfigReader& model, const ModelShape& shape);
+
+}  // namespace collab

@@ -1,0 +1,19 @@
+// Builds a model from the config's `model` object by its `arch`. Adding an architecture is one
+// file (its module and a `make_*` factory) and one line in registry.cpp.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "collab/common/config_reader.h"
+#include "collab/models/collab_model.h"
+
+namespace collab {
+
+// Reads `model.arch` and the architecture's own keys (rejecting unknown ones). Initialises
+// parameters from torch's global generator: seed it first for a reproducible model.
+CollabModel build_model(ConfigReader& model, const ModelShape& shape);
+
+std::vector<std::string> architectures();
+
+}  // namespace collab

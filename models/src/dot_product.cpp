@@ -1,0 +1,28 @@
+#include "collab/models/dot_product.h"
+
+#include "collab/models/layers.h"
+
+namespace collab {
+
+DotProductImpl::DotProductImpl(const DotProductOptions& options) : options_(options) {
+  user_factors =
+      register_module("user_factors", make_embedding(options.shape.n_users, options.n_factors));
+  item_factors =
+      register_module("item_factors", make_embedding(options.shape.n_items, options.n_factors));
+}
+
+torch::Tensor DotProductImpl::forward(torch::Tensor x) {
+  const torch::Tensor users = user_factors->forward(x.select(/*dim=*/1, /*index=*/0));
+  const torch::Tensor items = item_factors->forward(x.select(/*dim=*/1, /*index=*/1));
+  return sigmoid_range((users * items).sum(/*dim=*/1), options_.y_range);
+}
+
+CollabModel make_dot_product(ConfigReader& model, const ModelShape& shape) {
+  DotProductOptions options;
+  options.shape = shape;
+  options.n_factors = model.integer("n_factors", options.n_factors, /*min=*/1);
+  options.y_range = read_y_range(model);
+  return DotProduct(options).ptr();
+}
+
+}  // namespace collab

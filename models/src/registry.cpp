@@ -1,0 +1,49 @@
+#include "collab/models/registry.h"
+
+#include "collab/models/collab_nn.h"
+#include "collab/models/dot_product.h"
+#include "collab/models/dot_product_bias.h"
+
+namespace collab {
+
+namespace {
+
+using Factory = CollabModel (*)(ConfigReader&, const ModelShape&);
+
+struct Entry {
+  const char* arch;
+  Factory make;
+};
+
+const Entry kArchitectures[] = {
+    {"DotProduct", make_dot_product},
+    {"DotProductBias", make_dot_product_bias},
+    {"CollabNN", make_collab_nn},
+};
+
+}  // namespace
+
+std::vector<std::string> architectures() {
+  std::vector<std::string> names;
+  for (const auto& e : kArchitectures) names.emplace_back(e.arch);
+  return names;
+}
+
+CollabModel build_model(ConfigReader& model, const ModelShape& shape) {
+  if (!model.has("arch")) {
+    std::string list;
+    for (const auto& a : architectures()) list += (list.empty() ? "\"" : ", \"") + a + "\"";
+    model.fail("arch", "missing; expected one of " + list);
+  }
+  const std::string arch = model.choice("arch", architectures());
+  for (const auto& e : kArchitectures) {
+    if (arch == e.arch) {
+      CollabModel built = e.make(model, shape);
+      model.finish();
+      return built;
+    }
+  }
+  return nullptr;  // unreachable: choice() rejected unknown names
+}
+
+}  // namespace collab

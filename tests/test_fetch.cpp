@@ -1,0 +1,343 @@
+// Fetching datasets: a zip built here is served by a tiny in-process HTTP server on 127.0.0.1
+// (these machines are offline), and every failure must leave the destination as it was.
+#include <archive.h>
+#include <archive_entry.h>
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "collab/common/error.h"
+#include "collab/data/fetch.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kUData = "1\t10\t5\t881250949\n2\t10\t3\t891717742\n3\t20\t4\t878887116\n";
+const std::string kUItem =
+    "10|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0\n"
+    "20|GoldenEye (1995)|01-Jan-1995||http://x|0|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0|1|0|0\n";
+
+// A zip in memory; names ending in '/' become folders.
+std::string make_zip(const std::vector<std::pair<std::string, std::string>>& entries) {
+  std::string bytes;
+  archive* a = archive_write_new();
+  archive_write_set_format_zip(a);
+  auto write = [](archive*, void* out, const void* data, size_t n) -> la_ssize_t {
+    static_cast<std::string*>(out)->append(static_cast<const char*>(data), n);
+    return static_cast<la_ssize_t>(n);
+  };
+  EXPECT_EQ(archive_write_open(a, &bytes, nullptr, write, nullptr), ARCHIVE_OK);
+  for (const auto& [name, content] : entries) {
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    const bool dir = name.back() == '/';
+    archive_entry_set_filetype(e, dir ? AE_IFDIR : AE_IFREG);
+    archive_entry_set_perm(e, dir ? 0755 : 0644);
+    archive_entry_set_size(e, dir ? 0 : static_cast<la_int64_t>(content.size()));
+    EXPECT_EQ(archive_write_header(a, e), ARCHIVE_OK) << archive_error_string(a);
+    if (!dir) archive_write_data(a, content.data(), content.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return bytes;
+}
+
+std::string good_zip() {
+  return make_zip({{"ml-100k/", ""},
+                   {"ml-100k/u.data", kUData},
+                   {"ml-100k/u.item", kUItem},
+                   {"ml-100k/README", "tiny test copy\n"}});
+}
+
+std::string md5_of(const std::string& bytes) {
+  const std::string path = collab::test::temp_dir("collab-md5") + "/blob";
+  collab::test::write_text(path, bytes);
+  return collab::file_md5(path);
+}
+
+// Serves `files` (path -> body) over HTTP/1.0, 404 for anything else, one connection at a
+// time. It stops when destroyed, and by itself after a minute so a hung test cannot keep it.
+class HttpServer {
+ public:
+  explicit HttpServer(std::map<std::string, std::string> files) : files_(std::move(files)) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;  // the kernel picks a free port
+    socklen_t len = sizeof addr;
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd_, 8) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ADD_FAILURE() << "cannot listen on 127.0.0.1";
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~HttpServer() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+ private:
+  void serve() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!stop_ && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      const int client = accept(fd_, nullptr, nullptr);
+      if (client < 0) continue;
+      respond(client);
+      close(client);
+    }
+  }
+  void respond(int client) {
+    timeval timeout{5, 0};
+    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    std::string request;
+    char buffer[4096];
+    while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536) {
+      const ssize_t n = recv(client, buffer, sizeof buffer, 0);
+      if (n <= 0) return;
+      request.append(buffer, static_cast<size_t>(n));
+    }
+    const size_t start = request.find(' ') + 1;
+    const auto it = files_.find(request.substr(start, request.find(' ', start) - start));
+    const bool found = it != files_.end();
+    const std::string body = found ? it->second : "not found\n";
+    std::string reply = std::string(found ? "HTTP/1.0 200 OK" : "HTTP/1.0 404 Not Found") +
+                        "\r\nContent-Length: " + std::to_string(body.size()) +
+                        "\r\nConnection: close\r\n\r\n" + body;
+    for (size_t sent = 0; sent < reply.size();) {  // MSG_NOSIGNAL: clients may hang up early
+      const ssize_t n = send(client, reply.data() + sent, reply.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      sent += static_cast<size_t>(n);
+    }
+  }
+
+  std::map<std::string, std::string> files_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// A port nothing listens on: bound by us, then released.
+int closed_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::vector<std::string> listing(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Runs `fetch` expecting a collab::Error whose one-line message contains every one of `parts`,
+// then checks that `dest` is still empty: no dataset folder, no temporary files.
+template <typename Fetch>
+void expect_clean_failure(Fetch fetch, const std::string& dest,
+                          const std::vector<std::string>& parts) {
+  try {
+    fetch();
+    ADD_FAILURE() << "expected a collab::Error";
+  } catch (const collab::Error& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    for (const auto& part : parts) EXPECT_NE(message.find(part), std::string::npos) << message;
+  }
+  EXPECT_TRUE(listing(dest).empty()) << "left behind: " << listing(dest).front();
+}
+
+collab::DatasetSource source_for(const std::string& url, const std::string& zip) {
+  return {"ml-100k", url, md5_of(zip), static_cast<int64_t>(zip.size())};
+}
+
+}  // namespace
+
+TEST(FetchTest, DownloadsVerifiesAndUnpacks) {
+  const std::string zip = good_zip();
+  HttpServer server({{"/ml-100k.zip", zip}});
+  const std::string dest = collab::test::temp_dir();
+  EXPECT_FALSE(collab::dataset_present("ml-100k", dest));
+  const std::string dir =
+      collab::fetch_dataset(source_for(server.url("/ml-100k.zip"), zip), dest, true);
+  EXPECT_EQ(fs::path(dir), fs::path(dest) / "ml-100k");
+  EXPECT_EQ(collab::test::read_text(dir + "/u.data"), kUData);
+  EXPECT_EQ(collab::test::read_text(dir + "/u.item"), kUItem);
+  EXPECT_TRUE(collab::dataset_present("ml-100k", dest));
+  EXPECT_EQ(listing(dest), std::vector<std::string>{"ml-100k"});  // temporaries are gone
+}
+
+TEST(FetchTest, KnownDatasetIsTheOfficialArchive) {
+  const collab::DatasetSource s = collab::known_dataset("ml-100k");
+  EXPECT_EQ(s.url, "https://files.grouplens.org/datasets/movielens/ml-100k.zip");
+  EXPECT_EQ(s.md5, "0e33842e24a9c977be4e0107933c0723");
+  EXPECT_EQ(s.size, 4924029);
+  try {
+    collab::known_dataset("ml-1m");
+    ADD_FAILURE() << "expected an error for an unknown dataset";
+  } catch (const collab::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("ml-100k"), std::string::npos) << e.what();
+  }
+}
+
+TEST(FetchTest, WrongMd5LeavesNothingBehind) {
+  const std::string zip = good_zip();
+  HttpServer server({{"/ml-100k.zip", zip}});
+  const std::string dest = collab::test::temp_dir();
+  collab::DatasetSource s = source_for(server.url("/ml-100k.zip"), zip);
+  s.md5 = std::string(32, '0');
+  expect_clean_failure([&] { collab::fetch_dataset(s, dest, true); }, dest,
+                       {"MD5", s.url, "COLLAB_DATA_DIR"});
+}
+
+TEST(FetchTest, WrongSizeLeavesNothingBehind) {
+  const std::string zip = good_zip();
+  HttpServer server({{"/ml-100k.zip", zip}});
+  const std::string dest = collab::test::temp_dir();
+  collab::DatasetSource s = source_for(server.url("/ml-100k.zip"), zip);
+  s.size = static_cast<int64_t>(zip.size()) + 1;  // shorter than promised
+  expect_clean_failure([&] { collab::fetch_dataset(s, dest, true); }, dest,
+                       {"bytes", s.url, std::to_string(s.size)});
+  s.size = static_cast<int64_t>(zip.size()) - 1;  // longer: the download stops early
+  expect_clean_failure([&] { collab::fetch_dataset(s, dest, true); }, dest, {"larger", s.url});
+}
+
+TEST(FetchTest, HttpErrorIsReported) {
+  HttpServer server({});
+  const std::string dest = collab::test::temp_dir();
+  const collab::DatasetSource s{"ml-100k", server.url("/nowhere.zip"), "", 0};
+  expect_clean_failure([&] { collab::fetch_dataset(s, dest, true); }, dest,
+                       {"404", s.url, "COLLAB_DATA_DIR"});
+}
+
+TEST(FetchTest, OfflineErrorSaysHowToGetTheDataByHand) {
+  const std::string dest = collab::test::temp_dir();
+  const std::string url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/ml-100k.zip";
+  const collab::DatasetSource s{"ml-100k", url, "", 0};
+  expect_clean_failure([&] { collab::fetch_dataset(s, dest, true); }, dest,
+                       {"cannot download " + url, "COLLAB_DATA_DIR"});
+}
+
+TEST(FetchTest, RejectsEntriesOutsideTheFolder) {
+  const std::string parent = collab::test::temp_dir();
+  const std::string dest = parent + "/dest";
+  fs::create_directory(dest);
+  const std::string absolute = parent + "/absolute-evil";
+  for (const std::string& bad :
+       {std::string("../evil"), std::string("ml-100k/../../evil"), absolute}) {
+    const std::string zip =
+        make_zip({{"ml-100k/u.data", kUData}, {"ml-100k/u.item", kUItem}, {bad, "gotcha\n"}});
+    HttpServer server({{"/bad.zip", zip}});
+    expect_clean_failure(
+        [&] { collab::fetch_dataset(source_for(server.url("/bad.zip"), zip), dest, true); }, dest,
+        {"refusing", bad});
+    EXPECT_FALSE(fs::exists(parent + "/evil"));
+    EXPECT_FALSE(fs::exists(absolute));
+  }
+}
+
+TEST(FetchTest, RejectsArchiveWithoutTheDatasetFolder) {
+  const std::string zip = make_zip({{"u.data", kUData}, {"u.item", kUItem}});
+  HttpServer server({{"/flat.zip", zip}});
+  const std::string dest = collab::test::temp_dir();
+  expect_clean_failure(
+      [&] { collab::fetch_dataset(source_for(server.url("/flat.zip"), zip), dest, true); }, dest,
+      {"no ml-100k/ folder"});
+}
+
+// setenv for one test; the variables are unset again when it ends.
+struct ScopedEnv {
+  std::vector<std::string> names;
+  void set(const std::string& name, const std::string& value) {
+    setenv(name.c_str(), value.c_str(), 1);
+    names.push_back(name);
+  }
+  ~ScopedEnv() {
+    for (const auto& n : names) unsetenv(n.c_str());
+  }
+};
+
+TEST(FetchTest, EnsureDatasetLeavesAPresentCopyAlone) {
+  const std::string dir = collab::test::temp_dir() + "/ml-100k";
+  collab::test::write_text(dir + "/u.data", "mine\n");
+  collab::test::write_text(dir + "/u.item", "mine too\n");
+  ScopedEnv env;  // any download attempt would fail
+  env.set("COLLAB_ML100K_URL", "http://127.0.0.1:" + std::to_string(closed_port()) + "/x.zip");
+  EXPECT_NO_THROW(collab::ensure_dataset("ml-100k", dir, true));
+  EXPECT_NO_THROW(collab::ensure_dataset("ml-100k", dir + "/", true));
+  EXPECT_NO_THROW(collab::ensure_dataset("", "/nonexistent/folder", true));
+  EXPECT_EQ(collab::test::read_text(dir + "/u.data"), "mine\n");
+}
+
+TEST(FetchTest, EnsureDatasetFetchesFromTheOverriddenUrl) {
+  const std::string zip = good_zip();
+  HttpServer server({{"/mirror.zip", zip}});
+  const std::string parent = collab::test::temp_dir();
+  ScopedEnv env;
+  env.set("COLLAB_ML100K_URL", server.url("/mirror.zip"));
+  env.set("COLLAB_ML100K_MD5", md5_of(zip));
+  env.set("COLLAB_ML100K_SIZE", std::to_string(zip.size()));
+  // The folder need not be called ml-100k: the unpacked copy is renamed to it.
+  collab::ensure_dataset("ml-100k", parent + "/movielens", true);
+  EXPECT_EQ(collab::test::read_text(parent + "/movielens/u.data"), kUData);
+  EXPECT_EQ(listing(parent), std::vector<std::string>{"movielens"});
+}
+
+TEST(FetchTest, CommandLine) {
+  const std::string zip = good_zip();
+  HttpServer server({{"/ml-100k.zip", zip}});
+  const std::string dest = collab::test::temp_dir();
+  const std::string args = "data fetch ml-100k --dest '" + dest + "' --url '" +
+                           server.url("/ml-100k.zip") + "' --size " + std::to_string(zip.size()) +
+                           " --md5 ";
+  const auto ok = collab::test::run_collab(args + md5_of(zip));
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, (fs::path(dest) / "ml-100k").string() + "\n");
+  EXPECT_NE(ok.err.find("100%"), std::string::npos) << ok.err;  // progress without --quiet
+  EXPECT_EQ(collab::test::read_text(dest + "/ml-100k/u.item"), kUItem);
+
+  const std::string other = collab::test::temp_dir();
+  const auto bad = collab::test::run_collab("data fetch ml-100k --quiet --dest '" + other +
+                                            "' --url '" + server.url("/ml-100k.zip") +
+                                            "' --size 0 --md5 " + std::string(32, 'f'));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  EXPECT_NE(bad.err.find("MD5"), std::string::npos) << bad.err;
+  EXPECT_TRUE(listing(other).empty());
+
+  const auto usage = collab::test::run_collab("data fetch");
+  EXPECT_NE(usage.exit_code, 0);
+  EXPECT_NE(usage.err.find("need a dataset name after fetch"), std::string::npos) << usage.err;
+  EXPECT_EQ(collab::test::run_collab("data --help").exit_code, 0);
+}

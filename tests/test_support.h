@@ -1,0 +1,31 @@
+// Helpers shared by the tests: where the shared data is, temporary folders, running `collab`.
+#pragma once
+
+#include <string>
+
+namespace collab::test {
+
+// ../shared/data (MovieLens 100k and the fastai split), or "" when absent.
+std::string shared_data_dir();
+// A fresh empty folder under the system temp dir, removed at exit of the test process.
+std::string temp_dir(const std::string& prefix = "collab-test");
+// Writes `text` to `path`, creating folders.
+void write_text(const std::string& path, const std::string& text);
+std::string read_text(const std::string& path);
+
+struct CommandResult {
+  int exit_code;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs the built `collab` binary with `args` (shell-quoted by the caller) and captures output.
+CommandResult run_collab(const std::string& args, const std::string& env = "");
+
+}  // namespace collab::test
+
+// Skips the current test with a message when MovieLens 100k is not in ../shared.
+#define COLLAB_REQUIRE_SHARED_DATA()                                                      \
+  do {                                                                                    \
+    if (collab::test::shared_data_dir().empty())                                          \
+      GTEST_SKIP() << "MovieLens 100k not found in " COLLAB_SHARED_DIR "/data; skipping"; \
+  } while (0)

@@ -1,0 +1,31 @@
+// The `train` section of a config: fastai's recipe and its knobs.
+//
+//   "train": {"epochs": 5, "batch_size": 64, "lr_max": 5e-3, "weight_decay": 0.1, "seed": 42,
+//             "threads": 0, "device": "cpu",
+//             "pct_start": 0.25, "div": 25, "div_final": 1e5, "moms": [0.95, 0.85, 0.95],
+//             "beta2": 0.99, "eps": 1e-5, "eval_batch_size": 8192}
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "collab/common/config_reader.h"
+#include "collab/train/adam.h"
+#include "collab/train/one_cycle.h"
+
+namespace collab {
+
+struct TrainConfig {
+  int64_t epochs = 5;
+  int64_t batch_size = 64;
+  uint64_t seed = 42;          // model init and the order of batches
+  int64_t threads = 0;         // intra-op threads; 0: one per core
+  std::string device = "cpu";  // "cpu", "cuda", "cuda:N", "auto"
+  int64_t eval_batch_size = 8192;
+  OneCycleOptions one_cycle;  // lr_max lives here
+  AdamOptions adam;           // weight_decay lives here
+};
+
+TrainConfig read_train_config(ConfigReader& reader);
+
+}  // namespace collab

@@ -1,0 +1,35 @@
+#include "collab/train/device.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "collab/common/error.h"
+
+namespace collab {
+
+torch::Device resolve_device(const std::string& spec) {
+  const std::string key = "train.device";
+  if (spec == "cpu") return torch::kCPU;
+  if (spec == "auto")
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::kCPU;
+  int index = 0;
+  if (spec.rfind("cuda:", 0) == 0 && spec.size() > 5 && spec.size() < 9 &&
+      std::all_of(spec.begin() + 5, spec.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    index = std::stoi(spec.substr(5));
+  } else if (spec != "cuda") {
+    throw Error(key + ": expected \"cpu\", \"cuda\", \"cuda:N\" or \"auto\", got \"" + spec + "\"");
+  }
+  if (!torch::cuda::is_available()) {
+    throw Error(key + ": \"" + spec +
+                "\" requested, but this collab has no usable CUDA (its LibTorch is CPU-only or no "
+                "GPU is visible); use \"cpu\" or \"auto\", or build against a CUDA LibTorch");
+  }
+  const auto count = static_cast<int>(torch::cuda::device_count());
+  if (index >= count) {
+    throw Error(key + ": \"" + spec + "\" requested, but only " + std::to_string(count) +
+                " CUDA device(s) are visible");
+  }
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+}  // namespace collab
