@@ -3,9 +3,21 @@
 #include <chrono>
 #include <cmath>
 
+#include <ATen/Parallel.h>
+
 #include "collab/common/error.h"
 
 namespace collab {
+
+void flush_denormals_on_all_threads() {
+  // The flag lives in each thread's MXCSR register: set it on the caller and on every worker of
+  // LibTorch's intra-op pool (parallel_for with grain 1 hands each worker one index).
+  at::globalContext().setFlushDenormal(true);
+  const int64_t n = at::get_num_threads();
+  at::parallel_for(0, n, /*grain_size=*/1, [](int64_t, int64_t) {
+    at::globalContext().setFlushDenormal(true);
+  });
+}
 
 void SmoothedLoss::add(double value) {
   ++count_;
@@ -26,10 +38,7 @@ Trainer::Trainer(CollabModel model, const Dataset& data, const TrainConfig& conf
       optimizer_(fastai_param_groups(*model_), config.adam),
       schedule_(config.one_cycle, config.epochs * batches_.size()),
       order_generator_(at::make_generator<at::CPUGeneratorImpl>(config.seed)) {
-  // Adam's moments of rows absent from many batches decay through the denormal range, where
-  // x86 arithmetic is ~100x slower (the first epoch took a minute instead of a second).
-  // Flushing them to zero changes values below 1e-38 only.
-  at::globalContext().setFlushDenormal(true);
+  flush_denormals_on_all_threads();
 }
 
 RatingMetrics Trainer::evaluate() {

@@ -1,0 +1,165 @@
+// read_movielens_items: MovieLens' u.item ('|'-separated, latin-1) into titles, dates and genre
+// flags aligned with the item vocabulary.
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+
+#include "collab/common/error.h"
+#include "collab/common/text.h"
+#include "collab/data/item_catalog.h"
+#include "test_support.h"
+
+namespace {
+
+// A u.item line: id|title|date|video date|url|19 genre flags, with the flags at `genres` set.
+std::string item_line(const std::string& id, const std::string& title, const std::string& date,
+                      std::initializer_list<int> genres) {
+  std::string flags[collab::kMovieLensGenres];
+  for (auto& f : flags) f = "0";
+  for (const int g : genres) flags[g] = "1";
+  std::string line = id + "|" + title + "|" + date + "||http://us.imdb.com/x";
+  for (const auto& f : flags) line += "|" + f;
+  return line + "\n";
+}
+
+std::string write_items(const std::string& text) {
+  const std::string path = collab::test::temp_dir("collab-items") + "/u.item";
+  collab::test::write_text(path, text);
+  return path;
+}
+
+std::string read_error(const std::string& path) {
+  collab::Vocabulary items;
+  try {
+    collab::read_movielens_items(path, items);
+  } catch (const collab::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "read_movielens_items(" << path << ") did not throw";
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST(ItemCatalog, ReadsTitlesDatesAndGenres) {
+  // Toy Story: Animation (3), Children's (4), Comedy (5); GoldenEye: Action, Adventure, Thriller.
+  const std::string path =
+      write_items(item_line("1", "Toy Story (1995)", "01-Jan-1995", {3, 4, 5}) +
+                  item_line("2", "GoldenEye (1995)", "", {1, 2, 16}));
+  collab::Vocabulary items;
+  const collab::ItemCatalog catalog = collab::read_movielens_items(path, items);
+  ASSERT_EQ(items.size(), 2);
+  ASSERT_EQ(catalog.genres.size(), 2u);
+  ASSERT_EQ(catalog.release_dates.size(), 2u);
+  EXPECT_EQ(items.raw(0), "1");
+  EXPECT_EQ(items.title(0), "Toy Story (1995)");
+  EXPECT_EQ(items.title(1), "GoldenEye (1995)");
+  EXPECT_EQ(catalog.release_dates[0], "01-Jan-1995");
+  EXPECT_EQ(catalog.release_dates[1], "");  // unknown date
+  for (int g = 0; g < collab::kMovieLensGenres; ++g) {
+    EXPECT_EQ(catalog.genres[0][g], (g == 3 || g == 4 || g == 5) ? 1 : 0) << "genre " << g;
+    EXPECT_EQ(catalog.genres[1][g], (g == 1 || g == 2 || g == 16) ? 1 : 0) << "genre " << g;
+  }
+  EXPECT_STREQ(collab::kMovieLensGenreNames[3], "Animation");
+  EXPECT_STREQ(collab::kMovieLensGenreNames[16], "Thriller");
+}
+
+TEST(ItemCatalog, Latin1TitleBecomesUtf8) {
+  // 0xE9 is 'é' in latin-1 (as MovieLens writes it); in UTF-8 it is C3 A9.
+  const std::string path = write_items(item_line("543", "Mis\xE9rables, Les (1995)", "", {8}));
+  collab::Vocabulary items;
+  collab::read_movielens_items(path, items);
+  EXPECT_EQ(items.title(0), "Mis\xC3\xA9rables, Les (1995)");
+  EXPECT_TRUE(collab::is_valid_utf8(items.title(0)));
+}
+
+TEST(ItemCatalog, Utf8TitleIsKept) {
+  const std::string path = write_items(item_line("1", "Caf\xC3\xA9 (2000)", "", {}));
+  collab::Vocabulary items;
+  collab::read_movielens_items(path, items);
+  EXPECT_EQ(items.title(0), "Caf\xC3\xA9 (2000)");  // not converted twice
+}
+
+TEST(ItemCatalog, CrlfAndBlankLines) {
+  std::string a = item_line("1", "A", "", {0});
+  std::string b = item_line("2", "B", "", {18});
+  a.insert(a.size() - 1, "\r");
+  b.insert(b.size() - 1, "\r");
+  collab::Vocabulary items;
+  const collab::ItemCatalog catalog =
+      collab::read_movielens_items(write_items(a + "\r\n" + b + "\n"), items);
+  ASSERT_EQ(items.size(), 2);
+  EXPECT_EQ(catalog.genres[1][18], 1);  // the last flag has no '\r' attached
+}
+
+TEST(ItemCatalog, AlignsWithAnExistingVocabulary) {
+  collab::Vocabulary items;
+  items.add("99");  // e.g. an id seen before the catalogue
+  const collab::ItemCatalog catalog =
+      collab::read_movielens_items(write_items(item_line("1", "A", "d", {5})), items);
+  ASSERT_EQ(items.size(), 2);
+  ASSERT_EQ(catalog.genres.size(), 2u);
+  EXPECT_EQ(catalog.genres[0][5], 0);  // "99" has no genres
+  EXPECT_EQ(catalog.genres[1][5], 1);
+  EXPECT_EQ(catalog.release_dates[1], "d");
+  EXPECT_EQ(items.title(0), "99");
+}
+
+TEST(ItemCatalog, ResizeGrowsWithoutGenres) {
+  collab::ItemCatalog catalog;
+  EXPECT_TRUE(catalog.empty());
+  catalog.resize(3);
+  EXPECT_FALSE(catalog.empty());
+  EXPECT_EQ(catalog.release_dates[2], "");
+  for (int g = 0; g < collab::kMovieLensGenres; ++g) EXPECT_EQ(catalog.genres[2][g], 0);
+}
+
+TEST(ItemCatalog, MalformedLineNamesFileAndLine) {
+  const std::string path =
+      write_items(item_line("1", "A", "", {}) + "\n2|B|01-Jan-1995||http://x|0|1\n");
+  const std::string message = read_error(path);
+  EXPECT_EQ(message.rfind(path + ":3: ", 0), 0u) << message;  // the blank line 2 still counts
+  EXPECT_TRUE(contains(message, "expected 24")) << message;
+  EXPECT_TRUE(contains(message, "got 7")) << message;
+}
+
+TEST(ItemCatalog, BadGenreFlag) {
+  std::string line = item_line("1", "A", "", {});
+  line.replace(line.size() - 2, 1, "2");  // last flag (Western) is "2"
+  const std::string path = write_items(line);
+  const std::string message = read_error(path);
+  EXPECT_EQ(message.rfind(path + ":1: ", 0), 0u) << message;
+  EXPECT_TRUE(contains(message, "Western")) << message;
+}
+
+TEST(ItemCatalog, EmptyAndMissingFiles) {
+  const std::string empty = write_items("\n");
+  EXPECT_EQ(read_error(empty), empty + ": no items in the file");
+  const std::string missing = collab::test::temp_dir("collab-items") + "/absent.item";
+  EXPECT_EQ(read_error(missing).rfind(missing + ": cannot open", 0), 0u);
+}
+
+TEST(ItemCatalog, RealMovieLens) {
+  COLLAB_REQUIRE_SHARED_DATA();
+  collab::Vocabulary items;
+  const collab::ItemCatalog catalog =
+      collab::read_movielens_items(collab::test::shared_data_dir() + "/ml-100k/u.item", items);
+  EXPECT_EQ(items.size(), 1682);
+  EXPECT_EQ(catalog.genres.size(), 1682u);
+  const auto toy_story = items.find("1");
+  ASSERT_TRUE(toy_story.has_value());
+  EXPECT_EQ(items.title(*toy_story), "Toy Story (1995)");
+  EXPECT_EQ(catalog.release_dates[static_cast<size_t>(*toy_story)], "01-Jan-1995");
+  EXPECT_EQ(catalog.genres[static_cast<size_t>(*toy_story)][3], 1);  // Animation
+  const auto miserables = items.find("543");
+  ASSERT_TRUE(miserables.has_value());
+  EXPECT_EQ(items.title(*miserables), "Mis\xC3\xA9rables, Les (1995)");
+  for (int64_t i = 0; i < items.size(); ++i) {
+    ASSERT_TRUE(collab::is_valid_utf8(items.title(i))) << "item " << items.raw(i);
+  }
+}

@@ -1,0 +1,287 @@
+// load_run_config and apply_override: --set overrides, strict checking of every section, path
+// resolution against the config's folder and ${VAR} expansion.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "collab/app/run_config.h"
+#include "collab/common/error.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using collab::json;
+
+const char* kMinimal = R"({
+  "data": {"ratings": "ratings.tsv"},
+  "model": {"arch": "DotProductBias", "n_factors": 8, "y_range": [0, 5.5]},
+  "train": {"epochs": 2, "batch_size": 32}
+})";
+
+// Writes `text` as config.json in a fresh folder and returns its path.
+std::string write_config(const std::string& text, const std::string& sub = "") {
+  const std::string dir = collab::test::temp_dir("collab-run-config");
+  const std::string path = dir + (sub.empty() ? "" : "/" + sub) + "/config.json";
+  collab::test::write_text(path, text);
+  return path;
+}
+
+// The message of the collab::Error that load_run_config throws, or "" with a failure.
+std::string load_error(const std::string& path, const std::vector<std::string>& overrides = {}) {
+  try {
+    collab::load_run_config(path, overrides);
+  } catch (const collab::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "load_run_config(" << path << ") did not throw";
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Sets an environment variable for the scope of a test and restores it after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) {
+      setenv(name, value, 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+}  // namespace
+
+TEST(ApplyOverride, SetsNestedKeysParsingJsonOrFallingBackToString) {
+  json config = json::parse(R"({"train": {"lr_max": 0.005, "device": "cpu"}})");
+  collab::apply_override(config, "train.lr_max=1e-2");
+  EXPECT_TRUE(config["train"]["lr_max"].is_number());
+  EXPECT_DOUBLE_EQ(config["train"]["lr_max"].get<double>(), 1e-2);
+  collab::apply_override(config, "train.device=cuda");  // not JSON: the string "cuda"
+  EXPECT_EQ(config["train"]["device"], "cuda");
+  collab::apply_override(config, "train.epochs=3");
+  EXPECT_EQ(config["train"]["epochs"], 3);
+  collab::apply_override(config, "model.y_range=[1,5]");
+  EXPECT_EQ(config["model"]["y_range"], json::array({1, 5}));  // missing objects are created
+  collab::apply_override(config, "model.y_range=null");
+  EXPECT_TRUE(config["model"]["y_range"].is_null());
+  collab::apply_override(config, "data.header=true");
+  EXPECT_EQ(config["data"]["header"], true);
+  collab::apply_override(config, "data.dir=/tmp/a=b");  // only the first '=' separates
+  EXPECT_EQ(config["data"]["dir"], "/tmp/a=b");
+  collab::apply_override(config, "train.device=\"cuda:1\"");  // a JSON string
+  EXPECT_EQ(config["train"]["device"], "cuda:1");
+  // The rest of the config is untouched.
+  EXPECT_EQ(config["train"].size(), 3u);
+}
+
+TEST(ApplyOverride, RejectsMalformedAssignments) {
+  json config = json::parse(R"({"train": {"lr_max": 0.005}})");
+  EXPECT_THROW(collab::apply_override(config, "train.lr_max"), std::invalid_argument);
+  EXPECT_THROW(collab::apply_override(config, "=3"), std::invalid_argument);
+  EXPECT_THROW(collab::apply_override(config, "train..lr_max=3"), std::invalid_argument);
+  try {
+    collab::apply_override(config, "train.lr_max.x=3");
+    ADD_FAILURE() << "no error for a key below a number";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_TRUE(contains(e.what(), "train.lr_max")) << e.what();
+  }
+}
+
+TEST(LoadRunConfig, ReadsSectionsAndAppliesOverrides) {
+  const std::string path = write_config(kMinimal);
+  const collab::RunConfig run =
+      collab::load_run_config(path, {"train.lr_max=1e-2", "train.epochs=4"});
+  EXPECT_EQ(run.path, path);
+  EXPECT_DOUBLE_EQ(run.train.one_cycle.lr_max, 1e-2);
+  EXPECT_EQ(run.train.epochs, 4);
+  EXPECT_EQ(run.train.batch_size, 32);
+  EXPECT_EQ(run.model["arch"], "DotProductBias");
+  EXPECT_EQ(run.model["n_factors"], 8);
+  // The resolved config holds the overridden values and every default.
+  EXPECT_DOUBLE_EQ(run.resolved["train"]["lr_max"].get<double>(), 1e-2);
+  EXPECT_EQ(run.resolved["train"]["epochs"], 4);
+  EXPECT_EQ(run.resolved["train"]["seed"], 42);
+  EXPECT_DOUBLE_EQ(run.resolved["train"]["weight_decay"].get<double>(), 0.01);
+  EXPECT_EQ(run.resolved["model"]["arch"], "DotProductBias");
+  EXPECT_EQ(run.resolved["model"]["n_factors"], 8);
+  EXPECT_EQ(run.resolved["model"]["y_range"], json::array({0, 5.5}));
+  EXPECT_DOUBLE_EQ(run.resolved["data"]["valid_pct"].get<double>(), 0.2);
+  EXPECT_EQ(run.resolved["data"]["header"], false);
+}
+
+TEST(LoadRunConfig, UnknownTopLevelSection) {
+  json config = json::parse(kMinimal);
+  config["trainer"] = json::object();
+  const std::string message = load_error(write_config(config.dump()));
+  EXPECT_EQ(message.rfind("trainer: unknown key", 0), 0u) << message;
+  EXPECT_TRUE(contains(message, "data, model, train")) << message;
+}
+
+TEST(LoadRunConfig, UnknownKeyGivenByOverride) {
+  const std::string message = load_error(write_config(kMinimal), {"train.lr=0.1"});
+  EXPECT_EQ(message.rfind("train.lr: unknown key", 0), 0u) << message;
+  EXPECT_TRUE(contains(message, "lr_max")) << message;
+}
+
+TEST(LoadRunConfig, UnknownArchitectureListsTheArchitectures) {
+  const std::string message = load_error(write_config(kMinimal), {"model.arch=MatrixMagic"});
+  EXPECT_EQ(message.rfind("model.arch: ", 0), 0u) << message;
+  EXPECT_TRUE(contains(message, "MatrixMagic")) << message;
+  for (const char* arch : {"\"DotProduct\"", "\"DotProductBias\"", "\"CollabNN\""}) {
+    EXPECT_TRUE(contains(message, arch)) << message;
+  }
+}
+
+TEST(LoadRunConfig, MissingArchitecture) {
+  const std::string message =
+      load_error(write_config(R"({"data": {"ratings": "r.tsv"}, "model": {}})"));
+  EXPECT_EQ(message.rfind("model.arch: missing", 0), 0u) << message;
+  EXPECT_TRUE(contains(message, "\"CollabNN\"")) << message;
+}
+
+TEST(LoadRunConfig, ModelKeyTypo) {
+  json config = json::parse(kMinimal);
+  config["model"].erase("n_factors");
+  config["model"]["n_factor"] = 8;
+  const std::string message = load_error(write_config(config.dump()));
+  EXPECT_EQ(message.rfind("model.n_factor: unknown key", 0), 0u) << message;
+  EXPECT_TRUE(contains(message, "n_factors")) << message;
+}
+
+TEST(LoadRunConfig, ModelValueIsChecked) {
+  const std::string message = load_error(write_config(kMinimal), {"model.n_factors=0"});
+  EXPECT_EQ(message, "model.n_factors: expected a positive integer, got 0");
+}
+
+TEST(LoadRunConfig, WrongTypeExactMessage) {
+  const std::string message = load_error(write_config(kMinimal), {"train.lr_max=fast"});
+  EXPECT_EQ(message, "train.lr_max: expected a positive number, got \"fast\"");
+}
+
+TEST(LoadRunConfig, RelativePathsResolveAgainstTheConfigFolder) {
+  const std::string path = write_config(R"({
+    "data": {"train": "splits/a.base", "valid": "../b.test", "items": "u.item"},
+    "model": {"arch": "DotProduct"}})",
+                                        "configs");
+  const fs::path dir = fs::path(path).parent_path();
+  const collab::RunConfig run = collab::load_run_config(path, {});
+  EXPECT_TRUE(run.data.predefined_split());
+  EXPECT_EQ(run.data.train, (dir / "splits" / "a.base").string());
+  EXPECT_EQ(run.data.valid, (dir.parent_path() / "b.test").string());  // normalised, no ".."
+  EXPECT_EQ(run.data.items, (dir / "u.item").string());
+  EXPECT_TRUE(run.data.ratings.empty());
+  // The resolved config records the absolute paths.
+  EXPECT_EQ(run.resolved["data"]["train"], run.data.train);
+  EXPECT_EQ(run.resolved["data"]["valid"], run.data.valid);
+}
+
+TEST(LoadRunConfig, DataDirIsRelativeToTheConfigAndFilesToTheDataDir) {
+  const std::string path =
+      write_config(R"({"data": {"dir": "data", "ratings": "r.csv", "delimiter": ","},
+                       "model": {"arch": "DotProduct"}})");
+  const fs::path dir = fs::path(path).parent_path();
+  const collab::RunConfig run = collab::load_run_config(path, {});
+  EXPECT_EQ(run.data.dir, (dir / "data").string());
+  EXPECT_EQ(run.data.ratings, (dir / "data" / "r.csv").string());
+  EXPECT_EQ(run.data.format.delimiter, ',');
+}
+
+TEST(LoadRunConfig, ExpandsCollabDataDir) {
+  const std::string root = collab::test::temp_dir("collab-data-root");
+  ScopedEnv env("COLLAB_DATA_DIR", root.c_str());
+  const std::string path = write_config(R"({"data": {"ratings": "${COLLAB_DATA_DIR}/mine/r.tsv"},
+                       "model": {"arch": "DotProduct"}})");
+  const collab::RunConfig run = collab::load_run_config(path, {});
+  EXPECT_EQ(run.data.ratings, (fs::path(root) / "mine" / "r.tsv").string());
+}
+
+TEST(LoadRunConfig, CollabDataDirDefaultsToTheDataRootWhenUnset) {
+  const std::string xdg = collab::test::temp_dir("collab-xdg");
+  ScopedEnv unset("COLLAB_DATA_DIR", nullptr);
+  ScopedEnv env("XDG_DATA_HOME", xdg.c_str());
+  const std::string path = write_config(R"({"data": {"ratings": "${COLLAB_DATA_DIR}/r.tsv"},
+                       "model": {"arch": "DotProduct"}})");
+  const collab::RunConfig run = collab::load_run_config(path, {});
+  EXPECT_EQ(run.data.ratings, (fs::path(xdg) / "collab" / "r.tsv").string());
+}
+
+TEST(LoadRunConfig, NamedDatasetLivesUnderTheDataRoot) {
+  const std::string root = collab::test::temp_dir("collab-data-root");
+  ScopedEnv env("COLLAB_DATA_DIR", root.c_str());
+  const std::string path =
+      write_config(R"({"data": {"dataset": "ml-100k"}, "model": {"arch": "DotProduct"}})");
+  const collab::RunConfig run = collab::load_run_config(path, {});
+  EXPECT_EQ(run.data.dir, (fs::path(root) / "ml-100k").string());
+  EXPECT_EQ(run.data.ratings, (fs::path(root) / "ml-100k" / "u.data").string());
+  EXPECT_EQ(run.data.items, (fs::path(root) / "ml-100k" / "u.item").string());
+}
+
+TEST(LoadRunConfig, UnsetVariableIsAnError) {
+  ScopedEnv unset("COLLAB_TEST_SURELY_UNSET_VAR", nullptr);
+  const std::string message = load_error(write_config(
+      R"({"data": {"ratings": "${COLLAB_TEST_SURELY_UNSET_VAR}/r.tsv"},
+          "model": {"arch": "DotProduct"}})"));
+  EXPECT_EQ(message.rfind("data.ratings: ", 0), 0u) << message;
+  EXPECT_TRUE(contains(message, "COLLAB_TEST_SURELY_UNSET_VAR")) << message;
+}
+
+TEST(LoadRunConfig, NotJsonNamesTheFileAndLine) {
+  const std::string path = write_config(
+      "{\n"
+      "  \"data\": {\"ratings\": \"r.tsv\"},\n"
+      "  \"model\": {\"arch\": \"DotProduct\",}\n"
+      "}\n");
+  const std::string message = load_error(path);
+  EXPECT_EQ(message.rfind(path + ": not valid JSON", 0), 0u) << message;
+  EXPECT_TRUE(contains(message, "line 3")) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+}
+
+TEST(LoadRunConfig, MissingConfigFileNamesIt) {
+  const std::string path = collab::test::temp_dir("collab-run-config") + "/absent.json";
+  const std::string message = load_error(path);
+  EXPECT_EQ(message.rfind(path + ": ", 0), 0u) << message;
+}
+
+TEST(LoadRunConfig, TopLevelMustBeAnObject) {
+  const std::string path = write_config("[1, 2]");
+  EXPECT_TRUE(contains(load_error(path), path)) << load_error(path);
+}
+
+TEST(LoadRunConfig, RatingsAndPredefinedSplitAreExclusive) {
+  const std::string message = load_error(write_config(
+      R"({"data": {"ratings": "r.tsv", "train": "a", "valid": "b"},
+          "model": {"arch": "DotProduct"}})"));
+  EXPECT_EQ(message.rfind("data.ratings: ", 0), 0u) << message;
+}
+
+TEST(LoadRunConfig, BatchSizeLargerThanTheDataIsNotCheckedHere) {
+  // The data is not read when the config is loaded (the file does not even exist); a batch
+  // larger than the training set is reported by the trainer instead.
+  const collab::RunConfig run =
+      collab::load_run_config(write_config(kMinimal), {"train.batch_size=100000000"});
+  EXPECT_EQ(run.train.batch_size, 100000000);
+}
