@@ -46,7 +46,8 @@ def run_collab(args, model, bs):
                "--run-dir", run_dir, "--set", f"data.train={SPLIT}.base",
                "--set", f"data.valid={SPLIT}.test", "--set", f"train.batch_size={bs}",
                "--set", f"train.threads={args.threads}", "--set", f"train.epochs={args.epochs}"]
-        _, rss = peak_rss_mb(cmd)
+        env = dict(os.environ, COLLAB_DATA_DIR=os.path.join(SHARED, "data"))
+        _, rss = peak_rss_mb(cmd, env)
         epochs = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
     return statistics.mean(e["seconds"] for e in epochs), epochs[-1]["valid_mse"], rss
 

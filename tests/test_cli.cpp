@@ -161,6 +161,11 @@ TEST(Cli, UnexpectedArgument) {
   expect_one_line_error(ws.train("extra"), {"extra"});
 }
 
+TEST(Cli, UnknownOption) {
+  Workspace ws;
+  expect_one_line_error(ws.train("--frobnicate"), {"frobnicate"});
+}
+
 TEST(Cli, TinyTrainingRunWritesItsRunDir) {
   Workspace ws;
   const auto r = ws.train("--set train.epochs=2");

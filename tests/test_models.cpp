@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "collab/common/error.h"
+#include "collab/models/biases.h"
 #include "collab/models/collab_nn.h"
 #include "collab/models/dot_product.h"
 #include "collab/models/dot_product_bias.h"
@@ -257,6 +258,23 @@ TEST(DotProductBias, ForwardEqualsHandComputation) {
   }
 }
 
+TEST(Biases, ForwardEqualsHandComputation) {
+  collab::BiasesOptions o;
+  o.shape = {2, 2};
+  collab::Biases model(o);
+  {
+    torch::NoGradGuard no_grad;
+    model->global_bias.fill_(3.5);
+  }
+  set_weight(model->user_bias, {{0.1f}, {-0.2f}});
+  set_weight(model->item_bias, {{0.5f}, {-1.0f}});
+  // b + bu + bi: 3.5 + 0.1 + 0.5 = 4.1; 3.5 - 0.2 - 1.0 = 2.3; 3.5 + 0.1 - 1.0 = 2.6.
+  const std::vector<float> y = values(model->forward(pairs({{0, 0}, {1, 1}, {0, 1}})));
+  const std::vector<double> expected = {4.1, 2.3, 2.6};
+  for (size_t k = 0; k < expected.size(); ++k) EXPECT_NEAR(y[k], expected[k], 1e-5) << k;
+  EXPECT_EQ(model->parameters().size(), 3u);  // no factors
+}
+
 TEST(DotProduct, ForwardEqualsHandComputation) {
   collab::DotProductOptions o;
   o.shape = {2, 3};
@@ -271,7 +289,7 @@ TEST(DotProduct, ForwardEqualsHandComputation) {
 
 TEST(Registry, BuildsEachArchitectureByName) {
   EXPECT_EQ(collab::architectures(),
-            (std::vector<std::string>{"DotProduct", "DotProductBias", "CollabNN"}));
+            (std::vector<std::string>{"DotProduct", "DotProductBias", "CollabNN", "Biases"}));
   for (const std::string& arch : collab::architectures()) {
     const json config = {{"arch", arch}};
     json resolved;

@@ -17,7 +17,13 @@ struct Command {
 
 const Command kCommands[] = {
     {"train", collab::train_command, "train a model from a JSON config"},
+    {"resume", collab::resume_command, "continue a run from its latest checkpoint"},
     {"data", collab::data_command, "get datasets (collab data fetch ml-100k)"},
+    {"export", collab::export_command, "write a checkpoint's model as TorchScript (model.pt)"},
+    {"recommend", collab::recommend_command, "top-k items for a user, or a new user from ratings"},
+    {"similar", collab::similar_command, "items nearest to an item in embedding space"},
+    {"interpret", collab::interpret_command, "item biases and a PCA map of the item factors"},
+    {"compare", collab::compare_command, "train models on the same splits, compare their metrics"},
 };
 
 void print_usage(std::ostream& out) {

@@ -54,9 +54,14 @@ void apply_override(json& config, const std::string& assignment) {
 }
 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  return run_config_from_json(read_json_file(path), path, overrides);
+}
+
+RunConfig run_config_from_json(json config, const std::string& origin,
+                               const std::vector<std::string>& overrides) {
+  const std::string& path = origin;
   RunConfig run;
   run.path = path;
-  json config = read_json_file(path);
   if (!config.is_object()) throw Error(path + ": expected a JSON object at the top level");
   for (const auto& o : overrides) apply_override(config, o);
 
@@ -67,6 +72,8 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   run.data = read_data_config(data, config_dir);
   ConfigReader train = root.object("train");
   run.train = read_train_config(train);
+  ConfigReader checkpoint = root.object("checkpoint");
+  run.checkpoint = read_checkpoint_config(checkpoint);
   run.model = root.raw("model", json::object());
   run.resolved.erase("model");
   ConfigReader model(run.model, "model", &run.resolved["model"]);

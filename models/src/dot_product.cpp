@@ -17,6 +17,17 @@ torch::Tensor DotProductImpl::forward(torch::Tensor x) {
   return sigmoid_range((users * items).sum(/*dim=*/1), options_.y_range);
 }
 
+// forward() above, scripted: torch.embedding is what nn::Embedding's forward calls.
+void DotProductImpl::script_into(torch::jit::Module& m) const {
+  script_tensors(*this, m);
+  m.define(R"JIT(
+def forward(self, x: Tensor) -> Tensor:
+    users = torch.embedding(self.user_factors_weight, x.select(1, 0))
+    items = torch.embedding(self.item_factors_weight, x.select(1, 1))
+    return self.sigmoid_range((users * items).sum(1))
+)JIT");
+}
+
 CollabModel make_dot_product(ConfigReader& model, const ModelShape& shape) {
   DotProductOptions options;
   options.shape = shape;

@@ -20,6 +20,21 @@ torch::Tensor DotProductBiasImpl::forward(torch::Tensor x) {
   return sigmoid_range(r, options_.y_range);
 }
 
+// forward() above, scripted op for op.
+void DotProductBiasImpl::script_into(torch::jit::Module& m) const {
+  script_tensors(*this, m);
+  m.define(R"JIT(
+def forward(self, x: Tensor) -> Tensor:
+    u = x.select(1, 0)
+    i = x.select(1, 1)
+    r = (torch.embedding(self.user_factors_weight, u) *
+         torch.embedding(self.item_factors_weight, i)).sum(1)
+    r = (r + torch.embedding(self.user_bias_weight, u).squeeze(1) +
+         torch.embedding(self.item_bias_weight, i).squeeze(1))
+    return self.sigmoid_range(r)
+)JIT");
+}
+
 CollabModel make_dot_product_bias(ConfigReader& model, const ModelShape& shape) {
   DotProductBiasOptions options;
   options.shape = shape;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace collab {
 
@@ -15,6 +16,52 @@ torch::nn::Embedding make_embedding(int64_t n, int64_t dim) {
 torch::Tensor sigmoid_range(const torch::Tensor& x, const std::optional<YRange>& range) {
   if (!range) return x;
   return torch::sigmoid(x) * (range->hi - range->lo) + range->lo;
+}
+
+// The scripted twin of sigmoid_range: the same ops in the same order, with lo and hi kept as
+// doubles (TorchScript's float) as the eager code keeps them, so both round alike.
+void script_sigmoid_range(torch::jit::Module& m, const std::optional<YRange>& range) {
+  c10::List<double> bounds;
+  if (range) {
+    bounds.push_back(range->lo);
+    bounds.push_back(range->hi);
+  }
+  m.register_attribute("y_range", c10::ListType::ofFloats(), bounds);
+  m.define(R"JIT(
+def sigmoid_range(self, x: Tensor) -> Tensor:
+    if len(self.y_range) == 0:
+        return x
+    return torch.sigmoid(x) * (self.y_range[1] - self.y_range[0]) + self.y_range[0]
+)JIT");
+}
+
+std::string script_name(const std::string& eager_name) {
+  std::string name = eager_name;
+  std::replace(name.begin(), name.end(), '.', '_');
+  return name;
+}
+
+void script_tensors(const torch::nn::Module& eager, torch::jit::Module& m) {
+  // Undefined tensors (a Linear without bias) are skipped: the scripted forward omits them too.
+  for (const auto& p : eager.named_parameters()) {
+    if (!p.value().defined()) continue;
+    m.register_parameter(script_name(p.key()), p.value().detach().to(torch::kCPU).clone(),
+                         /*is_buffer=*/false);
+  }
+  for (const auto& b : eager.named_buffers()) {
+    if (!b.value().defined()) continue;
+    m.register_buffer(script_name(b.key()), b.value().detach().to(torch::kCPU).clone());
+  }
+}
+
+std::string script_float(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", value);  // 17 digits round-trip any double
+  std::string literal = text;
+  // A bare "1" would be an int literal; TorchScript wants a float where a float is declared.
+  // (Only finite values occur: inf and nan have no TorchScript literal.)
+  if (literal.find_first_of(".e") == std::string::npos) literal += ".0";
+  return literal;
 }
 
 std::optional<YRange> read_y_range(ConfigReader& model) {

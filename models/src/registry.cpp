@@ -1,5 +1,6 @@
 #include "collab/models/registry.h"
 
+#include "collab/models/biases.h"
 #include "collab/models/collab_nn.h"
 #include "collab/models/dot_product.h"
 #include "collab/models/dot_product_bias.h"
@@ -19,6 +20,7 @@ const Entry kArchitectures[] = {
     {"DotProduct", make_dot_product},
     {"DotProductBias", make_dot_product_bias},
     {"CollabNN", make_collab_nn},
+    {"Biases", make_biases},
 };
 
 }  // namespace

@@ -35,6 +35,26 @@ FastaiAdam::FastaiAdam(std::vector<ParamGroup> groups, const AdamOptions& option
   }
 }
 
+FastaiAdam::State& FastaiAdam::state_of(const torch::Tensor& param) {
+  size_t index = 0;
+  for (const auto& g : groups_) {
+    for (const auto& p : g.params) {
+      if (p.is_same(param)) return states_[index];
+      ++index;
+    }
+  }
+  throw std::logic_error("FastaiAdam::state_of: not a parameter of this optimizer");
+}
+
+bool FastaiAdam::decays(const torch::Tensor& param) const {
+  for (const auto& g : groups_) {
+    for (const auto& p : g.params) {
+      if (p.is_same(param)) return g.decay;
+    }
+  }
+  throw std::logic_error("FastaiAdam::decays: not a parameter of this optimizer");
+}
+
 void FastaiAdam::zero_grad() {
   for (auto& g : groups_) {
     for (auto& p : g.params) p.mutable_grad().reset();

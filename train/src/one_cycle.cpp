@@ -12,10 +12,13 @@ OneCycle::OneCycle(const OneCycleOptions& options, int64_t total_steps)
     : options_(options), total_steps_(total_steps) {}
 
 double OneCycle::phase(int64_t step, double start, double middle, double end) const {
-  const double pos = static_cast<double>(step) / static_cast<double>(total_steps_);
-  const double p = options_.pct_start;
-  if (pos < p) return sched_cos(start, middle, pos / p);
-  return sched_cos(middle, end, (pos - p) / (1.0 - p));
+  // fastai's combine_scheds keeps the phase boundaries in a float32 tensor, so the position
+  // within a phase is float32 arithmetic; late lrs (~1e-7) are sensitive to that rounding.
+  const float pos =
+      static_cast<float>(static_cast<double>(step) / static_cast<double>(total_steps_));
+  const float p = static_cast<float>(options_.pct_start);
+  if (pos < p) return sched_cos(start, middle, static_cast<double>(pos / p));
+  return sched_cos(middle, end, static_cast<double>((pos - p) / (1.0f - p)));
 }
 
 double OneCycle::lr(int64_t step) const {

@@ -12,6 +12,7 @@ TrainConfig read_train_config(ConfigReader& r) {
   c.threads = r.integer("threads", c.threads, /*min=*/0, /*max=*/1024);
   c.device = r.string("device", c.device);
   c.eval_batch_size = r.integer("eval_batch_size", c.eval_batch_size, /*min=*/1);
+  c.fused = r.boolean("fused", c.fused);
   c.one_cycle.pct_start =
       r.number("pct_start", c.one_cycle.pct_start, {0, 1, false, false, "a number in (0, 1)"});
   c.one_cycle.div = r.number("div", c.one_cycle.div, NumberRange::positive());

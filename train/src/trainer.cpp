@@ -2,8 +2,12 @@
 
 #include <chrono>
 #include <cmath>
+#include <mutex>
+#include <unordered_map>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <torch/cuda.h>
 
 #include "collab/common/error.h"
 
@@ -14,9 +18,8 @@ void flush_denormals_on_all_threads() {
   // LibTorch's intra-op pool (parallel_for with grain 1 hands each worker one index).
   at::globalContext().setFlushDenormal(true);
   const int64_t n = at::get_num_threads();
-  at::parallel_for(0, n, /*grain_size=*/1, [](int64_t, int64_t) {
-    at::globalContext().setFlushDenormal(true);
-  });
+  at::parallel_for(0, n, /*grain_size=*/1,
+                   [](int64_t, int64_t) { at::globalContext().setFlushDenormal(true); });
 }
 
 void SmoothedLoss::add(double value) {
@@ -45,43 +48,230 @@ RatingMetrics Trainer::evaluate() {
   return rating_metrics(predict(*model_, valid_, config_.eval_batch_size), valid_.y);
 }
 
-EpochMetrics Trainer::run_epoch() {
+namespace {
+
+// Generators are shared with other threads (DataLoader workers in other programs, LibTorch
+// itself): PyTorch reads and writes their state under the generator's own mutex.
+torch::Tensor generator_state(at::Generator generator) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void set_generator_state(at::Generator generator, const torch::Tensor& state, const char* what) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  try {
+    generator.set_state(state);
+  } catch (const c10::Error&) {
+    throw Error(std::string("the checkpoint's ") + what + " generator state does not fit (" +
+                std::to_string(state.numel()) + " bytes)");
+  }
+}
+
+std::string shape_text(const torch::Tensor& t) {
+  std::string text = "[";
+  for (int64_t d = 0; d < t.dim(); ++d) text += (d ? ", " : "") + std::to_string(t.size(d));
+  return text + "]";
+}
+
+// Copies `saved` into the same-named tensors of `live`, requiring the same names, shapes and
+// dtypes on both sides: anything else means another architecture or data.
+void copy_named(const torch::OrderedDict<std::string, torch::Tensor>& live,
+                const std::vector<std::pair<std::string, torch::Tensor>>& saved,
+                const std::string& what) {
+  for (const auto& [name, value] : saved) {
+    const torch::Tensor* target = live.find(name);
+    if (target == nullptr) {
+      throw Error("the checkpoint's " + what + " \"" + name + "\" is not in the model");
+    }
+    if (!target->sizes().equals(value.sizes()) || target->dtype() != value.dtype()) {
+      throw Error(what + " \"" + name + "\" is " + shape_text(value) + " in the checkpoint but " +
+                  shape_text(*target) + " in the model");
+    }
+    target->copy_(value);
+  }
+  for (const auto& item : live) {
+    bool found = false;
+    for (const auto& entry : saved) found = found || entry.first == item.key();
+    if (!found)
+      throw Error("the model's " + what + " \"" + item.key() + "\" is not in the checkpoint");
+  }
+}
+
+}  // namespace
+
+void load_model_state(torch::nn::Module& model, const TrainerState& state) {
+  torch::NoGradGuard no_grad;
+  copy_named(model.named_parameters(), state.parameters, "parameter");
+  copy_named(model.named_buffers(), state.buffers, "buffer");
+}
+
+double Trainer::train_step(const Batch& batch, double lr, double beta1) {
+  if (fused_) return fused_->step(batch, lr, beta1);
+  const torch::Tensor loss = torch::mse_loss(model_->forward(batch.x), batch.y);
+  optimizer_.zero_grad();
+  loss.backward();
+  optimizer_.step(lr, beta1);
+  return loss.item<double>();
+}
+
+EpochMetrics Trainer::run_epoch(const FitHooks& hooks) {
   const auto start = std::chrono::steady_clock::now();
   model_->train();
+  // Kept so that a mid-epoch checkpoint can re-draw this epoch's order. After restore() the
+  // generator already holds the saved pre-shuffle state, so this is right for a resume too.
+  epoch_order_state_ = generator_state(order_generator_);
   batches_.shuffle(order_generator_);
-  double loss_sum = 0;
-  for (int64_t b = 0; b < batches_.size(); ++b) {
-    const Batch batch = batches_[b];
-    const torch::Tensor loss = torch::mse_loss(model_->forward(batch.x), batch.y);
-    optimizer_.zero_grad();
-    loss.backward();
-    optimizer_.step(schedule_.lr(step_), schedule_.beta1(step_));
+  const int64_t n_batches = batches_.size();
+  const int64_t every_steps = hooks.on_checkpoint ? hooks.checkpoint.every_steps : 0;
+  while (batch_ < n_batches) {
+    const double value = train_step(batches_[batch_], schedule_.lr(step_), schedule_.beta1(step_));
     ++step_;
-    const double value = loss.item<double>();
+    ++batch_;
     if (!std::isfinite(value)) {
       throw Error("training diverged: the loss became " + std::to_string(value) + " at epoch " +
                   std::to_string(epoch_) + ", step " + std::to_string(step_) +
                   " (try a smaller train.lr_max)");
     }
-    loss_sum += value;
+    epoch_loss_sum_ += value;
     smoothed_loss_.add(value);
+    // A step that ends the epoch is checkpointed after the evaluation, by fit().
+    if (every_steps > 0 && step_ % every_steps == 0 && batch_ < n_batches) {
+      hooks.on_checkpoint(state());
+    }
   }
   EpochMetrics m;
   m.epoch = epoch_++;
   m.train_loss = smoothed_loss_.value();
-  m.train_loss_mean = loss_sum / static_cast<double>(batches_.size());
+  m.train_loss_mean = epoch_loss_sum_ / static_cast<double>(n_batches);
+  batch_ = 0;
+  epoch_loss_sum_ = 0;
   m.valid = evaluate();
   m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return m;
 }
 
 std::vector<EpochMetrics> Trainer::fit(const std::function<void(const EpochMetrics&)>& on_epoch) {
+  FitHooks hooks;
+  hooks.on_epoch = on_epoch;
+  return fit(hooks);
+}
+
+std::vector<EpochMetrics> Trainer::fit(const FitHooks& hooks) {
+  const CheckpointConfig& c = hooks.checkpoint;
+  fused_ = config_.fused ? FusedDotStep::create(*model_, optimizer_, config_.batch_size) : nullptr;
   std::vector<EpochMetrics> history;
   while (epoch_ < config_.epochs) {
-    history.push_back(run_epoch());
-    if (on_epoch) on_epoch(history.back());
+    history.push_back(run_epoch(hooks));
+    if (hooks.on_epoch) hooks.on_epoch(history.back());
+    const bool due = c.enabled() && (epoch_ == config_.epochs ||
+                                     (c.every_epochs > 0 && epoch_ % c.every_epochs == 0) ||
+                                     (c.every_steps > 0 && step_ % c.every_steps == 0));
+    if (due && hooks.on_checkpoint) hooks.on_checkpoint(state());
   }
   return history;
+}
+
+TrainerState Trainer::state() {
+  TrainerState s;
+  s.global_step = step_;
+  s.epoch = epoch_;
+  s.batch = batch_;
+  s.epoch_loss_sum = epoch_loss_sum_;
+  s.smoothed_loss_average = smoothed_loss_.average();
+  s.smoothed_loss_count = smoothed_loss_.count();
+  std::unordered_map<const void*, std::string> names;
+  for (const auto& p : model_->named_parameters()) {
+    s.parameters.emplace_back(p.key(), p.value().detach());
+    names[p.value().unsafeGetTensorImpl()] = p.key();
+  }
+  for (const auto& b : model_->named_buffers()) s.buffers.emplace_back(b.key(), b.value().detach());
+  size_t index = 0;
+  for (const auto& group : optimizer_.groups()) {
+    for (const auto& p : group.params) {
+      const FastaiAdam::State& st = optimizer_.states()[index++];
+      s.optimizer.push_back({names.at(p.unsafeGetTensorImpl()), st.exp_avg.detach(),
+                             st.exp_avg_sq.detach(), st.step});
+    }
+  }
+  s.cpu_generator = generator_state(at::detail::getDefaultCPUGenerator());
+  if (device_.is_cuda() && torch::cuda::is_available()) {
+    for (size_t d = 0; d < torch::cuda::device_count(); ++d) {
+      s.cuda_generators.push_back(generator_state(at::globalContext().defaultGenerator(
+          torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(d)))));
+    }
+  }
+  // Between epochs the generator holds exactly the state the next epoch's shuffle will start
+  // from; inside one, the state from before this epoch's shuffle.
+  s.order_generator = batch_ == 0 ? generator_state(order_generator_) : epoch_order_state_;
+  return s;
+}
+
+void Trainer::restore(const TrainerState& s) {
+  const int64_t n_batches = batches_.size();
+  if (s.batch < 0 || s.batch >= n_batches) {
+    throw Error("the checkpoint is at batch " + std::to_string(s.batch) + " of an epoch, but an " +
+                "epoch now has " + std::to_string(n_batches) + " batches");
+  }
+  if (s.global_step != s.epoch * n_batches + s.batch) {
+    throw Error("the checkpoint's step " + std::to_string(s.global_step) + " is not epoch " +
+                std::to_string(s.epoch) + " x " + std::to_string(n_batches) + " batches + batch " +
+                std::to_string(s.batch) + " (was train.batch_size or the data changed?)");
+  }
+  if (s.epoch > config_.epochs || (s.epoch == config_.epochs && s.batch > 0)) {
+    throw Error("the checkpoint is at epoch " + std::to_string(s.epoch) + ", batch " +
+                std::to_string(s.batch) + ", past train.epochs " + std::to_string(config_.epochs));
+  }
+  load_model_state(*model_, s);
+
+  // Optimizer state, matched to parameters by name.
+  std::unordered_map<std::string, const TrainerState::AdamEntry*> saved;
+  for (const auto& entry : s.optimizer) saved[entry.name] = &entry;
+  std::unordered_map<const void*, std::string> names;
+  for (const auto& p : model_->named_parameters()) names[p.value().unsafeGetTensorImpl()] = p.key();
+  if (saved.size() != s.optimizer.size() || saved.size() != names.size()) {
+    throw Error("the checkpoint's optimizer state covers " + std::to_string(s.optimizer.size()) +
+                " parameters, the model has " + std::to_string(names.size()));
+  }
+  torch::NoGradGuard no_grad;
+  size_t index = 0;
+  for (const auto& group : optimizer_.groups()) {
+    for (const auto& p : group.params) {
+      const std::string& name = names.at(p.unsafeGetTensorImpl());
+      const auto it = saved.find(name);
+      if (it == saved.end()) {
+        throw Error("the checkpoint has no optimizer state for parameter \"" + name + "\"");
+      }
+      FastaiAdam::State& st = optimizer_.states()[index++];
+      const TrainerState::AdamEntry& e = *it->second;
+      if (!e.exp_avg.sizes().equals(st.exp_avg.sizes()) ||
+          !e.exp_avg_sq.sizes().equals(st.exp_avg_sq.sizes())) {
+        throw Error("the checkpoint's optimizer state of \"" + name + "\" is " +
+                    shape_text(e.exp_avg) + ", the parameter " + shape_text(st.exp_avg));
+      }
+      st.exp_avg.copy_(e.exp_avg);
+      st.exp_avg_sq.copy_(e.exp_avg_sq);
+      st.step = e.step;
+    }
+  }
+
+  set_generator_state(at::detail::getDefaultCPUGenerator(), s.cpu_generator, "CPU");
+  // CUDA states are restored only onto as many devices as the run had; a CUDA run resumed on
+  // the CPU (or the reverse) continues, but not bit-identically.
+  if (device_.is_cuda() && torch::cuda::is_available() &&
+      s.cuda_generators.size() == torch::cuda::device_count()) {
+    for (size_t d = 0; d < s.cuda_generators.size(); ++d) {
+      set_generator_state(at::globalContext().defaultGenerator(
+                              torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(d))),
+                          s.cuda_generators[d], "CUDA");
+    }
+  }
+  set_generator_state(order_generator_, s.order_generator, "batch-order");
+  epoch_order_state_ = s.order_generator;
+  step_ = s.global_step;
+  epoch_ = s.epoch;
+  batch_ = s.batch;
+  epoch_loss_sum_ = s.epoch_loss_sum;
+  smoothed_loss_.restore(s.smoothed_loss_average, s.smoothed_loss_count);
 }
 
 }  // namespace collab

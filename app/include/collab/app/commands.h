@@ -6,6 +6,12 @@
 namespace collab {
 
 int train_command(int argc, char** argv);
+int resume_command(int argc, char** argv);
 int data_command(int argc, char** argv);
+int export_command(int argc, char** argv);
+int recommend_command(int argc, char** argv);
+int similar_command(int argc, char** argv);
+int interpret_command(int argc, char** argv);
+int compare_command(int argc, char** argv);
 
 }  // namespace collab

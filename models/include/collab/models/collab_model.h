@@ -30,6 +30,13 @@ class CollabModelImpl : public torch::nn::Module {
   // The registry name ("DotProductBias").
   virtual std::string arch() const = 0;
   virtual std::optional<YRange> y_range() const = 0;
+
+  // Builds this model's TorchScript twin into `m` (export.h drives it): registers the model's
+  // parameters and buffers (layers.h: script_tensors) and defines
+  // `forward(self, x: Tensor) -> Tensor` computing what forward() computes in eval mode
+  // (BatchNorm on running statistics, dropout off). Implemented beside forward() so the two stay
+  // one definition. `m` already holds `y_range` and the method `sigmoid_range(self, x)`.
+  virtual void script_into(torch::jit::Module& m) const = 0;
 };
 
 using CollabModel = std::shared_ptr<CollabModelImpl>;

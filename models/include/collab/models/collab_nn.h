@@ -26,6 +26,7 @@ class CollabNNImpl : public CollabModelImpl {
  public:
   explicit CollabNNImpl(const CollabNNOptions& options);
   torch::Tensor forward(torch::Tensor x) override;
+  void script_into(torch::jit::Module& m) const override;
   std::string arch() const override { return "CollabNN"; }
   std::optional<YRange> y_range() const override { return options_.y_range; }
 

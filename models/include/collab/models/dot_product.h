@@ -17,6 +17,7 @@ class DotProductImpl : public CollabModelImpl {
  public:
   explicit DotProductImpl(const DotProductOptions& options);
   torch::Tensor forward(torch::Tensor x) override;
+  void script_into(torch::jit::Module& m) const override;
   std::string arch() const override { return "DotProduct"; }
   std::optional<YRange> y_range() const override { return options_.y_range; }
 

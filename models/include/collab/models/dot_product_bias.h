@@ -17,6 +17,7 @@ class DotProductBiasImpl : public CollabModelImpl {
  public:
   explicit DotProductBiasImpl(const DotProductBiasOptions& options);
   torch::Tensor forward(torch::Tensor x) override;
+  void script_into(torch::jit::Module& m) const override;
   std::string arch() const override { return "DotProductBias"; }
   std::optional<YRange> y_range() const override { return options_.y_range; }
 

@@ -1,9 +1,11 @@
 // Building blocks shared by the architectures, as fastai defines them: embeddings with its
-// truncated-normal init, sigmoid_range, and the embedding-size rule of its tabular models.
+// truncated-normal init, sigmoid_range, and the embedding-size rule of its tabular models; and
+// their TorchScript twins, which the models' script_into() uses for export.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include <torch/torch.h>
 
@@ -24,5 +26,24 @@ std::optional<YRange> read_y_range(ConfigReader& model);
 
 // fastai's emb_sz_rule: min(600, round(1.6 * n^0.56)).
 int64_t embedding_size_rule(int64_t n_categories);
+
+// --- TorchScript twins (see export.h) ---
+
+// The attribute name a scripted module gives an eager parameter or buffer: TorchScript attribute
+// names cannot hold dots, so "layers.0.weight" becomes "layers_0_weight".
+std::string script_name(const std::string& eager_name);
+
+// Registers detached CPU copies of every parameter and buffer of `eager` on `m` under
+// script_name(): parameters as parameters, buffers as buffers, so the scripted module's
+// state_dict mirrors the eager one name for name. Copies, so later training of the eager model
+// cannot change an exported module.
+void script_tensors(const torch::nn::Module& eager, torch::jit::Module& m);
+
+// Registers `y_range: List[float]` ([lo, hi], or empty without a range) and defines
+// `sigmoid_range(self, x: Tensor) -> Tensor`, the scripted sigmoid_range() above.
+void script_sigmoid_range(torch::jit::Module& m, const std::optional<YRange>& range);
+
+// `value` as a TorchScript float literal that reads back as the same double.
+std::string script_float(double value);
 
 }  // namespace collab

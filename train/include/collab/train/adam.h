@@ -48,6 +48,9 @@ class FastaiAdam {
   // State of parameter `index` in group order (groups()[0].params first).
   std::vector<State>& states() { return states_; }
   const AdamOptions& options() const { return options_; }
+  // The state and the decay flag of `param`, which must be one of the optimizer's parameters.
+  State& state_of(const torch::Tensor& param);
+  bool decays(const torch::Tensor& param) const;
 
  private:
   std::vector<ParamGroup> groups_;

@@ -5,12 +5,16 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "collab/data/batches.h"
 #include "collab/data/dataset.h"
 #include "collab/models/collab_model.h"
 #include "collab/train/adam.h"
+#include "collab/train/checkpoint_config.h"
+#include "collab/train/fused_dot.h"
 #include "collab/train/metrics.h"
 #include "collab/train/one_cycle.h"
 #include "collab/train/train_config.h"
@@ -37,10 +41,62 @@ class SmoothedLoss {
   void add(double value);
   double value() const;
 
+  // The raw state, for checkpoints.
+  double average() const { return average_; }
+  int64_t count() const { return count_; }
+  void restore(double average, int64_t count) {
+    average_ = average;
+    count_ = count;
+  }
+
  private:
   double beta_;
   double average_ = 0;
   int64_t count_ = 0;
+};
+
+// Everything a Trainer needs to continue a run exactly where it stopped: restoring it into a
+// Trainer built from the same config and data makes the rest of the run bit-identical (on CPU
+// with fixed threads) to the run that was never stopped. The tensors are detached views of the
+// live ones, not copies, so that checkpointing a large model does not double its memory: save
+// them before the trainer takes another step.
+struct TrainerState {
+  struct AdamEntry {
+    std::string name;  // the model parameter it belongs to
+    torch::Tensor exp_avg;
+    torch::Tensor exp_avg_sq;
+    int64_t step = 0;
+  };
+
+  int64_t global_step = 0;    // optimizer steps taken
+  int64_t epoch = 0;          // epochs completed
+  int64_t batch = 0;          // batches of epoch `epoch` trained; 0 at an epoch boundary
+  double epoch_loss_sum = 0;  // the sum of those batches' losses (for train_loss_mean)
+  double smoothed_loss_average = 0;
+  int64_t smoothed_loss_count = 0;
+  std::vector<std::pair<std::string, torch::Tensor>> parameters;  // named_parameters()
+  std::vector<std::pair<std::string, torch::Tensor>> buffers;     // named_buffers()
+  std::vector<AdamEntry> optimizer;                               // one per parameter
+  torch::Tensor cpu_generator;  // torch's default CPU generator (dropout draws from it)
+  std::vector<torch::Tensor> cuda_generators;  // default CUDA generator per device; on CUDA only
+  // The batch-order generator as it was before epoch `epoch`'s shuffle, so that a mid-epoch
+  // resume re-draws the same permutation and continues at batch `batch`.
+  torch::Tensor order_generator;
+};
+
+// Copies `state`'s parameters and buffers into `model` by name; throws collab::Error naming the
+// first one missing, extra or of another shape.
+void load_model_state(torch::nn::Module& model, const TrainerState& state);
+
+// What fit() calls back, and when a checkpoint is due.
+struct FitHooks {
+  // After each epoch's evaluation.
+  std::function<void(const EpochMetrics&)> on_epoch;
+  // When `checkpoint` says one is due: after on_epoch at the end of every `every_epochs`-th
+  // epoch, after every `every_steps`-th step inside an epoch (a step that ends an epoch waits
+  // for its evaluation), and at the end of the last epoch whenever checkpoints are enabled.
+  std::function<void(const TrainerState&)> on_checkpoint;
+  CheckpointConfig checkpoint{0, 0, 0};
 };
 
 class Trainer {
@@ -51,16 +107,28 @@ class Trainer {
 
   // Trains the remaining epochs, calling `on_epoch` after each one's evaluation.
   std::vector<EpochMetrics> fit(const std::function<void(const EpochMetrics&)>& on_epoch = {});
+  std::vector<EpochMetrics> fit(const FitHooks& hooks);
+
+  // The state to checkpoint now (see TrainerState).
+  TrainerState state();
+  // Continues from `state` (taken from a trainer with the same model shape and batch count):
+  // the model, the optimizer, the schedule position and every generator. Throws collab::Error
+  // naming what does not fit.
+  void restore(const TrainerState& state);
   // Evaluates the model on the validation set as it is now.
   RatingMetrics evaluate();
 
   int64_t steps_per_epoch() const { return batches_.size(); }
   int64_t global_step() const { return step_; }
+  int64_t epoch() const { return epoch_; }
   CollabModel model() const { return model_; }
   FastaiAdam& optimizer() { return optimizer_; }
 
  private:
-  EpochMetrics run_epoch();
+  EpochMetrics run_epoch(const FitHooks& hooks);
+  // One optimizer step on `batch` with the scheduled lr and beta1, returning its loss: the fused
+  // kernel where the model has one (train.fused), else forward, MSE loss, backward, FastaiAdam.
+  double train_step(const Batch& batch, double lr, double beta1);
 
   CollabModel model_;
   TrainConfig config_;
@@ -70,9 +138,16 @@ class Trainer {
   FastaiAdam optimizer_;
   OneCycle schedule_;
   at::Generator order_generator_;
+  // order_generator_'s state before the current epoch's shuffle (see TrainerState).
+  torch::Tensor epoch_order_state_;
   SmoothedLoss smoothed_loss_;
   int64_t epoch_ = 0;
   int64_t step_ = 0;
+  int64_t batch_ = 0;  // batches of epoch_ trained so far
+  double epoch_loss_sum_ = 0;
+  // Made at the start of fit(), after any restore: it holds pointers into the parameters and
+  // the optimizer's state.
+  std::unique_ptr<FusedDotStep> fused_;
 };
 
 }  // namespace collab

@@ -1,0 +1,43 @@
+// What `recommend`, `similar` and `interpret` read: a trained model given as a checkpoint file, a
+// run dir (its latest checkpoint) or an exported TorchScript model.pt, rebuilt as the eager model
+// with its vocabularies; and, on demand, the ratings it was trained on.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "collab/common/config_reader.h"
+#include "collab/data/vocabulary.h"
+#include "collab/models/collab_model.h"
+
+namespace collab {
+
+struct LoadedModel {
+  std::string path;   // the file read (a run dir's latest checkpoint, or model.pt)
+  CollabModel model;  // on the CPU, in eval mode
+  Vocabulary users;
+  Vocabulary items;              // with titles where the training data had them
+  json config;                   // the run's resolved config
+  std::string data_fingerprint;  // checkpoints only: of the data trained on; "" for model.pt
+};
+
+// Reads `path`: a directory is a run dir (its latest checkpoint), a file starting with the
+// checkpoint magic a checkpoint, a zip archive a TorchScript export, whose `config` rebuilds the
+// eager model and whose tensors are copied in by name. Throws collab::Error naming `path`.
+LoadedModel load_trained_model(const std::string& path);
+
+// The training split's ratings, re-read from the data files the resolved config names (a model
+// stores no ratings), as parallel (user, item) index arrays in the model's vocabularies, and
+// rating counts per item. Throws collab::Error naming the model when the files are gone or no
+// longer match the model's vocabularies; warns on `warnings` when a checkpoint's data
+// fingerprint says the files changed since training.
+struct TrainingRatings {
+  std::vector<int64_t> users;
+  std::vector<int64_t> items;
+  std::vector<std::vector<int64_t>> items_by_user;  // [n_users]: items each user rated
+  std::vector<int64_t> item_counts;                 // [n_items]
+};
+TrainingRatings load_training_ratings(const LoadedModel& loaded, std::ostream& warnings);
+
+}  // namespace collab

@@ -1,0 +1,78 @@
+// `collab export CHECKPOINT -o model.pt`: rebuilds a checkpoint's model and writes it as a
+// TorchScript module (models/export.h) that LibTorch and Python load without collab.
+#include <cxxopts.hpp>
+#include <filesystem>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "collab/app/checkpoints.h"
+#include "collab/app/commands.h"
+#include "collab/common/error.h"
+#include "collab/models/export.h"
+#include "collab/models/registry.h"
+#include "collab/train/checkpoint.h"
+
+namespace collab {
+
+int export_command(int argc, char** argv) {
+  cxxopts::Options options("collab export",
+                           "Write a checkpoint's model as TorchScript for LibTorch or Python: "
+                           "collab export CHECKPOINT -o model.pt");
+  options.positional_help("CHECKPOINT (a .ckpt file, or a run dir: its latest checkpoint)");
+  // clang-format off
+  options.add_options()
+      ("o,output", "the TorchScript file to write", cxxopts::value<std::string>())
+      ("quiet", "no summary on stderr")
+      ("h,help", "print this help")
+      ("checkpoint", "checkpoint file or run dir", cxxopts::value<std::vector<std::string>>());
+  // clang-format on
+  options.parse_positional({"checkpoint"});
+  cxxopts::ParseResult result;
+  try {
+    result = options.parse(argc, argv);
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw std::invalid_argument(std::string(e.what()) + " (see collab export --help)");
+  }
+  if (result.count("help")) {
+    std::cout << options.help({""});
+    return 0;
+  }
+  const auto args = result.count("checkpoint") ? result["checkpoint"].as<std::vector<std::string>>()
+                                               : std::vector<std::string>();
+  if (args.empty())
+    throw std::invalid_argument("need a checkpoint: collab export CHECKPOINT -o FILE");
+  if (args.size() > 1) throw std::invalid_argument("unexpected argument \"" + args[1] + "\"");
+  if (!result.count("output")) {
+    throw std::invalid_argument("need -o FILE, the TorchScript file to write");
+  }
+  const std::string output = result["output"].as<std::string>();
+  const std::string path =
+      std::filesystem::is_directory(args[0]) ? latest_checkpoint(args[0]) : args[0];
+
+  const Checkpoint checkpoint = read_checkpoint(path);
+  if (!checkpoint.config.is_object() || !checkpoint.config.contains("model") ||
+      !checkpoint.config["model"].is_object()) {
+    throw Error(path + ": the checkpoint's config has no model section");
+  }
+  // Errors about the model name the checkpoint: its config is where they come from.
+  CollabModel model;
+  try {
+    ConfigReader section(checkpoint.config["model"], "model", nullptr);
+    model = build_model(section, {checkpoint.users.size(), checkpoint.items.size()});
+    load_model_state(*model, checkpoint.state);
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+  model->eval();
+  export_torchscript(*model, checkpoint.users, checkpoint.items, checkpoint.config.dump(), output);
+  if (!result.count("quiet")) {
+    std::cerr << "exported " << model->arch() << " (" << checkpoint.users.size() << " users, "
+              << checkpoint.items.size() << " items) from " << path << "\n";
+  }
+  std::cout << output << "\n";
+  return 0;
+}
+
+}  // namespace collab

@@ -1,0 +1,228 @@
+// `collab recommend MODEL --user RAW_ID | --ratings "ITEM:RATING,..."`: top-k items for a
+// trained user (without the items they rated in training unless --include-seen), or for a new
+// user folded in from a few ratings (train/fold_in.h), or with no ratings at all a fallback
+// ranking: items by learned bias, or the mean (representative) user.
+#include <cmath>
+#include <cxxopts.hpp>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "collab/app/commands.h"
+#include "collab/app/model_source.h"
+#include "collab/common/error.h"
+#include "collab/common/text.h"
+#include "collab/data/item_lookup.h"
+#include "collab/models/layers.h"
+#include "collab/models/user_side.h"
+#include "collab/train/fold_in.h"
+#include "collab/train/top_k.h"
+
+namespace collab {
+
+namespace {
+
+struct GivenRating {
+  int64_t item;
+  float rating;
+};
+
+// "50:5,Star Wars (1977):4": entries split at commas, each at its last colon; items by raw id or
+// title (titles with commas need their raw id).
+std::vector<GivenRating> parse_given_ratings(const std::string& text, const Vocabulary& items) {
+  std::vector<GivenRating> out;
+  std::stringstream in(text);
+  std::string entry;
+  while (std::getline(in, entry, ',')) {
+    const std::string e(trim(entry));
+    if (e.empty()) continue;
+    const auto colon = e.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == e.size()) {
+      throw std::invalid_argument("--ratings: \"" + e + "\" is not ITEM:RATING");
+    }
+    const std::string item(trim(e.substr(0, colon))), value(trim(e.substr(colon + 1)));
+    size_t used = 0;
+    double rating = 0;
+    try {
+      rating = std::stod(value, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != value.size() || !std::isfinite(rating)) {
+      throw std::invalid_argument("--ratings: rating \"" + value + "\" of item \"" + item +
+                                  "\" is not a number");
+    }
+    out.push_back({find_item(items, item), static_cast<float>(rating)});
+  }
+  return out;
+}
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+}  // namespace
+
+int recommend_command(int argc, char** argv) {
+  cxxopts::Options options("collab recommend",
+                           "Top-k items for a user of a trained model, or for a new user from a "
+                           "few ratings: collab recommend MODEL --user RAW_ID [-k 10]");
+  options.positional_help("MODEL (a .ckpt file, a run dir, or an exported model.pt)");
+  // clang-format off
+  options.add_options()
+      ("user", "raw id of a user the model was trained on", cxxopts::value<std::string>())
+      ("ratings", "a new user's ratings \"ITEM:RATING,...\" (ITEM: raw id or title) to fold in",
+       cxxopts::value<std::string>())
+      ("k", "how many items (0: all)", cxxopts::value<int64_t>()->default_value("10"))
+      ("include-seen", "keep the items the user rated (in training, or in --ratings)")
+      ("fallback", "with no ratings: \"bias\" (items by learned bias) or \"mean-user\" (the "
+       "average user's predictions); default bias when the model has item biases",
+       cxxopts::value<std::string>())
+      ("prior-weight", "fold-in: pull towards the trained users' distribution",
+       cxxopts::value<double>()->default_value("0.8"))
+      ("json", "print JSON instead of a table")
+      ("h,help", "print this help")
+      ("model", "model", cxxopts::value<std::vector<std::string>>());
+  // clang-format on
+  options.parse_positional({"model"});
+  cxxopts::ParseResult result;
+  try {
+    result = options.parse(argc, argv);
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw std::invalid_argument(std::string(e.what()) + " (see collab recommend --help)");
+  }
+  if (result.count("help")) {
+    std::cout << options.help({""});
+    return 0;
+  }
+  const auto args = result.count("model") ? result["model"].as<std::vector<std::string>>()
+                                          : std::vector<std::string>();
+  if (args.empty()) throw std::invalid_argument("need a model: collab recommend MODEL --user ID");
+  if (args.size() > 1) throw std::invalid_argument("unexpected argument \"" + args[1] + "\"");
+  if (result.count("user") && result.count("ratings")) {
+    throw std::invalid_argument("give --user (a trained user) or --ratings (a new user), not both");
+  }
+  const int64_t k = result["k"].as<int64_t>();
+  if (k < 0) throw std::invalid_argument("-k must be >= 0 (0: all items)");
+  const bool include_seen = result.count("include-seen") > 0;
+  const bool as_json = result.count("json") > 0;
+
+  LoadedModel loaded = load_trained_model(args[0]);
+  CollabModelImpl& model = *loaded.model;
+  torch::NoGradGuard no_grad;
+  const int64_t n_items = loaded.items.size();
+
+  torch::Tensor scores;
+  std::vector<int64_t> exclude;
+  std::string mode, description;
+  json user_json = nullptr;
+  if (result.count("user")) {
+    const std::string raw = result["user"].as<std::string>();
+    const auto user = loaded.users.find(raw);
+    if (!user) {
+      throw Error("user \"" + raw + "\" is not one of the model's " +
+                  std::to_string(loaded.users.size()) + " users (use --ratings for a new user)");
+    }
+    const torch::Tensor pairs = torch::stack(
+        {torch::full({n_items}, *user, torch::kLong), torch::arange(n_items, torch::kLong)}, 1);
+    scores = model.forward(pairs);
+    if (!include_seen) exclude = load_training_ratings(loaded, std::cerr).items_by_user[*user];
+    mode = "trained user";
+    description = "user " + raw;
+    user_json = raw;
+  } else {
+    const auto given = result.count("ratings")
+                           ? parse_given_ratings(result["ratings"].as<std::string>(), loaded.items)
+                           : std::vector<GivenRating>();
+    if (!given.empty()) {
+      std::vector<int64_t> items;
+      std::vector<float> ratings;
+      for (const auto& g : given) {
+        items.push_back(g.item);
+        ratings.push_back(g.rating);
+        if (!include_seen) exclude.push_back(g.item);
+      }
+      FoldInOptions fold;
+      fold.prior_weight = result["prior-weight"].as<double>();
+      if (fold.prior_weight < 0) throw std::invalid_argument("--prior-weight must be >= 0");
+      torch::Tensor w;
+      {
+        // CollabNN's fold-in takes gradient steps: it needs autograd back.
+        torch::AutoGradMode grad(true);
+        w = fold_in_user(model, items, ratings, fold);
+      }
+      scores = score_items(model, w);
+      mode = "fold-in";
+      description = "a new user folded in from " + std::to_string(given.size()) + " rating(s)";
+    } else {
+      const auto bias = item_bias(model);
+      std::string fallback = result.count("fallback") ? result["fallback"].as<std::string>()
+                                                      : (bias ? "bias" : "mean-user");
+      const torch::Tensor mean_user = user_vectors(model).mean(0);
+      if (fallback == "bias") {
+        if (!bias) {
+          throw Error("--fallback bias: " + model.arch() +
+                      " has no item bias (use --fallback mean-user)");
+        }
+        // The item bias alone: the mean user's bias (where there is one) and no factors. Its
+        // ranking is the items' bias order whatever the user part is.
+        const auto linear = linear_user_model(model);
+        torch::Tensor r = *bias;
+        if (linear && linear->design.size(1) > 0) {
+          // Biases' and DotProductBias' user bias is the last coordinate of the user vector, and
+          // Biases' global term is in the offset.
+          r = linear->offset + mean_user[-1];
+        }
+        scores = sigmoid_range(r, model.y_range());
+        mode = "fallback: item bias";
+        description = "a new user with no ratings (items ranked by learned bias)";
+      } else if (fallback == "mean-user") {
+        scores = score_items(model, mean_user);
+        mode = "fallback: mean user";
+        description = "a new user with no ratings (the mean trained user's predictions)";
+      } else {
+        throw std::invalid_argument("--fallback must be \"bias\" or \"mean-user\", not \"" +
+                                    fallback + "\"");
+      }
+      if (!as_json) std::cerr << "no ratings given: " << description << "\n";
+    }
+  }
+
+  const auto top = top_k(scores, k, exclude);
+  if (as_json) {
+    json items = json::array();
+    for (size_t r = 0; r < top.size(); ++r) {
+      items.push_back({{"rank", r + 1},
+                       {"item", loaded.items.raw(top[r].item)},
+                       {"title", loaded.items.title(top[r].item)},
+                       {"score", top[r].score}});
+    }
+    std::cout << json{{"model", loaded.path}, {"arch", model.arch()},       {"user", user_json},
+                      {"mode", mode},         {"excluded", exclude.size()}, {"items", items}}
+                     .dump()
+              << "\n";
+    return 0;
+  }
+  std::cout << description << ": top " << top.size() << " of " << n_items
+            << " items by predicted rating (" << model.arch() << ", " << mode;
+  if (!exclude.empty()) std::cout << "; " << exclude.size() << " rated items left out";
+  std::cout << ")\n";
+  size_t id_width = 4;
+  for (const auto& t : top) id_width = std::max(id_width, loaded.items.raw(t.item).size());
+  std::cout << "rank  " << std::left << std::setw(static_cast<int>(id_width)) << "item"
+            << "  rating  title\n";
+  for (size_t r = 0; r < top.size(); ++r) {
+    std::cout << std::right << std::setw(4) << r + 1 << "  " << std::left
+              << std::setw(static_cast<int>(id_width)) << loaded.items.raw(top[r].item) << "  "
+              << std::right << std::setw(6) << fixed(top[r].score, 3) << "  "
+              << loaded.items.title(top[r].item) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace collab

@@ -1,0 +1,59 @@
+// `collab resume RUN_DIR [--epochs N] [--quiet]`: continues a run from its latest checkpoint with
+// the config saved in it (data, model, schedule, checkpoint settings), through the same code path
+// as `collab train`.
+#include <algorithm>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <cxxopts.hpp>
+
+#include "collab/app/commands.h"
+#include "collab/app/run_config.h"
+#include "collab/app/training.h"
+
+namespace collab {
+
+int resume_command(int argc, char** argv) {
+  cxxopts::Options options("collab resume", "Continue a run from its latest checkpoint.");
+  options.positional_help("RUN_DIR");
+  options.add_options()("run-dir", "the run's folder (holds checkpoints/)",
+                        cxxopts::value<std::string>())(
+      "epochs",
+      "train this many epochs in all instead of the run's train.epochs; the one-cycle schedule is "
+      "recomputed for the new total, so the result differs from an uninterrupted run",
+      cxxopts::value<int64_t>())("q,quiet", "print only the final metrics")("h,help",
+                                                                            "show this help");
+  options.parse_positional({"run-dir"});
+  const auto args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::cout << options.help() << "\n";
+    return 0;
+  }
+  if (!args.count("run-dir")) throw std::invalid_argument("need a RUN_DIR (collab resume --help)");
+  if (!args.unmatched().empty()) {
+    throw std::invalid_argument("unexpected argument \"" + args.unmatched()[0] + "\"");
+  }
+  const std::string run_dir = args["run-dir"].as<std::string>();
+  std::optional<ResumePoint> resume = latest_resume_point(run_dir);
+
+  std::vector<std::string> overrides;
+  if (args.count("epochs")) {
+    const int64_t epochs = args["epochs"].as<int64_t>();
+    const TrainerState& s = resume->checkpoint.state;
+    const int64_t at_least = s.epoch + (s.batch > 0 ? 1 : 0);
+    if (epochs < 1 || epochs < at_least) {
+      throw std::invalid_argument("--epochs " + std::to_string(epochs) + ": the checkpoint " +
+                                  resume->path + " is already at epoch " + std::to_string(s.epoch) +
+                                  ", batch " + std::to_string(s.batch) + " (need at least " +
+                                  std::to_string(std::max<int64_t>(1, at_least)) + ")");
+    }
+    overrides.push_back("train.epochs=" + std::to_string(epochs));
+  }
+  const RunConfig run =
+      run_config_from_json(resume->checkpoint.config, resume->path + " (its config)", overrides);
+  return run_training(run, run_dir, args.count("quiet") > 0, resume);
+}
+
+}  // namespace collab

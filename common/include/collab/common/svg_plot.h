@@ -1,0 +1,52 @@
+// A small SVG chart writer for `collab compare`'s plots: line charts with an optional band per
+// series (learning curves across folds) and grids of bar panels with error bars (final metrics).
+// Our own, dependency-free and deterministic: the same numbers always give the same bytes.
+// Every series (line + band, or one candidate's bars) is one <g class="series" data-name="...">,
+// so tests and scripts can find them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace collab {
+
+struct LineSeries {
+  std::string name;
+  std::vector<double> x;
+  std::vector<double> y;
+  std::vector<double> lo;  // band from lo to hi at each x; both empty: no band
+  std::vector<double> hi;
+};
+
+struct LineChart {
+  std::string title;
+  std::string x_label;
+  std::string y_label;
+  std::vector<LineSeries> series;
+  bool integer_x = true;  // x ticks at integers only (epochs)
+};
+
+// One metric: one bar per group (candidate), with a symmetric error bar (0: none).
+struct BarPanel {
+  std::string title;
+  std::vector<double> value;
+  std::vector<double> error;
+};
+
+struct BarChart {
+  std::string title;
+  std::vector<std::string> groups;  // legend entries, one colour each
+  std::vector<BarPanel> panels;
+  int columns = 3;
+};
+
+std::string line_chart_svg(const LineChart& chart);
+std::string bar_chart_svg(const BarChart& chart);
+
+// Round tick values covering [lo, hi], about `target` of them (1, 2 or 5 times a power of ten).
+std::vector<double> nice_ticks(double lo, double hi, int target);
+
+// `text` with &, <, >, " and ' escaped for XML text and attributes.
+std::string xml_escape(const std::string& text);
+
+}  // namespace collab

@@ -1,0 +1,41 @@
+// TorchScript export: turns a trained model and its vocabularies into a self-contained
+// torch::jit::Module that LibTorch (torch::jit::load) and Python (torch.jit.load) run without
+// collab. Each model scripts its own forward (CollabModelImpl::script_into); this driver adds
+// what every export shares. The module, of class __torch__.collab.<arch>, has:
+//   forward(self, x: Tensor) -> Tensor     [N, 2] int64 (user, item) indices -> [N] ratings,
+//                                          the eager model's output in eval mode
+//   score_all(self, user: int) -> Tensor   [n_items] ratings of every item for one user index
+//   user_index(self, raw: str) -> int      a raw id's index, -1 when unknown (item_index too)
+//   sigmoid_range(self, x: Tensor) -> Tensor
+// and the attributes user_ids, item_ids, item_titles (List[str], by index; an item without a
+// title has its raw id), y_range (List[float]: [lo, hi] or empty), arch (str), config (str: the
+// resolved JSON config), format_version (int), training (bool, False), user_to_index and
+// item_to_index (Dict[str, int]), plus the model's parameters and buffers named as in the eager
+// model with '.' replaced by '_' ("layers.0.weight" -> "layers_0_weight"), on the CPU.
+#pragma once
+
+#include <string>
+
+#include <torch/torch.h>
+
+#include "collab/data/vocabulary.h"
+#include "collab/models/collab_model.h"
+
+namespace collab {
+
+// Bumped when the exported module's methods or attributes change incompatibly.
+constexpr int64_t kExportFormatVersion = 1;
+
+// Builds the scripted module. `users` and `items` must be the vocabularies the model was trained
+// with (their sizes are checked against the embedding tables); throws collab::Error otherwise.
+torch::jit::Module to_torchscript(const CollabModelImpl& model, const Vocabulary& users,
+                                  const Vocabulary& items, const std::string& config_json);
+
+// to_torchscript, saved to `path` atomically: written to a temporary file in the same folder,
+// fsynced, then renamed, so `path` never holds a partial module. Throws collab::Error naming
+// `path` when it cannot be written.
+void export_torchscript(const CollabModelImpl& model, const Vocabulary& users,
+                        const Vocabulary& items, const std::string& config_json,
+                        const std::string& path);
+
+}  // namespace collab

@@ -1,0 +1,158 @@
+#include "collab/models/export.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+#include <vector>
+
+#include "collab/common/error.h"
+#include "collab/models/layers.h"
+
+namespace collab {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The vocabularies must be the ones the tables were built for: a mismatch would make every
+// exported lookup silently score the wrong row.
+void check_rows(const CollabModelImpl& model, const char* table, const char* what, int64_t n) {
+  const auto params = model.named_parameters();
+  const torch::Tensor* weight = params.find(table);
+  if (weight != nullptr && weight->size(0) != n) {
+    throw Error(std::string("export: the ") + what + " vocabulary has " + std::to_string(n) +
+                " entries but the model's " + table + " has " + std::to_string(weight->size(0)) +
+                " rows");
+  }
+}
+
+c10::List<std::string> strings(const std::vector<std::string>& values) {
+  c10::List<std::string> list;
+  list.reserve(values.size());
+  for (const auto& v : values) list.push_back(v);
+  return list;
+}
+
+c10::Dict<std::string, int64_t> index_of(const Vocabulary& vocab) {
+  c10::Dict<std::string, int64_t> dict;
+  dict.reserve(static_cast<size_t>(vocab.size()));
+  for (int64_t i = 0; i < vocab.size(); ++i) dict.insert(vocab.raw(i), i);
+  return dict;
+}
+
+// Writes `bytes` to `path` through a temporary file in the same folder (so the rename never
+// crosses file systems), fsyncing the file before and the folder after the rename: a crash
+// leaves either the old file or the complete new one, never a partial one under `path`.
+void write_atomically(const std::string& path, const std::string& bytes) {
+  const auto fail = [&](int err) -> void {
+    throw Error("export: cannot write " + path + ": " + std::strerror(err));
+  };
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  // open(O_EXCL) with a name unique to this process and call, rather than mkstemp, so the file
+  // gets the usual 0666 & ~umask permissions.
+  static std::atomic<int> counter{0};
+  const std::string tmp = (dir / ("." + target.filename().string() + ".tmp-" +
+                                  std::to_string(::getpid()) + "-" + std::to_string(++counter)))
+                              .string();
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) fail(errno);
+  int err = 0;
+  for (size_t done = 0; err == 0 && done < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n >= 0) {
+      done += static_cast<size_t>(n);
+    } else if (errno != EINTR) {
+      err = errno;
+    }
+  }
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+  if (err != 0) {
+    ::unlink(tmp.c_str());
+    fail(err);
+  }
+  // Persist the rename itself; failing to is no reason to report the export as failed.
+  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+}  // namespace
+
+torch::jit::Module to_torchscript(const CollabModelImpl& model, const Vocabulary& users,
+                                  const Vocabulary& items, const std::string& config_json) {
+  check_rows(model, "user_factors.weight", "user", users.size());
+  check_rows(model, "item_factors.weight", "item", items.size());
+
+  // The __torch__ prefix is where torch.jit.load looks classes up.
+  torch::jit::Module m(c10::QualifiedName("__torch__.collab." + model.arch()));
+  // Module::train/eval and Python's ScriptModule read `training`; it must exist. Exported
+  // modules always compute in eval semantics, whatever it is set to.
+  m.register_attribute("training", c10::BoolType::get(), false);
+  m.register_attribute("format_version", c10::IntType::get(), kExportFormatVersion);
+  m.register_attribute("arch", c10::StringType::get(), model.arch());
+  m.register_attribute("config", c10::StringType::get(), config_json);
+  m.register_attribute("user_ids", c10::ListType::ofStrings(), strings(users.raws()));
+  m.register_attribute("item_ids", c10::ListType::ofStrings(), strings(items.raws()));
+  std::vector<std::string> titles;
+  titles.reserve(static_cast<size_t>(items.size()));
+  for (int64_t i = 0; i < items.size(); ++i) titles.push_back(items.title(i));
+  m.register_attribute("item_titles", c10::ListType::ofStrings(), strings(titles));
+  // Dicts make the raw-id lookups O(1) for a service; they repeat the ids, a small price.
+  const auto dict_type = c10::DictType::create(c10::StringType::get(), c10::IntType::get());
+  m.register_attribute("user_to_index", dict_type, index_of(users));
+  m.register_attribute("item_to_index", dict_type, index_of(items));
+
+  script_sigmoid_range(m, model.y_range());
+  model.script_into(m);
+  if (!m.find_method("forward")) {
+    throw std::logic_error(model.arch() + "::script_into defined no forward");
+  }
+
+  // score_all builds its index pairs where the weights are, so it still works after .to(device).
+  const auto params = m.named_parameters(/*recurse=*/false);
+  if (params.size() == 0) throw std::logic_error(model.arch() + " has no parameters to export");
+  const std::string weights = "self." + (*params.begin()).name;
+  m.define(R"JIT(
+def user_index(self, raw: str) -> int:
+    return self.user_to_index.get(raw, -1)
+
+def item_index(self, raw: str) -> int:
+    return self.item_to_index.get(raw, -1)
+
+def score_all(self, user: int) -> Tensor:
+    # assert: the only raise a module defined in C++ can use (no Python exception names).
+    n_users = len(self.user_ids)
+    assert user >= 0 and user < n_users, ("score_all: user index " + str(user) +
+                                           " is outside [0, " + str(n_users) + ")")
+    # An int end makes arange int64 (spelling torch.long needs Python's resolver).
+    items = torch.arange(len(self.item_ids), device=)JIT" +
+           weights + R"JIT(.device)
+    return self.forward(torch.stack([torch.full_like(items, user), items], 1))
+)JIT");
+  return m;
+}
+
+void export_torchscript(const CollabModelImpl& model, const Vocabulary& users,
+                        const Vocabulary& items, const std::string& config_json,
+                        const std::string& path) {
+  const torch::jit::Module m = to_torchscript(model, users, items, config_json);
+  std::ostringstream bytes;
+  try {
+    m.save(bytes);
+  } catch (const c10::Error& e) {
+    throw Error("export: cannot serialise the module for " + path + ": " +
+                e.what_without_backtrace());
+  }
+  write_atomically(path, bytes.str());
+}
+
+}  // namespace collab

@@ -1,0 +1,109 @@
+// The fused dot-product step (train/fused_dot.h) against the reference it replaces: the
+// autograd forward/backward of the eager model followed by FastaiAdam::step.
+#include <gtest/gtest.h>
+
+#include <torch/torch.h>
+
+#include "collab/models/collab_nn.h"
+#include "collab/models/dot_product.h"
+#include "collab/models/dot_product_bias.h"
+#include "collab/train/adam.h"
+#include "collab/train/fused_dot.h"
+#include "collab/train/one_cycle.h"
+
+namespace collab {
+namespace {
+
+constexpr int64_t kUsers = 37, kItems = 53, kBatch = 16;
+
+CollabModel make(bool with_bias, std::optional<YRange> y_range, uint64_t seed) {
+  torch::manual_seed(seed);
+  if (with_bias) {
+    DotProductBiasOptions o;
+    o.shape = {kUsers, kItems};
+    o.n_factors = 8;
+    o.y_range = y_range;
+    return DotProductBias(o).ptr();
+  }
+  DotProductOptions o;
+  o.shape = {kUsers, kItems};
+  o.n_factors = 8;
+  o.y_range = y_range;
+  return DotProduct(o).ptr();
+}
+
+// Trains two identical models for `steps` steps, one each way, and returns the largest
+// relative difference of their parameters.
+double max_relative_difference(bool with_bias, std::optional<YRange> y_range, int64_t steps) {
+  CollabModel reference = make(with_bias, y_range, 7);
+  CollabModel fused_model = make(with_bias, y_range, 7);
+  AdamOptions options;
+  options.weight_decay = 0.1;
+  FastaiAdam reference_opt(fastai_param_groups(*reference), options);
+  FastaiAdam fused_opt(fastai_param_groups(*fused_model), options);
+  auto fused = FusedDotStep::create(*fused_model, fused_opt, kBatch);
+  EXPECT_TRUE(fused);
+  if (!fused) return 1e9;
+
+  OneCycleOptions cycle;
+  cycle.lr_max = 5e-2;  // large steps, so differences would show
+  OneCycle schedule(cycle, steps);
+  torch::manual_seed(99);
+  for (int64_t t = 0; t < steps; ++t) {
+    // Repeated users and items within a batch exercise gradient accumulation.
+    Batch batch{torch::stack({torch::randint(kUsers, {kBatch}, torch::kLong),
+                              torch::randint(kItems, {kBatch}, torch::kLong)},
+                             1),
+                torch::randint(1, 6, {kBatch}, torch::kFloat)};
+    const torch::Tensor loss = torch::mse_loss(reference->forward(batch.x), batch.y);
+    reference_opt.zero_grad();
+    loss.backward();
+    reference_opt.step(schedule.lr(t), schedule.beta1(t));
+    const double fused_loss = fused->step(batch, schedule.lr(t), schedule.beta1(t));
+    EXPECT_NEAR(fused_loss, loss.item<double>(), 1e-5 * loss.item<double>()) << "step " << t;
+  }
+  double worst = 0;
+  const auto a = reference->named_parameters(), b = fused_model->named_parameters();
+  for (const auto& item : a) {
+    const torch::Tensor ref = item.value(), got = b[item.key()];
+    const double scale = ref.abs().max().item<double>();
+    worst = std::max(worst, (ref - got).abs().max().item<double>() / scale);
+  }
+  return worst;
+}
+
+// The two paths round differently (summation order, scalar casts), so they agree to float
+// precision per step and drift slowly; the bound is 1e-5 relative after several steps.
+TEST(FusedDot, DotProductBiasWithYRangeMatchesAutograd) {
+  EXPECT_LE(max_relative_difference(true, YRange{0, 5.5}, 50), 1e-5);
+}
+
+TEST(FusedDot, DotProductWithoutYRangeMatchesAutograd) {
+  EXPECT_LE(max_relative_difference(false, std::nullopt, 50), 1e-5);
+}
+
+TEST(FusedDot, DotProductWithYRangeMatchesAutograd) {
+  EXPECT_LE(max_relative_difference(false, YRange{1, 5}, 50), 1e-5);
+}
+
+TEST(FusedDot, StepCountersAdvanceLikeTheOptimizer) {
+  CollabModel model = make(true, std::nullopt, 1);
+  FastaiAdam opt(fastai_param_groups(*model), AdamOptions{});
+  auto fused = FusedDotStep::create(*model, opt, kBatch);
+  ASSERT_TRUE(fused);
+  Batch batch{torch::zeros({4, 2}, torch::kLong), torch::ones({4})};
+  fused->step(batch, 1e-3, 0.9);
+  fused->step(batch, 1e-3, 0.9);
+  for (const auto& s : opt.states()) EXPECT_EQ(s.step, 2);
+}
+
+TEST(FusedDot, DeclinesOtherArchitectures) {
+  CollabNNOptions o;
+  o.shape = {kUsers, kItems};
+  CollabNN model(o);
+  FastaiAdam opt(fastai_param_groups(*model), AdamOptions{});
+  EXPECT_EQ(FusedDotStep::create(*model, opt, kBatch), nullptr);
+}
+
+}  // namespace
+}  // namespace collab

@@ -1,0 +1,69 @@
+// top_k with exclusions, cosine neighbours on a hand-made case, and PCA on planted directions.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "collab/train/neighbours.h"
+#include "collab/train/pca.h"
+#include "collab/train/top_k.h"
+
+namespace {
+
+TEST(TopK, ExcludesAndOrders) {
+  const torch::Tensor scores = torch::tensor({3.0, 5.0, 4.0, 5.0, 1.0});
+  auto top = collab::top_k(scores, 3);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].item, 1);  // ties: lower index first
+  EXPECT_EQ(top[1].item, 3);
+  EXPECT_EQ(top[2].item, 2);
+  top = collab::top_k(scores, 0, {1, 3, 42});  // 42: out of range, ignored
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].item, 2);
+  EXPECT_DOUBLE_EQ(top[0].score, 4.0);
+  for (const auto& s : top) EXPECT_TRUE(s.item != 1 && s.item != 3);
+  EXPECT_EQ(collab::top_k(scores, 10).size(), 5u);
+}
+
+TEST(TopK, NanRanksLast) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const auto top = collab::top_k(torch::tensor({nan, 1.0, 2.0}, torch::kDouble), 0);
+  EXPECT_EQ(top[0].item, 2);
+  EXPECT_EQ(top[2].item, 0);
+}
+
+TEST(Neighbours, CosineOnAHandMadeCase) {
+  const torch::Tensor f =
+      torch::tensor({1.0, 0.0, 2.0, 2.0, 0.0, 3.0, -4.0, 0.0, 0.0, 0.0}).view({5, 2});
+  const torch::Tensor cos = collab::cosine_similarities(f, 0);
+  EXPECT_NEAR(cos[0].item<double>(), 1.0, 1e-12);
+  EXPECT_NEAR(cos[1].item<double>(), 1.0 / std::sqrt(2.0), 1e-12);
+  EXPECT_NEAR(cos[2].item<double>(), 0.0, 1e-12);
+  EXPECT_NEAR(cos[3].item<double>(), -1.0, 1e-12);
+  EXPECT_EQ(cos[4].item<double>(), 0.0);  // a zero vector: 0, not NaN
+  const auto near = collab::nearest_items(f, 0, 3);
+  ASSERT_EQ(near.size(), 3u);
+  EXPECT_EQ(near[0].item, 1);
+  EXPECT_EQ(near[1].item, 2);  // 0 tie with the zero row 4: lower index first
+  EXPECT_EQ(near[2].item, 4);
+  for (const auto& n : collab::nearest_items(f, 0, 0)) EXPECT_NE(n.item, 0);  // never itself
+}
+
+TEST(Pca, FindsPlantedDirections) {
+  torch::manual_seed(0);
+  // Large spread along (1, 1, 0)/sqrt2, smaller along z, little noise.
+  const torch::Tensor a = torch::randn({500, 1}) * 5, b = torch::randn({500, 1}) * 2;
+  const torch::Tensor x = a * torch::tensor({1.0, 1.0, 0.0}) / std::sqrt(2.0) +
+                          b * torch::tensor({0.0, 0.0, 1.0}) + torch::randn({500, 3}) * 0.05 + 7;
+  const auto pca = collab::principal_components(x, 3);
+  ASSERT_EQ(pca.components.sizes(), (std::vector<int64_t>{3, 3}));
+  EXPECT_NEAR(pca.components[0][0].item<double>(), 1 / std::sqrt(2.0), 0.01);
+  EXPECT_NEAR(pca.components[0][1].item<double>(), 1 / std::sqrt(2.0), 0.01);
+  EXPECT_NEAR(pca.components[1][2].item<double>(), 1.0, 0.01);  // sign fixed positive
+  EXPECT_GT(pca.explained[0].item<double>(), pca.explained[1].item<double>());
+  EXPECT_LE(pca.explained.sum().item<double>(), 1.0 + 1e-9);
+  // Scores are the centred data on the components: their mean is zero.
+  EXPECT_NEAR(pca.scores.mean(0).abs().max().item<double>(), 0.0, 1e-9);
+}
+
+}  // namespace

@@ -1,0 +1,186 @@
+// `collab recommend`, `similar` and `interpret` end to end on a tiny trained DotProductBias:
+// seen items are never recommended unless asked, JSON parses, cold start folds in or falls back
+// (saying which), a model.pt answers like its checkpoint, and errors are one line naming the
+// value at fault.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+class RecommendCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(collab::test::temp_dir("collab-recommend"));
+    std::string items, train, valid;
+    for (int i = 1; i <= 30; ++i) {
+      items += std::to_string(i) + "|Movie " + std::to_string(i) +
+               (i == 7 ? " & Friends <b>" : "") + " (19" + std::to_string(70 + i) +
+               ")|01-Jan-1995||http://x|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|1\n";
+    }
+    // User u rates items u..u+9 (mod 30) in training and u+10 in validation.
+    for (int u = 1; u <= 20; ++u) {
+      for (int j = 0; j < 10; ++j) {
+        const int item = (u + j) % 30 + 1;
+        train += std::to_string(u) + "\t" + std::to_string(item) + "\t" +
+                 std::to_string((u + item) % 5 + 1) + "\t880000000\n";
+      }
+      valid += std::to_string(u) + "\t" + std::to_string((u + 10) % 30 + 1) + "\t3\t880000000\n";
+    }
+    collab::test::write_text(*dir_ + "/u.item", items);
+    collab::test::write_text(*dir_ + "/train.tsv", train);
+    collab::test::write_text(*dir_ + "/valid.tsv", valid);
+    collab::test::write_text(*dir_ + "/config.json", R"({
+      "data": {"train": "train.tsv", "valid": "valid.tsv", "items": "u.item"},
+      "model": {"arch": "DotProductBias", "n_factors": 4, "y_range": [0, 5.5]},
+      "train": {"epochs": 2, "batch_size": 16, "threads": 1}
+    })");
+    const auto r = collab::test::run_collab("train '" + *dir_ + "/config.json' --run-dir '" +
+                                            *dir_ + "/run' --quiet");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto e =
+        collab::test::run_collab("export '" + *dir_ + "/run' -o '" + *dir_ + "/model.pt' --quiet");
+    ASSERT_EQ(e.exit_code, 0) << e.err;
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string run() { return "'" + *dir_ + "/run'"; }
+  // The items user u rated in training, by raw id.
+  static std::set<std::string> seen(int u) {
+    std::set<std::string> out;
+    for (int j = 0; j < 10; ++j) out.insert(std::to_string((u + j) % 30 + 1));
+    return out;
+  }
+  static json run_json(const std::string& args) {
+    const auto r = collab::test::run_collab(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out);
+  }
+  static std::string* dir_;
+};
+std::string* RecommendCli::dir_ = nullptr;
+
+void one_line_error(const std::string& args, const std::string& needle) {
+  const auto r = collab::test::run_collab(args);
+  EXPECT_EQ(r.exit_code, 1) << args;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+}
+
+TEST_F(RecommendCli, NeverRecommendsSeenItemsUnlessAsked) {
+  for (const int u : {1, 20}) {
+    const json out =
+        run_json("recommend " + run() + " --user " + std::to_string(u) + " -k 0 --json");
+    EXPECT_EQ(out["mode"], "trained user");
+    EXPECT_EQ(out["excluded"], 10);
+    ASSERT_EQ(out["items"].size(), 20u);
+    for (const auto& item : out["items"])
+      EXPECT_EQ(seen(u).count(item["item"].get<std::string>()), 0u) << item;
+    // Ranked by predicted rating, within y_range.
+    for (size_t r = 1; r < out["items"].size(); ++r) {
+      EXPECT_GE(out["items"][r - 1]["score"].get<double>(), out["items"][r]["score"].get<double>());
+    }
+  }
+}
+
+TEST_F(RecommendCli, IncludeSeenAndK) {
+  const json all = run_json("recommend " + run() + " --user 5 -k 0 --include-seen --json");
+  EXPECT_EQ(all["items"].size(), 30u);
+  const json top3 = run_json("recommend " + run() + " --user 5 -k 3 --json");
+  EXPECT_EQ(top3["items"].size(), 3u);
+  EXPECT_EQ(top3["items"][0]["title"].get<std::string>().rfind("Movie ", 0), 0u);
+}
+
+TEST_F(RecommendCli, TableNamesTheUserAndTitles) {
+  const auto r = collab::test::run_collab("recommend " + run() + " --user 3 -k 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("user 3: top 2 of 30 items"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("10 rated items left out"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Movie "), std::string::npos) << r.out;
+}
+
+TEST_F(RecommendCli, ColdStartFoldsInOrFallsBack) {
+  const json folded =
+      run_json("recommend " + run() + " --ratings '1:5, 2:1,Movie 3 (1973):4' -k 0 --json");
+  EXPECT_EQ(folded["mode"], "fold-in");
+  EXPECT_EQ(folded["excluded"], 3);
+  EXPECT_EQ(folded["items"].size(), 27u);
+  for (const auto& item : folded["items"]) {
+    EXPECT_TRUE(item["item"] != "1" && item["item"] != "2" && item["item"] != "3") << item;
+  }
+}
+
+TEST_F(RecommendCli, NoRatingsFallsBackAndSaysWhich) {
+  auto r = collab::test::run_collab("recommend " + run() + " -k 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("items ranked by learned bias"), std::string::npos) << r.err;
+  r = collab::test::run_collab("recommend " + run() + " --fallback mean-user -k 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("the mean trained user"), std::string::npos) << r.err;
+  EXPECT_EQ(run_json("recommend " + run() + " --ratings '' --json")["mode"], "fallback: item bias");
+}
+
+TEST_F(RecommendCli, SimilarByTitlePrefix) {
+  const json near = run_json("similar " + run() + " --item 'movie 12' -k 4 --min-ratings 0 --json");
+  EXPECT_EQ(near["item"], "12");
+  ASSERT_EQ(near["neighbours"].size(), 4u);
+  for (const auto& n : near["neighbours"]) {
+    EXPECT_NE(n["item"], "12");
+    EXPECT_LE(std::abs(n["cosine"].get<double>()), 1.0 + 1e-9);
+  }
+}
+
+TEST_F(RecommendCli, MinRatingsAndInterpret) {
+  // Every item here has fewer than 1000 training ratings: none qualifies as a neighbour.
+  EXPECT_TRUE(
+      run_json("similar " + run() + " --item 12 --min-ratings 1000 --json")["neighbours"].empty());
+  const std::string svg = *dir_ + "/pca.svg";
+  const json interpreted =
+      run_json("interpret " + run() + " --top 3 --plot '" + svg + "' --plot-items 30 --json");
+  EXPECT_EQ(interpreted["lowest_bias"].size(), 3u);
+  EXPECT_EQ(interpreted["pca"]["components"].size(), 3u);
+  const std::string text = collab::test::read_text(svg);
+  EXPECT_EQ(text.rfind("<?xml", 0), 0u);
+  EXPECT_NE(text.find("Movie 7 &amp; Friends &lt;b&gt;"), std::string::npos);  // escaped
+}
+
+TEST_F(RecommendCli, ExportedModelFindsTheSameNeighbours) {
+  const std::string pt = *dir_ + "/model.pt";
+  const json a = run_json("similar " + run() + " --item 12 --min-ratings 0 --json");
+  const json b = run_json("similar '" + pt + "' --item 12 --min-ratings 0 --json");
+  EXPECT_EQ(a["neighbours"], b["neighbours"]);
+}
+
+TEST_F(RecommendCli, ExportedModelRecommendsTheSame) {
+  const std::string pt = *dir_ + "/model.pt";
+  const json ra = run_json("recommend " + run() + " --user 4 --json");
+  const json rb = run_json("recommend '" + pt + "' --user 4 --json");
+  EXPECT_EQ(ra["items"], rb["items"]);
+}
+
+TEST_F(RecommendCli, ErrorsAreOneLineNamingTheValue) {
+  one_line_error("recommend " + run() + " --user 999",
+                 "user \"999\" is not one of the model's 20 users");
+  one_line_error("similar " + run() + " --item 'Casablanca'", "item \"Casablanca\"");
+}
+
+TEST_F(RecommendCli, ItemErrorsAreOneLineNamingTheValue) {
+  one_line_error("similar " + run() + " --item 'movie 1'", "item \"movie 1\" is ambiguous");
+  one_line_error("recommend " + run() + " --ratings '77:5'", "item \"77\"");
+}
+
+TEST_F(RecommendCli, RatingErrorsAreOneLineNamingTheValue) {
+  one_line_error("recommend " + run() + " --ratings '1:good'", "rating \"good\" of item \"1\"");
+  one_line_error("similar '" + *dir_ + "/nothing.ckpt' --item 1", "nothing.ckpt");
+}
+
+}  // namespace

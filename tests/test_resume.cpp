@@ -1,0 +1,380 @@
+// Resuming: a run stopped at any checkpoint (an epoch end, mid-epoch, or killed with SIGKILL) and
+// resumed finishes bit-identical to the same run left alone (on CPU, one thread): the final
+// checkpoints' tensors are torch::equal and metrics.jsonl holds the same numbers. Resuming with
+// another architecture, batch size or data is refused with a one-line error saying why.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "collab/app/checkpoints.h"
+#include "collab/common/error.h"
+#include "collab/models/registry.h"
+#include "collab/train/checkpoint.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using collab::json;
+using collab::test::CommandResult;
+using collab::test::read_text;
+using collab::test::run_collab;
+using collab::test::write_text;
+
+namespace {
+
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// `n` tab-separated ratings of 30 users and 40 items, from a fixed generator.
+std::string synthetic_ratings(int n = 400) {
+  std::mt19937 rng(11);
+  std::string text;
+  for (int i = 0; i < n; ++i) {
+    text += std::to_string(i % 30 + 1) + "\t" + std::to_string(rng() % 40 + 1) + "\t" +
+            std::to_string(rng() % 5 + 1) + "\t" + std::to_string(880000000 + i) + "\n";
+  }
+  return text;
+}
+
+// 400 ratings: 320 train, 20 batches of 16 an epoch, 80 steps in 4 epochs; checkpoints every 7
+// steps and at each epoch end, all kept.
+json config_for(const json& model, int epochs = 4) {
+  return {{"data", {{"ratings", "ratings.tsv"}}},
+          {"model", model},
+          {"train", {{"epochs", epochs}, {"batch_size", 16}, {"threads", 1}, {"lr_max", 1e-2}}},
+          {"checkpoint", {{"every_epochs", 1}, {"every_steps", 7}, {"keep_last", 0}}}};
+}
+
+const json kDotProductBias = {{"arch", "DotProductBias"}, {"n_factors", 4}, {"y_range", {0, 5.5}}};
+
+struct Workspace {
+  std::string dir = collab::test::temp_dir("collab-resume");
+  std::string config = dir + "/config.json";
+  std::string ratings = dir + "/ratings.tsv";
+  explicit Workspace(const json& config_json = config_for(kDotProductBias),
+                     const std::string& ratings_text = synthetic_ratings()) {
+    write_config(config_json);
+    write_text(ratings, ratings_text);
+  }
+  void write_config(const json& c) const { write_text(config, c.dump(2)); }
+  std::string run_dir(const std::string& name) const { return dir + "/" + name; }
+  CommandResult train(const std::string& run_dir, const std::string& extra = "") const {
+    return run_collab("train " + quote(config) + " --run-dir " + quote(run_dir) + " --quiet " +
+                      extra);
+  }
+};
+
+void expect_ok(const CommandResult& r) {
+  ASSERT_EQ(r.exit_code, 0) << "stdout: " << r.out << "\nstderr: " << r.err;
+}
+
+void expect_one_line_error(const CommandResult& r, const std::string& command,
+                           const std::vector<std::string>& parts) {
+  EXPECT_NE(r.exit_code, 0) << "stdout: " << r.out;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
+  EXPECT_EQ(r.err.rfind("collab " + command + ": error: ", 0), 0u) << "stderr: " << r.err;
+  for (const auto& part : parts) {
+    EXPECT_NE(r.err.find(part), std::string::npos) << "stderr lacks " << part << ": " << r.err;
+  }
+}
+
+std::vector<int64_t> checkpoint_steps(const std::string& run_dir) {
+  std::vector<int64_t> steps;
+  for (const auto& e : fs::directory_iterator(collab::checkpoints_dir(run_dir))) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("ckpt-", 0) == 0) steps.push_back(std::stoll(name.substr(5, 10)));
+  }
+  std::sort(steps.begin(), steps.end());
+  return steps;
+}
+
+std::string checkpoint_path(const std::string& run_dir, int64_t step) {
+  return collab::checkpoints_dir(run_dir) + "/" + collab::checkpoint_file_name(step);
+}
+
+// A copy of `from` as it was when the run stood at checkpoint `step`: its config, its complete
+// metrics.jsonl (lines after the checkpoint included, as an interrupted run leaves them) and the
+// checkpoints up to `step`, with `latest` naming that one.
+void stop_at(const std::string& from, const std::string& to, int64_t step) {
+  fs::create_directories(collab::checkpoints_dir(to));
+  fs::copy_file(from + "/config.json", to + "/config.json");
+  fs::copy_file(from + "/metrics.jsonl", to + "/metrics.jsonl");
+  for (const int64_t s : checkpoint_steps(from)) {
+    if (s <= step) fs::copy_file(checkpoint_path(from, s), checkpoint_path(to, s));
+  }
+  write_text(collab::checkpoints_dir(to) + "/latest", collab::checkpoint_file_name(step) + "\n");
+}
+
+// metrics.jsonl without the wall-clock times, which no two runs share.
+std::vector<json> metrics_without_time(const std::string& run_dir) {
+  std::vector<json> out;
+  std::istringstream lines(read_text(run_dir + "/metrics.jsonl"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    json m = json::parse(line);
+    m.erase("seconds");
+    out.push_back(m);
+  }
+  return out;
+}
+
+void expect_same_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& a,
+                         const std::vector<std::pair<std::string, torch::Tensor>>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].first, b[k].first);
+    EXPECT_TRUE(torch::equal(a[k].second, b[k].second)) << a[k].first << " differs";
+  }
+}
+
+// The two runs ended in the same state: final checkpoints equal tensor for tensor, and the same
+// metrics (all but the times).
+void expect_same_result(const std::string& straight, const std::string& resumed) {
+  const std::vector<int64_t> steps = checkpoint_steps(straight);
+  ASSERT_FALSE(steps.empty());
+  ASSERT_EQ(read_text(collab::checkpoints_dir(resumed) + "/latest"),
+            collab::checkpoint_file_name(steps.back()) + "\n");
+  const collab::Checkpoint a = collab::read_checkpoint(checkpoint_path(straight, steps.back()));
+  const collab::Checkpoint b = collab::read_checkpoint(checkpoint_path(resumed, steps.back()));
+  expect_same_tensors(a.state.parameters, b.state.parameters);
+  expect_same_tensors(a.state.buffers, b.state.buffers);
+  ASSERT_EQ(a.state.optimizer.size(), b.state.optimizer.size());
+  for (size_t k = 0; k < a.state.optimizer.size(); ++k) {
+    EXPECT_TRUE(torch::equal(a.state.optimizer[k].exp_avg, b.state.optimizer[k].exp_avg));
+    EXPECT_TRUE(torch::equal(a.state.optimizer[k].exp_avg_sq, b.state.optimizer[k].exp_avg_sq));
+    EXPECT_EQ(a.state.optimizer[k].step, b.state.optimizer[k].step);
+  }
+  EXPECT_TRUE(torch::equal(a.state.cpu_generator, b.state.cpu_generator));
+  EXPECT_TRUE(torch::equal(a.state.order_generator, b.state.order_generator));
+  EXPECT_EQ(a.state.smoothed_loss_average, b.state.smoothed_loss_average);
+  const std::vector<json> ma = metrics_without_time(straight), mb = metrics_without_time(resumed);
+  EXPECT_EQ(ma.size(), static_cast<size_t>(a.state.epoch));
+  EXPECT_EQ(ma, mb);
+}
+
+class ResumeEachArch : public testing::TestWithParam<const char*> {};
+
+json model_for(const std::string& arch) {
+  if (arch == "DotProduct") return {{"arch", "DotProduct"}, {"n_factors", 4}};
+  if (arch == "DotProductBias") return kDotProductBias;
+  // Dropout draws from torch's CPU generator and BatchNorm keeps buffers: both must resume.
+  return {{"arch", "CollabNN"},        {"user_embedding", 5},
+          {"item_embedding", 6},       {"layers", {8}},
+          {"batchnorm", true},         {"dropout", {0.1}},
+          {"embedding_dropout", 0.05}, {"y_range", {0, 5.5}}};
+}
+
+}  // namespace
+
+// Step 40 ends epoch 2 of 4; step 49 is batch 9 of epoch 3.
+TEST_P(ResumeEachArch, FromAnEpochEndAndFromMidEpochIsBitIdentical) {
+  Workspace ws(config_for(model_for(GetParam())));
+  const std::string straight = ws.run_dir("straight");
+  expect_ok(ws.train(straight));
+  const std::vector<int64_t> steps = checkpoint_steps(straight);
+  EXPECT_EQ(steps,
+            (std::vector<int64_t>{7, 14, 20, 21, 28, 35, 40, 42, 49, 56, 60, 63, 70, 77, 80}));
+
+  const std::string at_epoch_end = ws.run_dir("epoch-end");
+  stop_at(straight, at_epoch_end, 40);
+  expect_ok(run_collab("resume " + quote(at_epoch_end) + " --quiet"));
+  expect_same_result(straight, at_epoch_end);
+
+  // Through `collab train --resume`, with the same config.
+  const std::string mid_epoch = ws.run_dir("mid-epoch");
+  stop_at(straight, mid_epoch, 49);
+  const collab::Checkpoint mid = collab::read_checkpoint(checkpoint_path(mid_epoch, 49));
+  EXPECT_EQ(mid.state.epoch, 2);
+  EXPECT_EQ(mid.state.batch, 9);
+  EXPECT_EQ(mid.metrics.size(), 2u);
+  expect_ok(ws.train(mid_epoch, "--resume"));
+  expect_same_result(straight, mid_epoch);
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, ResumeEachArch,
+                         testing::Values("DotProduct", "DotProductBias", "CollabNN"));
+
+// A real interruption: `collab train` killed with SIGKILL as soon as a mid-epoch checkpoint is
+// on disk (possibly while it writes the next one), then resumed. CollabNN, as autograd steps are
+// slow enough (~0.5 ms) for the kill to land well before the end, and its dropout must resume.
+TEST(Resume, AfterSigkillIsBitIdentical) {
+  // 4000 ratings: 200 batches an epoch, 600 steps, a checkpoint every 50.
+  json config = config_for(model_for("CollabNN"), 3);
+  config["checkpoint"] = {{"every_epochs", 1}, {"every_steps", 50}, {"keep_last", 2}};
+  Workspace ws(config, synthetic_ratings(4000));
+  const std::string straight = ws.run_dir("straight");
+  expect_ok(ws.train(straight));
+
+  const std::string killed = ws.run_dir("killed");
+  const std::string latest = collab::checkpoints_dir(killed) + "/latest";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string out = ws.dir + "/killed.out";
+    if (!freopen(out.c_str(), "w", stdout) || !freopen(out.c_str(), "a", stderr)) _exit(126);
+    execl(COLLAB_BIN, COLLAB_BIN, "train", ws.config.c_str(), "--run-dir", killed.c_str(),
+          "--quiet", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!fs::exists(latest) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "the run ended before it could be killed: " << read_text(ws.dir + "/killed.out");
+  const int64_t stopped_at =
+      collab::read_checkpoint(collab::latest_checkpoint(killed)).state.global_step;
+  EXPECT_LT(stopped_at, 600);
+  RecordProperty("killed_after_step", static_cast<int>(stopped_at));
+
+  expect_ok(run_collab("resume " + quote(killed) + " --quiet"));
+  expect_same_result(straight, killed);
+  // keep_last 2: only the last two remain, and no temporary file of the killed process.
+  EXPECT_EQ(checkpoint_steps(killed), (std::vector<int64_t>{550, 600}));
+  for (const auto& e : fs::directory_iterator(collab::checkpoints_dir(killed))) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+  }
+}
+
+// Killed after its first checkpoint was renamed into place but before `latest` was written: the
+// newest checkpoint is taken.
+TEST(Resume, WithoutLatestTakesTheNewestCheckpoint) {
+  Workspace ws;
+  const std::string straight = ws.run_dir("straight");
+  expect_ok(ws.train(straight));
+  const std::string first = ws.run_dir("first");
+  stop_at(straight, first, 7);
+  fs::remove(collab::checkpoints_dir(first) + "/latest");
+  expect_ok(run_collab("resume " + quote(first) + " --quiet"));
+  expect_same_result(straight, first);
+}
+
+TEST(Resume, MoreEpochsContinuesWithARecomputedSchedule) {
+  Workspace ws(config_for(kDotProductBias, 2));
+  const std::string run = ws.run_dir("run");
+  expect_ok(ws.train(run));
+  expect_ok(run_collab("resume " + quote(run) + " --epochs 3 --quiet"));
+  EXPECT_EQ(metrics_without_time(run).size(), 3u);
+  EXPECT_EQ(json::parse(read_text(run + "/config.json"))["train"]["epochs"], 3);
+  EXPECT_EQ(collab::read_checkpoint(collab::latest_checkpoint(run)).state.global_step, 60);
+
+  expect_one_line_error(run_collab("resume " + quote(run) + " --epochs 2"), "resume",
+                        {"--epochs 2", "epoch 3"});
+}
+
+TEST(Resume, RefusesAnotherArchitecture) {
+  Workspace ws(config_for(kDotProductBias, 1));
+  const std::string run = ws.run_dir("run");
+  expect_ok(ws.train(run));
+  ws.write_config(config_for(model_for("CollabNN"), 1));
+  expect_one_line_error(ws.train(run, "--resume"), "train",
+                        {"cannot resume", checkpoint_path(run, 20), "model.arch", "\"CollabNN\"",
+                         "\"DotProductBias\""});
+  ws.write_config(
+      config_for({{"arch", "DotProductBias"}, {"n_factors", 8}, {"y_range", {0, 5.5}}}, 1));
+  expect_one_line_error(ws.train(run, "--resume"), "train", {"model.n_factors", "8", "4"});
+}
+
+TEST(Resume, RefusesAnotherBatchSize) {
+  Workspace ws(config_for(kDotProductBias, 1));
+  const std::string run = ws.run_dir("run");
+  expect_ok(ws.train(run));
+  json other_batch = config_for(kDotProductBias, 1);
+  other_batch["train"]["batch_size"] = 32;
+  ws.write_config(other_batch);
+  expect_one_line_error(ws.train(run, "--resume"), "train", {"train.batch_size", "32", "16"});
+}
+
+TEST(Resume, RefusesChangedData) {
+  Workspace ws(config_for(kDotProductBias, 1));
+  const std::string run = ws.run_dir("run");
+  expect_ok(ws.train(run));
+  std::string ratings = synthetic_ratings();
+
+  // One rating changed: same vocabularies, other data.
+  std::string changed = ratings;
+  const size_t tab = changed.find('\t', changed.find('\t') + 1);
+  changed[tab + 1] = changed[tab + 1] == '5' ? '4' : '5';
+  write_text(ws.ratings, changed);
+  expect_one_line_error(run_collab("resume " + quote(run)), "resume",
+                        {"cannot resume", checkpoint_path(run, 20), "data fingerprint"});
+
+  // The original data resumes (here: nothing left to train).
+  write_text(ws.ratings, ratings);
+  expect_ok(run_collab("resume " + quote(run) + " --quiet"));
+}
+
+TEST(Resume, RefusesOtherVocabularies) {
+  Workspace ws(config_for(kDotProductBias, 1));
+  const std::string run = ws.run_dir("run");
+  expect_ok(ws.train(run));
+  // A new user: the vocabularies no longer match.
+  write_text(ws.ratings, synthetic_ratings() + "999\t1\t3\t880009999\n");
+  expect_one_line_error(ws.train(run, "--resume"), "train",
+                        {"cannot resume", "31 users", "30 users"});
+}
+
+TEST(Resume, DamagedOrMissingCheckpointsAreOneLineErrors) {
+  Workspace ws(config_for(kDotProductBias, 2));
+  const std::string run = ws.run_dir("run");
+  expect_ok(ws.train(run));
+
+  // A fresh train into a run dir with checkpoints would mix two runs: refused.
+  expect_one_line_error(ws.train(run), "train", {run, "--resume"});
+
+  const std::string last = checkpoint_path(run, 40);
+  std::string bytes = read_text(last);
+  bytes[bytes.size() / 2] ^= 1;
+  write_text(last, bytes);
+  expect_one_line_error(run_collab("resume " + quote(run)), "resume", {last, "corrupted"});
+  // The previous checkpoint is still whole.
+  EXPECT_EQ(collab::read_checkpoint(checkpoint_path(run, 35)).state.global_step, 35);
+}
+
+TEST(Resume, NothingToResumeFrom) {
+  Workspace ws;
+  const std::string empty = ws.run_dir("empty");
+  fs::create_directories(empty);
+  expect_one_line_error(run_collab("resume " + quote(empty)), "resume",
+                        {empty, "no checkpoint to resume from"});
+  expect_one_line_error(ws.train(empty, "--resume"), "train", {"no checkpoint to resume from"});
+  expect_one_line_error(run_collab("train " + quote(ws.config) + " --resume"), "train",
+                        {"--resume needs --run-dir"});
+}
+
+TEST(Resume, CheckpointConfigIsStrict) {
+  json config = config_for(kDotProductBias, 1);
+  config["checkpoint"]["every_step"] = 3;
+  Workspace ws(config);
+  expect_one_line_error(ws.train(ws.run_dir("run")), "train",
+                        {"checkpoint.every_step", "unknown key"});
+  config = config_for(kDotProductBias, 1);
+  config["checkpoint"]["keep_last"] = -1;
+  ws.write_config(config);
+  expect_one_line_error(ws.train(ws.run_dir("run")), "train", {"checkpoint.keep_last"});
+}
+
+TEST(Resume, NoCheckpointsWhenBothPeriodsAreZero) {
+  json config = config_for(kDotProductBias, 1);
+  config["checkpoint"] = {{"every_epochs", 0}, {"every_steps", 0}};
+  Workspace ws(config);
+  const std::string run = ws.run_dir("run");
+  expect_ok(ws.train(run));
+  EXPECT_FALSE(fs::exists(collab::checkpoints_dir(run)));
+}

@@ -1,0 +1,49 @@
+// Cold start for a user the model never saw: "fold in" a user vector from a few of their ratings
+// with the item side held fixed, so recommend can rank items for them without retraining.
+//
+// Both solvers minimise the same objective over the user vector w (factors, plus the bias for
+// DotProductBias; see models/user_side.h):
+//   sum_j (rating_j - predict(w, item_j))^2 + prior_weight * (w - mean)' precision (w - mean)
+// where mean and precision (the inverse covariance) are those of the trained users' vectors: a
+// ridge penalty that pulls towards where users actually lie, so 5 ratings cannot fling 50
+// factors anywhere, and with no ratings the answer is the mean (representative) user. With
+// prior_weight as the rating noise variance this is the MAP estimate under a Gaussian prior.
+//   - dot-product models: regularised least squares, solved exactly without y_range and by a few
+//     Gauss-Newton steps through sigmoid_range with it;
+//   - CollabNN: Adam steps on a fresh user embedding started at the mean user.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "collab/models/collab_model.h"
+
+namespace collab {
+
+struct FoldInOptions {
+  // Weight of the prior term; about the squared rating error of a trained model (0.8 on
+  // MovieLens 100k) is the Bayesian choice.
+  double prior_weight = 0.8;
+  int64_t gauss_newton_steps = 10;  // dot-product models with y_range
+  int64_t gradient_steps = 300;     // CollabNN
+  double learning_rate = 0.05;      // CollabNN (Adam)
+};
+
+// The trained users' distribution the prior is fitted to.
+struct UserPrior {
+  torch::Tensor mean;       // [d]
+  torch::Tensor precision;  // [d, d]: inverse of the (jittered) covariance
+};
+// Mean and inverse covariance of `vectors` [n_users, d] (double). A small multiple of the mean
+// variance is added to the diagonal so the inverse exists even for degenerate factors.
+UserPrior fit_user_prior(const torch::Tensor& vectors);
+
+// The user vector [d] (float, CPU) that best explains `ratings` of `items` (indices into the
+// model's items). Items may repeat; an empty list gives the prior's mean. `model` must be in eval
+// mode; its parameters are not changed.
+torch::Tensor fold_in_user(CollabModelImpl& model, const std::vector<int64_t>& items,
+                           const std::vector<float>& ratings, const FoldInOptions& options = {});
+
+}  // namespace collab

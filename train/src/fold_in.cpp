@@ -1,0 +1,99 @@
+#include "collab/train/fold_in.h"
+
+#include <algorithm>
+
+#include "collab/common/error.h"
+#include "collab/models/user_side.h"
+
+namespace collab {
+
+namespace {
+
+// Regularised Gauss-Newton on the linear models: prediction f(design . w + offset) with f the
+// identity or sigmoid_range. Without a range one step solves the problem exactly.
+torch::Tensor fold_in_linear(const CollabModelImpl& model, const LinearUserModel& linear,
+                             const UserPrior& prior, const torch::Tensor& items,
+                             const torch::Tensor& y, const FoldInOptions& options) {
+  const torch::Tensor x = linear.design.to(torch::kDouble).index_select(0, items);
+  const torch::Tensor c = linear.offset.to(torch::kDouble).index_select(0, items);
+  const torch::Tensor penalty = options.prior_weight * prior.precision;
+  const auto range = model.y_range();
+  const int64_t steps = range ? std::max<int64_t>(1, options.gauss_newton_steps) : 1;
+  torch::Tensor w = prior.mean.clone();
+  for (int64_t step = 0; step < steps; ++step) {
+    const torch::Tensor a = x.matmul(w) + c;
+    torch::Tensor f = a, slope = torch::ones_like(a);
+    if (range) {
+      const torch::Tensor s = torch::sigmoid(a);
+      f = s * (range->hi - range->lo) + range->lo;
+      slope = s * (1 - s) * (range->hi - range->lo);
+    }
+    const torch::Tensor j = x * slope.unsqueeze(1);
+    const torch::Tensor lhs = j.t().matmul(j) + penalty;
+    const torch::Tensor rhs = j.t().matmul(y - f) - penalty.matmul(w - prior.mean);
+    const torch::Tensor delta = torch::linalg::solve(lhs, rhs, /*left=*/true);
+    w = w + delta;
+    if (delta.abs().max().item<double>() < 1e-9) break;
+  }
+  return w;
+}
+
+torch::Tensor fold_in_gradient(CollabModelImpl& model, const UserPrior& prior,
+                               const torch::Tensor& items, const torch::Tensor& y,
+                               const FoldInOptions& options) {
+  const torch::Tensor mean = prior.mean.to(torch::kFloat);
+  const torch::Tensor penalty = (options.prior_weight * prior.precision).to(torch::kFloat);
+  const torch::Tensor target = y.to(torch::kFloat);
+  torch::Tensor w = mean.clone().requires_grad_(true);
+  torch::optim::Adam adam({w}, torch::optim::AdamOptions(options.learning_rate));
+  for (int64_t step = 0; step < options.gradient_steps; ++step) {
+    adam.zero_grad();
+    const torch::Tensor d = w - mean;
+    const torch::Tensor loss =
+        (score_items(model, w, items) - target).square().sum() + d.dot(penalty.matmul(d));
+    loss.backward();
+    adam.step();
+  }
+  // The model's own parameters took part in the graph: drop the gradients left on them.
+  model.zero_grad();
+  return w.detach();
+}
+
+}  // namespace
+
+UserPrior fit_user_prior(const torch::Tensor& vectors) {
+  const torch::Tensor v = vectors.detach().to(torch::kCPU, torch::kDouble);
+  const torch::Tensor mean = v.mean(/*dim=*/0);
+  torch::Tensor covariance = torch::eye(v.size(1), v.options()) * 1e-8;
+  if (v.size(0) > 1) {
+    const torch::Tensor centred = v - mean;
+    covariance = centred.t().matmul(centred) / static_cast<double>(v.size(0) - 1);
+  }
+  const double jitter = 1e-3 * covariance.diagonal().mean().item<double>() + 1e-12;
+  covariance = covariance + torch::eye(v.size(1), v.options()) * jitter;
+  return {mean, torch::linalg::inv(covariance)};
+}
+
+torch::Tensor fold_in_user(CollabModelImpl& model, const std::vector<int64_t>& items,
+                           const std::vector<float>& ratings, const FoldInOptions& options) {
+  if (items.size() != ratings.size()) throw Error("fold-in needs one rating per item");
+  const UserPrior prior = fit_user_prior(user_vectors(model));
+  if (items.empty()) return prior.mean.to(torch::kFloat);
+  const int64_t n_items = item_factors(model).size(0);
+  for (const int64_t i : items) {
+    if (i < 0 || i >= n_items) {
+      throw Error("fold-in item index " + std::to_string(i) + " is outside the " +
+                  std::to_string(n_items) + " items");
+    }
+  }
+  const torch::Tensor index = torch::tensor(items, torch::kLong);
+  const torch::Tensor y =
+      torch::tensor(std::vector<double>(ratings.begin(), ratings.end()), torch::kDouble);
+  if (const auto linear = linear_user_model(model)) {
+    torch::NoGradGuard no_grad;
+    return fold_in_linear(model, *linear, prior, index, y, options).to(torch::kFloat);
+  }
+  return fold_in_gradient(model, prior, index, y, options);
+}
+
+}  // namespace collab

@@ -1,0 +1,174 @@
+#include "collab/train/ranking_metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <unordered_set>
+
+#include "collab/common/error.h"
+
+namespace collab {
+
+namespace {
+
+// Per user, the sorted items of `ratings` whose rating passes `keep`.
+template <typename Keep>
+std::vector<std::vector<int64_t>> items_by_user(const Ratings& ratings, int64_t n_users,
+                                                Keep keep) {
+  std::vector<std::vector<int64_t>> out(static_cast<size_t>(n_users));
+  for (size_t r = 0; r < ratings.size(); ++r) {
+    if (keep(ratings.ratings[r]))
+      out[static_cast<size_t>(ratings.users[r])].push_back(ratings.items[r]);
+  }
+  for (auto& items : out) {
+    std::sort(items.begin(), items.end());
+    items.erase(std::unique(items.begin(), items.end()), items.end());
+  }
+  return out;
+}
+
+int64_t max_index(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  int64_t m = -1;
+  for (const int64_t x : a) m = std::max(m, x);
+  for (const int64_t x : b) m = std::max(m, x);
+  return m;
+}
+
+int64_t distinct_items(const Ratings& train) {
+  return static_cast<int64_t>(
+      std::unordered_set<int64_t>(train.items.begin(), train.items.end()).size());
+}
+
+}  // namespace
+
+RankingMetrics ranking_metrics_from_lists(const std::vector<std::vector<int64_t>>& top,
+                                          const std::vector<std::vector<int64_t>>& relevant,
+                                          int64_t k, int64_t catalogue_size) {
+  if (top.size() != relevant.size()) {
+    throw std::invalid_argument("ranking_metrics_from_lists: top and relevant differ in length");
+  }
+  if (k < 1) throw std::invalid_argument("ranking_metrics_from_lists: k must be positive");
+  RankingMetrics m;
+  std::unordered_set<int64_t> recommended;
+  for (size_t u = 0; u < top.size(); ++u) {
+    if (relevant[u].empty()) continue;  // no relevant test item: the user cannot be scored
+    const std::unordered_set<int64_t> rel(relevant[u].begin(), relevant[u].end());
+    const auto n_rel = static_cast<int64_t>(rel.size());
+    const int64_t n = std::min<int64_t>(k, static_cast<int64_t>(top[u].size()));
+    int64_t hits = 0;
+    double dcg = 0, precision_sum = 0;
+    for (int64_t r = 0; r < n; ++r) {
+      const int64_t item = top[u][static_cast<size_t>(r)];
+      recommended.insert(item);
+      if (!rel.count(item)) continue;
+      ++hits;
+      dcg += 1.0 / std::log2(static_cast<double>(r) + 2.0);
+      precision_sum += static_cast<double>(hits) / static_cast<double>(r + 1);
+    }
+    double idcg = 0;
+    for (int64_t r = 0; r < std::min(n_rel, k); ++r)
+      idcg += 1.0 / std::log2(static_cast<double>(r) + 2.0);
+    m.precision += static_cast<double>(hits) / static_cast<double>(k);
+    m.recall += static_cast<double>(hits) / static_cast<double>(n_rel);
+    m.ndcg += dcg / idcg;
+    m.map += precision_sum / static_cast<double>(std::min(n_rel, k));
+    m.hit_rate += hits > 0 ? 1.0 : 0.0;
+    ++m.users;
+  }
+  if (m.users > 0) {
+    const auto n = static_cast<double>(m.users);
+    m.precision /= n;
+    m.recall /= n;
+    m.ndcg /= n;
+    m.map /= n;
+    m.hit_rate /= n;
+  }
+  m.coverage = catalogue_size > 0
+                   ? static_cast<double>(recommended.size()) / static_cast<double>(catalogue_size)
+                   : 0.0;
+  return m;
+}
+
+std::vector<int64_t> top_k_items(const float* scores, int64_t n_items,
+                                 const std::vector<int64_t>& exclude, int64_t k) {
+  std::vector<int64_t> candidates;
+  candidates.reserve(static_cast<size_t>(n_items));
+  auto skip = exclude.begin();
+  for (int64_t i = 0; i < n_items; ++i) {
+    while (skip != exclude.end() && *skip < i) ++skip;
+    if (skip != exclude.end() && *skip == i) continue;
+    candidates.push_back(i);
+  }
+  const auto n = static_cast<int64_t>(std::min<size_t>(static_cast<size_t>(k), candidates.size()));
+  // NaN scores sort last so a diverged model cannot make the order undefined.
+  auto better = [scores](int64_t a, int64_t b) {
+    const float x = scores[a], y = scores[b];
+    const bool xn = std::isnan(x), yn = std::isnan(y);
+    if (xn != yn) return yn;
+    if (!xn && x != y) return x > y;
+    return a < b;
+  };
+  std::partial_sort(candidates.begin(), candidates.begin() + n, candidates.end(), better);
+  candidates.resize(static_cast<size_t>(n));
+  return candidates;
+}
+
+RankingMetrics ranking_metrics(const torch::Tensor& scores, const Ratings& train,
+                               const Ratings& test, const RankingOptions& options) {
+  if (scores.dim() != 2) throw std::invalid_argument("ranking_metrics: scores must be 2-D");
+  const torch::Tensor s = scores.to(torch::kCPU, torch::kFloat).contiguous();
+  const int64_t n_users = s.size(0), n_items = s.size(1);
+  if (max_index(train.users, test.users) >= n_users ||
+      max_index(train.items, test.items) >= n_items) {
+    throw std::invalid_argument("ranking_metrics: a rating's user or item is outside the scores");
+  }
+  const auto seen = items_by_user(train, n_users, [](float) { return true; });
+  const double threshold = options.relevance_threshold;
+  const auto relevant =
+      items_by_user(test, n_users, [threshold](float r) { return r >= threshold; });
+  std::vector<std::vector<int64_t>> top(static_cast<size_t>(n_users));
+  const float* data = s.data_ptr<float>();
+  for (int64_t u = 0; u < n_users; ++u) {
+    if (relevant[static_cast<size_t>(u)].empty()) continue;
+    top[static_cast<size_t>(u)] =
+        top_k_items(data + u * n_items, n_items, seen[static_cast<size_t>(u)], options.k);
+  }
+  return ranking_metrics_from_lists(top, relevant, options.k, distinct_items(train));
+}
+
+RankingMetrics evaluate_ranking(CollabModelImpl& model, int64_t n_users, int64_t n_items,
+                                const Ratings& train, const Ratings& test,
+                                const RankingOptions& options, int64_t chunk,
+                                const torch::Device& device) {
+  // Users to score: those with a relevant test item. Others keep zero rows, never read.
+  std::vector<bool> wanted(static_cast<size_t>(n_users), false);
+  for (size_t r = 0; r < test.size(); ++r) {
+    if (test.ratings[r] >= options.relevance_threshold)
+      wanted[static_cast<size_t>(test.users[r])] = true;
+  }
+  std::vector<int64_t> users;
+  for (int64_t u = 0; u < n_users; ++u) {
+    if (wanted[static_cast<size_t>(u)]) users.push_back(u);
+  }
+  torch::Tensor scores = torch::zeros({n_users, n_items});
+  torch::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  const int64_t users_per_chunk = std::max<int64_t>(1, chunk / std::max<int64_t>(1, n_items));
+  const torch::Tensor item_ids = torch::arange(n_items, torch::kLong);
+  for (size_t start = 0; start < users.size(); start += static_cast<size_t>(users_per_chunk)) {
+    const size_t end = std::min(users.size(), start + static_cast<size_t>(users_per_chunk));
+    const torch::Tensor u =
+        torch::tensor(std::vector<int64_t>(users.begin() + static_cast<std::ptrdiff_t>(start),
+                                           users.begin() + static_cast<std::ptrdiff_t>(end)),
+                      torch::kLong);
+    const auto n_u = static_cast<int64_t>(end - start);
+    const torch::Tensor x = torch::stack({u.repeat_interleave(n_items), item_ids.repeat({n_u})}, 1);
+    const torch::Tensor y = model.forward(x.to(device)).to(torch::kCPU, torch::kFloat);
+    scores.index_copy_(0, u, y.view({n_u, n_items}));
+  }
+  model.train(was_training);
+  return ranking_metrics(scores, train, test, options);
+}
+
+}  // namespace collab
