@@ -22,6 +22,7 @@ const Command kCommands[] = {
     {"export", collab::export_command, "write a checkpoint's model as TorchScript (model.pt)"},
     {"recommend", collab::recommend_command, "top-k items for a user, or a new user from ratings"},
     {"similar", collab::similar_command, "items nearest to an item in embedding space"},
+    {"predict", collab::predict_command, "predicted ratings for raw (user, item) pairs"},
     {"interpret", collab::interpret_command, "item biases and a PCA map of the item factors"},
     {"compare", collab::compare_command, "train models on the same splits, compare their metrics"},
 };

@@ -11,6 +11,7 @@ int data_command(int argc, char** argv);
 int export_command(int argc, char** argv);
 int recommend_command(int argc, char** argv);
 int similar_command(int argc, char** argv);
+int predict_command(int argc, char** argv);
 int interpret_command(int argc, char** argv);
 int compare_command(int argc, char** argv);
 

@@ -1,0 +1,167 @@
+// `collab predict MODEL --input pairs.csv [--output FILE]`: predicted ratings for raw
+// (user, item) pairs from a checkpoint, a run dir or an exported model.pt. Rows whose user or
+// item the model never saw are reported and left without a prediction, never mapped to index 0.
+// When the input has a third column of ratings, the RMSE over the known rows is printed too.
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <cxxopts.hpp>
+
+#include "collab/app/commands.h"
+#include "collab/app/model_source.h"
+#include "collab/common/error.h"
+#include "collab/common/text.h"
+#include "collab/data/ratings.h"
+
+namespace collab {
+
+namespace {
+
+struct PairRow {
+  size_t line;
+  std::string user, item;
+  double rating;  // NaN when the input has no rating column
+};
+
+std::vector<PairRow> read_pairs(const std::string& path, char delimiter, bool header) {
+  const std::string text = read_file(path);
+  std::vector<PairRow> rows;
+  std::istringstream lines(text);
+  std::string line;
+  for (size_t line_no = 1; std::getline(lines, line); ++line_no) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if ((header && line_no == 1) || trim(line).empty()) continue;
+    std::vector<std::string> fields;
+    std::stringstream fs(line);
+    for (std::string f; std::getline(fs, f, delimiter);) fields.emplace_back(trim(f));
+    if (fields.size() < 2 || fields[0].empty() || fields[1].empty()) {
+      throw Error(path + ":" + std::to_string(line_no) + ": expected user" + delimiter + "item[" +
+                  delimiter + "rating...], got \"" + line + "\"");
+    }
+    double rating = std::nan("");
+    if (fields.size() >= 3) {
+      try {
+        size_t used = 0;
+        rating = std::stod(fields[2], &used);
+        if (used != fields[2].size()) rating = std::nan("");
+      } catch (const std::exception&) {
+        rating = std::nan("");
+      }
+    }
+    rows.push_back({line_no, fields[0], fields[1], rating});
+  }
+  return rows;
+}
+
+}  // namespace
+
+int predict_command(int argc, char** argv) {
+  cxxopts::Options options("collab predict",
+                           "Predicted ratings for raw (user, item) pairs: "
+                           "collab predict MODEL --input pairs.csv [--output FILE]");
+  options.positional_help("MODEL (a .ckpt file, a run dir, or an exported model.pt)");
+  // clang-format off
+  options.add_options()
+      ("input", "file of user,item[,rating] rows (raw ids)", cxxopts::value<std::string>())
+      ("output", "CSV to write (default: standard output)", cxxopts::value<std::string>())
+      ("delimiter", "field separator of the input", cxxopts::value<std::string>()->default_value(","))
+      ("header", "the input's first line is a header")
+      ("h,help", "print this help")
+      ("model", "model", cxxopts::value<std::vector<std::string>>());
+  // clang-format on
+  options.parse_positional({"model"});
+  cxxopts::ParseResult result;
+  try {
+    result = options.parse(argc, argv);
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw std::invalid_argument(std::string(e.what()) + " (see collab predict --help)");
+  }
+  if (result.count("help")) {
+    std::cout << options.help({""});
+    return 0;
+  }
+  const auto args = result.count("model") ? result["model"].as<std::vector<std::string>>()
+                                          : std::vector<std::string>();
+  if (args.empty()) throw std::invalid_argument("need a model: collab predict MODEL --input FILE");
+  if (args.size() > 1) throw std::invalid_argument("unexpected argument \"" + args[1] + "\"");
+  if (!result.count("input")) throw std::invalid_argument("need --input FILE of user,item rows");
+  std::string delimiter = result["delimiter"].as<std::string>();
+  if (delimiter == "\\t" || delimiter == "tab") delimiter = "\t";
+  if (delimiter.size() != 1) throw std::invalid_argument("--delimiter must be one character");
+
+  const std::string input = result["input"].as<std::string>();
+  const std::vector<PairRow> rows = read_pairs(input, delimiter[0], result.count("header") > 0);
+  const LoadedModel loaded = load_trained_model(args[0]);
+
+  // Known rows go to the model in one batch; unknown ones keep their place with no prediction.
+  std::vector<int64_t> flat;
+  std::vector<size_t> known;
+  size_t unknown = 0;
+  std::string first_unknown;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const auto u = loaded.users.find(rows[r].user);
+    const auto i = loaded.items.find(rows[r].item);
+    if (!u || !i) {
+      if (unknown++ == 0) {
+        first_unknown = input + ":" + std::to_string(rows[r].line) + " " +
+                        (!u ? "user \"" + rows[r].user + "\"" : "item \"" + rows[r].item + "\"");
+      }
+      continue;
+    }
+    known.push_back(r);
+    flat.push_back(*u);
+    flat.push_back(*i);
+  }
+  std::vector<double> predictions(rows.size(), std::nan(""));
+  if (!known.empty()) {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor x =
+        torch::from_blob(flat.data(), {static_cast<int64_t>(known.size()), 2}, torch::kLong);
+    const torch::Tensor y = loaded.model->forward(x).to(torch::kDouble).contiguous();
+    const double* p = y.data_ptr<double>();
+    for (size_t k = 0; k < known.size(); ++k) predictions[known[k]] = p[k];
+  }
+
+  std::ofstream file;
+  if (result.count("output")) {
+    file.open(result["output"].as<std::string>(), std::ios::binary | std::ios::trunc);
+    if (!file) throw Error(result["output"].as<std::string>() + ": cannot write");
+  }
+  std::ostream& out = result.count("output") ? file : std::cout;
+  out << "user,item,prediction\n";
+  double squared = 0;
+  size_t rated = 0;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    out << rows[r].user << ',' << rows[r].item << ',';
+    if (!std::isnan(predictions[r])) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%.6f", predictions[r]);
+      out << value;
+      if (!std::isnan(rows[r].rating)) {
+        squared += std::pow(predictions[r] - rows[r].rating, 2);
+        ++rated;
+      }
+    }
+    out << '\n';
+  }
+  out.flush();
+  if (!out) throw Error("cannot write the predictions");
+  if (unknown > 0) {
+    std::cerr << "note: " << unknown << " of " << rows.size()
+              << " rows have a user or item the model never saw (first: " << first_unknown
+              << "); their prediction is left empty\n";
+  }
+  if (rated > 0) {
+    std::cerr << "rmse " << std::sqrt(squared / static_cast<double>(rated)) << " over " << rated
+              << " rated rows\n";
+  }
+  return 0;
+}
+
+}  // namespace collab
