@@ -20,6 +20,9 @@ namespace collab {
 
 namespace {
 
+// Parameter count from which the Adam pass is split across the intra-op threads.
+constexpr int64_t kParallelElements = 1 << 20;
+
 // Eight independent partial sums, so the loop vectorises instead of waiting on one chain of
 // additions (the summation order differs from ATen's by float rounding only).
 COLLAB_MULTIVERSION float dot_product(const float* __restrict a, const float* __restrict b,
@@ -232,9 +235,13 @@ void FusedDotStep::adam_update(double lr, double beta1) {
     if (side->bias) work[n_work++] = {side->bias.get(), side, advance(*side->bias, lr, beta1)};
   }
   // One parallel region per step, not one per table: each thread takes the same share of every
-  // table (a region costs microseconds, a step at bs 64 only tens of them).
-  const int64_t n_threads = at::get_num_threads();
-  at::parallel_for(0, n_threads, /*grain_size=*/1, [&](int64_t first, int64_t last) {
+  // table. Tables of MovieLens 100k's size (~134k parameters) stay on one thread: there a region's
+  // fork and barrier cost about what the second thread saves, and when other processes share
+  // the cores a spinning barrier made a 1 s job take 80 s.
+  int64_t elements = 0;
+  for (size_t w = 0; w < n_work; ++w) elements += work[w].table->rows * work[w].table->dim;
+  const int64_t n_threads = elements < kParallelElements ? 1 : at::get_num_threads();
+  auto update_share = [&](int64_t first, int64_t last) {
     for (int64_t t = first; t < last; ++t) {
       for (size_t w = 0; w < n_work; ++w) {
         const int64_t rows = work[w].table->rows;
@@ -242,7 +249,12 @@ void FusedDotStep::adam_update(double lr, double beta1) {
                   rows * (t + 1) / n_threads);
       }
     }
-  });
+  };
+  if (n_threads == 1) {
+    update_share(0, 1);
+  } else {
+    at::parallel_for(0, n_threads, /*grain_size=*/1, update_share);
+  }
 }
 
 void FusedDotStep::clear_gradients(Side& side) {
