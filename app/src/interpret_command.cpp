@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "collab/app/commands.h"
+#include "collab/app/model_args.h"
 #include "collab/app/model_source.h"
 #include "collab/app/svg_scatter.h"
 #include "collab/common/error.h"
@@ -64,25 +65,12 @@ int interpret_command(int argc, char** argv) {
       ("plot", "write an SVG map of components 1 and 2 here", cxxopts::value<std::string>())
       ("plot-items", "points labelled in the plot (the most-rated items)",
        cxxopts::value<int64_t>()->default_value("50"))
-      ("json", "print JSON instead of text")
-      ("h,help", "print this help")
-      ("model", "model", cxxopts::value<std::vector<std::string>>());
+      ("json", "print JSON instead of text");
   // clang-format on
-  options.parse_positional({"model"});
-  cxxopts::ParseResult result;
-  try {
-    result = options.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    throw std::invalid_argument(std::string(e.what()) + " (see collab interpret --help)");
-  }
-  if (result.count("help")) {
-    std::cout << options.help({""});
-    return 0;
-  }
-  const auto args = result.count("model") ? result["model"].as<std::vector<std::string>>()
-                                          : std::vector<std::string>();
-  if (args.empty()) throw std::invalid_argument("need a model: collab interpret MODEL");
-  if (args.size() > 1) throw std::invalid_argument("unexpected argument \"" + args[1] + "\"");
+  const ModelArgs parsed =
+      parse_model_args(options, argc, argv, "interpret", "collab interpret MODEL");
+  if (parsed.help) return 0;
+  const cxxopts::ParseResult& result = parsed.result;
   const int64_t top = result["top"].as<int64_t>();
   const int64_t pca_items = result["pca-items"].as<int64_t>();
   const int64_t plot_items = result["plot-items"].as<int64_t>();
@@ -91,7 +79,7 @@ int interpret_command(int argc, char** argv) {
   }
   const bool as_json = result.count("json") > 0;
 
-  const LoadedModel loaded = load_trained_model(args[0]);
+  const LoadedModel loaded = load_trained_model(parsed.model);
   const CollabModelImpl& model = *loaded.model;
   const Vocabulary& items = loaded.items;
   json out = {{"model", loaded.path}, {"arch", model.arch()}};

@@ -14,6 +14,7 @@
 #include <cxxopts.hpp>
 
 #include "collab/app/commands.h"
+#include "collab/app/model_args.h"
 #include "collab/app/model_source.h"
 #include "collab/common/error.h"
 #include "collab/common/text.h"
@@ -71,25 +72,12 @@ int predict_command(int argc, char** argv) {
       ("input", "file of user,item[,rating] rows (raw ids)", cxxopts::value<std::string>())
       ("output", "CSV to write (default: standard output)", cxxopts::value<std::string>())
       ("delimiter", "field separator of the input", cxxopts::value<std::string>()->default_value(","))
-      ("header", "the input's first line is a header")
-      ("h,help", "print this help")
-      ("model", "model", cxxopts::value<std::vector<std::string>>());
+      ("header", "the input's first line is a header");
   // clang-format on
-  options.parse_positional({"model"});
-  cxxopts::ParseResult result;
-  try {
-    result = options.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    throw std::invalid_argument(std::string(e.what()) + " (see collab predict --help)");
-  }
-  if (result.count("help")) {
-    std::cout << options.help({""});
-    return 0;
-  }
-  const auto args = result.count("model") ? result["model"].as<std::vector<std::string>>()
-                                          : std::vector<std::string>();
-  if (args.empty()) throw std::invalid_argument("need a model: collab predict MODEL --input FILE");
-  if (args.size() > 1) throw std::invalid_argument("unexpected argument \"" + args[1] + "\"");
+  const ModelArgs parsed =
+      parse_model_args(options, argc, argv, "predict", "collab predict MODEL --input FILE");
+  if (parsed.help) return 0;
+  const cxxopts::ParseResult& result = parsed.result;
   if (!result.count("input")) throw std::invalid_argument("need --input FILE of user,item rows");
   std::string delimiter = result["delimiter"].as<std::string>();
   if (delimiter == "\\t" || delimiter == "tab") delimiter = "\t";
@@ -97,7 +85,7 @@ int predict_command(int argc, char** argv) {
 
   const std::string input = result["input"].as<std::string>();
   const std::vector<PairRow> rows = read_pairs(input, delimiter[0], result.count("header") > 0);
-  const LoadedModel loaded = load_trained_model(args[0]);
+  const LoadedModel loaded = load_trained_model(parsed.model);
 
   // Known rows go to the model in one batch; unknown ones keep their place with no prediction.
   std::vector<int64_t> flat;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "collab/app/commands.h"
+#include "collab/app/model_args.h"
 #include "collab/app/model_source.h"
 #include "collab/common/error.h"
 #include "collab/common/text.h"
@@ -85,25 +86,12 @@ int recommend_command(int argc, char** argv) {
        cxxopts::value<std::string>())
       ("prior-weight", "fold-in: pull towards the trained users' distribution",
        cxxopts::value<double>()->default_value("0.8"))
-      ("json", "print JSON instead of a table")
-      ("h,help", "print this help")
-      ("model", "model", cxxopts::value<std::vector<std::string>>());
+      ("json", "print JSON instead of a table");
   // clang-format on
-  options.parse_positional({"model"});
-  cxxopts::ParseResult result;
-  try {
-    result = options.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    throw std::invalid_argument(std::string(e.what()) + " (see collab recommend --help)");
-  }
-  if (result.count("help")) {
-    std::cout << options.help({""});
-    return 0;
-  }
-  const auto args = result.count("model") ? result["model"].as<std::vector<std::string>>()
-                                          : std::vector<std::string>();
-  if (args.empty()) throw std::invalid_argument("need a model: collab recommend MODEL --user ID");
-  if (args.size() > 1) throw std::invalid_argument("unexpected argument \"" + args[1] + "\"");
+  const ModelArgs parsed =
+      parse_model_args(options, argc, argv, "recommend", "collab recommend MODEL --user ID");
+  if (parsed.help) return 0;
+  const cxxopts::ParseResult& result = parsed.result;
   if (result.count("user") && result.count("ratings")) {
     throw std::invalid_argument("give --user (a trained user) or --ratings (a new user), not both");
   }
@@ -112,7 +100,7 @@ int recommend_command(int argc, char** argv) {
   const bool include_seen = result.count("include-seen") > 0;
   const bool as_json = result.count("json") > 0;
 
-  LoadedModel loaded = load_trained_model(args[0]);
+  LoadedModel loaded = load_trained_model(parsed.model);
   CollabModelImpl& model = *loaded.model;
   torch::NoGradGuard no_grad;
   const int64_t n_items = loaded.items.size();

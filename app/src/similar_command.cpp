@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "collab/app/commands.h"
+#include "collab/app/model_args.h"
 #include "collab/app/model_source.h"
 #include "collab/common/error.h"
 #include "collab/data/item_lookup.h"
@@ -32,30 +33,17 @@ int similar_command(int argc, char** argv) {
       ("k", "how many neighbours (0: all)", cxxopts::value<int64_t>()->default_value("10"))
       ("min-ratings", "leave out neighbours with fewer training ratings (0: keep all)",
        cxxopts::value<int64_t>()->default_value("10"))
-      ("json", "print JSON instead of a table")
-      ("h,help", "print this help")
-      ("model", "model", cxxopts::value<std::vector<std::string>>());
+      ("json", "print JSON instead of a table");
   // clang-format on
-  options.parse_positional({"model"});
-  cxxopts::ParseResult result;
-  try {
-    result = options.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    throw std::invalid_argument(std::string(e.what()) + " (see collab similar --help)");
-  }
-  if (result.count("help")) {
-    std::cout << options.help({""});
-    return 0;
-  }
-  const auto args = result.count("model") ? result["model"].as<std::vector<std::string>>()
-                                          : std::vector<std::string>();
-  if (args.empty()) throw std::invalid_argument("need a model: collab similar MODEL --item ITEM");
-  if (args.size() > 1) throw std::invalid_argument("unexpected argument \"" + args[1] + "\"");
+  const ModelArgs parsed =
+      parse_model_args(options, argc, argv, "similar", "collab similar MODEL --item ITEM");
+  if (parsed.help) return 0;
+  const cxxopts::ParseResult& result = parsed.result;
   if (!result.count("item")) throw std::invalid_argument("need --item RAW_ID or --item TITLE");
   const int64_t k = result["k"].as<int64_t>();
   if (k < 0) throw std::invalid_argument("-k must be >= 0 (0: all items)");
 
-  const LoadedModel loaded = load_trained_model(args[0]);
+  const LoadedModel loaded = load_trained_model(parsed.model);
   const int64_t item = find_item(loaded.items, result["item"].as<std::string>());
   const int64_t min_ratings = result["min-ratings"].as<int64_t>();
   std::vector<int64_t> exclude = {item};
