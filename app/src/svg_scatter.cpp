@@ -1,5 +1,7 @@
 #include "collab/app/svg_scatter.h"
 
+#include "collab/common/svg_plot.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,29 +13,6 @@ namespace {
 constexpr double kWidth = 1200, kHeight = 900, kMargin = 70;
 constexpr double kFontSize = 12, kCharWidth = 6.4;  // average glyph advance of 12px sans-serif
 constexpr size_t kMaxLabel = 32;
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (const char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 // Shortened by UTF-8 code points, so a multi-byte character is never cut in half.
 std::string shorten(const std::string& s) {

@@ -19,6 +19,11 @@ int64_t count_unseen(const std::vector<int64_t>& train_ids, const std::vector<in
 
 }  // namespace
 
+void count_unseen_in_validation(Dataset& d) {
+  d.valid_unseen_users = count_unseen(d.train.users, d.valid.users, d.users.size());
+  d.valid_unseen_items = count_unseen(d.train.items, d.valid.items, d.items.size());
+}
+
 Dataset load_dataset(const DataConfig& config) {
   Dataset d;
   if (!config.items.empty()) d.catalog = read_movielens_items(config.items, d.items);
@@ -32,8 +37,7 @@ Dataset load_dataset(const DataConfig& config) {
     d.valid = std::move(split.valid);
   }
   if (!d.catalog.empty()) d.catalog.resize(d.items.size());
-  d.valid_unseen_users = count_unseen(d.train.users, d.valid.users, d.users.size());
-  d.valid_unseen_items = count_unseen(d.train.items, d.valid.items, d.items.size());
+  count_unseen_in_validation(d);
   return d;
 }
 

@@ -38,15 +38,6 @@ std::string replace_fold(const std::string& pattern, int64_t fold) {
   return out;
 }
 
-int64_t count_unseen_ids(const std::vector<int64_t>& train_ids,
-                         const std::vector<int64_t>& test_ids, int64_t vocab_size) {
-  std::vector<bool> seen(static_cast<size_t>(vocab_size), false);
-  for (const int64_t i : train_ids) seen[static_cast<size_t>(i)] = true;
-  int64_t unseen = 0;
-  for (const int64_t i : test_ids) unseen += !seen[static_cast<size_t>(i)];
-  return unseen;
-}
-
 }  // namespace
 
 ProtocolConfig read_protocol_config(ConfigReader& eval) {
@@ -171,8 +162,7 @@ Dataset load_fold(const DataConfig& data, const ProtocolConfig& p, int64_t index
   d.train = std::move(split.train);
   d.valid = std::move(split.valid);
   if (!d.catalog.empty()) d.catalog.resize(d.items.size());
-  d.valid_unseen_users = count_unseen_ids(d.train.users, d.valid.users, d.users.size());
-  d.valid_unseen_items = count_unseen_ids(d.train.items, d.valid.items, d.items.size());
+  count_unseen_in_validation(d);
   return d;
 }
 

@@ -23,6 +23,9 @@ struct Dataset {
   int64_t valid_unseen_items = 0;
 };
 
+// Sets `valid_unseen_users` and `valid_unseen_items` from the train and validation ratings.
+void count_unseen_in_validation(Dataset& d);
+
 // Reads the files `config` names. Vocabularies cover the item catalogue, the training and the
 // validation ratings, in that order of first appearance.
 Dataset load_dataset(const DataConfig& config);
