@@ -265,6 +265,32 @@ TEST(Resume, WithoutLatestTakesTheNewestCheckpoint) {
   expect_same_result(straight, first);
 }
 
+// A checkpoint holds CPU tensors whatever device wrote it; `resume --device` continues on another
+// device by copying them onto it. On this CPU-only build the path is exercised CPU -> CPU through
+// "auto" (which resolves to the CPU here): the run must end exactly as if left alone, and the
+// saved config must say the device it now trains on.
+TEST(Resume, OnAnotherDeviceContinuesTheRun) {
+  Workspace ws;
+  const std::string straight = ws.run_dir("straight");
+  expect_ok(ws.train(straight));
+  const std::string moved = ws.run_dir("moved");
+  stop_at(straight, moved, 49);
+  expect_ok(run_collab("resume " + quote(moved) + " --device auto --quiet"));
+  expect_same_result(straight, moved);
+  EXPECT_EQ(json::parse(read_text(moved + "/config.json"))["train"]["device"], "auto");
+}
+
+TEST(Resume, OnADeviceThisBuildLacksIsAOneLineError) {
+  if (torch::cuda::is_available()) GTEST_SKIP() << "this machine has CUDA";
+  Workspace ws(config_for(kDotProductBias, 1));
+  const std::string run = ws.run_dir("run");
+  expect_ok(ws.train(run));
+  expect_one_line_error(run_collab("resume " + quote(run) + " --device cuda:1"), "resume",
+                        {"train.device", "cuda:1", "no usable CUDA"});
+  expect_one_line_error(run_collab("resume " + quote(run) + " --device tpu"), "resume",
+                        {"train.device", "\"tpu\""});
+}
+
 TEST(Resume, MoreEpochsContinuesWithARecomputedSchedule) {
   Workspace ws(config_for(kDotProductBias, 2));
   const std::string run = ws.run_dir("run");

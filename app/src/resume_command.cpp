@@ -1,6 +1,7 @@
-// `collab resume RUN_DIR [--epochs N] [--quiet]`: continues a run from its latest checkpoint with
-// the config saved in it (data, model, schedule, checkpoint settings), through the same code path
-// as `collab train`.
+// `collab resume RUN_DIR [--epochs N] [--device D] [--quiet]`: continues a run from its latest
+// checkpoint with the config saved in it (data, model, schedule, checkpoint settings), through the
+// same code path as `collab train`. --device moves a run between CPU and GPU: checkpoints hold
+// CPU tensors, which the trainer copies onto whatever device the resumed run uses.
 #include <algorithm>
 #include <iostream>
 #include <optional>
@@ -23,8 +24,12 @@ int resume_command(int argc, char** argv) {
       "epochs",
       "train this many epochs in all instead of the run's train.epochs; the one-cycle schedule is "
       "recomputed for the new total, so the result differs from an uninterrupted run",
-      cxxopts::value<int64_t>())("q,quiet", "print only the final metrics")("h,help",
-                                                                            "show this help");
+      cxxopts::value<int64_t>())(
+      "device",
+      "train on this device instead of the run's train.device (\"cpu\", \"cuda\", \"cuda:N\", "
+      "\"auto\"); the run continues, bit-identically only on the device it was saved from",
+      cxxopts::value<std::string>())("q,quiet", "print only the final metrics")("h,help",
+                                                                                "show this help");
   options.parse_positional({"run-dir"});
   const auto args = options.parse(argc, argv);
   if (args.count("help")) {
@@ -50,6 +55,10 @@ int resume_command(int argc, char** argv) {
                                   std::to_string(std::max<int64_t>(1, at_least)) + ")");
     }
     overrides.push_back("train.epochs=" + std::to_string(epochs));
+  }
+  if (args.count("device")) {
+    // Through the override path, so the value is checked like train.device in a config.
+    overrides.push_back("train.device=" + args["device"].as<std::string>());
   }
   const RunConfig run =
       run_config_from_json(resume->checkpoint.config, resume->path + " (its config)", overrides);
