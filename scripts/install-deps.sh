@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # Installs collab's build and test dependencies from Debian 12's packages (run as root, or it
 # uses sudo). Nothing is downloaded from anywhere else.
+#   --no-torch      leave out Debian's CPU LibTorch (building against an official LibTorch,
+#                   as docker/Dockerfile.cuda does)
+#   --with PKG...   install these packages too
 set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config
-  libtorch-dev            # LibTorch 1.13, CPU
   nlohmann-json3-dev libcxxopts-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev   # collab data fetch
   libgtest-dev libbenchmark-dev
 )
+with_torch=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-torch) with_torch=0 ;;
+    --with) shift; while [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; do packages+=("$1"); shift; done; continue ;;
+    *) echo "install-deps.sh: unknown option $1 (--no-torch, --with PKG...)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "$with_torch" -eq 0 ] || packages+=(libtorch-dev)   # LibTorch 1.13, CPU
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
