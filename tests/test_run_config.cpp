@@ -285,3 +285,14 @@ TEST(LoadRunConfig, BatchSizeLargerThanTheDataIsNotCheckedHere) {
       collab::load_run_config(write_config(kMinimal), {"train.batch_size=100000000"});
   EXPECT_EQ(run.train.batch_size, 100000000);
 }
+
+TEST(LoadRunConfig, GpuDataKeysAreChecked) {
+  const std::string path = write_config(kMinimal);
+  EXPECT_EQ(load_error(path, {"train.data_placement=gpu"}),
+            "train.data_placement: expected \"auto\", \"device\" or \"staged\", got \"gpu\"");
+  EXPECT_TRUE(contains(load_error(path, {"train.sync_every=-1"}), "train.sync_every"));
+  const collab::RunConfig run =
+      collab::load_run_config(path, {"train.data_placement=staged", "train.sync_every=25"});
+  EXPECT_EQ(run.train.data_placement, "staged");
+  EXPECT_EQ(run.train.sync_every, 25);
+}

@@ -32,4 +32,16 @@ torch::Device resolve_device(const std::string& spec) {
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
+torch::Device training_data_device(const std::string& placement, const torch::Device& device,
+                                   int64_t bytes) {
+  if (device.is_cpu() || placement == "device") return device;
+  if (placement == "staged") return torch::kCPU;
+  return bytes <= kDeviceDataLimitBytes ? device : torch::Device(torch::kCPU);
+}
+
+int64_t loss_sync_interval(int64_t sync_every, const torch::Device& device) {
+  if (sync_every > 0) return sync_every;
+  return device.is_cpu() ? 1 : 100;
+}
+
 }  // namespace collab

@@ -13,6 +13,12 @@ TrainConfig read_train_config(ConfigReader& r) {
   c.device = r.string("device", c.device);
   c.eval_batch_size = r.integer("eval_batch_size", c.eval_batch_size, /*min=*/1);
   c.fused = r.boolean("fused", c.fused);
+  c.data_placement = r.string("data_placement", c.data_placement);
+  if (c.data_placement != "auto" && c.data_placement != "device" && c.data_placement != "staged") {
+    r.fail("data_placement",
+           "expected \"auto\", \"device\" or \"staged\", got \"" + c.data_placement + "\"");
+  }
+  c.sync_every = r.integer("sync_every", c.sync_every, /*min=*/0);
   c.one_cycle.pct_start =
       r.number("pct_start", c.one_cycle.pct_start, {0, 1, false, false, "a number in (0, 1)"});
   c.one_cycle.div = r.number("div", c.one_cycle.div, NumberRange::positive());

@@ -10,6 +10,7 @@
 #include <torch/cuda.h>
 
 #include "collab/common/error.h"
+#include "collab/train/device.h"
 
 namespace collab {
 
@@ -20,6 +21,11 @@ void flush_denormals_on_all_threads() {
   const int64_t n = at::get_num_threads();
   at::parallel_for(0, n, /*grain_size=*/1,
                    [](int64_t, int64_t) { at::globalContext().setFlushDenormal(true); });
+}
+
+int64_t training_bytes(const Ratings& ratings) {
+  // As to_batch() stores them: two int64 indices and a float rating each.
+  return static_cast<int64_t>(ratings.size()) * (2 * 8 + 4);
 }
 
 void SmoothedLoss::add(double value) {
@@ -36,11 +42,14 @@ Trainer::Trainer(CollabModel model, const Dataset& data, const TrainConfig& conf
     : model_(std::move(model)),
       config_(config),
       device_(device),
-      batches_(to_batch(data.train, device), config.batch_size),
+      batches_(to_batch(data.train, training_data_device(config.data_placement, device,
+                                                         training_bytes(data.train))),
+               config.batch_size, device),
       valid_(to_batch(data.valid, device)),
       optimizer_(fastai_param_groups(*model_), config.adam),
       schedule_(config.one_cycle, config.epochs * batches_.size()),
-      order_generator_(at::make_generator<at::CPUGeneratorImpl>(config.seed)) {
+      order_generator_(at::make_generator<at::CPUGeneratorImpl>(config.seed)),
+      loss_log_(loss_sync_interval(config.sync_every, device), device) {
   flush_denormals_on_all_threads();
 }
 
@@ -105,13 +114,33 @@ void load_model_state(torch::nn::Module& model, const TrainerState& state) {
   copy_named(model.named_buffers(), state.buffers, "buffer");
 }
 
-double Trainer::train_step(const Batch& batch, double lr, double beta1) {
-  if (fused_) return fused_->step(batch, lr, beta1);
+void Trainer::train_step(const Batch& batch, double lr, double beta1) {
+  if (fused_) {
+    loss_log_.add(fused_->step(batch, lr, beta1));
+    return;
+  }
   const torch::Tensor loss = torch::mse_loss(model_->forward(batch.x), batch.y);
   optimizer_.zero_grad();
   loss.backward();
   optimizer_.step(lr, beta1);
-  return loss.item<double>();
+  loss_log_.add(loss);
+}
+
+void Trainer::account_losses() {
+  const int64_t first_step = step_ - loss_log_.size() + 1;  // 1-based, as printed
+  loss_log_.take(losses_);
+  for (size_t k = 0; k < losses_.size(); ++k) {
+    const double value = losses_[k];
+    if (!std::isfinite(value)) {
+      const std::string shown = std::isnan(value) ? "NaN" : value > 0 ? "inf" : "-inf";
+      throw Error("training diverged: the loss became " + shown + " at epoch " +
+                  std::to_string(epoch_) + ", step " +
+                  std::to_string(first_step + static_cast<int64_t>(k)) +
+                  " (try a smaller train.lr_max)");
+    }
+    epoch_loss_sum_ += value;
+    smoothed_loss_.add(value);
+  }
 }
 
 EpochMetrics Trainer::run_epoch(const FitHooks& hooks) {
@@ -124,20 +153,13 @@ EpochMetrics Trainer::run_epoch(const FitHooks& hooks) {
   const int64_t n_batches = batches_.size();
   const int64_t every_steps = hooks.on_checkpoint ? hooks.checkpoint.every_steps : 0;
   while (batch_ < n_batches) {
-    const double value = train_step(batches_[batch_], schedule_.lr(step_), schedule_.beta1(step_));
+    train_step(batches_[batch_], schedule_.lr(step_), schedule_.beta1(step_));
     ++step_;
     ++batch_;
-    if (!std::isfinite(value)) {
-      throw Error("training diverged: the loss became " + std::to_string(value) + " at epoch " +
-                  std::to_string(epoch_) + ", step " + std::to_string(step_) +
-                  " (try a smaller train.lr_max)");
-    }
-    epoch_loss_sum_ += value;
-    smoothed_loss_.add(value);
     // A step that ends the epoch is checkpointed after the evaluation, by fit().
-    if (every_steps > 0 && step_ % every_steps == 0 && batch_ < n_batches) {
-      hooks.on_checkpoint(state());
-    }
+    const bool checkpoint_due = every_steps > 0 && step_ % every_steps == 0 && batch_ < n_batches;
+    if (loss_log_.full() || batch_ == n_batches || checkpoint_due) account_losses();
+    if (checkpoint_due) hooks.on_checkpoint(state());
   }
   EpochMetrics m;
   m.epoch = epoch_++;
@@ -172,6 +194,7 @@ std::vector<EpochMetrics> Trainer::fit(const FitHooks& hooks) {
 }
 
 TrainerState Trainer::state() {
+  if (loss_log_.size() > 0) account_losses();
   TrainerState s;
   s.global_step = step_;
   s.epoch = epoch_;

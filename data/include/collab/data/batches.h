@@ -19,19 +19,28 @@ struct Batch {
 // All rows of `ratings` as one batch on `device`.
 Batch to_batch(const Ratings& ratings, const torch::Device& device = torch::kCPU);
 
+// Where `all` lives decides how batches reach `device`: on the device itself, batches are views;
+// on the host while `device` is a GPU (data too large to upload whole), the shuffled copy is kept
+// in pinned memory and each batch is copied over without blocking the host.
 class ShuffledBatches {
  public:
-  ShuffledBatches(Batch all, int64_t batch_size);
+  ShuffledBatches(Batch all, int64_t batch_size, const torch::Device& device);
+  // Batches on the device `all` is on.
+  ShuffledBatches(const Batch& all, int64_t batch_size)
+      : ShuffledBatches(all, batch_size, all.x.device()) {}
   // Draws this epoch's order from `generator` (a CPU generator).
   void shuffle(at::Generator& generator);
   int64_t size() const { return n_batches_; }
-  // Batch `b` of the current order: views, no copy.
+  // Batch `b` of the current order on the device: views when the data is there, else a
+  // non-blocking copy from pinned memory.
   Batch operator[](int64_t b) const;
   int64_t batch_size() const { return batch_size_; }
+  bool staged() const { return all_.x.device() != device_; }
 
  private:
   Batch all_;
   Batch order_;
+  torch::Device device_;
   int64_t batch_size_;
   int64_t n_batches_;
 };

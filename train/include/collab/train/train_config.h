@@ -3,7 +3,8 @@
 //   "train": {"epochs": 5, "batch_size": 64, "lr_max": 5e-3, "weight_decay": 0.1, "seed": 42,
 //             "threads": 0, "device": "cpu",
 //             "pct_start": 0.25, "div": 25, "div_final": 1e5, "moms": [0.95, 0.85, 0.95],
-//             "beta2": 0.99, "eps": 1e-5, "eval_batch_size": 8192, "fused": true}
+//             "beta2": 0.99, "eps": 1e-5, "eval_batch_size": 8192, "fused": true,
+//             "data_placement": "auto", "sync_every": 0}
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,14 @@ struct TrainConfig {
   // Train DotProduct/DotProductBias on the CPU with the fused kernel (train/fused_dot.h) rather
   // than autograd: the same recipe, ~20x faster. false forces the autograd reference path.
   bool fused = true;
+  // Where the training ratings live when training on a GPU: "device" (uploaded once), "staged"
+  // (pinned host memory, each batch copied over without blocking) or "auto" (the device when
+  // they take at most kDeviceDataLimitBytes there). Ignored on the CPU.
+  std::string data_placement = "auto";
+  // Read the training loss back to the host every this many steps (for the table, the NaN check
+  // and the train loss); 0: every step on the CPU, every 100 on a GPU, where each read waits for
+  // the device to finish its queued work.
+  int64_t sync_every = 0;
   OneCycleOptions one_cycle;  // lr_max lives here
   AdamOptions adam;           // weight_decay lives here
 };

@@ -15,6 +15,7 @@
 #include "collab/train/adam.h"
 #include "collab/train/checkpoint_config.h"
 #include "collab/train/fused_dot.h"
+#include "collab/train/loss_log.h"
 #include "collab/train/metrics.h"
 #include "collab/train/one_cycle.h"
 #include "collab/train/train_config.h"
@@ -33,6 +34,9 @@ struct EpochMetrics {
 // arithmetic is ~100x slower (an epoch took a minute instead of a second). Flushing denormals
 // to zero changes values below 1e-38 only. Call after torch::set_num_threads.
 void flush_denormals_on_all_threads();
+
+// The size of `ratings` as training tensors (Batch), for train.data_placement.
+int64_t training_bytes(const Ratings& ratings);
 
 // fastai's SmoothenValue: an exponential moving average debiased by 1 - beta^count.
 class SmoothedLoss {
@@ -126,9 +130,13 @@ class Trainer {
 
  private:
   EpochMetrics run_epoch(const FitHooks& hooks);
-  // One optimizer step on `batch` with the scheduled lr and beta1, returning its loss: the fused
-  // kernel where the model has one (train.fused), else forward, MSE loss, backward, FastaiAdam.
-  double train_step(const Batch& batch, double lr, double beta1);
+  // One optimizer step on `batch` with the scheduled lr and beta1, its loss recorded in
+  // loss_log_: the fused kernel where the model has one (train.fused), else forward, MSE loss,
+  // backward, FastaiAdam.
+  void train_step(const Batch& batch, double lr, double beta1);
+  // Adds the logged losses to the epoch's sum and the smoothed loss; throws collab::Error naming
+  // the first step whose loss is not finite.
+  void account_losses();
 
   CollabModel model_;
   TrainConfig config_;
@@ -148,6 +156,9 @@ class Trainer {
   // Made at the start of fit(), after any restore: it holds pointers into the parameters and
   // the optimizer's state.
   std::unique_ptr<FusedDotStep> fused_;
+  // Losses not yet read back (train.sync_every), and the buffer they are read into.
+  LossLog loss_log_;
+  std::vector<double> losses_;
 };
 
 }  // namespace collab
