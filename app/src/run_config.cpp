@@ -11,7 +11,11 @@ namespace collab {
 namespace fs = std::filesystem;
 
 json read_json_file(const std::string& path) {
-  const std::string text = read_file(path);
+  return parse_json_text(read_file(path), path);
+}
+
+json parse_json_text(const std::string& text, const std::string& origin) {
+  const std::string& path = origin;
   try {
     return json::parse(text);
   } catch (const json::parse_error& e) {

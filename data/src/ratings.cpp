@@ -74,7 +74,12 @@ size_t split_fields(std::string_view line, char delimiter, std::string_view* fie
 
 Ratings read_ratings(const std::string& path, const RatingsFormat& format, Vocabulary& users,
                      Vocabulary& items) {
-  const std::string text = read_file(path);
+  return parse_ratings(read_file(path), path, format, users, items);
+}
+
+Ratings parse_ratings(std::string_view text, const std::string& origin, const RatingsFormat& format,
+                      Vocabulary& users, Vocabulary& items) {
+  const std::string& path = origin;
   Ratings out;
   out.reserve(text.size() / 24);
   size_t line_no = 0, pos = 0;
