@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string_view>
 
@@ -113,6 +114,11 @@ Ratings parse_ratings(std::string_view text, const std::string& origin, const Ra
     }
     if (!std::isfinite(rating)) {
       throw Error(where() + "rating \"" + std::string(f[2]) + "\" is not finite");
+    }
+    // Ratings are stored as float: a finite double beyond float's range would become inf.
+    if (std::fabs(rating) > std::numeric_limits<float>::max()) {
+      throw Error(where() + "rating \"" + std::string(f[2]) +
+                  "\" is too large (ratings are 32-bit floats)");
     }
     if (format.rating_range &&
         (rating < format.rating_range->first || rating > format.rating_range->second)) {
