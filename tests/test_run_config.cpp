@@ -110,6 +110,29 @@ TEST(ApplyOverride, RejectsMalformedAssignments) {
   }
 }
 
+// Found by fuzz_run_config: `--set train.lr_max=1e\xd1\xcd...` (not JSON, so kept as a string)
+// made the "expected a positive number, got ..." message itself throw nlohmann's type_error 316
+// (invalid UTF-8) instead of naming the key; an accepted non-UTF-8 path would have failed later,
+// when the resolved config is written into the run folder.
+TEST(ApplyOverride, RejectsValuesThatAreNotUtf8) {
+  json config = json::parse(R"({"train": {"lr_max": 0.005}})");
+  try {
+    collab::apply_override(config, "train.lr_max=1e\xd1\xcd\xff");
+    ADD_FAILURE() << "a non-UTF-8 --set value was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "--set train.lr_max=1e\xc3\x91\xc3\x8d\xc3\xbf: not valid UTF-8 (config keys and "
+              "values are JSON text)");
+  }
+  EXPECT_EQ(config["train"]["lr_max"], 0.005);
+  collab::apply_override(config, "data.ratings=caf\xc3\xa9.tsv");  // UTF-8 is fine
+  EXPECT_EQ(config["data"]["ratings"], "caf\xc3\xa9.tsv");
+}
+
+TEST(ConfigReader, DescribeSurvivesInvalidUtf8) {
+  EXPECT_EQ(collab::describe(json(std::string("1e\xd1"))), "\"1e\xef\xbf\xbd\"");
+}
+
 TEST(LoadRunConfig, ReadsSectionsAndAppliesOverrides) {
   const std::string path = write_config(kMinimal);
   const collab::RunConfig run =
