@@ -199,6 +199,27 @@ TEST(LoadRunConfig, ModelValueIsChecked) {
   EXPECT_EQ(message, "model.n_factors: expected a positive integer, got 0");
 }
 
+// The model section is checked by building the model on a 1x1 stand-in; a huge size asked for
+// hundreds of GB there and aborted (found with fuzz_run_config's input
+// {"data":{"ratings":"r"},"model":{"arch":"DotProduct","n_factors":100000000000}}).
+TEST(LoadRunConfig, ModelSizesAreBounded) {
+  EXPECT_EQ(load_error(write_config(kMinimal), {"model.n_factors=100000000000"}),
+            "model.n_factors: expected an integer in [1, 65536], got 100000000000");
+  auto with = [&](const std::string& extra) {
+    std::vector<std::string> o = {"model.arch=CollabNN", extra};
+    return load_error(write_config(R"({"data": {"ratings": "r.tsv"}, "model": {}})"), o);
+  };
+  EXPECT_EQ(with("model.user_embedding=70000"),
+            "model.user_embedding: expected an integer in [0, 65536], got 70000");
+  EXPECT_EQ(with("model.layers=[100,70000]"),
+            "model.layers: a hidden layer of 70000 units; at most 65536 are allowed");
+  EXPECT_EQ(with("model.layers=[65536,65536]"),
+            "model.layers: these layers hold more than 134217728 weights (512 MiB), more than "
+            "collab allows");
+  // The largest sizes allowed still build (on the 1x1 stand-in).
+  EXPECT_NO_THROW(collab::load_run_config(write_config(kMinimal), {"model.n_factors=65536"}));
+}
+
 TEST(LoadRunConfig, WrongTypeExactMessage) {
   const std::string message = load_error(write_config(kMinimal), {"train.lr_max=fast"});
   EXPECT_EQ(message, "train.lr_max: expected a positive number, got \"fast\"");
