@@ -10,6 +10,7 @@ packages=(
   nlohmann-json3-dev libcxxopts-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev   # collab data fetch
   libgtest-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev libomp-14-dev   # sanitizer preset and libFuzzer targets
 )
 with_torch=1
 while [ $# -gt 0 ]; do

@@ -232,6 +232,17 @@ TEST(Checkpoint, DamagedFilesAreRefusedNamingTheFile) {
   expect_error(read(dir + "/missing.ckpt"), {dir + "/missing.ckpt", "cannot open"});
 }
 
+// Found by fuzz_checkpoint: a damaged archive behind a correct header (checksum right, so the
+// file was written damaged) made LibTorch's unpickler throw std::out_of_range ("Argument passed to
+// at() was not in the map."), which escaped decode_checkpoint naming neither file nor cause.
+TEST(Checkpoint, ArchiveLibTorchRejectsWithOtherExceptionsNamesTheFile) {
+  const std::string path =
+      std::string(COLLAB_SOURCE_DIR) + "/fuzz/regressions/checkpoint/unpickler-out-of-range.bin";
+  expect_error([&] { collab::read_checkpoint(path); },
+               {path + ": not a valid collab checkpoint (LibTorch cannot read it: ",
+                "Argument passed to at() was not in the map."});
+}
+
 // A write that fails half-way (here: the file-size limit, as a full disk would) leaves the old
 // file as it was and no temporary file behind, and names the path and the reason. Done in a
 // child process, as the limit applies to the whole process (root ignores folder permissions, so

@@ -2,6 +2,7 @@
 // each naming the file and line at fault.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 
 #include "collab/common/error.h"
@@ -157,6 +158,32 @@ TEST(ReadRatings, NanAndInfiniteRatingsAreRejected) {
     EXPECT_TRUE(starts_with(message, path + ":2: ")) << bad << ": " << message;
     EXPECT_TRUE(contains(message, "rating")) << bad << ": " << message;
   }
+}
+
+// Found by fuzz_ratings: 8.9e39 is a finite double, so it passed the finiteness check, then
+// became +inf when stored as a float and would have trained on inf.
+TEST(ReadRatings, RatingBeyondFloatRangeIsRejected) {
+  const std::string fuzzed =
+      "22\t3\xa2"
+      "771\t8866666666666666666666666666666668250948\n";
+  collab::Vocabulary users, items;
+  try {
+    collab::parse_ratings(fuzzed, "fuzzed.tsv", {}, users, items);
+    ADD_FAILURE() << "parse_ratings accepted a rating beyond float's range";
+  } catch (const collab::Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "fuzzed.tsv:1: rating \"8866666666666666666666666666666668250948\" is too large "
+              "(ratings are 32-bit floats)");
+  }
+  for (const char* bad : {"1e39", "-3.5e38"}) {
+    const std::string path = write_ratings(std::string("1\t10\t5\n1\t11\t") + bad + "\n");
+    EXPECT_EQ(read_error(path),
+              path + ":2: rating \"" + bad + "\" is too large (ratings are 32-bit floats)");
+  }
+  // The largest float itself is still a (silly but representable) rating.
+  const std::string path = write_ratings("1\t10\t3.4028234e38\n");
+  collab::Vocabulary u2, i2;
+  EXPECT_EQ(collab::read_ratings(path, {}, u2, i2).ratings[0], std::numeric_limits<float>::max());
 }
 
 TEST(ReadRatings, BadTimestamp) {

@@ -110,6 +110,29 @@ TEST(ApplyOverride, RejectsMalformedAssignments) {
   }
 }
 
+// Found by fuzz_run_config: `--set train.lr_max=1e\xd1\xcd...` (not JSON, so kept as a string)
+// made the "expected a positive number, got ..." message itself throw nlohmann's type_error 316
+// (invalid UTF-8) instead of naming the key; an accepted non-UTF-8 path would have failed later,
+// when the resolved config is written into the run folder.
+TEST(ApplyOverride, RejectsValuesThatAreNotUtf8) {
+  json config = json::parse(R"({"train": {"lr_max": 0.005}})");
+  try {
+    collab::apply_override(config, "train.lr_max=1e\xd1\xcd\xff");
+    ADD_FAILURE() << "a non-UTF-8 --set value was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "--set train.lr_max=1e\xc3\x91\xc3\x8d\xc3\xbf: not valid UTF-8 (config keys and "
+              "values are JSON text)");
+  }
+  EXPECT_EQ(config["train"]["lr_max"], 0.005);
+  collab::apply_override(config, "data.ratings=caf\xc3\xa9.tsv");  // UTF-8 is fine
+  EXPECT_EQ(config["data"]["ratings"], "caf\xc3\xa9.tsv");
+}
+
+TEST(ConfigReader, DescribeSurvivesInvalidUtf8) {
+  EXPECT_EQ(collab::describe(json(std::string("1e\xd1"))), "\"1e\xef\xbf\xbd\"");
+}
+
 TEST(LoadRunConfig, ReadsSectionsAndAppliesOverrides) {
   const std::string path = write_config(kMinimal);
   const collab::RunConfig run =
@@ -174,6 +197,27 @@ TEST(LoadRunConfig, ModelKeyTypo) {
 TEST(LoadRunConfig, ModelValueIsChecked) {
   const std::string message = load_error(write_config(kMinimal), {"model.n_factors=0"});
   EXPECT_EQ(message, "model.n_factors: expected a positive integer, got 0");
+}
+
+// The model section is checked by building the model on a 1x1 stand-in; a huge size asked for
+// hundreds of GB there and aborted (found with fuzz_run_config's input
+// {"data":{"ratings":"r"},"model":{"arch":"DotProduct","n_factors":100000000000}}).
+TEST(LoadRunConfig, ModelSizesAreBounded) {
+  EXPECT_EQ(load_error(write_config(kMinimal), {"model.n_factors=100000000000"}),
+            "model.n_factors: expected an integer in [1, 65536], got 100000000000");
+  auto with = [&](const std::string& extra) {
+    std::vector<std::string> o = {"model.arch=CollabNN", extra};
+    return load_error(write_config(R"({"data": {"ratings": "r.tsv"}, "model": {}})"), o);
+  };
+  EXPECT_EQ(with("model.user_embedding=70000"),
+            "model.user_embedding: expected an integer in [0, 65536], got 70000");
+  EXPECT_EQ(with("model.layers=[100,70000]"),
+            "model.layers: a hidden layer of 70000 units; at most 65536 are allowed");
+  EXPECT_EQ(with("model.layers=[65536,65536]"),
+            "model.layers: these layers hold more than 134217728 weights (512 MiB), more than "
+            "collab allows");
+  // The largest sizes allowed still build (on the 1x1 stand-in).
+  EXPECT_NO_THROW(collab::load_run_config(write_config(kMinimal), {"model.n_factors=65536"}));
 }
 
 TEST(LoadRunConfig, WrongTypeExactMessage) {

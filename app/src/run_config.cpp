@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "collab/common/error.h"
+#include "collab/common/text.h"
 #include "collab/data/ratings.h"
 #include "collab/models/registry.h"
 
@@ -11,7 +12,11 @@ namespace collab {
 namespace fs = std::filesystem;
 
 json read_json_file(const std::string& path) {
-  const std::string text = read_file(path);
+  return parse_json_text(read_file(path), path);
+}
+
+json parse_json_text(const std::string& text, const std::string& origin) {
+  const std::string& path = origin;
   try {
     return json::parse(text);
   } catch (const json::parse_error& e) {
@@ -27,6 +32,12 @@ void apply_override(json& config, const std::string& assignment) {
   if (eq == std::string::npos || eq == 0) {
     throw std::invalid_argument("--set expects KEY=VALUE (e.g. train.lr_max=1e-2), got \"" +
                                 assignment + "\"");
+  }
+  // Command-line bytes need not be UTF-8 (a latin-1 terminal); the config is JSON, which must be,
+  // or writing the resolved config into the run folder would fail after training started.
+  if (!is_valid_utf8(assignment)) {
+    throw std::invalid_argument("--set " + latin1_to_utf8(assignment) +
+                                ": not valid UTF-8 (config keys and values are JSON text)");
   }
   const std::string key = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);

@@ -29,7 +29,9 @@ bool NumberRange::contains(double x) const {
 }
 
 std::string describe(const json& value) {
-  std::string text = value.dump();
+  // Replacing invalid UTF-8 (which a --set value or a config string may hold) keeps the message;
+  // a strict dump would throw nlohmann's type_error instead of reporting the key.
+  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
   if (text.size() > 60) text = text.substr(0, 57) + "...";
   return text;
 }

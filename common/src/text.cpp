@@ -2,25 +2,35 @@
 
 namespace collab {
 
+// Well-formed UTF-8 as RFC 3629 defines it (Unicode's table 3-7): besides the lead and
+// continuation bytes' shapes, no overlong forms (E0 80..9F, F0 80..8F), no UTF-16 surrogates
+// (ED A0..BF) and nothing above U+10FFFF (F4 90..). JSON encoders (nlohmann's included) reject
+// those, so a title this accepted as UTF-8 must encode.
 bool is_valid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
     size_t extra = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
     if (c < 0x80) {
       extra = 0;
-    } else if ((c & 0xE0) == 0xC0 && c >= 0xC2) {
+    } else if (c >= 0xC2 && c <= 0xDF) {
       extra = 1;
-    } else if ((c & 0xF0) == 0xE0) {
+    } else if (c >= 0xE0 && c <= 0xEF) {
       extra = 2;
-    } else if ((c & 0xF8) == 0xF0 && c <= 0xF4) {
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
       extra = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
     } else {
       return false;
     }
-    if (i + extra >= s.size() && extra > 0) return false;
+    if (s.size() - i <= extra) return false;
     for (size_t k = 1; k <= extra; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (b < lo || b > hi) : (b & 0xC0) != 0x80) return false;
     }
     i += extra + 1;
   }

@@ -19,7 +19,12 @@ void ItemCatalog::resize(int64_t n) {
 }
 
 ItemCatalog read_movielens_items(const std::string& path, Vocabulary& items) {
-  const std::string text = read_file(path);
+  return parse_movielens_items(read_file(path), path, items);
+}
+
+ItemCatalog parse_movielens_items(std::string_view text, const std::string& origin,
+                                  Vocabulary& items) {
+  const std::string& path = origin;
   ItemCatalog catalog;
   size_t line_no = 0, pos = 0;
   while (pos < text.size()) {

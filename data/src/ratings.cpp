@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string_view>
 
@@ -74,7 +75,12 @@ size_t split_fields(std::string_view line, char delimiter, std::string_view* fie
 
 Ratings read_ratings(const std::string& path, const RatingsFormat& format, Vocabulary& users,
                      Vocabulary& items) {
-  const std::string text = read_file(path);
+  return parse_ratings(read_file(path), path, format, users, items);
+}
+
+Ratings parse_ratings(std::string_view text, const std::string& origin, const RatingsFormat& format,
+                      Vocabulary& users, Vocabulary& items) {
+  const std::string& path = origin;
   Ratings out;
   out.reserve(text.size() / 24);
   size_t line_no = 0, pos = 0;
@@ -108,6 +114,11 @@ Ratings read_ratings(const std::string& path, const RatingsFormat& format, Vocab
     }
     if (!std::isfinite(rating)) {
       throw Error(where() + "rating \"" + std::string(f[2]) + "\" is not finite");
+    }
+    // Ratings are stored as float: a finite double beyond float's range would become inf.
+    if (std::fabs(rating) > std::numeric_limits<float>::max()) {
+      throw Error(where() + "rating \"" + std::string(f[2]) +
+                  "\" is too large (ratings are 32-bit floats)");
     }
     if (format.rating_range &&
         (rating < format.rating_range->first || rating > format.rating_range->second)) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "collab/models/layers.h"
+#include "collab/models/size_limits.h"
 
 namespace collab {
 
@@ -91,10 +92,26 @@ def forward(self, x: Tensor) -> Tensor:
 CollabModel make_collab_nn(ConfigReader& model, const ModelShape& shape) {
   CollabNNOptions o;
   o.shape = shape;
-  o.user_embedding = model.integer("user_embedding", 0, /*min=*/0);
-  o.item_embedding = model.integer("item_embedding", 0, /*min=*/0);
+  o.user_embedding = model.integer("user_embedding", 0, /*min=*/0, /*max=*/kMaxModelWidth);
+  o.item_embedding = model.integer("item_embedding", 0, /*min=*/0, /*max=*/kMaxModelWidth);
   o.layers = model.integers("layers", o.layers, /*min=*/1);
   if (o.layers.empty()) model.fail("layers", "expected at least one hidden layer size");
+  // Default embedding sizes (0) count as the largest the size rule gives.
+  int64_t width = (o.user_embedding > 0 ? o.user_embedding : embedding_size_rule(INT64_MAX)) +
+                  (o.item_embedding > 0 ? o.item_embedding : embedding_size_rule(INT64_MAX));
+  int64_t weights = 0;
+  for (const int64_t out : o.layers) {
+    if (out > kMaxModelWidth) {
+      model.fail("layers", "a hidden layer of " + std::to_string(out) + " units; at most " +
+                               std::to_string(kMaxModelWidth) + " are allowed");
+    }
+    weights += width * out;  // both factors <= 2^17, so no overflow before the check below
+    if (weights > kMaxDenseWeights) {
+      model.fail("layers", "these layers hold more than " + std::to_string(kMaxDenseWeights) +
+                               " weights (512 MiB), more than collab allows");
+    }
+    width = out;
+  }
   o.batchnorm = model.boolean("batchnorm", false);
   const json dropout = model.raw("dropout", 0.0);
   if (dropout.is_number()) {

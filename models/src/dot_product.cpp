@@ -1,6 +1,7 @@
 #include "collab/models/dot_product.h"
 
 #include "collab/models/layers.h"
+#include "collab/models/size_limits.h"
 
 namespace collab {
 
@@ -31,7 +32,8 @@ def forward(self, x: Tensor) -> Tensor:
 CollabModel make_dot_product(ConfigReader& model, const ModelShape& shape) {
   DotProductOptions options;
   options.shape = shape;
-  options.n_factors = model.integer("n_factors", options.n_factors, /*min=*/1);
+  options.n_factors =
+      model.integer("n_factors", options.n_factors, /*min=*/1, /*max=*/kMaxModelWidth);
   options.y_range = read_y_range(model);
   return DotProduct(options).ptr();
 }

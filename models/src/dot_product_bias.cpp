@@ -1,6 +1,7 @@
 #include "collab/models/dot_product_bias.h"
 
 #include "collab/models/layers.h"
+#include "collab/models/size_limits.h"
 
 namespace collab {
 
@@ -38,7 +39,8 @@ def forward(self, x: Tensor) -> Tensor:
 CollabModel make_dot_product_bias(ConfigReader& model, const ModelShape& shape) {
   DotProductBiasOptions options;
   options.shape = shape;
-  options.n_factors = model.integer("n_factors", options.n_factors, /*min=*/1);
+  options.n_factors =
+      model.integer("n_factors", options.n_factors, /*min=*/1, /*max=*/kMaxModelWidth);
   options.y_range = read_y_range(model);
   return DotProductBias(options).ptr();
 }

@@ -140,7 +140,7 @@ class PayloadReader {
     bool found = false;
     try {
       found = archive_.try_read(key, v);
-    } catch (const c10::Error&) {
+    } catch (const std::exception&) {  // c10::Error, and what LibTorch lets escape besides
     }
     if (!found) fail("no \"" + key + "\" entry");
     return v;
@@ -170,7 +170,7 @@ class PayloadReader {
     bool found = false;
     try {
       found = archive_.try_read(key, t, /*is_buffer=*/true);
-    } catch (const c10::Error&) {
+    } catch (const std::exception&) {  // c10::Error, and what LibTorch lets escape besides
     }
     if (!found || !t.defined()) fail("no tensor \"" + key + "\"");
     return t;
@@ -339,6 +339,12 @@ Checkpoint decode_checkpoint(std::string_view bytes, const std::string& path) {
     archive.load_from(payload.data(), payload.size(), torch::Device(torch::kCPU));
   } catch (const c10::Error& e) {
     std::string what = e.what_without_backtrace();
+    what = what.substr(0, what.find('\n'));
+    throw Error(path + ": not a valid collab checkpoint (LibTorch cannot read it: " + what + ")");
+  } catch (const std::exception& e) {
+    // LibTorch's unpickler also lets std::out_of_range and others escape on damaged archives
+    // ("Argument passed to at() was not in the map."), which would name neither file nor cause.
+    std::string what = e.what();
     what = what.substr(0, what.find('\n'));
     throw Error(path + ": not a valid collab checkpoint (LibTorch cannot read it: " + what + ")");
   }

@@ -38,5 +38,7 @@ RunConfig run_config_from_json(json config, const std::string& origin,
 
 // Reads a JSON file, naming the file, line and column of a syntax error.
 json read_json_file(const std::string& path);
+// The same for JSON text already in memory; `origin` names it in error messages.
+json parse_json_text(const std::string& text, const std::string& origin);
 
 }  // namespace collab

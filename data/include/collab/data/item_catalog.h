@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "collab/data/vocabulary.h"
@@ -26,5 +27,8 @@ struct ItemCatalog {
 // Reads a MovieLens u.item file, adding its ids to `items` with their titles (converted from
 // latin-1 to UTF-8 where they are not UTF-8 already).
 ItemCatalog read_movielens_items(const std::string& path, Vocabulary& items);
+// The same from the file's text already in memory; `origin` names it in error messages.
+ItemCatalog parse_movielens_items(std::string_view text, const std::string& origin,
+                                  Vocabulary& items);
 
 }  // namespace collab

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct RatingsFormat {
 // lines; throws collab::Error naming the file and line of any malformed row.
 Ratings read_ratings(const std::string& path, const RatingsFormat& format, Vocabulary& users,
                      Vocabulary& items);
+// The same from the file's text already in memory; `origin` names it in error messages.
+Ratings parse_ratings(std::string_view text, const std::string& origin, const RatingsFormat& format,
+                      Vocabulary& users, Vocabulary& items);
 
 // The whole file as bytes; throws collab::Error naming it when it cannot be read.
 std::string read_file(const std::string& path);

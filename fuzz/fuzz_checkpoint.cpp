@@ -1,0 +1,26 @@
+// Fuzzes the checkpoint reader: decode_checkpoint, the bytes of a COLLABCK file.
+// An input that starts with "COLLABCK" is decoded as a whole file (the header checks: magic,
+// version, length, SHA-256). Any other input is taken as a payload and given a correct header
+// first, so the fuzzer reaches the LibTorch archive and our reading of its entries, which the
+// SHA-256 check would otherwise stop almost every mutation from reaching.
+#include <string>
+
+#include "collab/train/checkpoint.h"
+#include "fuzz_support.h"
+#include "sha256_header.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view input = collab::fuzz::as_text(data, size);
+  const bool whole_file = input.substr(0, 8) == "COLLABCK";
+  const std::string bytes =
+      whole_file ? std::string(input) : collab::fuzz::with_checkpoint_header(input);
+  collab::fuzz::expect_accept_or_error([&] {
+    const collab::Checkpoint c = collab::decode_checkpoint(bytes, "fuzz.ckpt");
+    using collab::fuzz::check;
+    check(c.config.is_object() && c.metrics.is_array(), "config or metrics of the wrong type");
+    check(c.state.cpu_generator.defined() && c.state.order_generator.defined(),
+          "a generator state is missing");
+    for (int64_t i = 0; i < c.items.size(); ++i) c.items.title(i);  // titles readable
+  });
+  return 0;
+}

@@ -1,0 +1,40 @@
+// Shared by the libFuzzer targets: what counts as an expected rejection and how a broken
+// invariant is reported. A target calls a parser on the fuzzer's bytes; a collab::Error (the
+// one-line message a user sees) is the parser doing its job, anything else — another exception
+// type, a sanitizer report, a crash, a timeout, running out of memory — is a finding.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "collab/common/error.h"
+
+namespace collab::fuzz {
+
+inline std::string_view as_text(const uint8_t* data, size_t size) {
+  return {reinterpret_cast<const char*>(data), size};
+}
+
+// Aborts (a finding libFuzzer records with its input) when a parser accepted bytes but returned
+// something inconsistent.
+inline void check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "fuzz invariant broken: %s\n", what);
+    std::abort();
+  }
+}
+
+// Runs `parse`, swallowing the rejections a user is meant to see. An error message must say
+// something (main prints it as the whole explanation).
+template <typename Parse>
+void expect_accept_or_error(Parse&& parse) {
+  try {
+    parse();
+  } catch (const collab::Error& e) {
+    check(e.what()[0] != '\0', "collab::Error with an empty message");
+  }
+}
+
+}  // namespace collab::fuzz
