@@ -32,9 +32,11 @@ for target in "${targets[@]}"; do
   # unpickler reserves whatever length a damaged pickle claims for a string (up to 4 GiB) before
   # reading it, then fails (fuzz/regressions/checkpoint/unpickler-claims-1gb-string.bin); that is
   # LibTorch's, transient, and ends in our collab::Error.
-  limit_mb=1024
-  [ "$target" != checkpoint ] || limit_mb=4200
-  args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=$((limit_mb + 1024))
+  # Freeing such a block under ASan (its shadow memory, its quarantine) can take seconds on a
+  # busy machine, hence the longer timeout there too.
+  limit_mb=1024 timeout=10
+  [ "$target" != checkpoint ] || { limit_mb=4200; timeout=60; }
+  args=(-max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=$((limit_mb + 1024))
         -malloc_limit_mb="$limit_mb" -print_final_stats=1 -artifact_prefix="$findings/")
   [ -z "${RUNS:-}" ] || args+=(-runs="$RUNS")
   [ ! -f "fuzz/$target.dict" ] || args+=(-dict="fuzz/$target.dict")
