@@ -292,6 +292,15 @@ TEST(LoadRunConfig, UnsetVariableIsAnError) {
   EXPECT_TRUE(contains(message, "COLLAB_TEST_SURELY_UNSET_VAR")) << message;
 }
 
+// Found by fuzz_run_config ("777e7777777" as the whole config): a number beyond double's range
+// is nlohmann's out_of_range.406, not a parse_error, and escaped read_json_file as is.
+TEST(LoadRunConfig, NumberOverflowIsNotValidJson) {
+  const std::string bare = write_config("777e7777777");
+  EXPECT_EQ(load_error(bare), bare + ": not valid JSON: number overflow parsing '777e7777777'");
+  const std::string path = write_config(R"({"train": {"lr_max": 1e400}})");
+  EXPECT_EQ(load_error(path), path + ": not valid JSON: number overflow parsing '1e400'");
+}
+
 TEST(LoadRunConfig, NotJsonNamesTheFileAndLine) {
   const std::string path = write_config(
       "{\n"

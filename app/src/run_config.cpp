@@ -19,8 +19,9 @@ json parse_json_text(const std::string& text, const std::string& origin) {
   const std::string& path = origin;
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     // nlohmann's message reads "[json.exception.parse_error.101] parse error at line 3, ...".
+    // Not only parse_error: a number too large for a double ("1e400") is out_of_range.406.
     std::string what = e.what();
     if (const auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
     throw Error(path + ": not valid JSON: " + what);
