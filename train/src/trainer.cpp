@@ -114,7 +114,21 @@ double Trainer::train_step(const Batch& batch, double lr, double beta1) {
   return loss.item<double>();
 }
 
-EpochMetrics Trainer::run_epoch(const FitHooks& hooks) {
+void Trainer::checkpoint(const FitHooks& hooks) {
+  torch::NoGradGuard no_grad;
+  for (const auto& p : model_->named_parameters()) {
+    if (!torch::isfinite(p.value()).all().item<bool>()) {
+      throw TrainingDiverged("training diverged: parameter \"" + p.key() +
+                             "\" holds NaN or infinite values after epoch " +
+                             std::to_string(epoch_) + ", step " + std::to_string(step_) +
+                             " (try a smaller train.lr_max)");
+    }
+  }
+  hooks.on_checkpoint(state());
+  checkpointed_step_ = step_;
+}
+
+std::optional<EpochMetrics> Trainer::run_epoch(const FitHooks& hooks) {
   const auto start = std::chrono::steady_clock::now();
   model_->train();
   // Kept so that a mid-epoch checkpoint can re-draw this epoch's order. After restore() the
@@ -128,15 +142,20 @@ EpochMetrics Trainer::run_epoch(const FitHooks& hooks) {
     ++step_;
     ++batch_;
     if (!std::isfinite(value)) {
-      throw Error("training diverged: the loss became " + std::to_string(value) + " at epoch " +
-                  std::to_string(epoch_) + ", step " + std::to_string(step_) +
-                  " (try a smaller train.lr_max)");
+      const char* what = std::isnan(value) ? "NaN" : value > 0 ? "inf" : "-inf";
+      throw TrainingDiverged(std::string("training diverged: the loss became ") + what +
+                             " at epoch " + std::to_string(epoch_) + ", step " +
+                             std::to_string(step_) + " (try a smaller train.lr_max)");
     }
     epoch_loss_sum_ += value;
     smoothed_loss_.add(value);
     // A step that ends the epoch is checkpointed after the evaluation, by fit().
-    if (every_steps > 0 && step_ % every_steps == 0 && batch_ < n_batches) {
-      hooks.on_checkpoint(state());
+    if (batch_ == n_batches) break;
+    if (every_steps > 0 && step_ % every_steps == 0) checkpoint(hooks);
+    if (hooks.stop_requested && hooks.stop_requested()) {
+      stopped_ = true;
+      if (hooks.on_checkpoint && checkpointed_step_ != step_) checkpoint(hooks);
+      return std::nullopt;
     }
   }
   EpochMetrics m;
@@ -159,14 +178,23 @@ std::vector<EpochMetrics> Trainer::fit(const std::function<void(const EpochMetri
 std::vector<EpochMetrics> Trainer::fit(const FitHooks& hooks) {
   const CheckpointConfig& c = hooks.checkpoint;
   fused_ = config_.fused ? FusedDotStep::create(*model_, optimizer_, config_.batch_size) : nullptr;
+  stopped_ = false;
+  checkpointed_step_ = -1;
   std::vector<EpochMetrics> history;
   while (epoch_ < config_.epochs) {
-    history.push_back(run_epoch(hooks));
+    std::optional<EpochMetrics> m = run_epoch(hooks);
+    if (!m) break;  // stopped mid-epoch, checkpointed
+    history.push_back(*m);
     if (hooks.on_epoch) hooks.on_epoch(history.back());
     const bool due = c.enabled() && (epoch_ == config_.epochs ||
                                      (c.every_epochs > 0 && epoch_ % c.every_epochs == 0) ||
                                      (c.every_steps > 0 && step_ % c.every_steps == 0));
-    if (due && hooks.on_checkpoint) hooks.on_checkpoint(state());
+    if (due && hooks.on_checkpoint) checkpoint(hooks);
+    if (epoch_ < config_.epochs && hooks.stop_requested && hooks.stop_requested()) {
+      stopped_ = true;
+      if (hooks.on_checkpoint && checkpointed_step_ != step_) checkpoint(hooks);
+      break;
+    }
   }
   return history;
 }
