@@ -42,8 +42,14 @@ void install_interrupt_handlers() {
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  for (const int sig : {SIGINT, SIGTERM}) {
+    // A signal ignored at startup stays ignored, as for any Unix program: a shell starts
+    // background jobs (`collab train ... &`) and nohup its commands with SIGINT ignored so that
+    // Ctrl-C at the terminal does not reach them.
+    struct sigaction old;
+    if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    sigaction(sig, &action, nullptr);
+  }
 }
 
 int interrupt_signal() { return g_signal; }

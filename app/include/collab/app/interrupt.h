@@ -6,7 +6,8 @@
 
 namespace collab {
 
-// Installs the handlers (SA_RESTART, so interrupted reads and writes continue). Idempotent.
+// Installs the handlers (SA_RESTART, so interrupted reads and writes continue), leaving a signal
+// that is ignored (as for background jobs of a non-interactive shell) ignored. Idempotent.
 void install_interrupt_handlers();
 
 // The signal received since install_interrupt_handlers (SIGINT or SIGTERM), or 0.
