@@ -67,9 +67,12 @@ int main(int argc, char** argv) {
   uint64_t seed = std::random_device{}();
   std::string keep;
   for (int k = 1; k + 1 < argc; k += 2) {
-    if (std::strcmp(argv[k], "--runs") == 0) runs = std::atoi(argv[k + 1]);
-    else if (std::strcmp(argv[k], "--seed") == 0) seed = std::strtoull(argv[k + 1], nullptr, 10);
-    else if (std::strcmp(argv[k], "--keep") == 0) keep = argv[k + 1];
+    if (std::strcmp(argv[k], "--runs") == 0)
+      runs = std::atoi(argv[k + 1]);
+    else if (std::strcmp(argv[k], "--seed") == 0)
+      seed = std::strtoull(argv[k + 1], nullptr, 10);
+    else if (std::strcmp(argv[k], "--keep") == 0)
+      keep = argv[k + 1];
   }
   const std::string dir = keep.empty() ? collab::test::temp_dir("collab-kill") : keep;
   fs::create_directories(dir);
@@ -120,8 +123,8 @@ int main(int argc, char** argv) {
       fs::remove_all(run_dir);
       killed_after = moment(rng);
       start = std::chrono::steady_clock::now();
-      const pid_t pid = collab::test::start_collab(
-          {"train", config, "--run-dir", run_dir, "--quiet"}, log);
+      const pid_t pid =
+          collab::test::start_collab({"train", config, "--run-dir", run_dir, "--quiet"}, log);
       std::this_thread::sleep_for(std::chrono::duration<double>(killed_after));
       kill(pid, SIGKILL);
       int status = 0;
@@ -148,9 +151,9 @@ int main(int argc, char** argv) {
     } else {
       r = run_collab(train_args(config, run_dir));
     }
-    const std::string difference =
-        r.exit_code == 0 ? collab::test::final_state_difference(straight, run_dir)
-                         : "exit " + std::to_string(r.exit_code) + ": " + r.err;
+    const std::string difference = r.exit_code == 0
+                                       ? collab::test::final_state_difference(straight, run_dir)
+                                       : "exit " + std::to_string(r.exit_code) + ": " + r.err;
     const bool same = difference.empty();
     identical += same;
     std::printf("run %2d: SIGKILL after %.3f s %s, %s: %s\n", run, killed_after, at.c_str(),

@@ -104,7 +104,8 @@ TEST(BadInputs, NegativeLearningRate) {
   json config = base_config();
   config["train"]["lr_max"] = -0.01;
   Workspace ws(config);
-  expect_one_line_error(ws.train(), "train", {"train.lr_max: expected a positive number, got -0.01"});
+  expect_one_line_error(ws.train(), "train",
+                        {"train.lr_max: expected a positive number, got -0.01"});
   EXPECT_FALSE(fs::exists(ws.run_dir));  // a bad config writes nothing
 }
 
@@ -257,8 +258,8 @@ TEST(BadInputs, Latin1TitlesAreConvertedToUtf8) {
 // `collab train` says how many there are and names the first.
 TEST(BadInputs, DuplicateRatingsAreKeptAndCounted) {
   Workspace ws(base_config(), ratings_text() + "3\t1\t5\t1\n3\t1\t2\t2\n");
-  const CommandResult r = run_collab("train " + shell_quote(ws.config) + " --run-dir " +
-                                     shell_quote(ws.run_dir));
+  const CommandResult r =
+      run_collab("train " + shell_quote(ws.config) + " --run-dir " + shell_quote(ws.run_dir));
   expect_ok(r);
   EXPECT_TRUE(contains(r.out,
                        "note: 2 ratings repeat a (user, item) pair rated before (the first: "
@@ -275,11 +276,11 @@ TEST(BadInputs, UnseenUsersAndItemsInTheValidationSplitAreCounted) {
   config["data"] = {{"train", "ratings.tsv"}, {"valid", "valid.tsv"}};
   Workspace ws(config);
   write_text(ws.dir + "/valid.tsv", "1\t1\t4\n99\t2\t3\n98\t77\t5\n2\t3\t1\n");
-  const CommandResult r = run_collab("train " + shell_quote(ws.config) + " --run-dir " +
-                                     shell_quote(ws.run_dir));
+  const CommandResult r =
+      run_collab("train " + shell_quote(ws.config) + " --run-dir " + shell_quote(ws.run_dir));
   expect_ok(r);
-  EXPECT_TRUE(contains(r.out,
-                       "note: 2 validation ratings have a user and 1 an item never seen in training"))
+  EXPECT_TRUE(contains(
+      r.out, "note: 2 validation ratings have a user and 1 an item never seen in training"))
       << r.out;
   EXPECT_TRUE(contains(r.out, "200 train / 4 valid ratings")) << r.out;
   EXPECT_TRUE(std::regex_search(r.out, std::regex("valid_mse [0-9]+\\.[0-9]+"))) << r.out;
@@ -294,9 +295,9 @@ TEST(BadInputs, TruncatedCheckpoint) {
   write_text(ckpt, bytes.substr(0, bytes.size() * 2 / 3));
   expect_one_line_error(run_collab("resume " + shell_quote(ws.run_dir)), "resume",
                         {ckpt, "truncated"});
-  expect_one_line_error(run_collab("export " + shell_quote(ckpt) + " -o " +
-                                   shell_quote(ws.dir + "/model.pt")),
-                        "export", {ckpt, "truncated"});
+  expect_one_line_error(
+      run_collab("export " + shell_quote(ckpt) + " -o " + shell_quote(ws.dir + "/model.pt")),
+      "export", {ckpt, "truncated"});
   EXPECT_FALSE(fs::exists(ws.dir + "/model.pt"));
 }
 
@@ -338,9 +339,9 @@ TEST(BadInputs, DamagedTorchScriptModel) {
   const std::string model = dir + "/model.pt";
   write_text(model, std::string("PK\3\4", 4) + std::string(600, 'x'));
   write_text(dir + "/pairs.csv", "1,1\n");
-  expect_one_line_error(run_collab("predict " + shell_quote(model) + " --input " +
-                                   shell_quote(dir + "/pairs.csv")),
-                        "predict", {model, "not a loadable TorchScript model"});
+  expect_one_line_error(
+      run_collab("predict " + shell_quote(model) + " --input " + shell_quote(dir + "/pairs.csv")),
+      "predict", {model, "not a loadable TorchScript model"});
 }
 
 // ---- runtime ----
@@ -370,8 +371,8 @@ TEST(BadInputs, DivergingLossStopsAndKeepsTheLastGoodCheckpoint) {
   for (const auto& [name, tensor] : c.state.parameters) {
     EXPECT_TRUE(torch::isfinite(tensor).all().item<bool>()) << name;
   }
-  EXPECT_FALSE(fs::exists(collab::checkpoints_dir(ws.run_dir) + "/" +
-                          collab::checkpoint_file_name(step)));
+  EXPECT_FALSE(
+      fs::exists(collab::checkpoints_dir(ws.run_dir) + "/" + collab::checkpoint_file_name(step)));
 }
 
 // A full disk while writing a checkpoint, simulated with a file-size limit (`ulimit -f`, with
@@ -389,8 +390,8 @@ TEST(BadInputs, FullDiskWhileCheckpointingKeepsThePreviousCheckpoint) {
   const std::string next = collab::checkpoints_dir(ws.run_dir) + "/" +
                            collab::checkpoint_file_name(2 * 10);  // 160 train ratings / 16
   expect_one_line_error(r, "resume",
-                        {next, std::strerror(EFBIG), "the previous checkpoint " + previous +
-                                                         " is intact", "collab resume"});
+                        {next, std::strerror(EFBIG),
+                         "the previous checkpoint " + previous + " is intact", "collab resume"});
   EXPECT_EQ(read_text(previous), previous_bytes);
   EXPECT_EQ(ws.latest(), previous);
   EXPECT_FALSE(fs::exists(next));

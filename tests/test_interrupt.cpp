@@ -93,9 +93,8 @@ TEST_P(InterruptTraining, SavesACheckpointPrintsTheResumeCommandAndResumesBitIde
   const int signal = GetParam();
   Workspace ws(collab_nn_config(), synthetic_ratings(4000, 30, 40));
   const std::string straight = ws.dir + "/straight";
-  const CommandResult s =
-      run_collab("train " + shell_quote(ws.config) + " --run-dir " + shell_quote(straight) +
-                 " --quiet");
+  const CommandResult s = run_collab("train " + shell_quote(ws.config) + " --run-dir " +
+                                     shell_quote(straight) + " --quiet");
   ASSERT_EQ(s.exit_code, 0) << s.err;
 
   const std::string run = ws.dir + "/interrupted", log = ws.dir + "/interrupted.log";
@@ -167,8 +166,7 @@ TEST(Interrupt, SecondSigintExitsAtOnceLeavingTheCheckpointsWhole) {
   const std::string output = read_text(log);
   ASSERT_TRUE(started && first_seen) << output;
   EXPECT_EQ(code, 130) << output;
-  EXPECT_NE(output.find("collab: second interrupt: exiting at once"), std::string::npos)
-      << output;
+  EXPECT_NE(output.find("collab: second interrupt: exiting at once"), std::string::npos) << output;
   EXPECT_EQ(output.find("checkpoint saved"), std::string::npos)
       << "the first interrupt's checkpoint was complete before the second one came: " << output;
 

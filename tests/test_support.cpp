@@ -111,8 +111,8 @@ namespace {
 std::string tensors_difference(const std::vector<std::pair<std::string, torch::Tensor>>& a,
                                const std::vector<std::pair<std::string, torch::Tensor>>& b,
                                const std::string& what) {
-  if (a.size() != b.size()) return what + ": " + std::to_string(a.size()) + " vs " +
-                                   std::to_string(b.size()) + " tensors";
+  if (a.size() != b.size())
+    return what + ": " + std::to_string(a.size()) + " vs " + std::to_string(b.size()) + " tensors";
   for (size_t k = 0; k < a.size(); ++k) {
     if (a[k].first != b[k].first) return what + ": " + a[k].first + " vs " + b[k].first;
     if (!torch::equal(a[k].second, b[k].second)) return what + " " + a[k].first + " differs";

@@ -252,9 +252,9 @@ int run_training(const RunConfig& run, const std::string& requested_run_dir, boo
   if (trainer.stopped()) {
     const int signal = interrupt_signal();
     std::cout << std::flush;
-    std::cerr << "collab: interrupted by "
-              << signal_name(signal) << " at epoch " << trainer.epoch() << ", step "
-              << trainer.global_step() << " of " << run.train.epochs * trainer.steps_per_epoch()
+    std::cerr << "collab: interrupted by " << signal_name(signal) << " at epoch " << trainer.epoch()
+              << ", step " << trainer.global_step() << " of "
+              << run.train.epochs * trainer.steps_per_epoch()
               << "; checkpoint saved: " << last_saved << "\n"
               << "continue with: collab resume " << shell_quoted(run_dir) << "\n";
     return 128 + signal;
