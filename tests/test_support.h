@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace collab::test {
 
@@ -20,6 +21,18 @@ struct CommandResult {
 };
 // Runs the built `collab` binary with `args` (shell-quoted by the caller) and captures output.
 CommandResult run_collab(const std::string& args, const std::string& env = "");
+
+// `s` in single quotes for /bin/sh (for run_collab's args).
+std::string shell_quote(const std::string& s);
+
+// Starts the built `collab` binary with `args` (no shell) as a child process, its stdout and
+// stderr going to `log_path`; returns its pid (wait for it with waitpid).
+int start_collab(const std::vector<std::string>& args, const std::string& log_path);
+
+// Where two runs' final states differ, or "" when they are the same: the checkpoint `latest`
+// names in each (same step) with every tensor torch::equal (parameters, buffers, optimizer
+// moments, generators), and metrics.jsonl the same but for the wall-clock seconds.
+std::string final_state_difference(const std::string& run_dir, const std::string& other_run_dir);
 
 }  // namespace collab::test
 

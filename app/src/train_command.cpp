@@ -14,6 +14,7 @@
 
 #include "collab/app/checkpoints.h"
 #include "collab/app/commands.h"
+#include "collab/app/interrupt.h"
 #include "collab/app/run_config.h"
 #include "collab/app/run_dir.h"
 #include "collab/app/training.h"
@@ -114,6 +115,18 @@ void check_same_data(const Dataset& data, const std::string& fingerprint,
   }
 }
 
+// `text` quoted for a POSIX shell, for the resume command printed after an interruption (shown
+// to the user, never run by collab).
+std::string shell_quoted(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789_-./:=@+,") == std::string::npos) {
+    return text;
+  }
+  std::string out = "'";
+  for (const char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 }  // namespace
 
 ResumePoint latest_resume_point(const std::string& run_dir) {
@@ -125,6 +138,9 @@ ResumePoint latest_resume_point(const std::string& run_dir) {
 
 int run_training(const RunConfig& run, const std::string& requested_run_dir, bool quiet,
                  const std::optional<ResumePoint>& resume) {
+  // Before anything slow: from here on SIGINT/SIGTERM stop training after the current step, with
+  // a checkpoint, instead of killing the process.
+  install_interrupt_handlers();
   if (resume) check_same_run(run, *resume);
   if (!resume && !requested_run_dir.empty() && has_checkpoints(requested_run_dir)) {
     throw Error(requested_run_dir + " already holds the checkpoints of a run: continue it with " +
@@ -175,6 +191,11 @@ int run_training(const RunConfig& run, const std::string& requested_run_dir, boo
               << " users, " << data.items.size() << " items; " << data.train.size() << " train / "
               << data.valid.size() << " valid ratings; " << device << ", " << threads
               << " thread(s); run dir " << run_dir << "\n";
+    if (data.duplicate_ratings > 0) {
+      std::cout << "note: " << data.duplicate_ratings
+                << " ratings repeat a (user, item) pair rated before (the first: "
+                << data.first_duplicate << "); each is kept as its own example, as fastai does\n";
+    }
     if (data.valid_unseen_users + data.valid_unseen_items > 0) {
       std::cout << "note: " << data.valid_unseen_users << " validation ratings have a user and "
                 << data.valid_unseen_items << " an item never seen in training\n";
@@ -190,8 +211,19 @@ int run_training(const RunConfig& run, const std::string& requested_run_dir, boo
     for (const auto& m : history) print_row(m);
   }
 
+  // The newest checkpoint known to be whole on disk: a failed write or a diverged run names it,
+  // as the state to continue from.
+  std::string last_saved = resume ? resume->path : "";
+  const auto kept = [&](bool resumable) {
+    if (last_saved.empty()) return std::string("no checkpoint of this run had been written yet");
+    return resumable ? "the previous checkpoint " + last_saved + " is intact (collab resume " +
+                           shell_quoted(run_dir) + " continues from it)"
+                     : "the last good checkpoint, " + last_saved + ", is kept";
+  };
+
   FitHooks hooks;
   hooks.checkpoint = run.checkpoint;
+  hooks.stop_requested = [] { return interrupt_signal() != 0; };
   hooks.on_epoch = [&](const EpochMetrics& m) {
     const json line = metrics_json(m);
     history.push_back(line);
@@ -206,9 +238,27 @@ int run_training(const RunConfig& run, const std::string& requested_run_dir, boo
     c.items = data.items;
     c.data_fingerprint = fingerprint;
     c.metrics = history;
-    save_checkpoint(run_dir, c, run.checkpoint.keep_last);
+    try {
+      last_saved = save_checkpoint(run_dir, c, run.checkpoint.keep_last);
+    } catch (const Error& e) {
+      throw Error(std::string(e.what()) + "; " + kept(true));
+    }
   };
-  trainer.fit(hooks);
+  try {
+    trainer.fit(hooks);
+  } catch (const TrainingDiverged& e) {
+    throw Error(std::string(e.what()) + "; " + kept(false));
+  }
+  if (trainer.stopped()) {
+    const int signal = interrupt_signal();
+    std::cout << std::flush;
+    std::cerr << "collab: interrupted by " << signal_name(signal) << " at epoch " << trainer.epoch()
+              << ", step " << trainer.global_step() << " of "
+              << run.train.epochs * trainer.steps_per_epoch()
+              << "; checkpoint saved: " << last_saved << "\n"
+              << "continue with: collab resume " << shell_quoted(run_dir) << "\n";
+    return 128 + signal;
+  }
   const RatingMetrics final_metrics = trainer.evaluate();
   std::printf("valid_mse %.6f valid_rmse %.6f valid_mae %.6f\n", final_metrics.mse,
               final_metrics.rmse, final_metrics.mae);

@@ -1,5 +1,6 @@
 #include "collab/data/dataset.h"
 
+#include <unordered_set>
 #include <vector>
 
 #include "collab/data/split.h"
@@ -24,6 +25,22 @@ void count_unseen_in_validation(Dataset& d) {
   d.valid_unseen_items = count_unseen(d.train.items, d.valid.items, d.items.size());
 }
 
+void count_duplicate_ratings(Dataset& d) {
+  std::unordered_set<int64_t> seen;
+  d.duplicate_ratings = 0;
+  d.first_duplicate.clear();
+  const int64_t n_items = d.items.size();
+  for (const Ratings* part : {&d.train, &d.valid}) {
+    for (size_t k = 0; k < part->size(); ++k) {
+      if (seen.insert(part->users[k] * n_items + part->items[k]).second) continue;
+      if (d.duplicate_ratings++ == 0) {
+        d.first_duplicate =
+            "user " + d.users.raw(part->users[k]) + ", item " + d.items.raw(part->items[k]);
+      }
+    }
+  }
+}
+
 Dataset load_dataset(const DataConfig& config) {
   Dataset d;
   if (!config.items.empty()) d.catalog = read_movielens_items(config.items, d.items);
@@ -38,6 +55,7 @@ Dataset load_dataset(const DataConfig& config) {
   }
   if (!d.catalog.empty()) d.catalog.resize(d.items.size());
   count_unseen_in_validation(d);
+  count_duplicate_ratings(d);
   return d;
 }
 

@@ -133,17 +133,31 @@ void Trainer::account_losses() {
     const double value = losses_[k];
     if (!std::isfinite(value)) {
       const std::string shown = std::isnan(value) ? "NaN" : value > 0 ? "inf" : "-inf";
-      throw Error("training diverged: the loss became " + shown + " at epoch " +
-                  std::to_string(epoch_) + ", step " +
-                  std::to_string(first_step + static_cast<int64_t>(k)) +
-                  " (try a smaller train.lr_max)");
+      throw TrainingDiverged("training diverged: the loss became " + shown + " at epoch " +
+                             std::to_string(epoch_) + ", step " +
+                             std::to_string(first_step + static_cast<int64_t>(k)) +
+                             " (try a smaller train.lr_max)");
     }
     epoch_loss_sum_ += value;
     smoothed_loss_.add(value);
   }
 }
 
-EpochMetrics Trainer::run_epoch(const FitHooks& hooks) {
+void Trainer::checkpoint(const FitHooks& hooks) {
+  torch::NoGradGuard no_grad;
+  for (const auto& p : model_->named_parameters()) {
+    if (!torch::isfinite(p.value()).all().item<bool>()) {
+      throw TrainingDiverged("training diverged: parameter \"" + p.key() +
+                             "\" holds NaN or infinite values after epoch " +
+                             std::to_string(epoch_) + ", step " + std::to_string(step_) +
+                             " (try a smaller train.lr_max)");
+    }
+  }
+  hooks.on_checkpoint(state());
+  checkpointed_step_ = step_;
+}
+
+std::optional<EpochMetrics> Trainer::run_epoch(const FitHooks& hooks) {
   const auto start = std::chrono::steady_clock::now();
   model_->train();
   // Kept so that a mid-epoch checkpoint can re-draw this epoch's order. After restore() the
@@ -157,9 +171,17 @@ EpochMetrics Trainer::run_epoch(const FitHooks& hooks) {
     ++step_;
     ++batch_;
     // A step that ends the epoch is checkpointed after the evaluation, by fit().
-    const bool checkpoint_due = every_steps > 0 && step_ % every_steps == 0 && batch_ < n_batches;
-    if (loss_log_.full() || batch_ == n_batches || checkpoint_due) account_losses();
-    if (checkpoint_due) hooks.on_checkpoint(state());
+    const bool last = batch_ == n_batches;
+    const bool checkpoint_due = !last && every_steps > 0 && step_ % every_steps == 0;
+    const bool stop = !last && hooks.stop_requested && hooks.stop_requested();
+    if (loss_log_.full() || last || checkpoint_due || stop) account_losses();
+    if (last) break;
+    if (checkpoint_due) checkpoint(hooks);
+    if (stop) {
+      stopped_ = true;
+      if (hooks.on_checkpoint && checkpointed_step_ != step_) checkpoint(hooks);
+      return std::nullopt;
+    }
   }
   EpochMetrics m;
   m.epoch = epoch_++;
@@ -181,14 +203,23 @@ std::vector<EpochMetrics> Trainer::fit(const std::function<void(const EpochMetri
 std::vector<EpochMetrics> Trainer::fit(const FitHooks& hooks) {
   const CheckpointConfig& c = hooks.checkpoint;
   fused_ = config_.fused ? FusedDotStep::create(*model_, optimizer_, config_.batch_size) : nullptr;
+  stopped_ = false;
+  checkpointed_step_ = -1;
   std::vector<EpochMetrics> history;
   while (epoch_ < config_.epochs) {
-    history.push_back(run_epoch(hooks));
+    std::optional<EpochMetrics> m = run_epoch(hooks);
+    if (!m) break;  // stopped mid-epoch, checkpointed
+    history.push_back(*m);
     if (hooks.on_epoch) hooks.on_epoch(history.back());
     const bool due = c.enabled() && (epoch_ == config_.epochs ||
                                      (c.every_epochs > 0 && epoch_ % c.every_epochs == 0) ||
                                      (c.every_steps > 0 && step_ % c.every_steps == 0));
-    if (due && hooks.on_checkpoint) hooks.on_checkpoint(state());
+    if (due && hooks.on_checkpoint) checkpoint(hooks);
+    if (epoch_ < config_.epochs && hooks.stop_requested && hooks.stop_requested()) {
+      stopped_ = true;
+      if (hooks.on_checkpoint && checkpointed_step_ != step_) checkpoint(hooks);
+      break;
+    }
   }
   return history;
 }

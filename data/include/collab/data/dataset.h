@@ -21,10 +21,18 @@ struct Dataset {
   // their initial values, decayed).
   int64_t valid_unseen_users = 0;
   int64_t valid_unseen_items = 0;
+  // Ratings of a (user, item) pair rated before, in the train or validation ratings. They are
+  // kept, each as its own example, as fastai keeps them (a repeated pair weighs more in the
+  // loss, and one in both splits leaks into the validation); `collab train` prints a note.
+  int64_t duplicate_ratings = 0;
+  std::string first_duplicate;  // "user U, item I" (raw ids) of the first one, or ""
 };
 
 // Sets `valid_unseen_users` and `valid_unseen_items` from the train and validation ratings.
 void count_unseen_in_validation(Dataset& d);
+
+// Sets `duplicate_ratings` and `first_duplicate`.
+void count_duplicate_ratings(Dataset& d);
 
 // Reads the files `config` names. Vocabularies cover the item catalogue, the training and the
 // validation ratings, in that order of first appearance.

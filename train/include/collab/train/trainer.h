@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "collab/common/error.h"
 #include "collab/data/batches.h"
 #include "collab/data/dataset.h"
 #include "collab/models/collab_model.h"
@@ -101,6 +103,21 @@ struct FitHooks {
   // for its evaluation), and at the end of the last epoch whenever checkpoints are enabled.
   std::function<void(const TrainerState&)> on_checkpoint;
   CheckpointConfig checkpoint{0, 0, 0};
+  // Polled after every optimizer step (it must be cheap: a signal handler's flag). When it
+  // returns true, fit() stops after that step, calls on_checkpoint (unless one was just written
+  // for that step, and even when `checkpoint` disables periodic ones) and returns early with
+  // Trainer::stopped() true. A request during an epoch's last step lets that epoch finish its
+  // evaluation first, so that the checkpoint is an ordinary epoch-end one. A request that comes
+  // only after the last epoch changes nothing.
+  std::function<bool()> stop_requested;
+};
+
+// Thrown by fit() when a step's loss, or the parameters about to be checkpointed, are NaN or
+// infinite: training stops before anything non-finite is checkpointed, so the newest checkpoint
+// on disk is the last good one.
+class TrainingDiverged : public Error {
+ public:
+  using Error::Error;
 };
 
 class Trainer {
@@ -122,6 +139,9 @@ class Trainer {
   // Evaluates the model on the validation set as it is now.
   RatingMetrics evaluate();
 
+  // True when the last fit() returned early because hooks.stop_requested() asked it to.
+  bool stopped() const { return stopped_; }
+
   int64_t steps_per_epoch() const { return batches_.size(); }
   int64_t global_step() const { return step_; }
   int64_t epoch() const { return epoch_; }
@@ -129,13 +149,18 @@ class Trainer {
   FastaiAdam& optimizer() { return optimizer_; }
 
  private:
-  EpochMetrics run_epoch(const FitHooks& hooks);
+  // Trains the rest of the current epoch and evaluates it; nothing when a stop was requested
+  // mid-epoch (the checkpoint is then written already).
+  std::optional<EpochMetrics> run_epoch(const FitHooks& hooks);
+  // Calls hooks.on_checkpoint(state()) after checking that every parameter is finite (throws
+  // TrainingDiverged otherwise), and remembers the step.
+  void checkpoint(const FitHooks& hooks);
   // One optimizer step on `batch` with the scheduled lr and beta1, its loss recorded in
   // loss_log_: the fused kernel where the model has one (train.fused), else forward, MSE loss,
   // backward, FastaiAdam.
   void train_step(const Batch& batch, double lr, double beta1);
-  // Adds the logged losses to the epoch's sum and the smoothed loss; throws collab::Error naming
-  // the first step whose loss is not finite.
+  // Adds the logged losses to the epoch's sum and the smoothed loss; throws TrainingDiverged
+  // naming the first step whose loss is not finite.
   void account_losses();
 
   CollabModel model_;
@@ -153,6 +178,8 @@ class Trainer {
   int64_t step_ = 0;
   int64_t batch_ = 0;  // batches of epoch_ trained so far
   double epoch_loss_sum_ = 0;
+  int64_t checkpointed_step_ = -1;  // the step of the last on_checkpoint call in this fit()
+  bool stopped_ = false;
   // Made at the start of fit(), after any restore: it holds pointers into the parameters and
   // the optimizer's state.
   std::unique_ptr<FusedDotStep> fused_;

@@ -1,0 +1,65 @@
+#include "collab/app/interrupt.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+
+namespace collab {
+
+namespace {
+
+// Written only by the handler; sig_atomic_t is the one type a handler may store to safely.
+volatile std::sig_atomic_t g_signal = 0;
+
+void write_stderr(const char* text) {
+  // write(2) is async-signal-safe; a failed write has nowhere better to go.
+  const ssize_t ignored = ::write(STDERR_FILENO, text, std::strlen(text));
+  (void)ignored;
+}
+
+void on_signal(int sig) {
+  if (g_signal != 0) {
+    // The second signal: exit now. _exit runs no destructors and flushes nothing, which is what
+    // leaves the files as they are; a checkpoint being written stays a temporary file that the
+    // next resume deletes.
+    write_stderr("collab: second interrupt: exiting at once; the checkpoints on disk are intact\n");
+    ::_exit(128 + sig);
+  }
+  g_signal = sig;
+  write_stderr(sig == SIGTERM ? "collab: SIGTERM received: finishing the current step, then "
+                                "saving a checkpoint\n"
+                              : "collab: SIGINT received: finishing the current step, then saving "
+                                "a checkpoint (interrupt again to exit at once)\n");
+}
+
+}  // namespace
+
+void install_interrupt_handlers() {
+  struct sigaction action;
+  std::memset(&action, 0, sizeof action);
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (const int sig : {SIGINT, SIGTERM}) {
+    // A signal ignored at startup stays ignored, as for any Unix program: a shell starts
+    // background jobs (`collab train ... &`) and nohup its commands with SIGINT ignored so that
+    // Ctrl-C at the terminal does not reach them.
+    struct sigaction old;
+    if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    sigaction(sig, &action, nullptr);
+  }
+}
+
+int interrupt_signal() {
+  return g_signal;
+}
+
+const char* signal_name(int signal) {
+  if (signal == SIGINT) return "SIGINT";
+  if (signal == SIGTERM) return "SIGTERM";
+  return "a signal";
+}
+
+}  // namespace collab
