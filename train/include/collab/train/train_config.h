@@ -3,7 +3,8 @@
 //   "train": {"epochs": 5, "batch_size": 64, "lr_max": 5e-3, "weight_decay": 0.1, "seed": 42,
 //             "threads": 0, "device": "cpu",
 //             "pct_start": 0.25, "div": 25, "div_final": 1e5, "moms": [0.95, 0.85, 0.95],
-//             "beta2": 0.99, "eps": 1e-5, "eval_batch_size": 8192, "fused": true}
+//             "beta2": 0.99, "eps": 1e-5, "eval_batch_size": 8192, "fused": true,
+//             "distributed": {"backend": "gloo", "timeout_s": 300}}
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,15 @@
 #include "collab/train/one_cycle.h"
 
 namespace collab {
+
+// How ranks of a data-parallel run talk (train/distributed.h). Whether a run is distributed is
+// decided by the environment (WORLD_SIZE > 1, as torchrun sets it), not by this section.
+struct DistributedConfig {
+  std::string backend = "gloo";  // "gloo" (CPU) or "nccl" (CUDA builds)
+  // Rendezvous and every collective give up after this long: a worker that died or hangs makes
+  // the others fail with an error instead of waiting forever.
+  int64_t timeout_s = 300;
+};
 
 struct TrainConfig {
   int64_t epochs = 5;
@@ -27,6 +37,7 @@ struct TrainConfig {
   bool fused = true;
   OneCycleOptions one_cycle;  // lr_max lives here
   AdamOptions adam;           // weight_decay lives here
+  DistributedConfig distributed;
 };
 
 TrainConfig read_train_config(ConfigReader& reader);

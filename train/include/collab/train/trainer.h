@@ -21,6 +21,8 @@
 
 namespace collab {
 
+class Collective;
+
 struct EpochMetrics {
   int64_t epoch = 0;           // 0-based, as fastai prints it
   double train_loss = 0;       // fastai's debiased moving average (beta 0.98) at epoch end
@@ -118,6 +120,14 @@ class Trainer {
   // Evaluates the model on the validation set as it is now.
   RatingMetrics evaluate();
 
+  // Makes this trainer one rank of a data-parallel run (nullptr: alone). Each rank trains on
+  // its slice of every global batch (the same shuffled order on all ranks, so the global batch
+  // is train.batch_size), gradients and the loss are summed with one bucketed allreduce per
+  // step, and every rank takes the same optimizer step; fit() first copies rank 0's parameters
+  // to all. Only rank 0 evaluates (the other ranks' EpochMetrics::valid stay zero). The fused
+  // kernel is not used: its updates bypass the gradients that would be reduced.
+  void set_collective(Collective* collective) { collective_ = collective; }
+
   int64_t steps_per_epoch() const { return batches_.size(); }
   int64_t global_step() const { return step_; }
   int64_t epoch() const { return epoch_; }
@@ -129,6 +139,8 @@ class Trainer {
   // One optimizer step on `batch` with the scheduled lr and beta1, returning its loss: the fused
   // kernel where the model has one (train.fused), else forward, MSE loss, backward, FastaiAdam.
   double train_step(const Batch& batch, double lr, double beta1);
+  // train_step's autograd path as one rank of collective_.
+  double distributed_step(const Batch& batch, double lr, double beta1);
 
   CollabModel model_;
   TrainConfig config_;
@@ -148,6 +160,7 @@ class Trainer {
   // Made at the start of fit(), after any restore: it holds pointers into the parameters and
   // the optimizer's state.
   std::unique_ptr<FusedDotStep> fused_;
+  Collective* collective_ = nullptr;
 };
 
 }  // namespace collab
