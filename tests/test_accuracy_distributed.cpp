@@ -18,13 +18,14 @@ namespace fs = std::filesystem;
 namespace collab::test {
 namespace {
 
-struct Run {
+struct TrainRun {
   double mse = -1;
   double seconds_per_epoch = 0;
   std::string out;
 };
 
-Run train(const std::string& prefix, const std::string& run_dir, const std::string& extra = "") {
+TrainRun train(const std::string& prefix, const std::string& run_dir,
+               const std::string& extra = "") {
   const std::string data = shared_data_dir();
   const std::string split = data + "/ml-100k-splits/fastai42";
   const CommandResult r = run_collab(
@@ -35,7 +36,7 @@ Run train(const std::string& prefix, const std::string& run_dir, const std::stri
           extra,
       "COLLAB_DATA_DIR='" + data + "'");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  Run run;
+  TrainRun run;
   run.out = r.out;
   const auto pos = r.out.rfind("valid_mse ");
   if (pos != std::string::npos) run.mse = std::stod(r.out.substr(pos + 10));
@@ -52,8 +53,8 @@ TEST(AccuracyDistributed, TwoGlooWorkersMatchOneProcessAndOneProcessResumes) {
   COLLAB_REQUIRE_SHARED_DATA();
   if (!distributed_available()) GTEST_SKIP() << "this build has no distributed support";
   const std::string dir = temp_dir("collab-accuracy-dist");
-  const Run one = train("", dir + "/one");
-  const Run two = train("launch --nproc 2 -- ", dir + "/two");
+  const TrainRun one = train("", dir + "/one");
+  const TrainRun two = train("launch --nproc 2 -- ", dir + "/two");
   std::cout << one.out << two.out;
   std::cout << "seconds per epoch: 1 process " << one.seconds_per_epoch << ", 2 processes "
             << two.seconds_per_epoch << "\n";
@@ -72,7 +73,7 @@ TEST(AccuracyDistributed, TwoGlooWorkersMatchOneProcessAndOneProcessResumes) {
   std::sort(names.begin(), names.end());
   ASSERT_EQ(names.size(), 3u);
   write_text(checkpoints + "/latest", names[1] + "\n");
-  const Run resumed = train("", dir + "/two", "--resume");
+  const TrainRun resumed = train("", dir + "/two", "--resume");
   std::cout << resumed.out;
   EXPECT_NE(resumed.out.find("resuming from"), std::string::npos);
   EXPECT_NEAR(resumed.mse, two.mse, 0.005);

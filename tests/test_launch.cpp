@@ -168,7 +168,7 @@ std::vector<Child> start_two_workers(const Workspace& w, const std::string& run_
 
 // A run long enough to be interrupted: 500 steps an epoch, 400 epochs.
 const json kLongRun = {
-    {"epochs", 400}, {"batch_size", 8}, {"threads", 1}, {"distributed", {{"timeout_s", 3}}}};
+    {"epochs", 400}, {"batch_size", 8}, {"threads", 1}, {"distributed", {{"timeout_s", 6}}}};
 
 }  // namespace
 
@@ -181,9 +181,8 @@ TEST(Launch, TwoWorkersTrainLikeOneProcessAndOneProcessResumes) {
   ASSERT_EQ(r2.exit_code, 0) << r2.out << r2.err;
   EXPECT_NE(r2.out.find("[rank 0] distributed: 2 ranks (gloo"), std::string::npos) << r2.out;
   EXPECT_EQ(r2.out.find("[rank 1]"), std::string::npos) << "only rank 0 prints: " << r2.out;
-  EXPECT_EQ(std::count(read_text(two + "/metrics.jsonl").begin(),
-                       read_text(two + "/metrics.jsonl").end(), '\n'),
-            3)
+  const std::string metrics = read_text(two + "/metrics.jsonl");
+  EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 3)
       << "one metrics line per epoch, from rank 0 alone";
 
   const CommandResult r1 = run_collab("train " + quote(w.config) + " --run-dir " + quote(one));
@@ -218,10 +217,10 @@ TEST(Launch, KilledWorkerMakesTheOtherFailWithinTheTimeout) {
       << workers[0].err() << workers[1].err();
   workers[1].kill_now();
   const auto killed = Clock::now();
-  const bool ended = workers[0].wait_for(std::chrono::seconds(3 + 20));
+  const bool ended = workers[0].wait_for(std::chrono::seconds(6 + 20));
   const double seconds = std::chrono::duration<double>(Clock::now() - killed).count();
   workers[0].kill_now();
-  ASSERT_TRUE(ended) << "rank 0 still running 23 s after rank 1 was killed";
+  ASSERT_TRUE(ended) << "rank 0 still running 26 s after rank 1 was killed";
   EXPECT_NE(workers[0].code, 0);
   EXPECT_NE(workers[0].err().find("collab train: error: rank 0 of 2: allreduce failed"),
             std::string::npos)
@@ -241,17 +240,17 @@ TEST(Launch, HungWorkerMakesTheOtherFailWithinTheTimeout) {
       << workers[0].err() << workers[1].err();
   ::kill(workers[1].pid, SIGSTOP);  // alive, holding its sockets open, answering nothing
   const auto stopped = Clock::now();
-  const bool ended = workers[0].wait_for(std::chrono::seconds(3 + 20));
+  const bool ended = workers[0].wait_for(std::chrono::seconds(6 + 20));
   const double seconds = std::chrono::duration<double>(Clock::now() - stopped).count();
   workers[0].kill_now();
   workers[1].kill_now();
-  ASSERT_TRUE(ended) << "rank 0 still running 23 s after rank 1 hung";
+  ASSERT_TRUE(ended) << "rank 0 still running 26 s after rank 1 hung";
   EXPECT_NE(workers[0].code, 0);
-  EXPECT_GE(seconds, 2.0) << "rank 0 gave up before train.distributed.timeout_s (3 s)";
+  EXPECT_GE(seconds, 5.0) << "rank 0 gave up before train.distributed.timeout_s (6 s)";
   EXPECT_NE(workers[0].err().find("rank 0 of 2: allreduce failed"), std::string::npos)
       << workers[0].err();
-  EXPECT_NE(workers[0].err().find("timeout_s is 3"), std::string::npos);
-  std::cout << "rank 0 stopped " << seconds << " s after rank 1 hung (timeout 3 s)\n";
+  EXPECT_NE(workers[0].err().find("timeout_s is 6"), std::string::npos);
+  std::cout << "rank 0 stopped " << seconds << " s after rank 1 hung (timeout 6 s)\n";
   collab::read_checkpoint(collab::latest_checkpoint(run_dir));
 }
 

@@ -302,8 +302,10 @@ std::unique_ptr<Collective> Collective::connect(const DistributedEnv& env,
     if (const auto pos = message.find("\nException raised from"); pos != std::string::npos) {
       message.resize(pos);
     }
-    throw Error("rank " + std::to_string(env.rank) + ": connecting the " + config.backend +
-                " process group through " + where + " failed: " + message);
+    throw Error("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
+                ": connecting the " + config.backend + " process group through " + where +
+                " failed within " + std::to_string(config.timeout_s) +
+                " s (train.distributed.timeout_s; did every rank start?): " + message);
   }
   return std::unique_ptr<Collective>(
       new C10dCollective(env, config.timeout_s, std::move(store), std::move(backend)));
