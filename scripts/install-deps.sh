@@ -7,6 +7,7 @@
 set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config
+  libgloo-dev             # Gloo headers for c10d (collab launch, distributed training)
   nlohmann-json3-dev libcxxopts-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev   # collab data fetch
   libgtest-dev libbenchmark-dev

@@ -25,6 +25,8 @@ const Command kCommands[] = {
     {"predict", collab::predict_command, "predicted ratings for raw (user, item) pairs"},
     {"interpret", collab::interpret_command, "item biases and a PCA map of the item factors"},
     {"compare", collab::compare_command, "train models on the same splits, compare their metrics"},
+    {"launch", collab::launch_command,
+     "run N local workers of a distributed train (torchrun-like)"},
 };
 
 void print_usage(std::ostream& out) {

@@ -23,6 +23,7 @@
 #include "collab/data/fetch.h"
 #include "collab/models/registry.h"
 #include "collab/train/device.h"
+#include "collab/train/distributed.h"
 #include "collab/train/trainer.h"
 
 namespace collab {
@@ -142,16 +143,24 @@ int run_training(const RunConfig& run, const std::string& requested_run_dir, boo
   // a checkpoint, instead of killing the process.
   install_interrupt_handlers();
   if (resume) check_same_run(run, *resume);
+  // Every rank checks before any has connected, so rank 0 has written nothing yet.
   if (!resume && !requested_run_dir.empty() && has_checkpoints(requested_run_dir)) {
     throw Error(requested_run_dir + " already holds the checkpoints of a run: continue it with " +
                 "--resume (or collab resume), or train into another --run-dir");
   }
 
+  // A distributed run (WORLD_SIZE > 1 in the environment, as torchrun and collab launch set it):
+  // only rank 0 prints, evaluates and writes the run dir and checkpoints.
+  const std::optional<DistributedEnv> dist = distributed_env_from_environment();
+  const bool lead = !dist || dist->rank == 0;
+  if (!lead) quiet = true;
+
   const torch::Device device = resolve_device(run.train.device);
-  const int64_t threads =
-      run.train.threads > 0
-          ? run.train.threads
-          : static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+  // Workers sharing a machine share its cores (torchrun sets OMP_NUM_THREADS for the same reason).
+  const int64_t cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+  const int64_t threads = run.train.threads > 0
+                              ? run.train.threads
+                              : std::max<int64_t>(1, cores / (dist ? dist->local_world_size : 1));
   torch::set_num_threads(static_cast<int>(threads));
 
   if (!run.data.dataset.empty()) ensure_dataset(run.data.dataset, run.data.dir, quiet);
@@ -172,17 +181,26 @@ int run_training(const RunConfig& run, const std::string& requested_run_dir, boo
       throw Error("cannot resume from " + resume->path + ": " + e.what());
     }
   }
+  // After the resume point is read: rank 0 may write checkpoints once all ranks have connected.
+  std::unique_ptr<Collective> collective;
+  if (dist) {
+    collective = Collective::connect(*dist, run.train.distributed, device);
+    trainer.set_collective(collective.get());
+  }
 
-  const std::string run_dir = prepare_run_dir(requested_run_dir, model->arch());
-  write_json_atomically(run_dir + "/config.json", run.resolved);
   // A resumed run's metrics are the checkpoint's history: lines an interrupted run appended
   // after its last checkpoint belong to epochs about to be trained again.
   json history = resume ? resume->checkpoint.metrics : json::array();
-  const std::string metrics_path = run_dir + "/metrics.jsonl";
-  std::string lines;
-  for (const auto& m : history) lines += m.dump() + "\n";
-  write_file_atomically(metrics_path, lines);
-  if (resume) discard_checkpoints_after(run_dir, resume->checkpoint.state.global_step);
+  std::string run_dir, metrics_path;
+  if (lead) {
+    run_dir = prepare_run_dir(requested_run_dir, model->arch());
+    write_json_atomically(run_dir + "/config.json", run.resolved);
+    metrics_path = run_dir + "/metrics.jsonl";
+    std::string lines;
+    for (const auto& m : history) lines += m.dump() + "\n";
+    write_file_atomically(metrics_path, lines);
+    if (resume) discard_checkpoints_after(run_dir, resume->checkpoint.state.global_step);
+  }
 
   int64_t n_params = 0;
   for (const auto& p : model->parameters()) n_params += p.numel();
@@ -199,6 +217,16 @@ int run_training(const RunConfig& run, const std::string& requested_run_dir, boo
     if (data.valid_unseen_users + data.valid_unseen_items > 0) {
       std::cout << "note: " << data.valid_unseen_users << " validation ratings have a user and "
                 << data.valid_unseen_items << " an item never seen in training\n";
+    }
+    if (dist) {
+      const int64_t per_rank = run.train.batch_size / dist->world_size;
+      std::cout << "distributed: " << dist->world_size << " ranks ("
+                << run.train.distributed.backend << ", rendezvous " << dist->master_addr << ":"
+                << dist->port << ", timeout " << run.train.distributed.timeout_s
+                << " s); global batch " << run.train.batch_size << " = about " << per_rank
+                << " per rank"
+                << (run.train.fused ? "; autograd step (the fused kernel is single-process)" : "")
+                << "\n";
     }
     if (resume) {
       const TrainerState& s = resume->checkpoint.state;
@@ -223,6 +251,10 @@ int run_training(const RunConfig& run, const std::string& requested_run_dir, boo
 
   FitHooks hooks;
   hooks.checkpoint = run.checkpoint;
+  if (!lead) {
+    trainer.fit(hooks);
+    return 0;
+  }
   hooks.stop_requested = [] { return interrupt_signal() != 0; };
   hooks.on_epoch = [&](const EpochMetrics& m) {
     const json line = metrics_json(m);

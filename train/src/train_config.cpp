@@ -35,6 +35,13 @@ TrainConfig read_train_config(ConfigReader& r) {
   }
   c.adam.beta2 = r.number("beta2", c.adam.beta2, NumberRange::unit_interval_open_right());
   c.adam.eps = r.number("eps", c.adam.eps, NumberRange::positive());
+  // Read only when given, so that the resolved config of a plain run stays as it was.
+  if (r.has("distributed")) {
+    ConfigReader d = r.object("distributed");
+    c.distributed.backend = d.choice("backend", {"gloo", "nccl"}, c.distributed.backend);
+    c.distributed.timeout_s = d.integer("timeout_s", c.distributed.timeout_s, /*min=*/1);
+    d.finish();
+  }
   r.finish();
   return c;
 }

@@ -11,6 +11,7 @@
 
 #include "collab/common/error.h"
 #include "collab/train/device.h"
+#include "collab/train/distributed.h"
 
 namespace collab {
 
@@ -119,11 +120,41 @@ void Trainer::train_step(const Batch& batch, double lr, double beta1) {
     loss_log_.add(fused_->step(batch, lr, beta1));
     return;
   }
+  if (collective_) {
+    distributed_step(batch, lr, beta1);
+    return;
+  }
   const torch::Tensor loss = torch::mse_loss(model_->forward(batch.x), batch.y);
   optimizer_.zero_grad();
   loss.backward();
   optimizer_.step(lr, beta1);
   loss_log_.add(loss);
+}
+
+void Trainer::distributed_step(const Batch& batch, double lr, double beta1) {
+  // Rank r's slice of the global batch; the slices tile it, so the sum over ranks of
+  // (slice mean loss x slice share) is the global batch's mean loss, and so are its gradients.
+  const int64_t global = batch.y.size(0);
+  const int64_t ranks = collective_->world_size(), rank = collective_->rank();
+  const int64_t begin = global * rank / ranks, end = global * (rank + 1) / ranks;
+  const torch::Tensor x = batch.x.narrow(0, begin, end - begin);
+  const torch::Tensor y = batch.y.narrow(0, begin, end - begin);
+  const double share = static_cast<double>(end - begin) / static_cast<double>(global);
+  const torch::Tensor loss = torch::mse_loss(model_->forward(x), y) * share;
+  optimizer_.zero_grad();
+  loss.backward();
+  // One flat buffer for every gradient and the loss: a single allreduce per step.
+  std::vector<torch::Tensor> reduced;
+  for (auto& p : model_->parameters()) {
+    // A parameter this slice did not reach still takes part, so that all ranks send the same
+    // buffer layout.
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    reduced.push_back(p.grad());
+  }
+  reduced.push_back(loss.detach().reshape({1}).to(reduced.front().scalar_type()).clone());
+  collective_->allreduce_sum(reduced);
+  optimizer_.step(lr, beta1);
+  loss_log_.add(reduced.back());
 }
 
 void Trainer::account_losses() {
@@ -189,7 +220,7 @@ std::optional<EpochMetrics> Trainer::run_epoch(const FitHooks& hooks) {
   m.train_loss_mean = epoch_loss_sum_ / static_cast<double>(n_batches);
   batch_ = 0;
   epoch_loss_sum_ = 0;
-  m.valid = evaluate();
+  if (collective_ == nullptr || collective_->rank() == 0) m.valid = evaluate();
   m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return m;
 }
@@ -202,9 +233,22 @@ std::vector<EpochMetrics> Trainer::fit(const std::function<void(const EpochMetri
 
 std::vector<EpochMetrics> Trainer::fit(const FitHooks& hooks) {
   const CheckpointConfig& c = hooks.checkpoint;
-  fused_ = config_.fused ? FusedDotStep::create(*model_, optimizer_, config_.batch_size) : nullptr;
+  fused_ = config_.fused && collective_ == nullptr
+               ? FusedDotStep::create(*model_, optimizer_, config_.batch_size)
+               : nullptr;
   stopped_ = false;
   checkpointed_step_ = -1;
+  if (collective_) {
+    if (config_.batch_size < collective_->world_size()) {
+      throw Error("train.batch_size " + std::to_string(config_.batch_size) + " is smaller than " +
+                  "the " + std::to_string(collective_->world_size()) +
+                  " ranks: each needs at least one rating of every global batch");
+    }
+    // Start from rank 0's parameters, as DistributedDataParallel does.
+    std::vector<torch::Tensor> params;
+    for (const auto& p : model_->parameters()) params.push_back(p.detach());
+    collective_->broadcast(params, 0);
+  }
   std::vector<EpochMetrics> history;
   while (epoch_ < config_.epochs) {
     std::optional<EpochMetrics> m = run_epoch(hooks);

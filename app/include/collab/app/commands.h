@@ -14,5 +14,6 @@ int similar_command(int argc, char** argv);
 int predict_command(int argc, char** argv);
 int interpret_command(int argc, char** argv);
 int compare_command(int argc, char** argv);
+int launch_command(int argc, char** argv);
 
 }  // namespace collab

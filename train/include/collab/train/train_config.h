@@ -4,7 +4,8 @@
 //             "threads": 0, "device": "cpu",
 //             "pct_start": 0.25, "div": 25, "div_final": 1e5, "moms": [0.95, 0.85, 0.95],
 //             "beta2": 0.99, "eps": 1e-5, "eval_batch_size": 8192, "fused": true,
-//             "data_placement": "auto", "sync_every": 0}
+//             "data_placement": "auto", "sync_every": 0,
+//             "distributed": {"backend": "gloo", "timeout_s": 300}}
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,15 @@
 #include "collab/train/one_cycle.h"
 
 namespace collab {
+
+// How ranks of a data-parallel run talk (train/distributed.h). Whether a run is distributed is
+// decided by the environment (WORLD_SIZE > 1, as torchrun sets it), not by this section.
+struct DistributedConfig {
+  std::string backend = "gloo";  // "gloo" (CPU) or "nccl" (CUDA builds)
+  // Rendezvous and every collective give up after this long: a worker that died or hangs makes
+  // the others fail with an error instead of waiting forever.
+  int64_t timeout_s = 300;
+};
 
 struct TrainConfig {
   int64_t epochs = 5;
@@ -36,6 +46,7 @@ struct TrainConfig {
   int64_t sync_every = 0;
   OneCycleOptions one_cycle;  // lr_max lives here
   AdamOptions adam;           // weight_decay lives here
+  DistributedConfig distributed;
 };
 
 TrainConfig read_train_config(ConfigReader& reader);

@@ -24,6 +24,8 @@
 
 namespace collab {
 
+class Collective;
+
 struct EpochMetrics {
   int64_t epoch = 0;           // 0-based, as fastai prints it
   double train_loss = 0;       // fastai's debiased moving average (beta 0.98) at epoch end
@@ -142,6 +144,14 @@ class Trainer {
   // True when the last fit() returned early because hooks.stop_requested() asked it to.
   bool stopped() const { return stopped_; }
 
+  // Makes this trainer one rank of a data-parallel run (nullptr: alone). Each rank trains on
+  // its slice of every global batch (the same shuffled order on all ranks, so the global batch
+  // is train.batch_size), gradients and the loss are summed with one bucketed allreduce per
+  // step, and every rank takes the same optimizer step; fit() first copies rank 0's parameters
+  // to all. Only rank 0 evaluates (the other ranks' EpochMetrics::valid stay zero). The fused
+  // kernel is not used: its updates bypass the gradients that would be reduced.
+  void set_collective(Collective* collective) { collective_ = collective; }
+
   int64_t steps_per_epoch() const { return batches_.size(); }
   int64_t global_step() const { return step_; }
   int64_t epoch() const { return epoch_; }
@@ -162,6 +172,8 @@ class Trainer {
   // Adds the logged losses to the epoch's sum and the smoothed loss; throws TrainingDiverged
   // naming the first step whose loss is not finite.
   void account_losses();
+  // train_step's autograd path as one rank of collective_; records the global batch's loss.
+  void distributed_step(const Batch& batch, double lr, double beta1);
 
   CollabModel model_;
   TrainConfig config_;
@@ -186,6 +198,7 @@ class Trainer {
   // Losses not yet read back (train.sync_every), and the buffer they are read into.
   LossLog loss_log_;
   std::vector<double> losses_;
+  Collective* collective_ = nullptr;
 };
 
 }  // namespace collab

@@ -1,0 +1,276 @@
+// `collab launch --nproc N [options] -- COMMAND ARGS...`: torchrun for one machine. Starts N
+// copies of this executable running COMMAND (fork and exec, no shell) with the rendezvous in
+// their environment (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK, LOCAL_WORLD_SIZE),
+// forwards their output line by line prefixed with the rank, and waits. When a worker fails the
+// others are stopped (SIGTERM, then SIGKILL after a grace period) and launch exits with the
+// failed worker's code.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <cxxopts.hpp>
+
+#include "collab/app/commands.h"
+#include "collab/common/error.h"
+
+extern char** environ;
+
+namespace collab {
+
+namespace {
+
+volatile sig_atomic_t g_stop_signal = 0;
+void on_stop_signal(int signal) {
+  g_stop_signal = signal;
+}
+
+// A TCP port nobody listens on now (the kernel picks it); another program could take it before
+// rank 0 binds it, a race torchrun's default port shares.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw Error(std::string("launch: cannot open a socket: ") + std::strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw Error(std::string("launch: cannot find a free port: ") + std::strerror(errno));
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string self_executable() {
+  std::vector<char> path(4096);
+  const ssize_t n = ::readlink("/proc/self/exe", path.data(), path.size() - 1);
+  if (n <= 0) throw Error("launch: cannot find this executable (/proc/self/exe)");
+  return std::string(path.data(), static_cast<size_t>(n));
+}
+
+// One stream of one worker, forwarded whole line by whole line.
+struct Stream {
+  int fd = -1;
+  int rank = 0;
+  bool forward = true;
+  std::ostream* out = nullptr;
+  std::string pending;
+
+  void emit(const std::string& line) {
+    if (forward) *out << "[rank " << rank << "] " << line << "\n" << std::flush;
+  }
+  // Reads what is there; returns false at end of stream.
+  bool drain() {
+    char buffer[4096];
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+    if (n <= 0) {
+      if (!pending.empty()) emit(pending);
+      pending.clear();
+      ::close(fd);
+      fd = -1;
+      return false;
+    }
+    pending.append(buffer, static_cast<size_t>(n));
+    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+      emit(pending.substr(0, nl));
+      pending.erase(0, nl + 1);
+    }
+    return true;
+  }
+};
+
+struct Worker {
+  pid_t pid = -1;
+  int rank = 0;
+  bool running = true;
+  int code = 0;  // exit code, or 128 + signal
+};
+
+std::string describe_status(int code) {
+  return code > 128 ? "was killed by signal " + std::to_string(code - 128)
+                    : "exited with code " + std::to_string(code);
+}
+
+}  // namespace
+
+int launch_command(int argc, char** argv) {
+  int split = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) {
+      split = i;
+      break;
+    }
+  }
+  cxxopts::Options options("collab launch",
+                           "Run N local workers of a distributed command, as torchrun does:\n"
+                           "  collab launch --nproc 2 -- train CONFIG [--run-dir DIR]");
+  options.add_options()("nproc", "number of worker processes",
+                        cxxopts::value<int>()->default_value("1"))(
+      "master-addr", "rendezvous host (MASTER_ADDR)",
+      cxxopts::value<std::string>()->default_value("127.0.0.1"))(
+      "master-port", "rendezvous port (MASTER_PORT; default: $MASTER_PORT, else a free port)",
+      cxxopts::value<int>())("output", "all: every rank's output; rank0: stdout of rank 0 only",
+                             cxxopts::value<std::string>()->default_value("all"))(
+      "grace", "seconds a worker gets after SIGTERM before SIGKILL",
+      cxxopts::value<int>()->default_value("5"))("h,help", "show this help");
+  const auto args = options.parse(split, argv);
+  if (args.count("help")) {
+    std::cout << options.help() << "\n";
+    return 0;
+  }
+  if (!args.unmatched().empty()) {
+    throw std::invalid_argument("unexpected argument \"" + args.unmatched()[0] +
+                                "\" (the command goes after --)");
+  }
+  if (split + 1 >= argc) {
+    throw std::invalid_argument(
+        "need a command after --, e.g. collab launch --nproc 2 -- train "
+        "CONFIG");
+  }
+  const int nproc = args["nproc"].as<int>();
+  if (nproc < 1 || nproc > 1024) {
+    throw std::invalid_argument("--nproc: expected 1 to 1024 workers, got " +
+                                std::to_string(nproc));
+  }
+  const std::string output = args["output"].as<std::string>();
+  if (output != "all" && output != "rank0") {
+    throw std::invalid_argument("--output: expected all or rank0, got \"" + output + "\"");
+  }
+  const int grace = args["grace"].as<int>();
+  int port = 0;
+  if (args.count("master-port")) {
+    port = args["master-port"].as<int>();
+  } else if (const char* env_port = std::getenv("MASTER_PORT"); env_port && *env_port) {
+    port = std::atoi(env_port);
+  } else {
+    port = free_port();
+  }
+  if (port < 1 || port > 65535) {
+    throw std::invalid_argument("--master-port: expected 1 to 65535, got " + std::to_string(port));
+  }
+  const std::string addr = args["master-addr"].as<std::string>();
+  const std::string exe = self_executable();
+
+  // Each worker's argv and environment are built before fork: after it, the child only execs.
+  std::vector<std::string> worker_args = {"collab"};
+  for (int i = split + 1; i < argc; ++i) worker_args.emplace_back(argv[i]);
+  std::vector<char*> worker_argv;
+  for (auto& a : worker_args) worker_argv.push_back(a.data());
+  worker_argv.push_back(nullptr);
+  const std::vector<std::string> ours = {"MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE",
+                                         "RANK",        "LOCAL_RANK",  "LOCAL_WORLD_SIZE",
+                                         "GROUP_RANK",  "ROLE_RANK"};
+  std::vector<std::string> inherited;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const std::string name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const auto& o : ours) replaced = replaced || name == o;
+    if (!replaced) inherited.push_back(entry);
+  }
+
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+
+  std::vector<Worker> workers;
+  std::vector<Stream> streams;
+  for (int rank = 0; rank < nproc; ++rank) {
+    std::vector<std::string> env = inherited;
+    env.push_back("MASTER_ADDR=" + addr);
+    env.push_back("MASTER_PORT=" + std::to_string(port));
+    env.push_back("WORLD_SIZE=" + std::to_string(nproc));
+    env.push_back("RANK=" + std::to_string(rank));
+    env.push_back("LOCAL_RANK=" + std::to_string(rank));
+    env.push_back("LOCAL_WORLD_SIZE=" + std::to_string(nproc));
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    int out_pipe[2], err_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+      throw Error(std::string("launch: pipe failed: ") + std::strerror(errno));
+    }
+    const pid_t pid = ::fork();
+    if (pid < 0) throw Error(std::string("launch: fork failed: ") + std::strerror(errno));
+    if (pid == 0) {
+      ::dup2(out_pipe[1], STDOUT_FILENO);
+      ::dup2(err_pipe[1], STDERR_FILENO);
+      ::execve(exe.c_str(), worker_argv.data(), envp.data());
+      const char message[] = "collab launch: exec failed\n";
+      (void)!::write(STDERR_FILENO, message, sizeof message - 1);
+      ::_exit(127);
+    }
+    ::close(out_pipe[1]);
+    ::close(err_pipe[1]);
+    workers.push_back({pid, rank, true, 0});
+    streams.push_back({out_pipe[0], rank, output == "all" || rank == 0, &std::cout, {}});
+    streams.push_back({err_pipe[0], rank, true, &std::cerr, {}});
+  }
+  std::cerr << "collab launch: " << nproc << " workers, rendezvous " << addr << ":" << port << "\n";
+
+  int failed_code = 0;
+  bool stopping = false;
+  std::chrono::steady_clock::time_point kill_at;
+  auto stop_all = [&](int signal) {
+    for (const auto& w : workers) {
+      if (w.running) ::kill(w.pid, signal);
+    }
+  };
+  size_t running = workers.size();
+  while (running > 0 || !streams.empty()) {
+    std::vector<pollfd> fds;
+    for (const auto& s : streams) fds.push_back({s.fd, POLLIN, 0});
+    const int ready = ::poll(fds.data(), fds.size(), 100);
+    if (ready > 0) {
+      std::vector<Stream> open;
+      for (size_t i = 0; i < streams.size(); ++i) {
+        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) && !streams[i].drain()) continue;
+        open.push_back(std::move(streams[i]));
+      }
+      streams = std::move(open);
+    }
+    for (auto& w : workers) {
+      if (!w.running) continue;
+      int status = 0;
+      if (::waitpid(w.pid, &status, WNOHANG) != w.pid) continue;
+      w.running = false;
+      --running;
+      w.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      if (w.code != 0 && !stopping) {
+        failed_code = w.code;
+        std::cerr << "collab launch: rank " << w.rank << " " << describe_status(w.code)
+                  << "; stopping the other workers\n";
+      }
+    }
+    if (!stopping && (failed_code != 0 || g_stop_signal != 0)) {
+      if (failed_code == 0) failed_code = 128 + g_stop_signal;
+      stopping = true;
+      stop_all(SIGTERM);
+      kill_at = std::chrono::steady_clock::now() + std::chrono::seconds(grace);
+    }
+    if (stopping && running > 0 && std::chrono::steady_clock::now() >= kill_at) {
+      stop_all(SIGKILL);
+      kill_at = std::chrono::steady_clock::time_point::max();
+    }
+  }
+  return failed_code;
+}
+
+}  // namespace collab

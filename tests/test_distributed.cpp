@@ -1,0 +1,299 @@
+// Data parallelism in one process: the torchrun environment is read strictly, the bucketed
+// collectives sum and broadcast across two ranks (two threads on loopback Gloo), and two ranks
+// training on halves of each global batch keep bit-identical parameters that match one process
+// training on the whole batch.
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "collab/common/config_reader.h"
+#include "collab/common/error.h"
+#include "collab/models/registry.h"
+#include "collab/train/distributed.h"
+#include "collab/train/trainer.h"
+
+using collab::Collective;
+using collab::DistributedConfig;
+using collab::DistributedEnv;
+
+namespace {
+
+// Sets environment variables for the scope, restoring what was there.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(const std::map<std::string, std::optional<std::string>>& values) {
+    for (const auto& [name, value] : values) {
+      const char* old = std::getenv(name.c_str());
+      saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
+      if (value) {
+        ::setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        ::unsetenv(name.c_str());
+      }
+    }
+  }
+  ~ScopedEnv() {
+    for (const auto& [name, value] : saved_) {
+      if (value) {
+        ::setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        ::unsetenv(name.c_str());
+      }
+    }
+  }
+
+ private:
+  std::map<std::string, std::optional<std::string>> saved_;
+};
+
+const std::map<std::string, std::optional<std::string>> kRank1Of2 = {
+    {"WORLD_SIZE", "2"},      {"RANK", "1"},
+    {"LOCAL_RANK", "1"},      {"MASTER_ADDR", "10.0.0.7"},
+    {"MASTER_PORT", "29511"}, {"LOCAL_WORLD_SIZE", "2"}};
+
+std::string env_error(std::map<std::string, std::optional<std::string>> values) {
+  ScopedEnv env(values);
+  try {
+    collab::distributed_env_from_environment();
+  } catch (const collab::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Runs `body(collective)` on two ranks, one thread each, joined through a loopback TCPStore.
+void on_two_ranks(const std::function<void(Collective&)>& body, int64_t timeout_s = 20) {
+  const int port = free_port();
+  DistributedConfig config;
+  config.timeout_s = timeout_s;
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < 2; ++rank) {
+    threads.emplace_back([&, rank] {
+      try {
+        DistributedEnv env;
+        env.master_addr = "127.0.0.1";
+        env.port = port;
+        env.world_size = 2;
+        env.rank = rank;
+        auto collective = Collective::connect(env, config, torch::kCPU);
+        body(*collective);
+      } catch (const std::exception& e) {
+        errors[static_cast<size_t>(rank)] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors[0], "");
+  EXPECT_EQ(errors[1], "");
+}
+
+}  // namespace
+
+TEST(DistributedEnv, PlainRunWithoutWorldSizeOrWithOne) {
+  {
+    ScopedEnv env({{"WORLD_SIZE", std::nullopt}, {"RANK", "3"}});
+    EXPECT_FALSE(collab::distributed_env_from_environment().has_value());
+  }
+  ScopedEnv env({{"WORLD_SIZE", "1"}, {"RANK", "0"}});
+  EXPECT_FALSE(collab::distributed_env_from_environment().has_value());
+}
+
+TEST(DistributedEnv, ReadsTorchrunVariables) {
+  ScopedEnv env(kRank1Of2);
+  const auto d = collab::distributed_env_from_environment();
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->world_size, 2);
+  EXPECT_EQ(d->rank, 1);
+  EXPECT_EQ(d->local_rank, 1);
+  EXPECT_EQ(d->local_world_size, 2);
+  EXPECT_EQ(d->master_addr, "10.0.0.7");
+  EXPECT_EQ(d->port, 29511);
+}
+
+TEST(DistributedEnv, NamesTheMissingOrMalformedVariable) {
+  auto without = [](const std::string& name) {
+    auto values = kRank1Of2;
+    values[name] = std::nullopt;
+    return values;
+  };
+  EXPECT_NE(env_error(without("RANK")).find("RANK is missing"), std::string::npos);
+  EXPECT_NE(env_error(without("MASTER_ADDR")).find("MASTER_ADDR is missing"), std::string::npos);
+  EXPECT_NE(env_error(without("MASTER_PORT")).find("MASTER_PORT is missing"), std::string::npos);
+  auto values = kRank1Of2;
+  values["RANK"] = "2";  // ranks are 0 and 1
+  EXPECT_NE(env_error(values).find("RANK=\"2\": expected an integer in [0, 1]"), std::string::npos);
+  values = kRank1Of2;
+  values["MASTER_PORT"] = "80x";
+  EXPECT_NE(env_error(values).find("MASTER_PORT=\"80x\""), std::string::npos);
+}
+
+TEST(DistributedConfig, ReadsBackendAndTimeoutStrictly) {
+  collab::json section = {{"distributed", {{"backend", "nccl"}, {"timeout_s", 7}}}};
+  collab::ConfigReader reader(section, "train", nullptr);
+  const collab::TrainConfig c = collab::read_train_config(reader);
+  EXPECT_EQ(c.distributed.backend, "nccl");
+  EXPECT_EQ(c.distributed.timeout_s, 7);
+
+  auto error_of = [](const collab::json& distributed) {
+    collab::json s = {{"distributed", distributed}};
+    collab::ConfigReader r(s, "train", nullptr);
+    try {
+      collab::read_train_config(r);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(error_of({{"backend", "mpi"}}).find("train.distributed.backend"), std::string::npos);
+  EXPECT_NE(error_of({{"timeout_s", 0}}).find("train.distributed.timeout_s"), std::string::npos);
+  EXPECT_NE(error_of({{"port", 1}}).find("train.distributed.port"), std::string::npos);
+}
+
+TEST(Collective, BackendMustFitTheDevice) {
+  DistributedEnv env;
+  env.master_addr = "127.0.0.1";
+  env.world_size = 2;
+  DistributedConfig nccl;
+  nccl.backend = "nccl";
+  try {
+    Collective::connect(env, nccl, torch::kCPU);
+    ADD_FAILURE() << "nccl on the CPU was accepted";
+  } catch (const collab::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs train.device on CUDA"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Collective, BucketedAllreduceSumsAndBroadcastCopiesRankZero) {
+  if (!collab::distributed_available()) GTEST_SKIP() << "this build has no distributed support";
+  on_two_ranks([](Collective& c) {
+    const float r = static_cast<float>(c.rank());
+    // Three float tensors and a double one, with 64-byte buckets: several buffers and a dtype
+    // change, each tensor back in its own shape.
+    std::vector<torch::Tensor> t = {
+        torch::full({3, 2}, r + 1), torch::arange(5).to(torch::kFloat) * (r + 1),
+        torch::full({20}, 10 * r), torch::full({2}, r + 0.5, torch::kDouble)};
+    c.allreduce_sum(t, /*bucket_bytes=*/64);
+    EXPECT_TRUE(torch::equal(t[0], torch::full({3, 2}, 3.0f)));
+    EXPECT_TRUE(torch::equal(t[1], torch::arange(5).to(torch::kFloat) * 3));
+    EXPECT_TRUE(torch::equal(t[2], torch::full({20}, 10.0f)));
+    EXPECT_TRUE(torch::equal(t[3], torch::full({2}, 2.0, torch::kDouble)));
+
+    std::vector<torch::Tensor> b = {torch::full({4}, r), torch::full({2, 2}, r * 7)};
+    c.broadcast(b, 0);
+    EXPECT_TRUE(torch::equal(b[0], torch::zeros({4})));
+    EXPECT_TRUE(torch::equal(b[1], torch::zeros({2, 2})));
+  });
+}
+
+namespace {
+
+// 2000 ratings of 60 users and 80 items from a fixed generator; 1600 train, 400 valid.
+collab::Dataset synthetic_dataset() {
+  collab::Dataset d;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 2000; ++i) {
+    const int64_t u = d.users.add("u" + std::to_string(rng() % 60));
+    const int64_t it = d.items.add("i" + std::to_string(rng() % 80));
+    (i % 5 ? d.train : d.valid).push_back(u, it, static_cast<float>(1 + rng() % 5), 0);
+  }
+  return d;
+}
+
+collab::TrainConfig train_config() {
+  collab::TrainConfig config;
+  config.epochs = 3;
+  config.batch_size = 33;  // odd: the ranks' slices are 16 and 17 ratings
+  config.fused = false;
+  config.one_cycle.lr_max = 1e-2;
+  return config;
+}
+
+collab::CollabModel make_model(const collab::Dataset& d, uint64_t seed) {
+  torch::manual_seed(seed);
+  collab::json section = {{"arch", "DotProductBias"}, {"n_factors", 8}, {"y_range", {0, 5.5}}};
+  collab::ConfigReader reader(section, "model", nullptr);
+  return collab::build_model(reader, {d.users.size(), d.items.size()});
+}
+
+}  // namespace
+
+TEST(DistributedTrainer, RanksStayIdenticalAndMatchOneProcess) {
+  if (!collab::distributed_available()) GTEST_SKIP() << "this build has no distributed support";
+  torch::set_num_threads(1);
+  const collab::Dataset data = synthetic_dataset();
+
+  collab::CollabModel alone = make_model(data, 5);
+  collab::Trainer single(alone, data, train_config(), torch::kCPU);
+  const auto single_history = single.fit();
+
+  // Rank 1 starts from other weights: fit() must broadcast rank 0's.
+  std::vector<collab::CollabModel> models = {make_model(data, 5), make_model(data, 99)};
+  std::vector<std::vector<collab::EpochMetrics>> histories(2);
+  on_two_ranks([&](Collective& c) {
+    collab::Trainer trainer(models[static_cast<size_t>(c.rank())], data, train_config(),
+                            torch::kCPU);
+    trainer.set_collective(&c);
+    histories[static_cast<size_t>(c.rank())] = trainer.fit();
+  });
+  ASSERT_EQ(histories[0].size(), 3u);
+
+  const auto p0 = models[0]->named_parameters(), p1 = models[1]->named_parameters();
+  const auto pa = alone->named_parameters();
+  for (const auto& item : p0) {
+    // The same reduced gradients and the same optimizer arithmetic on every rank.
+    EXPECT_TRUE(torch::equal(item.value(), *p1.find(item.key()))) << item.key();
+    // One process sums the same gradients in another order: float rounding only.
+    EXPECT_TRUE(torch::allclose(item.value(), *pa.find(item.key()), 1e-3, 1e-4)) << item.key();
+  }
+  for (size_t e = 0; e < 3; ++e) {
+    // The logged loss is the global batch's (rank shares summed), as one process reports it.
+    EXPECT_NEAR(histories[0][e].train_loss, single_history[e].train_loss, 1e-4);
+    EXPECT_NEAR(histories[1][e].train_loss, single_history[e].train_loss, 1e-4);
+    EXPECT_NEAR(histories[0][e].valid.mse, single_history[e].valid.mse, 1e-4);
+  }
+  EXPECT_EQ(histories[1][2].valid.mse, 0.0) << "only rank 0 evaluates";
+}
+
+TEST(DistributedTrainer, RefusesAGlobalBatchSmallerThanTheRanks) {
+  if (!collab::distributed_available()) GTEST_SKIP() << "this build has no distributed support";
+  const collab::Dataset data = synthetic_dataset();
+  on_two_ranks([&](Collective& c) {
+    collab::TrainConfig config = train_config();
+    config.batch_size = 1;
+    collab::Trainer trainer(make_model(data, 5), data, config, torch::kCPU);
+    trainer.set_collective(&c);
+    try {
+      trainer.fit();
+      ADD_FAILURE() << "batch_size 1 on 2 ranks was accepted";
+    } catch (const collab::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("train.batch_size 1 is smaller than the 2 ranks"),
+                std::string::npos)
+          << e.what();
+    }
+  });
+}
