@@ -3,10 +3,12 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "collab/data/data_config.h"
 #include "collab/data/item_catalog.h"
 #include "collab/data/ratings.h"
+#include "collab/data/ratings_cache.h"
 #include "collab/data/vocabulary.h"
 
 namespace collab {
@@ -21,6 +23,8 @@ struct Dataset {
   // their initial values, decayed).
   int64_t valid_unseen_users = 0;
   int64_t valid_unseen_items = 0;
+  // How each ratings file was read (time, cache use), in reading order.
+  std::vector<RatingsReadReport> reads;
 };
 
 // Sets `valid_unseen_users` and `valid_unseen_items` from the train and validation ratings.
