@@ -13,6 +13,9 @@ TrainConfig read_train_config(ConfigReader& r) {
   c.device = r.string("device", c.device);
   c.eval_batch_size = r.integer("eval_batch_size", c.eval_batch_size, /*min=*/1);
   c.fused = r.boolean("fused", c.fused);
+  c.optimizer = r.choice("optimizer", {"adam", "sparse_adam", "sgd"}, c.optimizer);
+  c.blocks = r.integer("blocks", c.blocks, /*min=*/0, /*max=*/4096);
+  c.lr_schedule = r.choice("lr_schedule", {"one_cycle", "constant"}, c.lr_schedule);
   c.one_cycle.pct_start =
       r.number("pct_start", c.one_cycle.pct_start, {0, 1, false, false, "a number in (0, 1)"});
   c.one_cycle.div = r.number("div", c.one_cycle.div, NumberRange::positive());

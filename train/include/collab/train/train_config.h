@@ -3,7 +3,8 @@
 //   "train": {"epochs": 5, "batch_size": 64, "lr_max": 5e-3, "weight_decay": 0.1, "seed": 42,
 //             "threads": 0, "device": "cpu",
 //             "pct_start": 0.25, "div": 25, "div_final": 1e5, "moms": [0.95, 0.85, 0.95],
-//             "beta2": 0.99, "eps": 1e-5, "eval_batch_size": 8192, "fused": true}
+//             "beta2": 0.99, "eps": 1e-5, "eval_batch_size": 8192, "fused": true,
+//             "optimizer": "adam", "blocks": 0, "lr_schedule": "one_cycle"}
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,15 @@ struct TrainConfig {
   // Train DotProduct/DotProductBias on the CPU with the fused kernel (train/fused_dot.h) rather
   // than autograd: the same recipe, ~20x faster. false forces the autograd reference path.
   bool fused = true;
+  // "adam": the exact recipe (dense fastai Adam over every parameter each step). "sgd" and
+  // "sparse_adam": the sparse fast path (train/sparse_train.h), DotProduct/DotProductBias only.
+  std::string optimizer = "adam";
+  // Sparse path: the B of its B x B block grid; 0 picks default_blocks(threads).
+  int64_t blocks = 0;
+  // Sparse path: "one_cycle" (lr and beta1 as the recipe, stepped per block round) or
+  // "constant" (lr_max throughout, beta1 = moms[0]).
+  std::string lr_schedule = "one_cycle";
+  bool sparse() const { return optimizer != "adam"; }
   OneCycleOptions one_cycle;  // lr_max lives here
   AdamOptions adam;           // weight_decay lives here
 };
