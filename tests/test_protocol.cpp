@@ -66,14 +66,14 @@ TEST(LeaveLastKOut, HoldsOutEachUsersLatestRatings) {
   all.push_back(2, 2, 3, 1);
   const collab::Split s = collab::leave_last_k_out(all, 2);
   // Test rows in file order: u0 i0 (30), u0 i2 (20), u2 i0 (5), u2 i1 (5).
-  EXPECT_EQ(s.valid.items, (std::vector<int64_t>{0, 2, 0, 1}));
-  EXPECT_EQ(s.valid.users, (std::vector<int64_t>{0, 0, 2, 2}));
-  EXPECT_EQ(s.train.users, (std::vector<int64_t>{0, 1, 2}));
-  EXPECT_EQ(s.train.items, (std::vector<int64_t>{1, 2, 2}));
+  EXPECT_EQ(s.valid.items, (std::vector<int32_t>{0, 2, 0, 1}));
+  EXPECT_EQ(s.valid.users, (std::vector<int32_t>{0, 0, 2, 2}));
+  EXPECT_EQ(s.train.users, (std::vector<int32_t>{0, 1, 2}));
+  EXPECT_EQ(s.train.items, (std::vector<int32_t>{1, 2, 2}));
 
   const collab::Split one = collab::leave_last_k_out(all, 1);
   EXPECT_EQ(one.valid.timestamps, (std::vector<int64_t>{30, 5}));
-  EXPECT_EQ(one.valid.items, (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(one.valid.items, (std::vector<int32_t>{0, 1}));
 }
 
 TEST(ProtocolConfig, DefaultsToPredefinedFiveFold) {

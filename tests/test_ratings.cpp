@@ -56,8 +56,8 @@ TEST(ReadRatings, TabSeparatedWithTimestamps) {
   ASSERT_EQ(r.size(), 3u);
   EXPECT_EQ(users.size(), 2);
   EXPECT_EQ(items.size(), 3);
-  EXPECT_EQ(r.users, (std::vector<int64_t>{0, 1, 0}));  // vocabulary order of first appearance
-  EXPECT_EQ(r.items, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(r.users, (std::vector<int32_t>{0, 1, 0}));  // vocabulary order of first appearance
+  EXPECT_EQ(r.items, (std::vector<int32_t>{0, 1, 2}));
   EXPECT_EQ(r.ratings, (std::vector<float>{3, 3, 1}));
   EXPECT_EQ(r.timestamps, (std::vector<int64_t>{881250949, 891717742, 878887116}));
   EXPECT_EQ(users.raw(0), "196");
@@ -71,7 +71,9 @@ TEST(ReadRatings, CommaSeparatedWithHeaderThreeColumnsAndFractions) {
   const collab::Ratings r = collab::read_ratings(path, csv(/*header=*/true), users, items);
   ASSERT_EQ(r.size(), 3u);
   EXPECT_EQ(r.ratings, (std::vector<float>{4.5f, 0.5f, 3.0f}));
-  EXPECT_EQ(r.timestamps, (std::vector<int64_t>{0, 0, 0}));  // no timestamp column
+  // No timestamp column: nothing stored, every timestamp reads as 0.
+  EXPECT_TRUE(r.timestamps.empty());
+  EXPECT_EQ(r.timestamp(2), 0);
   EXPECT_EQ(users.raws(), (std::vector<std::string>{"u1", "u2"}));
   EXPECT_EQ(items.raws(), (std::vector<std::string>{"m1", "m2"}));  // fields are trimmed
 }
@@ -106,8 +108,8 @@ TEST(ReadRatings, ExistingVocabulariesAreExtended) {
   items.add("x");
   const collab::Ratings r =
       collab::read_ratings(write_ratings("8\tx\t1\n7\ty\t2\n"), {}, users, items);
-  EXPECT_EQ(r.users, (std::vector<int64_t>{1, 0}));
-  EXPECT_EQ(r.items, (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(r.users, (std::vector<int32_t>{1, 0}));
+  EXPECT_EQ(r.items, (std::vector<int32_t>{0, 1}));
 }
 
 TEST(ReadRatings, MalformedLineNamesFileAndLine) {
@@ -236,8 +238,8 @@ TEST(Ratings, SelectKeepsRowsInOrder) {
   r.push_back(1, 2, 2.f, 20);
   r.push_back(2, 1, 3.f, 30);
   const collab::Ratings s = r.select({2, 0});
-  EXPECT_EQ(s.users, (std::vector<int64_t>{2, 0}));
-  EXPECT_EQ(s.items, (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(s.users, (std::vector<int32_t>{2, 0}));
+  EXPECT_EQ(s.items, (std::vector<int32_t>{1, 0}));
   EXPECT_EQ(s.ratings, (std::vector<float>{3.f, 1.f}));
   EXPECT_EQ(s.timestamps, (std::vector<int64_t>{30, 10}));
 }

@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <cxxopts.hpp>
 
 #include "collab/app/checkpoints.h"
@@ -24,6 +25,7 @@
 #include "collab/models/registry.h"
 #include "collab/train/device.h"
 #include "collab/train/distributed.h"
+#include "collab/train/sparse_train.h"
 #include "collab/train/trainer.h"
 
 namespace collab {
@@ -81,6 +83,15 @@ void check_same_run(const RunConfig& run, const ResumePoint& resume) {
                 first_difference(given_model, saved_model) +
                 " (a checkpoint continues only the model it was saved from)");
   }
+  const json saved_optimizer =
+      saved.value("train", json::object()).value("optimizer", json("adam"));
+  if (saved_optimizer != json("adam") || run.train.sparse()) {
+    throw Error("cannot resume from " + resume.path +
+                ": runs of the sparse path (train.optimizer " +
+                (saved_optimizer != json("adam") ? describe(saved_optimizer)
+                                                 : "\"" + run.train.optimizer + "\"") +
+                ") keep only their final model, not the state to continue from; start a new run");
+  }
   const json saved_batch = saved.value("train", json::object()).value("batch_size", json());
   if (saved_batch != json(run.train.batch_size)) {
     throw Error("cannot resume from " + resume.path + ": train.batch_size is " +
@@ -128,6 +139,85 @@ std::string shell_quoted(const std::string& text) {
   return out + "'";
 }
 
+// How the ratings files were read, when it is worth a line: a cache was involved or reading
+// took a noticeable time.
+void print_reads(const Dataset& data) {
+  double seconds = 0;
+  bool cached = false;
+  for (const auto& r : data.reads) {
+    seconds += r.seconds;
+    cached = cached || !r.note.empty();
+  }
+  if (seconds < 1.0 && !cached) return;
+  for (const auto& r : data.reads) {
+    std::printf("read %s: %zu ratings in %.3f s (%s%s%s)\n", r.path.c_str(), r.ratings, r.seconds,
+                r.from_cache ? "binary cache" : "text", r.note.empty() || r.from_cache ? "" : "; ",
+                r.from_cache ? "" : r.note.c_str());
+  }
+  std::fflush(stdout);
+}
+
+// The sparse fast path (train.optimizer "sgd" or "sparse_adam"): trains with SparseTrainer,
+// prints and logs the same epoch table and saves the final model as a checkpoint (without
+// optimizer state: sparse runs are not resumable).
+int run_sparse_training(const RunConfig& run, const std::string& requested_run_dir, bool quiet,
+                        Dataset& data, CollabModel model, const std::string& fingerprint,
+                        int64_t threads) {
+  const size_t n_train = data.train.size();
+  SparseTrainer trainer(*model, std::move(data.train), data.valid, run.train);
+  data.train = Ratings();
+  const std::string run_dir = prepare_run_dir(requested_run_dir, model->arch());
+  write_json_atomically(run_dir + "/config.json", run.resolved);
+  const std::string metrics_path = run_dir + "/metrics.jsonl";
+  write_file_atomically(metrics_path, "");
+  int64_t n_params = 0;
+  for (const auto& p : model->parameters()) n_params += p.numel();
+  if (!quiet) {
+    std::cout << model->arch() << ": " << n_params << " parameters; " << data.users.size()
+              << " users, " << data.items.size() << " items; " << n_train << " train / "
+              << data.valid.size() << " valid ratings; cpu, " << threads << " thread(s); "
+              << run.train.optimizer << ", " << trainer.grid().size << "x" << trainer.grid().size
+              << " blocks (built in " << trainer.setup_seconds() << " s); run dir " << run_dir
+              << "\n";
+    std::printf("%-7s%-12s%-12s%-12s%s\n", "epoch", "train_loss", "valid_loss", "valid_rmse",
+                "time");
+  }
+  json history = json::array();
+  trainer.fit([&](const EpochMetrics& m) {
+    const json line = metrics_json(m);
+    history.push_back(line);
+    append_json_line(metrics_path, line);
+    if (!quiet) print_row(line);
+  });
+  if (run.checkpoint.enabled()) {
+    Checkpoint c;
+    c.config = run.resolved;
+    TrainerState& s = c.state;
+    s.global_step = run.train.epochs * trainer.grid().size;
+    s.epoch = run.train.epochs;
+    for (const auto& p : model->named_parameters())
+      s.parameters.emplace_back(p.key(), p.value().detach());
+    for (const auto& b : model->named_buffers())
+      s.buffers.emplace_back(b.key(), b.value().detach());
+    s.cpu_generator = at::detail::getDefaultCPUGenerator().get_state();
+    s.order_generator = s.cpu_generator;
+    c.users = data.users;
+    c.items = data.items;
+    c.data_fingerprint = fingerprint;
+    c.metrics = history;
+    save_checkpoint(run_dir, c, run.checkpoint.keep_last);
+  }
+  const RatingMetrics final_metrics = trainer.evaluate();
+  std::printf("train_seconds %.4f rating_updates_per_s %.0f train_cpu_seconds %.4f\n",
+              trainer.train_seconds(),
+              static_cast<double>(n_train) * static_cast<double>(run.train.epochs) /
+                  trainer.train_seconds(),
+              trainer.train_cpu_seconds());
+  std::printf("valid_mse %.6f valid_rmse %.6f valid_mae %.6f\n", final_metrics.mse,
+              final_metrics.rmse, final_metrics.mae);
+  return 0;
+}
+
 }  // namespace
 
 ResumePoint latest_resume_point(const std::string& run_dir) {
@@ -140,8 +230,9 @@ ResumePoint latest_resume_point(const std::string& run_dir) {
 int run_training(const RunConfig& run, const std::string& requested_run_dir, bool quiet,
                  const std::optional<ResumePoint>& resume) {
   // Before anything slow: from here on SIGINT/SIGTERM stop training after the current step, with
-  // a checkpoint, instead of killing the process.
-  install_interrupt_handlers();
+  // a checkpoint, instead of killing the process. Sparse runs are not resumable: a signal ends
+  // them as usual.
+  if (!run.train.sparse()) install_interrupt_handlers();
   if (resume) check_same_run(run, *resume);
   // Every rank checks before any has connected, so rank 0 has written nothing yet.
   if (!resume && !requested_run_dir.empty() && has_checkpoints(requested_run_dir)) {
@@ -164,7 +255,8 @@ int run_training(const RunConfig& run, const std::string& requested_run_dir, boo
   torch::set_num_threads(static_cast<int>(threads));
 
   if (!run.data.dataset.empty()) ensure_dataset(run.data.dataset, run.data.dir, quiet);
-  const Dataset data = load_dataset(run.data);
+  Dataset data = load_dataset(run.data);
+  if (!quiet) print_reads(data);
   const std::string fingerprint = data_fingerprint(data);
   if (resume) check_same_data(data, fingerprint, *resume);
 
@@ -172,6 +264,12 @@ int run_training(const RunConfig& run, const std::string& requested_run_dir, boo
   ConfigReader model_section(run.model, "model", nullptr);
   CollabModel model = build_model(model_section, {data.users.size(), data.items.size()});
   model->to(device);
+  if (run.train.sparse() && dist) {
+    throw Error("train.optimizer \"" + run.train.optimizer +
+                "\": the sparse path trains in one process; distributed runs need \"adam\"");
+  }
+  if (run.train.sparse())
+    return run_sparse_training(run, requested_run_dir, quiet, data, model, fingerprint, threads);
 
   Trainer trainer(model, data, run.train, device);
   if (resume) {

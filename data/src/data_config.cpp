@@ -88,6 +88,14 @@ DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
   c.format.delimiter = delimiter[0];
   c.format.header = r.boolean("header", false);
   c.format.rating_range = r.optional_range("rating_range");
+  const std::string cache = r.choice("cache", {"auto", "always", "never"}, std::string("auto"));
+  c.cache.mode = cache == "always"  ? CacheMode::kAlways
+                 : cache == "never" ? CacheMode::kNever
+                                    : CacheMode::kAuto;
+  if (r.has("cache_dir")) {
+    c.cache.dir = resolve_path(r.string("cache_dir"), config_dir, r.path_of("cache_dir"));
+    r.set_resolved("cache_dir", c.cache.dir);
+  }
   r.finish();
   return c;
 }

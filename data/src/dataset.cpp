@@ -9,12 +9,12 @@ namespace collab {
 
 namespace {
 
-int64_t count_unseen(const std::vector<int64_t>& train_ids, const std::vector<int64_t>& valid_ids,
+int64_t count_unseen(const std::vector<int32_t>& train_ids, const std::vector<int32_t>& valid_ids,
                      int64_t vocab_size) {
   std::vector<bool> seen(static_cast<size_t>(vocab_size), false);
-  for (const int64_t i : train_ids) seen[static_cast<size_t>(i)] = true;
+  for (const int32_t i : train_ids) seen[static_cast<size_t>(i)] = true;
   int64_t unseen = 0;
-  for (const int64_t i : valid_ids) unseen += !seen[static_cast<size_t>(i)];
+  for (const int32_t i : valid_ids) unseen += !seen[static_cast<size_t>(i)];
   return unseen;
 }
 
@@ -44,12 +44,16 @@ void count_duplicate_ratings(Dataset& d) {
 Dataset load_dataset(const DataConfig& config) {
   Dataset d;
   if (!config.items.empty()) d.catalog = read_movielens_items(config.items, d.items);
+  auto read = [&](const std::string& path) {
+    d.reads.emplace_back();
+    return merge_into_vocabularies(
+        read_parsed_ratings(path, config.format, config.cache, &d.reads.back()), d.users, d.items);
+  };
   if (config.predefined_split()) {
-    d.train = read_ratings(config.train, config.format, d.users, d.items);
-    d.valid = read_ratings(config.valid, config.format, d.users, d.items);
+    d.train = read(config.train);
+    d.valid = read(config.valid);
   } else {
-    Split split = random_split(read_ratings(config.ratings, config.format, d.users, d.items),
-                               config.valid_pct, config.split_seed);
+    Split split = random_split(read(config.ratings), config.valid_pct, config.split_seed);
     d.train = std::move(split.train);
     d.valid = std::move(split.valid);
   }

@@ -193,7 +193,7 @@ Split leave_last_k_out(const Ratings& all, int64_t holdout) {
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
     const auto i = static_cast<size_t>(a), j = static_cast<size_t>(b);
     if (all.users[i] != all.users[j]) return all.users[i] < all.users[j];
-    return all.timestamps[i] < all.timestamps[j];
+    return all.timestamp(i) < all.timestamp(j);
   });
   std::vector<bool> is_test(static_cast<size_t>(n), false);
   for (int64_t start = 0; start < n;) {

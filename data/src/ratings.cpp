@@ -14,26 +14,46 @@
 
 namespace collab {
 
+namespace {
+
+int32_t checked_index(int64_t index, const char* what) {
+  if (index < 0 || index > std::numeric_limits<int32_t>::max()) {
+    throw Error(std::string("more than 2^31 distinct ") + what + " ids");
+  }
+  return static_cast<int32_t>(index);
+}
+
+}  // namespace
+
 void Ratings::reserve(size_t n) {
   users.reserve(n);
   items.reserve(n);
   ratings.reserve(n);
-  timestamps.reserve(n);
 }
 
 void Ratings::push_back(int64_t user, int64_t item, float rating, int64_t timestamp) {
-  users.push_back(user);
-  items.push_back(item);
+  const bool keep_timestamp = timestamp != 0 || !timestamps.empty();
+  if (keep_timestamp && timestamps.size() < ratings.size()) {
+    timestamps.reserve(ratings.capacity());
+    timestamps.resize(ratings.size(), 0);  // the rows before had none
+  }
+  users.push_back(checked_index(user, "user"));
+  items.push_back(checked_index(item, "item"));
   ratings.push_back(rating);
-  timestamps.push_back(timestamp);
+  if (keep_timestamp) timestamps.push_back(timestamp);
 }
 
 Ratings Ratings::select(const std::vector<int64_t>& rows) const {
+  // A selection of ratings with timestamps has them all, even when the selected ones are 0.
   Ratings out;
   out.reserve(rows.size());
+  if (!timestamps.empty()) out.timestamps.reserve(rows.size());
   for (const int64_t r : rows) {
     const auto i = static_cast<size_t>(r);
-    out.push_back(users[i], items[i], ratings[i], timestamps[i]);
+    out.users.push_back(users[i]);
+    out.items.push_back(items[i]);
+    out.ratings.push_back(ratings[i]);
+    if (!timestamps.empty()) out.timestamps.push_back(timestamps[i]);
   }
   return out;
 }
@@ -71,29 +91,80 @@ size_t split_fields(std::string_view line, char delimiter, std::string_view* fie
   return n;
 }
 
-}  // namespace
+// A file's raw ids -> its own indices. Ids written as small canonical decimal numbers (most
+// data sets: "196", "0") skip the string hash through a direct table; the vocabulary stays the
+// one authority on indices, so "07" and "7" remain different ids.
+class LocalIds {
+ public:
+  int64_t index(std::string_view raw) {
+    uint32_t value = 0;
+    if (small_number(raw, value)) {
+      if (value < numeric_.size() && numeric_[value] >= 0) return numeric_[value];
+      const int64_t index = vocabulary_.add(raw);
+      if (value >= numeric_.size()) {
+        numeric_.resize(std::max<size_t>(value + 1, std::min<size_t>(2 * numeric_.size(), kMax)),
+                        -1);
+      }
+      numeric_[value] = static_cast<int32_t>(index);
+      return index;
+    }
+    return vocabulary_.add(raw);
+  }
+  const std::vector<std::string>& raws() const { return vocabulary_.raws(); }
 
-Ratings read_ratings(const std::string& path, const RatingsFormat& format, Vocabulary& users,
-                     Vocabulary& items) {
-  return parse_ratings(read_file(path), path, format, users, items);
+ private:
+  static constexpr uint32_t kMax = 1u << 21;  // table of at most 8 MB
+  static bool small_number(std::string_view s, uint32_t& value) {
+    if (s.empty() || s.size() > 7 || (s[0] == '0' && s.size() > 1)) return false;
+    uint32_t v = 0;
+    for (const char c : s) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + static_cast<uint32_t>(c - '0');
+    }
+    if (v >= kMax) return false;
+    value = v;
+    return true;
+  }
+  Vocabulary vocabulary_;
+  std::vector<int32_t> numeric_;
+};
+
+// Newlines in the file, for an exact reservation (a second pass over the page cache costs less
+// than vectors doubling past the data's size).
+size_t count_lines(std::istream& in, std::vector<char>& buffer) {
+  size_t lines = 1;
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const auto got = static_cast<size_t>(in.gcount());
+    for (const char* p = buffer.data();
+         (p = static_cast<const char*>(std::memchr(p, '\n', buffer.data() + got - p)));) {
+      ++lines;
+      ++p;
+    }
+  }
+  in.clear();
+  in.seekg(0);
+  return lines;
 }
 
-Ratings parse_ratings(std::string_view text, const std::string& origin, const RatingsFormat& format,
-                      Vocabulary& users, Vocabulary& items) {
-  const std::string& path = origin;
-  Ratings out;
-  out.reserve(text.size() / 24);
-  size_t line_no = 0, pos = 0;
+// The parser behind parse_ratings_file and parse_ratings: `in` holds the text, `path` names it.
+ParsedRatings parse_ratings_stream(std::istream& in, const std::string& path,
+                                   const RatingsFormat& format) {
+  constexpr size_t kChunk = 4 << 20;
+  std::vector<char> buffer(kChunk);
+  const size_t max_lines = count_lines(in, buffer);
+
+  ParsedRatings parsed;
+  Ratings& out = parsed.ratings;
+  out.reserve(max_lines);
+  LocalIds users, items;
+  size_t line_no = 0;
   auto where = [&] { return path + ":" + std::to_string(line_no) + ": "; };
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string_view line(text.data() + pos, end - pos);
-    pos = end + 1;
+  auto parse_line = [&](std::string_view line) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line_no == 1 && format.header) continue;
-    if (trim(line).empty()) continue;
+    if (line_no == 1 && format.header) return;
+    if (trim(line).empty()) return;
 
     std::string_view f[4];
     const size_t n = split_fields(line, format.delimiter, f, 4);
@@ -105,12 +176,16 @@ Ratings parse_ratings(std::string_view text, const std::string& origin, const Ra
     }
     if (f[0].empty() || f[1].empty()) throw Error(where() + "empty user or item id");
     double rating = 0;
-    auto [rp, rec] = std::from_chars(f[2].data(), f[2].data() + f[2].size(), rating);
-    if (rec != std::errc() || rp != f[2].data() + f[2].size()) {
-      std::string hint = line_no == 1 && !format.header
-                             ? " (if the file starts with a header, set data.header to true)"
-                             : "";
-      throw Error(where() + "rating \"" + std::string(f[2]) + "\" is not a number" + hint);
+    if (f[2].size() == 1 && f[2][0] >= '0' && f[2][0] <= '9') {
+      rating = f[2][0] - '0';  // the common case, without from_chars
+    } else {
+      auto [rp, rec] = std::from_chars(f[2].data(), f[2].data() + f[2].size(), rating);
+      if (rec != std::errc() || rp != f[2].data() + f[2].size()) {
+        std::string hint = line_no == 1 && !format.header
+                               ? " (if the file starts with a header, set data.header to true)"
+                               : "";
+        throw Error(where() + "rating \"" + std::string(f[2]) + "\" is not a number" + hint);
+      }
     }
     if (!std::isfinite(rating)) {
       throw Error(where() + "rating \"" + std::string(f[2]) + "\" is not finite");
@@ -134,10 +209,76 @@ Ratings parse_ratings(std::string_view text, const std::string& origin, const Ra
         throw Error(where() + "timestamp \"" + std::string(f[3]) + "\" is not an integer");
       }
     }
-    out.push_back(users.add(f[0]), items.add(f[1]), static_cast<float>(rating), timestamp);
+    out.push_back(users.index(f[0]), items.index(f[1]), static_cast<float>(rating), timestamp);
+  };
+
+  // Chunks of the file; the partial line at a chunk's end moves to the front of the next.
+  size_t carry = 0;
+  while (true) {
+    if (carry == buffer.size()) buffer.resize(2 * buffer.size());  // a line longer than a chunk
+    in.read(buffer.data() + carry, static_cast<std::streamsize>(buffer.size() - carry));
+    const size_t got = static_cast<size_t>(in.gcount());
+    if (in.bad()) throw Error(path + ": read error");
+    const size_t end = carry + got;
+    const bool last = got == 0 || in.eof();
+    size_t pos = 0;
+    while (pos < end) {
+      const char* nl = static_cast<const char*>(std::memchr(buffer.data() + pos, '\n', end - pos));
+      if (!nl) break;
+      const auto line_end = static_cast<size_t>(nl - buffer.data());
+      parse_line(std::string_view(buffer.data() + pos, line_end - pos));
+      pos = line_end + 1;
+    }
+    if (last) {
+      if (pos < end) parse_line(std::string_view(buffer.data() + pos, end - pos));
+      break;
+    }
+    carry = end - pos;
+    std::memmove(buffer.data(), buffer.data() + pos, carry);
   }
   if (out.size() == 0) throw Error(path + ": no ratings in the file");
-  return out;
+  parsed.user_ids = users.raws();
+  parsed.item_ids = items.raws();
+  return parsed;
+}
+
+// Maps a file's own indices onto `vocabulary`'s, rewriting `indices` unless the map is the
+// identity (the first file read into empty vocabularies).
+void reindex(const std::vector<std::string>& raws, Vocabulary& vocabulary,
+             std::vector<int32_t>& indices, const char* what) {
+  std::vector<int32_t> map(raws.size());
+  bool identity = true;
+  for (size_t k = 0; k < raws.size(); ++k) {
+    map[k] = checked_index(vocabulary.add(raws[k]), what);
+    identity = identity && map[k] == static_cast<int32_t>(k);
+  }
+  if (identity) return;
+  for (int32_t& index : indices) index = map[static_cast<size_t>(index)];
+}
+
+}  // namespace
+
+Ratings merge_into_vocabularies(ParsedRatings&& parsed, Vocabulary& users, Vocabulary& items) {
+  reindex(parsed.user_ids, users, parsed.ratings.users, "user");
+  reindex(parsed.item_ids, items, parsed.ratings.items, "item");
+  return std::move(parsed.ratings);
+}
+
+Ratings read_ratings(const std::string& path, const RatingsFormat& format, Vocabulary& users,
+                     Vocabulary& items) {
+  return merge_into_vocabularies(parse_ratings_file(path, format), users, items);
+}
+
+ParsedRatings parse_ratings_file(const std::string& path, const RatingsFormat& format) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+  return parse_ratings_stream(in, path, format);
+}
+
+Ratings parse_ratings(std::string_view text, const std::string& origin, const RatingsFormat& format,
+                      Vocabulary& users, Vocabulary& items) {
+  std::istringstream in{std::string(text)};
+  return merge_into_vocabularies(parse_ratings_stream(in, origin, format), users, items);
 }
 
 }  // namespace collab

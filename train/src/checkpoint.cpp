@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -42,6 +43,16 @@ class Sha256 {
   void update_vector(const std::vector<T>& v) {
     update_value(static_cast<uint64_t>(v.size()));
     update(v.data(), v.size() * sizeof(T));
+  }
+  // An int32 vector hashed as if its elements were int64 (size prefix included).
+  void update_widened(const std::vector<int32_t>& v) {
+    update_value(static_cast<uint64_t>(v.size()));
+    int64_t chunk[1024];
+    for (size_t start = 0; start < v.size(); start += 1024) {
+      const size_t n = std::min<size_t>(1024, v.size() - start);
+      for (size_t k = 0; k < n; ++k) chunk[k] = v[start + k];
+      update(chunk, n * sizeof(int64_t));
+    }
   }
   template <typename T>
   void update_value(T value) {
@@ -237,8 +248,10 @@ std::string data_fingerprint(const Dataset& data) {
   sha.update_value(static_cast<int64_t>(data.users.size()));
   sha.update_value(static_cast<int64_t>(data.items.size()));
   for (const Ratings* r : {&data.train, &data.valid}) {
-    sha.update_vector(r->users);
-    sha.update_vector(r->items);
+    // Indices hashed as the int64 they were before storage became int32, so that checkpoints
+    // written then still match their data.
+    sha.update_widened(r->users);
+    sha.update_widened(r->items);
     sha.update_vector(r->ratings);
   }
   return hex(sha.digest());

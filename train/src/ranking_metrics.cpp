@@ -27,7 +27,7 @@ std::vector<std::vector<int64_t>> items_by_user(const Ratings& ratings, int64_t 
   return out;
 }
 
-int64_t max_index(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+int64_t max_index(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
   int64_t m = -1;
   for (const int64_t x : a) m = std::max(m, x);
   for (const int64_t x : b) m = std::max(m, x);

@@ -19,6 +19,9 @@ TrainConfig read_train_config(ConfigReader& r) {
            "expected \"auto\", \"device\" or \"staged\", got \"" + c.data_placement + "\"");
   }
   c.sync_every = r.integer("sync_every", c.sync_every, /*min=*/0);
+  c.optimizer = r.choice("optimizer", {"adam", "sparse_adam", "sgd"}, c.optimizer);
+  c.blocks = r.integer("blocks", c.blocks, /*min=*/0, /*max=*/4096);
+  c.lr_schedule = r.choice("lr_schedule", {"one_cycle", "constant"}, c.lr_schedule);
   c.one_cycle.pct_start =
       r.number("pct_start", c.one_cycle.pct_start, {0, 1, false, false, "a number in (0, 1)"});
   c.one_cycle.div = r.number("div", c.one_cycle.div, NumberRange::positive());

@@ -9,7 +9,10 @@
 //     "valid_pct": 0.2, "split_seed": 42,
 //     "train": "u1.base", "valid": "u1.test",   // ... or a predefined split
 //     "items": "u.item",        // optional MovieLens item catalogue (titles, genres)
-//     "delimiter": "\t", "header": false, "rating_range": null
+//     "delimiter": "\t", "header": false, "rating_range": null,
+//     "cache": "auto",          // binary cache of parsed ratings (ratings_cache.h): "auto" (files
+//                               // of 16 MiB or more), "always", "never"
+//     "cache_dir": ""           // default $COLLAB_CACHE_DIR or ~/.cache/collab/ratings
 //   }
 // Paths may use ${VAR}; ${COLLAB_DATA_DIR} defaults to the data root when the variable is unset.
 #pragma once
@@ -19,6 +22,7 @@
 
 #include "collab/common/config_reader.h"
 #include "collab/data/ratings.h"
+#include "collab/data/ratings_cache.h"
 
 namespace collab {
 
@@ -30,6 +34,7 @@ struct DataConfig {
   std::string valid;
   std::string items;  // resolved path of a MovieLens item catalogue, or ""
   RatingsFormat format;
+  RatingsCacheOptions cache;
   double valid_pct = 0.2;
   uint64_t split_seed = 42;
 

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "collab/data/data_config.h"
 #include "collab/data/item_catalog.h"
 #include "collab/data/ratings.h"
+#include "collab/data/ratings_cache.h"
 #include "collab/data/vocabulary.h"
 
 namespace collab {
@@ -26,6 +28,8 @@ struct Dataset {
   // loss, and one in both splits leaks into the validation); `collab train` prints a note.
   int64_t duplicate_ratings = 0;
   std::string first_duplicate;  // "user U, item I" (raw ids) of the first one, or ""
+  // How each ratings file was read (time, cache use), in reading order.
+  std::vector<RatingsReadReport> reads;
 };
 
 // Sets `valid_unseen_users` and `valid_unseen_items` from the train and validation ratings.

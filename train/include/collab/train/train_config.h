@@ -5,6 +5,7 @@
 //             "pct_start": 0.25, "div": 25, "div_final": 1e5, "moms": [0.95, 0.85, 0.95],
 //             "beta2": 0.99, "eps": 1e-5, "eval_batch_size": 8192, "fused": true,
 //             "data_placement": "auto", "sync_every": 0,
+//             "optimizer": "adam", "blocks": 0, "lr_schedule": "one_cycle",
 //             "distributed": {"backend": "gloo", "timeout_s": 300}}
 #pragma once
 
@@ -44,6 +45,15 @@ struct TrainConfig {
   // and the train loss); 0: every step on the CPU, every 100 on a GPU, where each read waits for
   // the device to finish its queued work.
   int64_t sync_every = 0;
+  // "adam": the exact recipe (dense fastai Adam over every parameter each step). "sgd" and
+  // "sparse_adam": the sparse fast path (train/sparse_train.h), DotProduct/DotProductBias only.
+  std::string optimizer = "adam";
+  // Sparse path: the B of its B x B block grid; 0 picks default_blocks(threads).
+  int64_t blocks = 0;
+  // Sparse path: "one_cycle" (lr and beta1 as the recipe, stepped per block round) or
+  // "constant" (lr_max throughout, beta1 = moms[0]).
+  std::string lr_schedule = "one_cycle";
+  bool sparse() const { return optimizer != "adam"; }
   OneCycleOptions one_cycle;  // lr_max lives here
   AdamOptions adam;           // weight_decay lives here
   DistributedConfig distributed;
