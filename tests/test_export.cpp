@@ -53,6 +53,16 @@ std::vector<Case> cases() {
         {"dropout", {0.3, 0.2}},
         {"embedding_dropout", 0.1},
         {"y_range", {0.5, 5.5}}}},
+      {"Biases", {{"arch", "Biases"}, {"y_range", {0, 5.5}}}},
+      {"ContentBased", {{"arch", "ContentBased"}, {"item_bias", true}, {"y_range", {0, 5.5}}}},
+      {"ContentBased_profile_only", {{"arch", "ContentBased"}, {"user_bias", false}}},
+      {"HybridDotProductBias",
+       {{"arch", "HybridDotProductBias"}, {"n_factors", 5}, {"y_range", {0, 5.5}}}},
+      {"HybridDotProductBias_no_item_biases",
+       {{"arch", "HybridDotProductBias"},
+        {"n_factors", 3},
+        {"item_bias", false},
+        {"feature_bias", false}}},
   };
 }
 
@@ -81,6 +91,8 @@ collab::CollabModel random_model(const Case& c, const Vocabs& v, uint64_t seed) 
   for (auto& b : model->named_buffers()) {
     if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 2.0);
     if (b.key().find("running_mean") != std::string::npos) b.value().normal_(0.0, 0.5);
+    // Content features are 0/1 flags; a zero table would hide a scripted model ignoring them.
+    if (b.key() == "item_features") b.value().bernoulli_(0.3);
   }
   model->eval();
   return model;

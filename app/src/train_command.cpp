@@ -20,6 +20,7 @@
 #include "collab/common/error.h"
 #include "collab/data/dataset.h"
 #include "collab/data/fetch.h"
+#include "collab/data/item_features.h"
 #include "collab/models/registry.h"
 #include "collab/train/device.h"
 #include "collab/train/trainer.h"
@@ -116,6 +117,19 @@ void check_same_data(const Dataset& data, const std::string& fingerprint,
 
 }  // namespace
 
+CollabModel build_model_for(ConfigReader& model, const Dataset& data) {
+  const int64_t n_items = data.items.size();
+  ModelShape shape(data.users.size(), n_items,
+                   data.catalog.empty() ? torch::Tensor() : item_feature_matrix(data.catalog, n_items));
+  CollabModel built = build_model(model, shape);
+  if (built->uses_item_features() && data.catalog.empty()) {
+    throw Error("model.arch \"" + built->arch() +
+                "\" scores items by their genres and release decade: the data section needs "
+                "\"items\" (a MovieLens u.item catalogue)");
+  }
+  return built;
+}
+
 ResumePoint latest_resume_point(const std::string& run_dir) {
   ResumePoint point;
   point.path = latest_checkpoint(run_dir);
@@ -145,7 +159,7 @@ int run_training(const RunConfig& run, const std::string& requested_run_dir, boo
 
   torch::manual_seed(run.train.seed);
   ConfigReader model_section(run.model, "model", nullptr);
-  CollabModel model = build_model(model_section, {data.users.size(), data.items.size()});
+  CollabModel model = build_model_for(model_section, data);
   model->to(device);
 
   Trainer trainer(model, data, run.train, device);

@@ -2,8 +2,10 @@
 
 #include "collab/models/biases.h"
 #include "collab/models/collab_nn.h"
+#include "collab/models/content_based.h"
 #include "collab/models/dot_product.h"
 #include "collab/models/dot_product_bias.h"
+#include "collab/models/hybrid_dot_product_bias.h"
 
 namespace collab {
 
@@ -21,6 +23,8 @@ const Entry kArchitectures[] = {
     {"DotProductBias", make_dot_product_bias},
     {"CollabNN", make_collab_nn},
     {"Biases", make_biases},
+    {"ContentBased", make_content_based},
+    {"HybridDotProductBias", make_hybrid_dot_product_bias},
 };
 
 }  // namespace
