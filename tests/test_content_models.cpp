@@ -100,8 +100,8 @@ TEST(ContentBased, DefaultsAndParameters) {
   ASSERT_NE(cb, nullptr);
   EXPECT_EQ(cb->user_profile->weight.sizes(),
             (std::vector<int64_t>{kUsers, collab::kItemFeatures}));
-  EXPECT_TRUE(cb->user_bias);    // default on
-  EXPECT_FALSE(cb->item_bias);   // default off: purely content-based
+  EXPECT_TRUE(cb->user_bias);   // default on
+  EXPECT_FALSE(cb->item_bias);  // default off: purely content-based
   EXPECT_FALSE(model->y_range().has_value());
   // The features are a buffer (saved with the state), not a parameter (never trained).
   EXPECT_NE(model->named_buffers().find("item_features"), nullptr);
@@ -113,6 +113,7 @@ TEST(HybridDotProductBias, ForwardAddsProjectionAndFeatureBias) {
   collab::HybridDotProductBiasOptions o;
   o.shape = shape();
   o.n_factors = 3;
+  o.item_bias = true;
   collab::HybridDotProductBias model(o);
   torch::NoGradGuard no_grad;
   for (auto& p : model->parameters()) p.normal_();
@@ -150,6 +151,15 @@ TEST(HybridDotProductBias, GradientReachesTheProjectionAndNotTheFeatures) {
   EXPECT_FALSE(h->item_features.requires_grad());
 }
 
+TEST(HybridDotProductBias, DefaultsAndOptionalBiases) {
+  const auto defaults = build({{"arch", "HybridDotProductBias"}});
+  const auto* d = dynamic_cast<collab::HybridDotProductBiasImpl*>(defaults.get());
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->user_factors->weight.size(1), 50);
+  EXPECT_FALSE(d->item_bias);  // off by default (README: it fits rare items' noise)
+  EXPECT_TRUE(d->feature_bias);
+}
+
 TEST(HybridDotProductBias, OptionalBiasesAndItemVectors) {
   const auto model = build({{"arch", "HybridDotProductBias"},
                             {"n_factors", 2},
@@ -171,7 +181,8 @@ TEST(FeatureModels, BufferIsCopiedZeroWithoutDataAndShapeChecked) {
   f.fill_(7);  // the caller's tensor is not the model's buffer
   EXPECT_EQ(model->named_buffers()["item_features"].max().item<float>(), 1.0f);
   // Rebuilt for a saved state (no features): zeros of the fixed width.
-  const auto rebuilt = build({{"arch", "HybridDotProductBias"}}, collab::ModelShape(kUsers, kItems));
+  const auto rebuilt =
+      build({{"arch", "HybridDotProductBias"}}, collab::ModelShape(kUsers, kItems));
   const torch::Tensor zeros = rebuilt->named_buffers()["item_features"];
   EXPECT_EQ(zeros.sizes(), (std::vector<int64_t>{kItems, collab::kItemFeatures}));
   EXPECT_EQ(zeros.abs().sum().item<float>(), 0.0f);
@@ -195,7 +206,10 @@ TEST(FeatureModels, UserSideMatchesForward) {
   for (const json& config :
        {json{{"arch", "ContentBased"}, {"item_bias", true}, {"y_range", {0, 5.5}}},
         json{{"arch", "ContentBased"}, {"user_bias", false}},
-        json{{"arch", "HybridDotProductBias"}, {"n_factors", 3}, {"y_range", {0, 5.5}}}}) {
+        json{{"arch", "HybridDotProductBias"},
+             {"n_factors", 3},
+             {"item_bias", true},
+             {"y_range", {0, 5.5}}}}) {
     SCOPED_TRACE(config.dump());
     const auto model = build(config);
     {
@@ -208,8 +222,8 @@ TEST(FeatureModels, UserSideMatchesForward) {
     for (int64_t u = 0; u < kUsers; ++u) {
       const torch::Tensor items = torch::arange(kItems, torch::kLong);
       const torch::Tensor x = torch::stack({torch::full_like(items, u), items}, 1);
-      EXPECT_TRUE(torch::allclose(collab::score_items(*model, users[u]), model->forward(x), 1e-5,
-                                  1e-5));
+      EXPECT_TRUE(
+          torch::allclose(collab::score_items(*model, users[u]), model->forward(x), 1e-5, 1e-5));
     }
     // An item given only its features is rated like a trained item with the same features
     // whose free embedding and item bias are zero.

@@ -53,10 +53,12 @@ TEST(Neighbours, CosineOnAHandMadeCase) {
 // What CollabNN's embeddings look like: every item shares a large common vector, so raw cosines
 // are all near 1 and say nothing; less the mean row, the two planted groups separate cleanly.
 TEST(Neighbours, CentringRemovesASharedComponent) {
-  const torch::Tensor common = torch::tensor({10.0, 10.0, 10.0});
-  const torch::Tensor f =
-      torch::stack({common + torch::tensor({1.0, 0.0, 0.0}), common + torch::tensor({0.9, 0.1, 0.0}),
-                    common + torch::tensor({-1.0, 0.0, 0.0}), common + torch::tensor({-0.9, 0.0, 0.1})});
+  const auto dbl = torch::kDouble;
+  const torch::Tensor common = torch::tensor({10.0, 10.0, 10.0}, dbl);
+  const torch::Tensor f = torch::stack({common + torch::tensor({1.0, 0.0, 0.0}, dbl),
+                                        common + torch::tensor({0.9, 0.1, 0.0}, dbl),
+                                        common + torch::tensor({-1.0, 0.0, 0.0}, dbl),
+                                        common + torch::tensor({-0.9, 0.0, 0.1}, dbl)});
   const torch::Tensor raw = collab::cosine_similarities(f, 0);
   for (int64_t i = 1; i < 4; ++i) EXPECT_GT(raw[i].item<double>(), 0.99) << i;
 
@@ -66,9 +68,9 @@ TEST(Neighbours, CentringRemovesASharedComponent) {
   const torch::Tensor centred = f.to(torch::kDouble) - mean;
   const torch::Tensor cos = collab::cosine_similarities(centred, 0);
   // Row 0 less the mean is (1, -0.025, -0.025), row 1 (0.9, 0.075, -0.025): nearly parallel.
-  const double expected01 = (0.9 - 0.025 * 0.075 + 0.025 * 0.025) /
-                            (std::sqrt(1 + 2 * 0.025 * 0.025) *
-                             std::sqrt(0.81 + 0.075 * 0.075 + 0.025 * 0.025));
+  const double expected01 =
+      (0.9 - 0.025 * 0.075 + 0.025 * 0.025) /
+      (std::sqrt(1 + 2 * 0.025 * 0.025) * std::sqrt(0.81 + 0.075 * 0.075 + 0.025 * 0.025));
   EXPECT_NEAR(cos[1].item<double>(), expected01, 1e-12);
   EXPECT_LT(cos[2].item<double>(), -0.99);
   EXPECT_LT(cos[3].item<double>(), -0.99);

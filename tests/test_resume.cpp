@@ -224,8 +224,8 @@ TEST_P(ResumeEachArch, FromAnEpochEndAndFromMidEpochIsBitIdentical) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, ResumeEachArch,
-                         testing::Values("DotProduct", "DotProductBias", "CollabNN",
-                                         "ContentBased", "HybridDotProductBias"));
+                         testing::Values("DotProduct", "DotProductBias", "CollabNN", "ContentBased",
+                                         "HybridDotProductBias"));
 
 // A real interruption: `collab train` killed with SIGKILL as soon as a mid-epoch checkpoint is
 // on disk (possibly while it writes the next one), then resumed. CollabNN, as autograd steps are

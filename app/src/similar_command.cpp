@@ -65,8 +65,10 @@ int similar_command(int argc, char** argv) {
     const auto spec = result["features"].as<std::string>();
     const auto new_item = item_from_features(*loaded.model, parse_item_features(spec));
     if (!new_item) {
-      throw Error("--features needs a model that reads item features (ContentBased, "
-                  "HybridDotProductBias); " + loaded.path + " is " + loaded.model->arch());
+      throw Error(
+          "--features needs a model that reads item features (ContentBased, "
+          "HybridDotProductBias); " +
+          loaded.path + " is " + loaded.model->arch());
     }
     query = new_item->factors;
   } else {
@@ -87,9 +89,9 @@ int similar_command(int argc, char** argv) {
       std::cerr << "warning: " << e.what() << "; neighbours include rarely-rated items\n";
     }
   }
-  const auto neighbours =
-      top_k(cosine_similarities_to(factors.to(torch::kDouble) - mean, query.to(torch::kDouble) - mean),
-            k, exclude);
+  const auto neighbours = top_k(
+      cosine_similarities_to(factors.to(torch::kDouble) - mean, query.to(torch::kDouble) - mean), k,
+      exclude);
   const std::string features = by_features ? result["features"].as<std::string>() : "";
 
   if (result.count("json")) {

@@ -119,8 +119,9 @@ void check_same_data(const Dataset& data, const std::string& fingerprint,
 
 CollabModel build_model_for(ConfigReader& model, const Dataset& data) {
   const int64_t n_items = data.items.size();
-  ModelShape shape(data.users.size(), n_items,
-                   data.catalog.empty() ? torch::Tensor() : item_feature_matrix(data.catalog, n_items));
+  ModelShape shape(
+      data.users.size(), n_items,
+      data.catalog.empty() ? torch::Tensor() : item_feature_matrix(data.catalog, n_items));
   CollabModel built = build_model(model, shape);
   if (built->uses_item_features() && data.catalog.empty()) {
     throw Error("model.arch \"" + built->arch() +

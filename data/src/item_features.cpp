@@ -74,9 +74,8 @@ torch::Tensor parse_item_features(const std::string& spec) {
       f[decade_feature(std::stoi(std::string(entry)))] = 1.0f;
       continue;
     }
-    const auto it = std::find_if(names.begin(), names.end(), [&](const std::string& n) {
-      return folded(n) == folded(entry);
-    });
+    const auto it = std::find_if(names.begin(), names.end(),
+                                 [&](const std::string& n) { return folded(n) == folded(entry); });
     if (it == names.end()) {
       std::string list;
       for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
@@ -85,7 +84,8 @@ torch::Tensor parse_item_features(const std::string& spec) {
     }
     f[it - names.begin()] = 1.0f;
   }
-  if (!any) throw Error("item features: empty list (give genres and/or a decade, e.g. \"Drama,1990s\")");
+  if (!any)
+    throw Error("item features: empty list (give genres and/or a decade, e.g. \"Drama,1990s\")");
   return features;
 }
 

@@ -14,10 +14,9 @@ torch::Tensor item_feature_table(const ModelShape& shape) {
   const torch::Tensor& f = shape.item_features;
   if (f.dim() != 2 || f.size(0) != shape.n_items || f.size(1) != kItemFeatures) {
     throw Error("item features: expected [" + std::to_string(shape.n_items) + ", " +
-                std::to_string(kItemFeatures) + "] (one row per item: " +
-                std::to_string(kMovieLensGenres) + " genres and " +
-                std::to_string(kDecadeFeatures) + " release decades), got " +
-                c10::str(f.sizes()));
+                std::to_string(kItemFeatures) +
+                "] (one row per item: " + std::to_string(kMovieLensGenres) + " genres and " +
+                std::to_string(kDecadeFeatures) + " release decades), got " + c10::str(f.sizes()));
   }
   return f.detach().to(torch::kCPU, torch::kFloat).clone();
 }

@@ -18,6 +18,8 @@ struct Entry {
   Factory make;
 };
 
+// One line per architecture.
+// clang-format off
 const Entry kArchitectures[] = {
     {"DotProduct", make_dot_product},
     {"DotProductBias", make_dot_product_bias},
@@ -26,6 +28,7 @@ const Entry kArchitectures[] = {
     {"ContentBased", make_content_based},
     {"HybridDotProductBias", make_hybrid_dot_product_bias},
 };
+// clang-format on
 
 }  // namespace
 

@@ -129,11 +129,11 @@ std::optional<LinearUserModel> linear_user_model(const CollabModelImpl& model) {
   if (const auto* m = dynamic_cast<const ContentBasedImpl*>(&model)) {
     const torch::Tensor features = m->item_features.detach();
     const int64_t n = features.size(0);
-    return LinearUserModel{
-        m->user_bias ? torch::cat({features, torch::ones({n, 1}, features.options())}, 1)
-                     : features,
-        m->item_bias ? m->item_bias->weight.detach().squeeze(1)
-                     : torch::zeros({n}, features.options())};
+    return LinearUserModel{m->user_bias
+                               ? torch::cat({features, torch::ones({n, 1}, features.options())}, 1)
+                               : features,
+                           m->item_bias ? m->item_bias->weight.detach().squeeze(1)
+                                        : torch::zeros({n}, features.options())};
   }
   if (const auto* m = dynamic_cast<const HybridDotProductBiasImpl*>(&model)) {
     const torch::Tensor vectors = hybrid_item_vectors(*m);
@@ -161,8 +161,7 @@ std::optional<FeatureItem> item_from_features(const CollabModelImpl& model,
     const torch::Tensor factors = torch::linear(f, m->feature_projection->weight).squeeze(0);
     const double offset =
         m->feature_bias ? torch::linear(f, m->feature_bias->weight).item<double>() : 0.0;
-    return FeatureItem{factors, torch::cat({factors, torch::ones({1}, factors.options())}),
-                       offset};
+    return FeatureItem{factors, torch::cat({factors, torch::ones({1}, factors.options())}), offset};
   }
   return std::nullopt;
 }

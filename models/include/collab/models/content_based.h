@@ -29,8 +29,8 @@ class ContentBasedImpl : public CollabModelImpl {
   bool uses_item_features() const override { return true; }
   const ContentBasedOptions& options() const { return options_; }
 
-  torch::Tensor item_features;           // buffer [n_items, kItemFeatures]
-  torch::nn::Embedding user_profile{nullptr};  // [n_users, kItemFeatures]
+  torch::Tensor item_features;                                  // buffer [n_items, kItemFeatures]
+  torch::nn::Embedding user_profile{nullptr};                   // [n_users, kItemFeatures]
   torch::nn::Embedding user_bias{nullptr}, item_bias{nullptr};  // null when switched off
 
  private:

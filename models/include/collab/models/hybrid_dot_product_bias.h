@@ -6,8 +6,11 @@
 // optionally squashed into y_range. Items with few or no ratings, whose free embedding barely
 // moves from its near-zero start, still get the vector and bias their genres and decade earn
 // from every other item's ratings; an item unseen in training is scored through W alone. The
-// features are a registered buffer, saved in checkpoints and exports. `item_bias` and
-// `feature_bias` (the w . features term) are on by default and can be switched off.
+// features are a registered buffer, saved in checkpoints and exports. `feature_bias` (the
+// w . features term) is on by default; the free `item_bias` is off by default: on MovieLens
+// 100k's u1..u5 it made the rarely-rated items' predictions worse (RMSE 1.0236 with it, 1.0149
+// without, on test ratings of items with <= 5 training ratings) and all predictions no better
+// (0.9066 vs 0.9060): a few ratings fit a free bias to noise (bench/RESULTS.md).
 #pragma once
 
 #include "collab/common/config_reader.h"
@@ -18,7 +21,7 @@ namespace collab {
 struct HybridDotProductBiasOptions {
   ModelShape shape;  // item_features required when training
   int64_t n_factors = 50;
-  bool item_bias = true;
+  bool item_bias = false;
   bool feature_bias = true;
   std::optional<YRange> y_range;
 };
@@ -41,9 +44,9 @@ class HybridDotProductBiasImpl : public CollabModelImpl {
   torch::Tensor item_features;  // buffer [n_items, kItemFeatures]
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
   torch::nn::Embedding user_bias{nullptr};
-  torch::nn::Embedding item_bias{nullptr};  // null when switched off
+  torch::nn::Embedding item_bias{nullptr};        // null when switched off
   torch::nn::Linear feature_projection{nullptr};  // kItemFeatures -> n_factors, no bias
-  torch::nn::Linear feature_bias{nullptr};  // kItemFeatures -> 1, no bias; null when off
+  torch::nn::Linear feature_bias{nullptr};        // kItemFeatures -> 1, no bias; null when off
 
  private:
   HybridDotProductBiasOptions options_;
