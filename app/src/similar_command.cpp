@@ -3,7 +3,8 @@
 // Lambs". Items rated fewer than --min-ratings times in training are left out of the
 // neighbours: their factors barely moved from their random start, and cosine, blind to a
 // vector's length, would rank that noise beside well-learned items. The factors are centred
-// (their mean row subtracted) first: see mean_row() in train/neighbours.h.
+// first (the mean row of those neighbour candidates subtracted): see mean_row() in
+// train/neighbours.h.
 // Item cold start: `--features "Thriller,Crime,1990s"` instead of --item asks for the items
 // nearest to a new item that only has content features, whose vector a feature-based model
 // (ContentBased, HybridDotProductBias) builds from them (models/user_side.h: item_from_features).
@@ -57,7 +58,6 @@ int similar_command(int argc, char** argv) {
 
   const LoadedModel loaded = load_trained_model(parsed.model);
   const torch::Tensor factors = item_factors(*loaded.model);
-  const torch::Tensor mean = mean_row(factors);
   torch::Tensor query;
   int64_t item = -1;
   std::vector<int64_t> exclude;
@@ -89,6 +89,16 @@ int similar_command(int argc, char** argv) {
       std::cerr << "warning: " << e.what() << "; neighbours include rarely-rated items\n";
     }
   }
+  // Centre on the items that compete as neighbours (those with --min-ratings ratings): the
+  // rarely-rated ones sit near their zero start and would dilute the shared component.
+  std::vector<bool> candidate(static_cast<size_t>(factors.size(0)), true);
+  for (const int64_t i : exclude) candidate[static_cast<size_t>(i)] = false;
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < factors.size(0); ++i) {
+    if (candidate[static_cast<size_t>(i)]) rows.push_back(i);
+  }
+  const torch::Tensor mean =
+      mean_row(rows.empty() ? factors : factors.index_select(0, torch::tensor(rows, torch::kLong)));
   const auto neighbours = top_k(
       cosine_similarities_to(factors.to(torch::kDouble) - mean, query.to(torch::kDouble) - mean), k,
       exclude);
