@@ -53,6 +53,19 @@ std::vector<Case> cases() {
         {"dropout", {0.3, 0.2}},
         {"embedding_dropout", 0.1},
         {"y_range", {0.5, 5.5}}}},
+      {"Biases", {{"arch", "Biases"}, {"y_range", {0, 5.5}}}},
+      {"ContentBased", {{"arch", "ContentBased"}, {"item_bias", true}, {"y_range", {0, 5.5}}}},
+      {"ContentBased_profile_only", {{"arch", "ContentBased"}, {"user_bias", false}}},
+      {"HybridDotProductBias",
+       {{"arch", "HybridDotProductBias"},
+        {"n_factors", 5},
+        {"item_bias", true},
+        {"y_range", {0, 5.5}}}},
+      {"HybridDotProductBias_no_item_biases",
+       {{"arch", "HybridDotProductBias"},
+        {"n_factors", 3},
+        {"item_bias", false},
+        {"feature_bias", false}}},
   };
 }
 
@@ -81,6 +94,8 @@ collab::CollabModel random_model(const Case& c, const Vocabs& v, uint64_t seed) 
   for (auto& b : model->named_buffers()) {
     if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 2.0);
     if (b.key().find("running_mean") != std::string::npos) b.value().normal_(0.0, 0.5);
+    // Content features are 0/1 flags; a zero table would hide a scripted model ignoring them.
+    if (b.key() == "item_features") b.value().bernoulli_(0.3);
   }
   model->eval();
   return model;
@@ -293,9 +308,17 @@ TEST(Export, PythonLoadsEveryArchitecture) {
 
   json jobs = json::array();
   std::vector<torch::Tensor> forward, score_all;
+  std::vector<std::vector<std::string>> tensor_names;  // the eager model's, as exported
   uint64_t seed = 20;
   for (const Case& c : cases()) {
     const collab::CollabModel model = random_model(c, v, ++seed);
+    tensor_names.emplace_back();
+    for (const auto& p : model->named_parameters()) {
+      tensor_names.back().push_back(collab::script_name(p.key()));
+    }
+    for (const auto& b : model->named_buffers()) {
+      tensor_names.back().push_back(collab::script_name(b.key()));
+    }
     const std::string path = dir + "/" + c.name + ".pt";
     collab::export_torchscript(*model, v.users, v.items, json{{"model", c.model}}.dump(), path);
     jobs.push_back({{"name", c.name}, {"path", path}});
@@ -362,8 +385,10 @@ json.dump(results, open(sys.argv[3], "w", encoding="utf-8"))
     EXPECT_EQ(r["arch"], cs[k].model["arch"]);
     EXPECT_EQ(r["config"], (json{{"model", cs[k].model}}));
     EXPECT_EQ(r["training"], false);
-    EXPECT_NE(std::find(r["state"].begin(), r["state"].end(), "user_factors_weight"),
-              r["state"].end());
+    // Python's state_dict holds every eager parameter and buffer (item_features included).
+    for (const std::string& name : tensor_names[k]) {
+      EXPECT_NE(std::find(r["state"].begin(), r["state"].end(), name), r["state"].end()) << name;
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "collab/common/error.h"
 #include "collab/train/neighbours.h"
 #include "collab/train/pca.h"
 #include "collab/train/top_k.h"
@@ -47,6 +48,36 @@ TEST(Neighbours, CosineOnAHandMadeCase) {
   EXPECT_EQ(near[1].item, 2);  // 0 tie with the zero row 4: lower index first
   EXPECT_EQ(near[2].item, 4);
   for (const auto& n : collab::nearest_items(f, 0, 0)) EXPECT_NE(n.item, 0);  // never itself
+}
+
+// What CollabNN's embeddings look like: every item shares a large common vector, so raw cosines
+// are all near 1 and say nothing; less the mean row, the two planted groups separate cleanly.
+TEST(Neighbours, CentringRemovesASharedComponent) {
+  const auto dbl = torch::kDouble;
+  const torch::Tensor common = torch::tensor({10.0, 10.0, 10.0}, dbl);
+  const torch::Tensor f = torch::stack({common + torch::tensor({1.0, 0.0, 0.0}, dbl),
+                                        common + torch::tensor({0.9, 0.1, 0.0}, dbl),
+                                        common + torch::tensor({-1.0, 0.0, 0.0}, dbl),
+                                        common + torch::tensor({-0.9, 0.0, 0.1}, dbl)});
+  const torch::Tensor raw = collab::cosine_similarities(f, 0);
+  for (int64_t i = 1; i < 4; ++i) EXPECT_GT(raw[i].item<double>(), 0.99) << i;
+
+  const torch::Tensor mean = collab::mean_row(f);
+  EXPECT_NEAR(mean[0].item<double>(), 10.0, 1e-12);  // (1 + 0.9 - 1 - 0.9) / 4 + 10
+  EXPECT_NEAR(mean[1].item<double>(), 10.025, 1e-12);
+  const torch::Tensor centred = f.to(torch::kDouble) - mean;
+  const torch::Tensor cos = collab::cosine_similarities(centred, 0);
+  // Row 0 less the mean is (1, -0.025, -0.025), row 1 (0.9, 0.075, -0.025): nearly parallel.
+  const double expected01 =
+      (0.9 - 0.025 * 0.075 + 0.025 * 0.025) /
+      (std::sqrt(1 + 2 * 0.025 * 0.025) * std::sqrt(0.81 + 0.075 * 0.075 + 0.025 * 0.025));
+  EXPECT_NEAR(cos[1].item<double>(), expected01, 1e-12);
+  EXPECT_LT(cos[2].item<double>(), -0.99);
+  EXPECT_LT(cos[3].item<double>(), -0.99);
+  // A query vector that is not a row gives the same cosines as the row it equals.
+  const torch::Tensor to = collab::cosine_similarities_to(centred, centred[0]);
+  EXPECT_TRUE(torch::allclose(to, cos, 0, 1e-15));
+  EXPECT_THROW(collab::cosine_similarities_to(centred, torch::zeros({2})), collab::Error);
 }
 
 TEST(Pca, FindsPlantedDirections) {

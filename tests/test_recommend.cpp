@@ -183,4 +183,9 @@ TEST_F(RecommendCli, RatingErrorsAreOneLineNamingTheValue) {
   one_line_error("similar '" + *dir_ + "/nothing.ckpt' --item 1", "nothing.ckpt");
 }
 
+TEST_F(RecommendCli, SimilarByFeaturesNeedsAFeatureModel) {
+  one_line_error("similar " + run() + " --features Drama",
+                 "--features needs a model that reads item features");
+}
+
 }  // namespace

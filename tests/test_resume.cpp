@@ -169,6 +169,11 @@ class ResumeEachArch : public testing::TestWithParam<const char*> {};
 
 json model_for(const std::string& arch) {
   if (arch == "DotProduct") return {{"arch", "DotProduct"}, {"n_factors", 4}};
+  // The feature-based models keep their item features in a buffer: it must resume too.
+  if (arch == "ContentBased") return {{"arch", "ContentBased"}, {"item_bias", true}};
+  if (arch == "HybridDotProductBias") {
+    return {{"arch", "HybridDotProductBias"}, {"n_factors", 4}, {"y_range", {0, 5.5}}};
+  }
   if (arch == "DotProductBias") return kDotProductBias;
   // Dropout draws from torch's CPU generator and BatchNorm keeps buffers: both must resume.
   return {{"arch", "CollabNN"},        {"user_embedding", 5},
@@ -181,7 +186,21 @@ json model_for(const std::string& arch) {
 
 // Step 40 ends epoch 2 of 4; step 49 is batch 9 of epoch 3.
 TEST_P(ResumeEachArch, FromAnEpochEndAndFromMidEpochIsBitIdentical) {
-  Workspace ws(config_for(model_for(GetParam())));
+  const std::string arch = GetParam();
+  json config = config_for(model_for(arch));
+  if (arch == "ContentBased" || arch == "HybridDotProductBias") config["data"]["items"] = "u.item";
+  Workspace ws(config);
+  if (config["data"].contains("items")) {
+    // 40 items, each with one genre of five and a decade.
+    std::string items;
+    for (int i = 1; i <= 40; ++i) {
+      std::string flags;
+      for (int g = 0; g < 19; ++g) flags += g == 1 + i % 5 ? "|1" : "|0";
+      items += std::to_string(i) + "|Item " + std::to_string(i) + "|01-Jan-19" +
+               std::to_string(50 + i) + "||u" + flags + "\n";
+    }
+    write_text(ws.dir + "/u.item", items);
+  }
   const std::string straight = ws.run_dir("straight");
   expect_ok(ws.train(straight));
   const std::vector<int64_t> steps = checkpoint_steps(straight);
@@ -205,7 +224,8 @@ TEST_P(ResumeEachArch, FromAnEpochEndAndFromMidEpochIsBitIdentical) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, ResumeEachArch,
-                         testing::Values("DotProduct", "DotProductBias", "CollabNN"));
+                         testing::Values("DotProduct", "DotProductBias", "CollabNN", "ContentBased",
+                                         "HybridDotProductBias"));
 
 // A real interruption: `collab train` killed with SIGKILL as soon as a mid-epoch checkpoint is
 // on disk (possibly while it writes the next one), then resumed. CollabNN, as autograd steps are

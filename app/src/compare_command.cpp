@@ -17,6 +17,7 @@
 #include "collab/app/commands.h"
 #include "collab/app/compare.h"
 #include "collab/app/run_dir.h"
+#include "collab/app/training.h"
 #include "collab/common/error.h"
 #include "collab/common/svg_plot.h"
 #include "collab/data/fetch.h"
@@ -554,7 +555,7 @@ FoldResult run_fold(const CompareCandidate& candidate, const std::string& fold_n
 
   torch::manual_seed(run.train.seed);
   ConfigReader model_section(run.model, "model", nullptr);
-  CollabModel model = build_model(model_section, {data.users.size(), data.items.size()});
+  CollabModel model = build_model_for(model_section, data);
   model->to(device);
 
   FoldResult result;

@@ -2,7 +2,12 @@
 // similarity of the item factors (train/neighbours.h), the seed's "movies like Silence of the
 // Lambs". Items rated fewer than --min-ratings times in training are left out of the
 // neighbours: their factors barely moved from their random start, and cosine, blind to a
-// vector's length, would rank that noise beside well-learned items.
+// vector's length, would rank that noise beside well-learned items. The factors are centred
+// first (the mean row of those neighbour candidates subtracted): see mean_row() in
+// train/neighbours.h.
+// Item cold start: `--features "Thriller,Crime,1990s"` instead of --item asks for the items
+// nearest to a new item that only has content features, whose vector a feature-based model
+// (ContentBased, HybridDotProductBias) builds from them (models/user_side.h: item_from_features).
 #include <cxxopts.hpp>
 #include <iomanip>
 #include <iostream>
@@ -15,6 +20,7 @@
 #include "collab/app/model_args.h"
 #include "collab/app/model_source.h"
 #include "collab/common/error.h"
+#include "collab/data/item_features.h"
 #include "collab/data/item_lookup.h"
 #include "collab/models/user_side.h"
 #include "collab/train/neighbours.h"
@@ -24,12 +30,16 @@ namespace collab {
 int similar_command(int argc, char** argv) {
   cxxopts::Options options("collab similar",
                            "Items nearest to an item by cosine similarity of the item factors: "
-                           "collab similar MODEL --item RAW_ID|TITLE [-k 10]");
+                           "collab similar MODEL --item RAW_ID|TITLE [-k 10], or for a new item "
+                           "collab similar MODEL --features \"Genre,...,1990s\"");
   options.positional_help("MODEL (a .ckpt file, a run dir, or an exported model.pt)");
   // clang-format off
   options.add_options()
       ("item", "raw id, title, or unambiguous case-insensitive title prefix",
        cxxopts::value<std::string>())
+      ("features",
+       "a new item's genres, decade or year (\"Thriller,Crime,1991\"), for a ContentBased or "
+       "HybridDotProductBias model; instead of --item", cxxopts::value<std::string>())
       ("k", "how many neighbours (0: all)", cxxopts::value<int64_t>()->default_value("10"))
       ("min-ratings", "leave out neighbours with fewer training ratings (0: keep all)",
        cxxopts::value<int64_t>()->default_value("10"))
@@ -39,14 +49,34 @@ int similar_command(int argc, char** argv) {
       parse_model_args(options, argc, argv, "similar", "collab similar MODEL --item ITEM");
   if (parsed.help) return 0;
   const cxxopts::ParseResult& result = parsed.result;
-  if (!result.count("item")) throw std::invalid_argument("need --item RAW_ID or --item TITLE");
+  const bool by_features = result.count("features") > 0;
+  if (by_features == (result.count("item") > 0)) {
+    throw std::invalid_argument("need exactly one of --item RAW_ID|TITLE and --features LIST");
+  }
   const int64_t k = result["k"].as<int64_t>();
   if (k < 0) throw std::invalid_argument("-k must be >= 0 (0: all items)");
 
   const LoadedModel loaded = load_trained_model(parsed.model);
-  const int64_t item = find_item(loaded.items, result["item"].as<std::string>());
+  const torch::Tensor factors = item_factors(*loaded.model);
+  torch::Tensor query;
+  int64_t item = -1;
+  std::vector<int64_t> exclude;
+  if (by_features) {
+    const auto spec = result["features"].as<std::string>();
+    const auto new_item = item_from_features(*loaded.model, parse_item_features(spec));
+    if (!new_item) {
+      throw Error(
+          "--features needs a model that reads item features (ContentBased, "
+          "HybridDotProductBias); " +
+          loaded.path + " is " + loaded.model->arch());
+    }
+    query = new_item->factors;
+  } else {
+    item = find_item(loaded.items, result["item"].as<std::string>());
+    query = factors[item];
+    exclude.push_back(item);
+  }
   const int64_t min_ratings = result["min-ratings"].as<int64_t>();
-  std::vector<int64_t> exclude = {item};
   if (min_ratings > 0) {
     try {
       const auto counts = load_training_ratings(loaded, std::cerr).item_counts;
@@ -59,7 +89,20 @@ int similar_command(int argc, char** argv) {
       std::cerr << "warning: " << e.what() << "; neighbours include rarely-rated items\n";
     }
   }
-  const auto neighbours = top_k(cosine_similarities(item_factors(*loaded.model), item), k, exclude);
+  // Centre on the items that compete as neighbours (those with --min-ratings ratings): the
+  // rarely-rated ones sit near their zero start and would dilute the shared component.
+  std::vector<bool> candidate(static_cast<size_t>(factors.size(0)), true);
+  for (const int64_t i : exclude) candidate[static_cast<size_t>(i)] = false;
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < factors.size(0); ++i) {
+    if (candidate[static_cast<size_t>(i)]) rows.push_back(i);
+  }
+  const torch::Tensor mean =
+      mean_row(rows.empty() ? factors : factors.index_select(0, torch::tensor(rows, torch::kLong)));
+  const auto neighbours = top_k(
+      cosine_similarities_to(factors.to(torch::kDouble) - mean, query.to(torch::kDouble) - mean), k,
+      exclude);
+  const std::string features = by_features ? result["features"].as<std::string>() : "";
 
   if (result.count("json")) {
     json items = json::array();
@@ -69,15 +112,26 @@ int similar_command(int argc, char** argv) {
                        {"title", loaded.items.title(neighbours[r].item)},
                        {"cosine", neighbours[r].score}});
     }
-    std::cout << json{{"model", loaded.path},           {"arch", loaded.model->arch()},
-                      {"item", loaded.items.raw(item)}, {"title", loaded.items.title(item)},
-                      {"min_ratings", min_ratings},     {"neighbours", items}}
-                     .dump()
-              << "\n";
+    json out = {{"model", loaded.path},
+                {"arch", loaded.model->arch()},
+                {"min_ratings", min_ratings},
+                {"neighbours", items}};
+    if (by_features) {
+      out["features"] = features;
+    } else {
+      out["item"] = loaded.items.raw(item);
+      out["title"] = loaded.items.title(item);
+    }
+    std::cout << out.dump() << "\n";
     return 0;
   }
-  std::cout << "items nearest to \"" << loaded.items.title(item) << "\" (" << loaded.items.raw(item)
-            << ") by cosine similarity of the item factors (" << loaded.model->arch();
+  if (by_features) {
+    std::cout << "items nearest to a new item with features \"" << features << "\"";
+  } else {
+    std::cout << "items nearest to \"" << loaded.items.title(item) << "\" ("
+              << loaded.items.raw(item) << ")";
+  }
+  std::cout << " by cosine similarity of the centred item factors (" << loaded.model->arch();
   if (min_ratings > 0) std::cout << "; items with " << min_ratings << "+ training ratings";
   std::cout << ")\n";
   size_t id_width = 4;

@@ -22,6 +22,7 @@
 #include "collab/common/error.h"
 #include "collab/data/dataset.h"
 #include "collab/data/fetch.h"
+#include "collab/data/item_features.h"
 #include "collab/models/registry.h"
 #include "collab/train/device.h"
 #include "collab/train/distributed.h"
@@ -220,6 +221,20 @@ int run_sparse_training(const RunConfig& run, const std::string& requested_run_d
 
 }  // namespace
 
+CollabModel build_model_for(ConfigReader& model, const Dataset& data) {
+  const int64_t n_items = data.items.size();
+  ModelShape shape(
+      data.users.size(), n_items,
+      data.catalog.empty() ? torch::Tensor() : item_feature_matrix(data.catalog, n_items));
+  CollabModel built = build_model(model, shape);
+  if (built->uses_item_features() && data.catalog.empty()) {
+    throw Error("model.arch \"" + built->arch() +
+                "\" scores items by their genres and release decade: the data section needs "
+                "\"items\" (a MovieLens u.item catalogue)");
+  }
+  return built;
+}
+
 ResumePoint latest_resume_point(const std::string& run_dir) {
   ResumePoint point;
   point.path = latest_checkpoint(run_dir);
@@ -262,7 +277,7 @@ int run_training(const RunConfig& run, const std::string& requested_run_dir, boo
 
   torch::manual_seed(run.train.seed);
   ConfigReader model_section(run.model, "model", nullptr);
-  CollabModel model = build_model(model_section, {data.users.size(), data.items.size()});
+  CollabModel model = build_model_for(model_section, data);
   model->to(device);
   if (run.train.sparse() && dist) {
     throw Error("train.optimizer \"" + run.train.optimizer +

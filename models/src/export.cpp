@@ -23,7 +23,9 @@ namespace fs = std::filesystem;
 // exported lookup silently score the wrong row.
 void check_rows(const CollabModelImpl& model, const char* table, const char* what, int64_t n) {
   const auto params = model.named_parameters();
+  const auto buffers = model.named_buffers();
   const torch::Tensor* weight = params.find(table);
+  if (weight == nullptr) weight = buffers.find(table);
   if (weight != nullptr && weight->size(0) != n) {
     throw Error(std::string("export: the ") + what + " vocabulary has " + std::to_string(n) +
                 " entries but the model's " + table + " has " + std::to_string(weight->size(0)) +
@@ -91,6 +93,8 @@ torch::jit::Module to_torchscript(const CollabModelImpl& model, const Vocabulary
                                   const Vocabulary& items, const std::string& config_json) {
   check_rows(model, "user_factors.weight", "user", users.size());
   check_rows(model, "item_factors.weight", "item", items.size());
+  check_rows(model, "user_profile.weight", "user", users.size());  // ContentBased
+  check_rows(model, "item_features", "item", items.size());        // feature-based models
 
   // The __torch__ prefix is where torch.jit.load looks classes up.
   torch::jit::Module m(c10::QualifiedName("__torch__.collab." + model.arch()));

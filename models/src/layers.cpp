@@ -4,7 +4,22 @@
 #include <cmath>
 #include <cstdio>
 
+#include "collab/common/error.h"
+#include "collab/data/item_features.h"
+
 namespace collab {
+
+torch::Tensor item_feature_table(const ModelShape& shape) {
+  if (!shape.item_features.defined()) return torch::zeros({shape.n_items, kItemFeatures});
+  const torch::Tensor& f = shape.item_features;
+  if (f.dim() != 2 || f.size(0) != shape.n_items || f.size(1) != kItemFeatures) {
+    throw Error("item features: expected [" + std::to_string(shape.n_items) + ", " +
+                std::to_string(kItemFeatures) +
+                "] (one row per item: " + std::to_string(kMovieLensGenres) + " genres and " +
+                std::to_string(kDecadeFeatures) + " release decades), got " + c10::str(f.sizes()));
+  }
+  return f.detach().to(torch::kCPU, torch::kFloat).clone();
+}
 
 torch::nn::Embedding make_embedding(int64_t n, int64_t dim) {
   torch::nn::Embedding embedding(n, dim);

@@ -2,8 +2,10 @@
 
 #include "collab/models/biases.h"
 #include "collab/models/collab_nn.h"
+#include "collab/models/content_based.h"
 #include "collab/models/dot_product.h"
 #include "collab/models/dot_product_bias.h"
+#include "collab/models/hybrid_dot_product_bias.h"
 
 namespace collab {
 
@@ -16,12 +18,17 @@ struct Entry {
   Factory make;
 };
 
+// One line per architecture.
+// clang-format off
 const Entry kArchitectures[] = {
     {"DotProduct", make_dot_product},
     {"DotProductBias", make_dot_product_bias},
     {"CollabNN", make_collab_nn},
     {"Biases", make_biases},
+    {"ContentBased", make_content_based},
+    {"HybridDotProductBias", make_hybrid_dot_product_bias},
 };
+// clang-format on
 
 }  // namespace
 

@@ -10,11 +10,25 @@ torch::Tensor cosine_similarities(const torch::Tensor& factors, int64_t item) {
     throw Error("item index " + std::to_string(item) + " is outside the " +
                 std::to_string(factors.size(0)) + " items");
   }
+  return cosine_similarities_to(factors, factors[item]);
+}
+
+torch::Tensor cosine_similarities_to(const torch::Tensor& factors, const torch::Tensor& query) {
+  if (factors.dim() != 2) throw Error("cosine similarity needs a [n, d] factor matrix");
+  if (query.dim() != 1 || query.size(0) != factors.size(1)) {
+    throw Error("cosine similarity: the query vector has " + std::to_string(query.numel()) +
+                " values but the factors " + std::to_string(factors.size(1)) + " columns");
+  }
   const torch::Tensor f = factors.detach().to(torch::kCPU, torch::kDouble);
-  const torch::Tensor norms = f.norm(2, /*dim=*/1);
-  const torch::Tensor dots = f.matmul(f[item]);
+  const torch::Tensor q = query.detach().to(torch::kCPU, torch::kDouble);
+  const torch::Tensor dots = f.matmul(q);
   // A zero vector points nowhere: clamping the norm product makes its similarity 0, not NaN.
-  return dots / (norms * norms[item]).clamp_min(1e-300);
+  return dots / (f.norm(2, /*dim=*/1) * q.norm()).clamp_min(1e-300);
+}
+
+torch::Tensor mean_row(const torch::Tensor& factors) {
+  if (factors.dim() != 2) throw Error("mean_row needs a [n, d] factor matrix");
+  return factors.detach().to(torch::kCPU, torch::kDouble).mean(/*dim=*/0);
 }
 
 std::vector<ScoredItem> nearest_items(const torch::Tensor& factors, int64_t item, int64_t k) {

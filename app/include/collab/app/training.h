@@ -7,6 +7,9 @@
 #include <string>
 
 #include "collab/app/run_config.h"
+#include "collab/common/config_reader.h"
+#include "collab/data/dataset.h"
+#include "collab/models/collab_model.h"
 #include "collab/train/checkpoint.h"
 
 namespace collab {
@@ -18,6 +21,12 @@ struct ResumePoint {
 
 // The checkpoint `latest` names in `run_dir`, read and verified.
 ResumePoint latest_resume_point(const std::string& run_dir);
+
+// Builds the `model` section's architecture for `data` (train and compare share it): the
+// vocabularies' sizes and, when the data has an item catalogue, its items' features. Throws
+// collab::Error when the architecture scores items by features but the data names no
+// `data.items` file.
+CollabModel build_model_for(ConfigReader& model, const Dataset& data);
 
 // Trains as `run` says into `run_dir` ("" for runs/<arch>-<time>). With `resume`, first refuses
 // (collab::Error saying why) a model section, train.batch_size or data that differ from the

@@ -6,15 +6,25 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <torch/torch.h>
 
 namespace collab {
 
-// How many users and items the vocabularies hold: the rows of the embedding tables.
+// What the data gives a model: how many users and items the vocabularies hold (the rows of the
+// embedding tables) and, for the content-based architectures, the items' features.
 struct ModelShape {
+  ModelShape() = default;
+  ModelShape(int64_t users, int64_t items, torch::Tensor features = {})
+      : n_users(users), n_items(items), item_features(std::move(features)) {}
+
   int64_t n_users = 0;
   int64_t n_items = 0;
+  // float [n_items, kItemFeatures] (data/item_features.h), rows in item-vocabulary order; from
+  // the data when training. Undefined when a model is rebuilt to receive a saved state
+  // (checkpoint, export): feature-based models then start from zeros the state overwrites.
+  torch::Tensor item_features;
 };
 
 // Predictions squashed into (lo, hi) by sigmoid_range.
@@ -37,6 +47,10 @@ class CollabModelImpl : public torch::nn::Module {
   // (BatchNorm on running statistics, dropout off). Implemented beside forward() so the two stay
   // one definition. `m` already holds `y_range` and the method `sigmoid_range(self, x)`.
   virtual void script_into(torch::jit::Module& m) const = 0;
+
+  // True for architectures that score items by their content features (ModelShape's
+  // item_features): training them needs the data's item catalogue (data.items).
+  virtual bool uses_item_features() const { return false; }
 };
 
 using CollabModel = std::shared_ptr<CollabModelImpl>;

@@ -15,6 +15,17 @@ namespace collab {
 // similarity 0 with everything (rather than NaN).
 torch::Tensor cosine_similarities(const torch::Tensor& factors, int64_t item);
 
+// Cosine similarity [n] of every row of `factors` [n, d] with a vector `query` [d] (an item
+// that is not a row, e.g. one built from its features); zero vectors give 0.
+torch::Tensor cosine_similarities_to(const torch::Tensor& factors, const torch::Tensor& query);
+
+// The mean row [d] of `factors` [n, d], in double on the CPU. `collab similar` subtracts the
+// mean of its neighbour candidates from every item vector (and from a query vector) before
+// taking cosines: a component every item shares says nothing about which items resemble each
+// other (for the dot models it adds the same u . mean to every item a user is scored on), yet it
+// pulls every cosine towards 1.
+torch::Tensor mean_row(const torch::Tensor& factors);
+
 // The `k` rows most similar to row `item` (itself left out), most similar first; k <= 0: all.
 std::vector<ScoredItem> nearest_items(const torch::Tensor& factors, int64_t item, int64_t k);
 

@@ -1,0 +1,50 @@
+#include "collab/models/content_based.h"
+
+#include "collab/data/item_features.h"
+#include "collab/models/layers.h"
+
+namespace collab {
+
+ContentBasedImpl::ContentBasedImpl(const ContentBasedOptions& options) : options_(options) {
+  const ModelShape& s = options.shape;
+  item_features = register_buffer("item_features", item_feature_table(s));
+  user_profile = register_module("user_profile", make_embedding(s.n_users, kItemFeatures));
+  if (options.user_bias) user_bias = register_module("user_bias", make_embedding(s.n_users, 1));
+  if (options.item_bias) item_bias = register_module("item_bias", make_embedding(s.n_items, 1));
+}
+
+torch::Tensor ContentBasedImpl::forward(torch::Tensor x) {
+  const torch::Tensor u = x.select(/*dim=*/1, /*index=*/0);
+  const torch::Tensor i = x.select(/*dim=*/1, /*index=*/1);
+  torch::Tensor r = (user_profile->forward(u) * item_features.index_select(0, i)).sum(/*dim=*/1);
+  if (user_bias) r = r + user_bias->forward(u).squeeze(1);
+  if (item_bias) r = r + item_bias->forward(i).squeeze(1);
+  return sigmoid_range(r, options_.y_range);
+}
+
+// forward() above, scripted op for op.
+void ContentBasedImpl::script_into(torch::jit::Module& m) const {
+  script_tensors(*this, m);
+  std::string code = R"JIT(
+def forward(self, x: Tensor) -> Tensor:
+    u = x.select(1, 0)
+    i = x.select(1, 1)
+    r = (torch.embedding(self.user_profile_weight, u) *
+         self.item_features.index_select(0, i)).sum(1)
+)JIT";
+  if (user_bias) code += "    r = r + torch.embedding(self.user_bias_weight, u).squeeze(1)\n";
+  if (item_bias) code += "    r = r + torch.embedding(self.item_bias_weight, i).squeeze(1)\n";
+  code += "    return self.sigmoid_range(r)\n";
+  m.define(code);
+}
+
+CollabModel make_content_based(ConfigReader& model, const ModelShape& shape) {
+  ContentBasedOptions options;
+  options.shape = shape;
+  options.user_bias = model.boolean("user_bias", options.user_bias);
+  options.item_bias = model.boolean("item_bias", options.item_bias);
+  options.y_range = read_y_range(model);
+  return ContentBased(options).ptr();
+}
+
+}  // namespace collab
