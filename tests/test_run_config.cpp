@@ -196,7 +196,7 @@ TEST(LoadRunConfig, ModelKeyTypo) {
 
 TEST(LoadRunConfig, ModelValueIsChecked) {
   const std::string message = load_error(write_config(kMinimal), {"model.n_factors=0"});
-  EXPECT_EQ(message, "model.n_factors: expected a positive integer, got 0");
+  EXPECT_EQ(message, "model.n_factors: expected an integer in [1, 65536], got 0");
 }
 
 // The model section is checked by building the model on a 1x1 stand-in; a huge size asked for

@@ -184,7 +184,30 @@ class PayloadReader {
     } catch (const std::exception&) {  // c10::Error, and what LibTorch lets escape besides
     }
     if (!found || !t.defined()) fail("no tensor \"" + key + "\"");
+    if (!within_storage(t)) fail("tensor \"" + key + "\" extends past its data");
     return t;
+  }
+  // A damaged archive can give a tensor sizes, strides or an offset reaching past its storage;
+  // reading it (here, or when a model copies it) would run past the end. This does not catch a
+  // storage that claims more bytes than its record holds: LibTorch 1.13 takes a storage's size
+  // from the pickle, not from the record (fuzz/known-crashes/checkpoint/, README).
+  static bool within_storage(const torch::Tensor& t) {
+    if (t.layout() != torch::kStrided || t.is_quantized() || !t.has_storage()) return false;
+    if (t.numel() == 0) return true;
+    int64_t last = t.storage_offset();  // the element furthest into the storage
+    if (last < 0) return false;
+    for (int64_t d = 0; d < t.dim(); ++d) {
+      int64_t step = 0;
+      if (t.stride(d) < 0 || __builtin_mul_overflow(t.size(d) - 1, t.stride(d), &step) ||
+          __builtin_add_overflow(last, step, &last)) {
+        return false;
+      }
+    }
+    int64_t bytes = 0;
+    if (__builtin_mul_overflow(last + 1, static_cast<int64_t>(t.element_size()), &bytes)) {
+      return false;
+    }
+    return static_cast<uint64_t>(bytes) <= t.storage().nbytes();
   }
   std::vector<std::string> strings(const std::string& key) {
     const torch::Tensor bytes = tensor(key + "_bytes").contiguous();
