@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (CMake preset `fuzz`: clang, ASan + UBSan, into build-fuzz/) and
 # runs each for SECONDS (default 30; CI's smoke run); with RUNS set, a target also stops after
-# that many executions (RUNS=1000000 scripts/fuzz.sh 3600 for a full run).
+# that many executions (RUNS=1000000 scripts/fuzz.sh 3600 for a full run), and SEED fixes
+# libFuzzer's random seed: with both, a run tries the same inputs on every machine (CI's smoke
+# run, so that it cannot fail by chance on one machine and pass on another).
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: run_config ratings item_catalog checkpoint
 # Each target starts from its seed corpus in fuzz/corpus/<target>/ and the inputs of past findings
 # in fuzz/regressions/<target>/; what it discovers goes to
@@ -39,6 +41,7 @@ for target in "${targets[@]}"; do
   args=(-max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=$((limit_mb + 1024))
         -malloc_limit_mb="$limit_mb" -print_final_stats=1 -artifact_prefix="$findings/")
   [ -z "${RUNS:-}" ] || args+=(-runs="$RUNS")
+  [ -z "${SEED:-}" ] || args+=(-seed="$SEED")
   [ ! -f "fuzz/$target.dict" ] || args+=(-dict="fuzz/$target.dict")
   echo "== fuzz_$target: ${RUNS:+$RUNS runs or }${seconds} s"
   # Inputs of past findings (fuzz/regressions/<target>/) run first, with the seeds.
