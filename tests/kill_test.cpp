@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
   // Kill moments fall while it trains: from a little before the first checkpoint (startup and
   // data loading take most of the time before it, and a kill there only means training again)
   // to just before the end.
-  std::uniform_real_distribution<double> moment(0.8 * first_checkpoint, 0.98 * straight_seconds);
+  double earliest = 0.8 * first_checkpoint, latest = 0.98 * straight_seconds;
   int identical = 0;
   for (int run = 1; run <= runs; ++run) {
     const std::string run_dir = dir + "/run-" + std::to_string(run);
@@ -118,18 +118,28 @@ int main(int argc, char** argv) {
     int attempts = 0;
     double killed_after = 0;
     bool killed = false;
-    // A run that ended before its kill proves nothing: draw another moment.
+    // A run that ended before its kill proves nothing: draw another moment, before the time that
+    // run took (the machine's speed changes from run to run, with other processes' load).
     while (!killed && attempts++ < 5) {
       fs::remove_all(run_dir);
-      killed_after = moment(rng);
+      killed_after = std::uniform_real_distribution<double>(earliest, latest)(rng);
       start = std::chrono::steady_clock::now();
       const pid_t pid =
           collab::test::start_collab({"train", config, "--run-dir", run_dir, "--quiet"}, log);
-      std::this_thread::sleep_for(std::chrono::duration<double>(killed_after));
-      kill(pid, SIGKILL);
       int status = 0;
-      waitpid(pid, &status, 0);
+      pid_t ended = 0;
+      while ((ended = waitpid(pid, &status, WNOHANG)) == 0 && seconds_since(start) < killed_after) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+      if (ended == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+      }
       killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+      if (!killed) {
+        latest = 0.98 * seconds_since(start);
+        earliest = std::min(earliest, 0.5 * latest);
+      }
     }
     if (!killed) {
       std::printf("run %2d: finished before every kill moment drawn\n", run);
