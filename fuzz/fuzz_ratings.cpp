@@ -18,9 +18,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const collab::Ratings r = collab::parse_ratings(text, "fuzz.data", format, users, items);
     using collab::fuzz::check;
     check(r.size() > 0, "accepted a file without ratings");
-    check(
-        r.users.size() == r.size() && r.items.size() == r.size() && r.timestamps.size() == r.size(),
-        "ratings columns of different lengths");
+    // Timestamps are stored only when the file has them (Ratings::timestamp reads 0 otherwise).
+    check(r.users.size() == r.size() && r.items.size() == r.size() &&
+              (r.timestamps.empty() || r.timestamps.size() == r.size()),
+          "ratings columns of different lengths");
     for (size_t i = 0; i < r.size(); ++i) {
       check(r.users[i] >= 0 && r.users[i] < users.size(), "user index outside the vocabulary");
       check(r.items[i] >= 0 && r.items[i] < items.size(), "item index outside the vocabulary");
