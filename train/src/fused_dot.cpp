@@ -12,6 +12,7 @@
 
 #include "collab/models/dot_product.h"
 #include "collab/models/dot_product_bias.h"
+#include "collab/train/step_pool.h"
 
 // The Adam pass is bound by arithmetic (sqrt, divide) over tables that sit in L2: build it for
 // AVX2/FMA machines too, picked at load time, while the binary still runs on any x86-64.
@@ -25,8 +26,14 @@ namespace collab {
 
 namespace {
 
-// Parameter count from which the Adam pass is split across the intra-op threads.
-constexpr int64_t kParallelElements = 1 << 20;
+// Parameter count from which the Adam pass is split across threads: below it, a handoff (~1 us)
+// costs more than half the pass saves.
+constexpr int64_t kParallelElements = 1 << 14;
+// Chunks of the Adam pass, whatever the threads: enough that a thread whose partner is
+// descheduled can take over most of its share. The count is fixed because a chunk boundary
+// splits a run of rows, and the vector kernels treat a run's last few elements apart (scalar
+// sqrt and divide for the tail): fixed boundaries keep results independent of the threads.
+constexpr int64_t kChunks = 32;
 
 // Eight independent partial sums, so the loop vectorises instead of waiting on one chain of
 // additions (the summation order differs from ATen's by float rounding only).
@@ -221,8 +228,14 @@ std::unique_ptr<FusedDotStep> FusedDotStep::create(CollabModelImpl& model, Fasta
   };
   make_side(fused->users_, user_factors, user_bias);
   make_side(fused->items_, item_factors, item_bias);
+  int64_t elements = 0;
+  for (const auto& p : model.parameters()) elements += p.numel();
+  fused->pool_ =
+      std::make_unique<StepPool>(elements < kParallelElements ? 1 : at::get_num_threads());
   return fused;
 }
+
+FusedDotStep::~FusedDotStep() = default;
 
 double FusedDotStep::forward_backward(const Batch& batch) {
   const int64_t n = batch.y.size(0);
@@ -325,27 +338,19 @@ void FusedDotStep::adam_update(double lr, double beta1) {
     work[n_work++] = {&side->factors, side, advance(side->factors, lr, beta1)};
     if (side->bias) work[n_work++] = {side->bias.get(), side, advance(*side->bias, lr, beta1)};
   }
-  // One parallel region per step, not one per table: each thread takes the same share of every
-  // table. Tables of MovieLens 100k's size (~134k parameters) stay on one thread: there a region's
-  // fork and barrier cost about what the second thread saves, and when other processes share
-  // the cores a spinning barrier made a 1 s job take 80 s.
-  int64_t elements = 0;
-  for (size_t w = 0; w < n_work; ++w) elements += work[w].table->rows * work[w].table->dim;
-  const int64_t n_threads = elements < kParallelElements ? 1 : at::get_num_threads();
-  auto update_share = [&](int64_t first, int64_t last) {
-    for (int64_t t = first; t < last; ++t) {
-      for (size_t w = 0; w < n_work; ++w) {
-        const int64_t rows = work[w].table->rows;
-        adam_rows(*work[w].table, *work[w].side, work[w].scalars, rows * t / n_threads,
-                  rows * (t + 1) / n_threads);
-      }
+  // Chunk c is the same slice of every table at every step, and the pool gives each thread the
+  // same chunks on an idle machine, so a thread's slices stay in its core's cache from one step
+  // to the next. Elements are updated independently and the chunks are fixed: the result does
+  // not depend on the threads.
+  const int64_t chunks = kChunks;
+  auto update_chunk = [&](int64_t c) {
+    for (size_t w = 0; w < n_work; ++w) {
+      const int64_t rows = work[w].table->rows;
+      adam_rows(*work[w].table, *work[w].side, work[w].scalars, rows * c / chunks,
+                rows * (c + 1) / chunks);
     }
   };
-  if (n_threads == 1) {
-    update_share(0, 1);
-  } else {
-    at::parallel_for(0, n_threads, /*grain_size=*/1, update_share);
-  }
+  pool_->run(update_chunk, chunks);
 }
 
 void FusedDotStep::clear_gradients(Side& side) {

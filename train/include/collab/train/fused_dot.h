@@ -17,6 +17,8 @@
 
 namespace collab {
 
+class StepPool;
+
 // Adam's per-step scalars, in float as ATen applies double scalars to float tensors.
 struct AdamScalars {
   float decay;  // 1 - lr * wd (1 when the table is not decayed)
@@ -32,8 +34,11 @@ class FusedDotStep {
  public:
   // A fused step for `model` and `optimizer`, or nullptr when the model is not of the dot
   // family or its parameters are not float32 on the CPU. `max_batch` bounds batch sizes.
+  // The Adam pass runs on at::get_num_threads() threads when the tables are large enough for
+  // that to pay.
   static std::unique_ptr<FusedDotStep> create(CollabModelImpl& model, FastaiAdam& optimizer,
                                               int64_t max_batch);
+  ~FusedDotStep();
 
   // One training step on `batch` with the scheduled lr and beta1. Returns the batch's mean
   // squared error before the update, as the autograd path's loss.
@@ -73,6 +78,7 @@ class FusedDotStep {
   Side users_, items_;
   std::optional<YRange> y_range_;
   AdamOptions options_;
+  std::unique_ptr<StepPool> pool_;  // the Adam pass's threads, the caller included
 };
 
 }  // namespace collab
