@@ -13,6 +13,8 @@
 
 #include "test_support.h"
 
+namespace test_recommend {
+
 namespace {
 
 using json = nlohmann::json;
@@ -188,4 +190,40 @@ TEST_F(RecommendCli, SimilarByFeaturesNeedsAFeatureModel) {
                  "--features needs a model that reads item features");
 }
 
+// Raw ids are bytes from the data file and need not be UTF-8; JSON output must still be JSON
+// (such bytes become U+FFFD) rather than a crash in the JSON library.
+TEST(RecommendJson, IdsThatAreNotUtf8BecomeReplacementCharacters) {
+  const std::string dir = collab::test::temp_dir("collab-recommend-latin1");
+  std::string ratings;
+  for (int u = 1; u <= 12; ++u) {
+    for (int i = 1; i <= 6; ++i) {
+      const std::string item = i == 3 ? "caf\xe9" : "item" + std::to_string(i);
+      ratings += std::to_string(u) + "\t" + item + "\t" + std::to_string((u + i) % 5 + 1) + "\n";
+    }
+  }
+  collab::test::write_text(dir + "/ratings.tsv", ratings);
+  collab::test::write_text(dir + "/config.json", R"({
+    "data": {"ratings": "ratings.tsv", "valid_pct": 0.1},
+    "model": {"arch": "DotProductBias", "n_factors": 2, "y_range": [0, 5.5]},
+    "train": {"epochs": 1, "batch_size": 8, "threads": 1}
+  })");
+  const std::string run = "'" + dir + "/run'";
+  ASSERT_EQ(
+      collab::test::run_collab("train '" + dir + "/config.json' --run-dir " + run + " --quiet")
+          .exit_code,
+      0);
+  for (const std::string& args : {"recommend " + run + " --user 1 -k 0 --include-seen --json",
+                                  "similar " + run + " --item item1 -k 0 --min-ratings 0 --json"}) {
+    const auto r = collab::test::run_collab(args);
+    ASSERT_EQ(r.exit_code, 0) << args << ": " << r.err;
+    const json out = json::parse(r.out);
+    const json& list = out.contains("items") ? out["items"] : out["neighbours"];
+    bool found = false;
+    for (const auto& entry : list) found = found || entry["item"] == "caf\xef\xbf\xbd";
+    EXPECT_TRUE(found) << args << ": " << r.out;
+  }
+}
+
 }  // namespace
+
+}  // namespace test_recommend

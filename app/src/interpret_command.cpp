@@ -141,7 +141,7 @@ int interpret_command(int argc, char** argv) {
   }
 
   if (as_json) {
-    std::cout << out.dump() << "\n";
+    std::cout << json_text(out) << "\n";
     return 0;
   }
   std::cout << model.arch() << " from " << loaded.path << "\n\n";

@@ -190,10 +190,9 @@ int recommend_command(int argc, char** argv) {
                        {"title", loaded.items.title(top[r].item)},
                        {"score", top[r].score}});
     }
-    std::cout << json{{"model", loaded.path}, {"arch", model.arch()},       {"user", user_json},
-                      {"mode", mode},         {"excluded", exclude.size()}, {"items", items}}
-                     .dump()
-              << "\n";
+    const json out = {{"model", loaded.path}, {"arch", model.arch()},       {"user", user_json},
+                      {"mode", mode},         {"excluded", exclude.size()}, {"items", items}};
+    std::cout << json_text(out) << "\n";
     return 0;
   }
   std::cout << description << ": top " << top.size() << " of " << n_items

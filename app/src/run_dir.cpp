@@ -43,7 +43,7 @@ void write_json_atomically(const std::string& path, const json& value) {
 
 void append_json_line(const std::string& path, const json& value) {
   std::ofstream out(path, std::ios::binary | std::ios::app);
-  out << value.dump() << "\n";
+  out << json_text(value) << "\n";
   out.flush();
   if (!out) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
 }

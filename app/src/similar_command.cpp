@@ -122,7 +122,7 @@ int similar_command(int argc, char** argv) {
       out["item"] = loaded.items.raw(item);
       out["title"] = loaded.items.title(item);
     }
-    std::cout << out.dump() << "\n";
+    std::cout << json_text(out) << "\n";
     return 0;
   }
   if (by_features) {

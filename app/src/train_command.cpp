@@ -310,7 +310,7 @@ int run_training(const RunConfig& run, const std::string& requested_run_dir, boo
     write_json_atomically(run_dir + "/config.json", run.resolved);
     metrics_path = run_dir + "/metrics.jsonl";
     std::string lines;
-    for (const auto& m : history) lines += m.dump() + "\n";
+    for (const auto& m : history) lines += json_text(m) + "\n";
     write_file_atomically(metrics_path, lines);
     if (resume) discard_checkpoints_after(run_dir, resume->checkpoint.state.global_step);
   }

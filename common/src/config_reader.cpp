@@ -28,10 +28,14 @@ bool NumberRange::contains(double x) const {
   return above && below;
 }
 
+std::string json_text(const json& value, int indent) {
+  return value.dump(indent, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
+}
+
 std::string describe(const json& value) {
   // Replacing invalid UTF-8 (which a --set value or a config string may hold) keeps the message;
   // a strict dump would throw nlohmann's type_error instead of reporting the key.
-  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string text = json_text(value);
   if (text.size() > 60) text = text.substr(0, 57) + "...";
   return text;
 }

@@ -76,6 +76,10 @@ class ConfigReader {
   std::vector<std::string> read_keys_;
 };
 
+// `value` as JSON text for output (--json results, files): bytes that are not UTF-8, which raw
+// ids and titles from data files may hold, become U+FFFD instead of making nlohmann throw.
+std::string json_text(const json& value, int indent = -1);
+
 // Short rendering of a JSON value for error messages ("fast" with its quotes, 3, [1,2], ...).
 std::string describe(const json& value);
 
