@@ -11,7 +11,7 @@
 #include "test_support.h"
 
 namespace collab::test {
-namespace {
+namespace test_accuracy {
 
 double final_valid_mse(const std::string& config, double* seconds_per_epoch) {
   const std::string data = shared_data_dir();
@@ -64,5 +64,5 @@ TEST(Accuracy, CollabNNMatchesFastai) {
   EXPECT_LE(mse, 0.885) << "fastai: 0.8760";
 }
 
-}  // namespace
+}  // namespace test_accuracy
 }  // namespace collab::test

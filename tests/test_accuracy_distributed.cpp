@@ -16,7 +16,7 @@
 namespace fs = std::filesystem;
 
 namespace collab::test {
-namespace {
+namespace test_accuracy_distributed {
 
 struct TrainRun {
   double mse = -1;
@@ -79,5 +79,5 @@ TEST(AccuracyDistributed, TwoGlooWorkersMatchOneProcessAndOneProcessResumes) {
   EXPECT_NEAR(resumed.mse, two.mse, 0.005);
 }
 
-}  // namespace
+}  // namespace test_accuracy_distributed
 }  // namespace collab::test

@@ -11,6 +11,8 @@
 #include "collab/models/dot_product_bias.h"
 #include "collab/train/adam.h"
 
+namespace test_adam {
+
 namespace {
 
 // A double tensor that requires grad, so the optimizer's arithmetic is compared in double.
@@ -184,3 +186,5 @@ TEST(FastaiParamGroups, DotProductBiasDecaysEverything) {
   EXPECT_TRUE(groups[0].decay);
   EXPECT_EQ(groups[0].params.size(), 4u);
 }
+
+}  // namespace test_adam

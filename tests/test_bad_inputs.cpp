@@ -23,6 +23,8 @@
 #include "collab/train/checkpoint.h"
 #include "test_support.h"
 
+namespace test_bad_inputs {
+
 namespace fs = std::filesystem;
 using collab::test::CommandResult;
 using collab::test::read_text;
@@ -402,3 +404,5 @@ TEST(BadInputs, FullDiskWhileCheckpointingKeepsThePreviousCheckpoint) {
   expect_ok(run_collab("resume " + shell_quote(ws.run_dir) + " --epochs 2 --quiet"));
   EXPECT_EQ(ws.latest(), next);
 }
+
+}  // namespace test_bad_inputs

@@ -9,6 +9,8 @@
 #include "collab/common/error.h"
 #include "collab/data/batches.h"
 
+namespace test_batches {
+
 namespace {
 
 // Row i: user i, item 100 + i, rating i (exact in float for these sizes).
@@ -128,3 +130,5 @@ TEST(Chunks, CoverEverythingInOrder) {
   EXPECT_EQ(collab::chunks(all, 100).size(), 1u);
   EXPECT_EQ(collab::chunks(all, 1).size(), 10u);
 }
+
+}  // namespace test_batches

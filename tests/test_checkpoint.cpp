@@ -21,6 +21,8 @@
 #include "collab/train/checkpoint.h"
 #include "test_support.h"
 
+namespace test_checkpoint {
+
 namespace fs = std::filesystem;
 using collab::Checkpoint;
 using collab::json;
@@ -293,3 +295,5 @@ TEST(Checkpoint, AtomicWriteReplacesTheFile) {
   expect_error([&] { collab::write_file_atomically(dir + "/no/such/folder/f", "x"); },
                {dir + "/no/such/folder/f"});
 }
+
+}  // namespace test_checkpoint

@@ -15,28 +15,16 @@
 
 #include "test_support.h"
 
+namespace test_cli {
+
 namespace fs = std::filesystem;
 using collab::test::run_collab;
+using collab::test::shell_quote;
+using collab::test::synthetic_ratings;
 using collab::test::write_text;
 using nlohmann::json;
 
 namespace {
-
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// 200 tab-separated ratings of 20 users and 30 items.
-std::string synthetic_ratings() {
-  std::string text;
-  for (int i = 0; i < 200; ++i) {
-    text += std::to_string(i % 20 + 1) + "\t" + std::to_string((i * 7) % 30 + 1) + "\t" +
-            std::to_string(i % 5 + 1) + "\t" + std::to_string(880000000 + i) + "\n";
-  }
-  return text;
-}
 
 const char* kConfig = R"({
   "data": {"ratings": "ratings.tsv"},
@@ -51,13 +39,14 @@ struct Workspace {
   std::string ratings = dir + "/ratings.tsv";
   std::string run_dir = dir + "/run";
   explicit Workspace(const std::string& config_text = kConfig,
-                     const std::string& ratings_text = synthetic_ratings()) {
+                     const std::string& ratings_text = synthetic_ratings(200, 20, 30, /*seed=*/1)) {
     write_text(config, config_text);
     write_text(ratings, ratings_text);
   }
   // `collab train <config> --run-dir <run_dir> <extra>`.
   collab::test::CommandResult train(const std::string& extra = "") const {
-    return run_collab("train " + quote(config) + " --run-dir " + quote(run_dir) + " " + extra);
+    return run_collab("train " + shell_quote(config) + " --run-dir " + shell_quote(run_dir) + " " +
+                      extra);
   }
 };
 
@@ -132,7 +121,7 @@ TEST(Cli, MissingDataFile) {
 }
 
 TEST(Cli, MalformedDataLine) {
-  std::string ratings = synthetic_ratings();
+  std::string ratings = synthetic_ratings(200, 20, 30, /*seed=*/1);
   size_t pos = 0;
   for (int line = 1; line < 7; ++line) pos = ratings.find('\n', pos) + 1;
   ratings.insert(pos, "5\t6\n");  // line 7 has two fields
@@ -200,3 +189,5 @@ TEST(Cli, TinyTrainingRunWritesItsRunDir) {
   }
   EXPECT_EQ(epoch, 2);
 }
+
+}  // namespace test_cli

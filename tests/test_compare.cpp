@@ -11,6 +11,8 @@
 
 #include "test_support.h"
 
+namespace test_compare {
+
 namespace {
 
 using json = nlohmann::json;
@@ -162,3 +164,5 @@ TEST(Compare, ConfigErrorsNameTheJsonPath) {
   EXPECT_NE(error("train.epochs=0").find("candidates[0] \"DPB\": train.epochs"), std::string::npos);
   EXPECT_NE(error("data.split_seed=3").find("data.split_seed"), std::string::npos);
 }
+
+}  // namespace test_compare

@@ -7,6 +7,8 @@
 #include "collab/common/config_reader.h"
 #include "collab/common/error.h"
 
+namespace test_config_reader {
+
 namespace {
 
 using collab::ConfigReader;
@@ -164,3 +166,5 @@ TEST(ConfigReader, DescribeShortensLongValues) {
   EXPECT_EQ(long_text.size(), 60u);
   EXPECT_EQ(long_text.substr(57), "...");
 }
+
+}  // namespace test_config_reader

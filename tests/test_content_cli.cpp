@@ -14,6 +14,8 @@
 
 #include "test_support.h"
 
+namespace test_content_cli {
+
 namespace {
 
 using json = nlohmann::json;
@@ -170,3 +172,5 @@ TEST_F(ContentCli, ErrorsAreOneLine) {
 }
 
 }  // namespace
+
+}  // namespace test_content_cli

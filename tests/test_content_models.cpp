@@ -18,6 +18,8 @@
 #include "collab/train/adam.h"
 #include "collab/train/fused_dot.h"
 
+namespace test_content_models {
+
 namespace {
 
 using collab::json;
@@ -258,3 +260,5 @@ TEST(FeatureModels, RegistryRejectsBadKeys) {
 }
 
 }  // namespace
+
+}  // namespace test_content_models

@@ -23,6 +23,8 @@
 #include "collab/train/distributed.h"
 #include "collab/train/trainer.h"
 
+namespace test_distributed {
+
 using collab::Collective;
 using collab::DistributedConfig;
 using collab::DistributedEnv;
@@ -297,3 +299,5 @@ TEST(DistributedTrainer, RefusesAGlobalBatchSmallerThanTheRanks) {
     }
   });
 }
+
+}  // namespace test_distributed

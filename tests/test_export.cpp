@@ -29,6 +29,8 @@
 #include "collab/train/checkpoint.h"
 #include "test_support.h"
 
+namespace test_export {
+
 namespace fs = std::filesystem;
 using collab::json;
 
@@ -456,3 +458,5 @@ TEST(Export, CommandErrors) {
   EXPECT_NE(r.err.find(dir + "/b.ckpt"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir + "/m.pt"));
 }
+
+}  // namespace test_export

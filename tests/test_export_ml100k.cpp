@@ -20,7 +20,7 @@
 #include "test_support.h"
 
 namespace collab::test {
-namespace {
+namespace test_export_ml100k {
 
 struct Trained {
   std::string run_dir;
@@ -122,5 +122,5 @@ TEST(ExportMl100k, CollabNNMatchesEagerInCppAndPython) {
   check_architecture("collab_nn.json");
 }
 
-}  // namespace
+}  // namespace test_export_ml100k
 }  // namespace collab::test

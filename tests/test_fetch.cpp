@@ -24,6 +24,8 @@
 #include "collab/data/fetch.h"
 #include "test_support.h"
 
+namespace test_fetch {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -341,3 +343,5 @@ TEST(FetchTest, CommandLine) {
   EXPECT_NE(usage.err.find("need a dataset name after fetch"), std::string::npos) << usage.err;
   EXPECT_EQ(collab::test::run_collab("data --help").exit_code, 0);
 }
+
+}  // namespace test_fetch

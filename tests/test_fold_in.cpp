@@ -9,6 +9,8 @@
 #include "collab/models/user_side.h"
 #include "collab/train/fold_in.h"
 
+namespace test_fold_in {
+
 namespace {
 
 constexpr int64_t kUsers = 300, kItems = 200, kFactors = 5;
@@ -114,3 +116,5 @@ TEST(FoldIn, CollabNNGradientStepsFitTheGivenRatings) {
 }
 
 }  // namespace
+
+}  // namespace test_fold_in

@@ -15,6 +15,8 @@
 #include "collab/train/checkpoint.h"
 #include "test_support.h"
 
+namespace test_fuzz_corpus {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -87,3 +89,5 @@ TEST(FuzzCorpus, CheckpointSeedsDecode) {
   EXPECT_EQ(collab::test::read_text(dir + "tiny-payload.bin"), file.substr(52))
       << "the payload seed is not the checkpoint seed's payload; rerun make_checkpoint_seed";
 }
+
+}  // namespace test_fuzz_corpus

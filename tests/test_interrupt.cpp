@@ -23,26 +23,18 @@
 #include "collab/train/checkpoint.h"
 #include "test_support.h"
 
+namespace test_interrupt {
+
 namespace fs = std::filesystem;
 using collab::test::CommandResult;
 using collab::test::read_text;
 using collab::test::run_collab;
 using collab::test::shell_quote;
+using collab::test::synthetic_ratings;
 using collab::test::write_text;
 using nlohmann::json;
 
 namespace {
-
-// `n` ratings of `users` users and `items` items from a fixed generator.
-std::string synthetic_ratings(int n, int users, int items) {
-  std::mt19937 rng(5);
-  std::string text;
-  for (int i = 0; i < n; ++i) {
-    text += std::to_string(i % users + 1) + "\t" + std::to_string(rng() % items + 1) + "\t" +
-            std::to_string(rng() % 5 + 1) + "\t" + std::to_string(880000000 + i) + "\n";
-  }
-  return text;
-}
 
 struct Workspace {
   std::string dir = collab::test::temp_dir("collab-interrupt");
@@ -85,13 +77,13 @@ json collab_nn_config() {
           {"checkpoint", {{"every_epochs", 1}, {"every_steps", 50}, {"keep_last", 2}}}};
 }
 
-class InterruptTraining : public testing::TestWithParam<int> {};
-
 }  // namespace
+
+class InterruptTraining : public testing::TestWithParam<int> {};
 
 TEST_P(InterruptTraining, SavesACheckpointPrintsTheResumeCommandAndResumesBitIdentical) {
   const int signal = GetParam();
-  Workspace ws(collab_nn_config(), synthetic_ratings(4000, 30, 40));
+  Workspace ws(collab_nn_config(), synthetic_ratings(4000, 30, 40, /*seed=*/5));
   const std::string straight = ws.dir + "/straight";
   const CommandResult s = run_collab("train " + shell_quote(ws.config) + " --run-dir " +
                                      shell_quote(straight) + " --quiet");
@@ -150,7 +142,7 @@ TEST(Interrupt, SecondSigintExitsAtOnceLeavingTheCheckpointsWhole) {
       {"model", {{"arch", "DotProductBias"}, {"n_factors", 1000}, {"y_range", {0, 5.5}}}},
       {"train", {{"epochs", 1}, {"batch_size", 64}, {"threads", 1}}},
       {"checkpoint", {{"every_epochs", 1}, {"every_steps", 10}, {"keep_last", 1}}}};
-  Workspace ws(config, synthetic_ratings(3000, 2000, 2000));
+  Workspace ws(config, synthetic_ratings(3000, 2000, 2000, /*seed=*/5));
   const std::string run = ws.dir + "/run", log = ws.dir + "/run.log";
   const pid_t pid = collab::test::start_collab({"train", ws.config, "--run-dir", run}, log);
   const bool started =
@@ -179,3 +171,5 @@ TEST(Interrupt, SecondSigintExitsAtOnceLeavingTheCheckpointsWhole) {
         << e.path();
   }
 }
+
+}  // namespace test_interrupt

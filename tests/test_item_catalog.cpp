@@ -10,6 +10,8 @@
 #include "collab/data/item_catalog.h"
 #include "test_support.h"
 
+namespace test_item_catalog {
+
 namespace {
 
 // A u.item line: id|title|date|video date|url|19 genre flags, with the flags at `genres` set.
@@ -163,3 +165,5 @@ TEST(ItemCatalog, RealMovieLens) {
     ASSERT_TRUE(collab::is_valid_utf8(items.title(i))) << "item " << items.raw(i);
   }
 }
+
+}  // namespace test_item_catalog

@@ -8,6 +8,8 @@
 #include "collab/data/item_features.h"
 #include "test_support.h"
 
+namespace test_item_features {
+
 namespace {
 
 TEST(ItemFeatures, NamesAndDecades) {
@@ -69,3 +71,5 @@ TEST(ItemFeatures, ParseErrorsNameTheEntry) {
 }
 
 }  // namespace
+
+}  // namespace test_item_features

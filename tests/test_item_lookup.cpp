@@ -7,6 +7,8 @@
 #include "collab/common/error.h"
 #include "collab/data/item_lookup.h"
 
+namespace test_item_lookup {
+
 namespace {
 
 collab::Vocabulary catalogue() {
@@ -73,3 +75,5 @@ TEST(ItemLookup, UnknownNamesTheQuery) {
 }
 
 }  // namespace
+
+}  // namespace test_item_lookup

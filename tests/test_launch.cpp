@@ -27,41 +27,28 @@
 #include "collab/train/distributed.h"
 #include "test_support.h"
 
+extern char** environ;  // POSIX: the process's environment, at global scope
+
+namespace test_launch {
+
 namespace fs = std::filesystem;
 using collab::json;
 using collab::test::CommandResult;
 using collab::test::read_text;
 using collab::test::run_collab;
+using collab::test::shell_quote;
+using collab::test::synthetic_ratings;
 using collab::test::write_text;
-
-extern char** environ;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// `n` ratings of 60 users and 80 items from a fixed generator.
-std::string synthetic_ratings(int n) {
-  std::mt19937 rng(5);
-  std::string text;
-  for (int i = 0; i < n; ++i) {
-    text += std::to_string(rng() % 60 + 1) + "\t" + std::to_string(rng() % 80 + 1) + "\t" +
-            std::to_string(rng() % 5 + 1) + "\t" + std::to_string(880000000 + i) + "\n";
-  }
-  return text;
-}
-
 struct Workspace {
   std::string dir = collab::test::temp_dir("collab-launch");
   std::string config = dir + "/config.json";
   Workspace(int n_ratings, const json& train) {
-    write_text(dir + "/ratings.tsv", synthetic_ratings(n_ratings));
+    write_text(dir + "/ratings.tsv", synthetic_ratings(n_ratings, 60, 80, /*seed=*/5));
     write_text(
         config,
         json({{"data", {{"ratings", "ratings.tsv"}}},
@@ -176,8 +163,8 @@ TEST(Launch, TwoWorkersTrainLikeOneProcessAndOneProcessResumes) {
   if (!collab::distributed_available()) GTEST_SKIP() << "this build has no distributed support";
   Workspace w(3000, {{"epochs", 3}, {"batch_size", 32}, {"threads", 1}, {"lr_max", 1e-2}});
   const std::string two = w.dir + "/two", one = w.dir + "/one";
-  const CommandResult r2 =
-      run_collab("launch --nproc 2 -- train " + quote(w.config) + " --run-dir " + quote(two));
+  const CommandResult r2 = run_collab("launch --nproc 2 -- train " + shell_quote(w.config) +
+                                      " --run-dir " + shell_quote(two));
   ASSERT_EQ(r2.exit_code, 0) << r2.out << r2.err;
   EXPECT_NE(r2.out.find("[rank 0] distributed: 2 ranks (gloo"), std::string::npos) << r2.out;
   EXPECT_EQ(r2.out.find("[rank 1]"), std::string::npos) << "only rank 0 prints: " << r2.out;
@@ -185,7 +172,8 @@ TEST(Launch, TwoWorkersTrainLikeOneProcessAndOneProcessResumes) {
   EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 3)
       << "one metrics line per epoch, from rank 0 alone";
 
-  const CommandResult r1 = run_collab("train " + quote(w.config) + " --run-dir " + quote(one));
+  const CommandResult r1 =
+      run_collab("train " + shell_quote(w.config) + " --run-dir " + shell_quote(one));
   ASSERT_EQ(r1.exit_code, 0) << r1.err;
   // Two ranks sum the same gradients as one process (which here also uses the fused kernel):
   // only float rounding differs.
@@ -202,7 +190,7 @@ TEST(Launch, TwoWorkersTrainLikeOneProcessAndOneProcessResumes) {
   ASSERT_EQ(names.size(), 3u);
   write_text(checkpoints + "/latest", names[1] + "\n");
   const CommandResult resumed =
-      run_collab("train " + quote(w.config) + " --run-dir " + quote(two) + " --resume");
+      run_collab("train " + shell_quote(w.config) + " --run-dir " + shell_quote(two) + " --resume");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.out.find("resuming from"), std::string::npos);
   EXPECT_NEAR(final_mse(resumed.out), final_mse(r2.out), 2e-3) << resumed.out;
@@ -305,8 +293,10 @@ TEST(Launch, ForwardsAWorkersErrorAndItsExitCode) {
 TEST(Launch, DistributedTrainRefusesNcclOnTheCpu) {
   Workspace w(400, {{"epochs", 1}, {"batch_size", 16}, {"distributed", {{"backend", "nccl"}}}});
   const CommandResult r =
-      run_collab("train " + quote(w.config) + " --run-dir " + quote(w.dir + "/run"),
+      run_collab("train " + shell_quote(w.config) + " --run-dir " + shell_quote(w.dir + "/run"),
                  "WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=1");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("backend \"nccl\" needs train.device on CUDA"), std::string::npos) << r.err;
 }
+
+}  // namespace test_launch

@@ -20,7 +20,7 @@
 #include "collab/train/trainer.h"
 
 namespace collab {
-namespace {
+namespace test_loss_log {
 
 TEST(LossLog, ReadsDeviceLossesBackInOrder) {
   LossLog log(/*capacity=*/3, torch::kCPU);
@@ -145,5 +145,5 @@ TEST(LossSync, ADivergedLossNamesItsStepWhenReadLater) {
   }
 }
 
-}  // namespace
+}  // namespace test_loss_log
 }  // namespace collab

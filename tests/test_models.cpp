@@ -15,6 +15,8 @@
 #include "collab/models/layers.h"
 #include "collab/models/registry.h"
 
+namespace test_models {
+
 namespace {
 
 using collab::json;
@@ -335,3 +337,5 @@ TEST(Registry, RejectsUnknownArchitectureAndKeys) {
       {{"arch", "CollabNN"}, {"layers", json::array({10, 5})}, {"dropout", json::array({0.1})}});
   EXPECT_EQ(dropout.rfind("model.dropout: ", 0), 0u) << dropout;
 }
+
+}  // namespace test_models

@@ -9,6 +9,8 @@
 #include "collab/train/pca.h"
 #include "collab/train/top_k.h"
 
+namespace test_neighbours {
+
 namespace {
 
 TEST(TopK, ExcludesAndOrders) {
@@ -98,3 +100,5 @@ TEST(Pca, FindsPlantedDirections) {
 }
 
 }  // namespace
+
+}  // namespace test_neighbours

@@ -12,6 +12,8 @@
 #include "collab/train/one_cycle.h"
 #include "test_support.h"
 
+namespace test_one_cycle {
+
 namespace {
 
 struct ScheduleRow {
@@ -108,3 +110,5 @@ TEST(SchedCos, Endpoints) {
   // Decreasing schedules move monotonically.
   EXPECT_GT(collab::sched_cos(1.0, 0.0, 0.3), collab::sched_cos(1.0, 0.0, 0.6));
 }
+
+}  // namespace test_one_cycle

@@ -8,7 +8,7 @@
 #include "test_support.h"
 
 namespace collab::test {
-namespace {
+namespace test_predict {
 
 std::string train_tiny_run(const std::string& dir) {
   std::ostringstream ratings;
@@ -70,5 +70,5 @@ TEST(Predict, NeedsInput) {
   EXPECT_NE(r.err.find("--input"), std::string::npos) << r.err;
 }
 
-}  // namespace
+}  // namespace test_predict
 }  // namespace collab::test

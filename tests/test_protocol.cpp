@@ -9,6 +9,8 @@
 #include "collab/data/protocol.h"
 #include "test_support.h"
 
+namespace test_protocol {
+
 namespace {
 
 using collab::json;
@@ -168,3 +170,5 @@ TEST(LoadFold, GeneratedFoldsSplitTheRatingsFile) {
   EXPECT_EQ(last.valid.size(), 6u);  // one per user
   EXPECT_EQ(last.train.size(), 34u);
 }
+
+}  // namespace test_protocol

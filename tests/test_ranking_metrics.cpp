@@ -8,6 +8,8 @@
 
 #include "collab/train/ranking_metrics.h"
 
+namespace test_ranking_metrics {
+
 namespace {
 
 using collab::RankingMetrics;
@@ -144,3 +146,5 @@ TEST(RankingMetrics, EvaluateRankingScoresWithTheModel) {
   EXPECT_NEAR(m.precision, 0.25, 1e-12);
   EXPECT_NEAR(m.coverage, 3.0 / 2.0, 1e-12);  // {3, 2, 4} over 2 training items {4, 0}
 }
+
+}  // namespace test_ranking_metrics

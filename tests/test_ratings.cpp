@@ -9,6 +9,8 @@
 #include "collab/data/ratings.h"
 #include "test_support.h"
 
+namespace test_ratings {
+
 namespace {
 
 using collab::RatingsFormat;
@@ -243,3 +245,5 @@ TEST(Ratings, SelectKeepsRowsInOrder) {
   EXPECT_EQ(s.ratings, (std::vector<float>{3.f, 1.f}));
   EXPECT_EQ(s.timestamps, (std::vector<int64_t>{30, 10}));
 }
+
+}  // namespace test_ratings

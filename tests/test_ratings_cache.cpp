@@ -11,7 +11,7 @@
 #include "test_support.h"
 
 namespace collab {
-namespace {
+namespace test_ratings_cache {
 
 namespace fs = std::filesystem;
 
@@ -142,5 +142,5 @@ TEST(RatingsCache, NeverAndSmallFilesUnderAutoWriteNothing) {
   EXPECT_TRUE(fs::exists(ratings_cache_path(file, {}, cache.dir)));
 }
 
-}  // namespace
+}  // namespace test_ratings_cache
 }  // namespace collab

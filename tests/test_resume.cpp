@@ -23,31 +23,18 @@
 #include "collab/train/checkpoint.h"
 #include "test_support.h"
 
+namespace test_resume {
+
 namespace fs = std::filesystem;
 using collab::json;
 using collab::test::CommandResult;
 using collab::test::read_text;
 using collab::test::run_collab;
+using collab::test::shell_quote;
+using collab::test::synthetic_ratings;
 using collab::test::write_text;
 
 namespace {
-
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// `n` tab-separated ratings of 30 users and 40 items, from a fixed generator.
-std::string synthetic_ratings(int n = 400) {
-  std::mt19937 rng(11);
-  std::string text;
-  for (int i = 0; i < n; ++i) {
-    text += std::to_string(i % 30 + 1) + "\t" + std::to_string(rng() % 40 + 1) + "\t" +
-            std::to_string(rng() % 5 + 1) + "\t" + std::to_string(880000000 + i) + "\n";
-  }
-  return text;
-}
 
 // 400 ratings: 320 train, 20 batches of 16 an epoch, 80 steps in 4 epochs; checkpoints every 7
 // steps and at each epoch end, all kept.
@@ -65,15 +52,16 @@ struct Workspace {
   std::string config = dir + "/config.json";
   std::string ratings = dir + "/ratings.tsv";
   explicit Workspace(const json& config_json = config_for(kDotProductBias),
-                     const std::string& ratings_text = synthetic_ratings()) {
+                     const std::string& ratings_text = synthetic_ratings(400, 30, 40,
+                                                                         /*seed=*/11)) {
     write_config(config_json);
     write_text(ratings, ratings_text);
   }
   void write_config(const json& c) const { write_text(config, c.dump(2)); }
   std::string run_dir(const std::string& name) const { return dir + "/" + name; }
   CommandResult train(const std::string& run_dir, const std::string& extra = "") const {
-    return run_collab("train " + quote(config) + " --run-dir " + quote(run_dir) + " --quiet " +
-                      extra);
+    return run_collab("train " + shell_quote(config) + " --run-dir " + shell_quote(run_dir) +
+                      " --quiet " + extra);
   }
 };
 
@@ -165,8 +153,6 @@ void expect_same_result(const std::string& straight, const std::string& resumed)
   EXPECT_EQ(ma, mb);
 }
 
-class ResumeEachArch : public testing::TestWithParam<const char*> {};
-
 json model_for(const std::string& arch) {
   if (arch == "DotProduct") return {{"arch", "DotProduct"}, {"n_factors", 4}};
   // The feature-based models keep their item features in a buffer: it must resume too.
@@ -183,6 +169,8 @@ json model_for(const std::string& arch) {
 }
 
 }  // namespace
+
+class ResumeEachArch : public testing::TestWithParam<const char*> {};
 
 // Step 40 ends epoch 2 of 4; step 49 is batch 9 of epoch 3.
 TEST_P(ResumeEachArch, FromAnEpochEndAndFromMidEpochIsBitIdentical) {
@@ -209,7 +197,7 @@ TEST_P(ResumeEachArch, FromAnEpochEndAndFromMidEpochIsBitIdentical) {
 
   const std::string at_epoch_end = ws.run_dir("epoch-end");
   stop_at(straight, at_epoch_end, 40);
-  expect_ok(run_collab("resume " + quote(at_epoch_end) + " --quiet"));
+  expect_ok(run_collab("resume " + shell_quote(at_epoch_end) + " --quiet"));
   expect_same_result(straight, at_epoch_end);
 
   // Through `collab train --resume`, with the same config.
@@ -234,7 +222,7 @@ TEST(Resume, AfterSigkillIsBitIdentical) {
   // 4000 ratings: 200 batches an epoch, 600 steps, a checkpoint every 50.
   json config = config_for(model_for("CollabNN"), 3);
   config["checkpoint"] = {{"every_epochs", 1}, {"every_steps", 50}, {"keep_last", 2}};
-  Workspace ws(config, synthetic_ratings(4000));
+  Workspace ws(config, synthetic_ratings(4000, 30, 40, /*seed=*/11));
   const std::string straight = ws.run_dir("straight");
   expect_ok(ws.train(straight));
 
@@ -263,7 +251,7 @@ TEST(Resume, AfterSigkillIsBitIdentical) {
   EXPECT_LT(stopped_at, 600);
   RecordProperty("killed_after_step", static_cast<int>(stopped_at));
 
-  expect_ok(run_collab("resume " + quote(killed) + " --quiet"));
+  expect_ok(run_collab("resume " + shell_quote(killed) + " --quiet"));
   expect_same_result(straight, killed);
   // keep_last 2: only the last two remain, and no temporary file of the killed process.
   EXPECT_EQ(checkpoint_steps(killed), (std::vector<int64_t>{550, 600}));
@@ -281,7 +269,7 @@ TEST(Resume, WithoutLatestTakesTheNewestCheckpoint) {
   const std::string first = ws.run_dir("first");
   stop_at(straight, first, 7);
   fs::remove(collab::checkpoints_dir(first) + "/latest");
-  expect_ok(run_collab("resume " + quote(first) + " --quiet"));
+  expect_ok(run_collab("resume " + shell_quote(first) + " --quiet"));
   expect_same_result(straight, first);
 }
 
@@ -295,7 +283,7 @@ TEST(Resume, OnAnotherDeviceContinuesTheRun) {
   expect_ok(ws.train(straight));
   const std::string moved = ws.run_dir("moved");
   stop_at(straight, moved, 49);
-  expect_ok(run_collab("resume " + quote(moved) + " --device auto --quiet"));
+  expect_ok(run_collab("resume " + shell_quote(moved) + " --device auto --quiet"));
   expect_same_result(straight, moved);
   EXPECT_EQ(json::parse(read_text(moved + "/config.json"))["train"]["device"], "auto");
 }
@@ -305,9 +293,9 @@ TEST(Resume, OnADeviceThisBuildLacksIsAOneLineError) {
   Workspace ws(config_for(kDotProductBias, 1));
   const std::string run = ws.run_dir("run");
   expect_ok(ws.train(run));
-  expect_one_line_error(run_collab("resume " + quote(run) + " --device cuda:1"), "resume",
+  expect_one_line_error(run_collab("resume " + shell_quote(run) + " --device cuda:1"), "resume",
                         {"train.device", "cuda:1", "no usable CUDA"});
-  expect_one_line_error(run_collab("resume " + quote(run) + " --device tpu"), "resume",
+  expect_one_line_error(run_collab("resume " + shell_quote(run) + " --device tpu"), "resume",
                         {"train.device", "\"tpu\""});
 }
 
@@ -315,12 +303,12 @@ TEST(Resume, MoreEpochsContinuesWithARecomputedSchedule) {
   Workspace ws(config_for(kDotProductBias, 2));
   const std::string run = ws.run_dir("run");
   expect_ok(ws.train(run));
-  expect_ok(run_collab("resume " + quote(run) + " --epochs 3 --quiet"));
+  expect_ok(run_collab("resume " + shell_quote(run) + " --epochs 3 --quiet"));
   EXPECT_EQ(metrics_without_time(run).size(), 3u);
   EXPECT_EQ(json::parse(read_text(run + "/config.json"))["train"]["epochs"], 3);
   EXPECT_EQ(collab::read_checkpoint(collab::latest_checkpoint(run)).state.global_step, 60);
 
-  expect_one_line_error(run_collab("resume " + quote(run) + " --epochs 2"), "resume",
+  expect_one_line_error(run_collab("resume " + shell_quote(run) + " --epochs 2"), "resume",
                         {"--epochs 2", "epoch 3"});
 }
 
@@ -351,19 +339,19 @@ TEST(Resume, RefusesChangedData) {
   Workspace ws(config_for(kDotProductBias, 1));
   const std::string run = ws.run_dir("run");
   expect_ok(ws.train(run));
-  std::string ratings = synthetic_ratings();
+  std::string ratings = synthetic_ratings(400, 30, 40, /*seed=*/11);
 
   // One rating changed: same vocabularies, other data.
   std::string changed = ratings;
   const size_t tab = changed.find('\t', changed.find('\t') + 1);
   changed[tab + 1] = changed[tab + 1] == '5' ? '4' : '5';
   write_text(ws.ratings, changed);
-  expect_one_line_error(run_collab("resume " + quote(run)), "resume",
+  expect_one_line_error(run_collab("resume " + shell_quote(run)), "resume",
                         {"cannot resume", checkpoint_path(run, 20), "data fingerprint"});
 
   // The original data resumes (here: nothing left to train).
   write_text(ws.ratings, ratings);
-  expect_ok(run_collab("resume " + quote(run) + " --quiet"));
+  expect_ok(run_collab("resume " + shell_quote(run) + " --quiet"));
 }
 
 TEST(Resume, RefusesOtherVocabularies) {
@@ -371,7 +359,7 @@ TEST(Resume, RefusesOtherVocabularies) {
   const std::string run = ws.run_dir("run");
   expect_ok(ws.train(run));
   // A new user: the vocabularies no longer match.
-  write_text(ws.ratings, synthetic_ratings() + "999\t1\t3\t880009999\n");
+  write_text(ws.ratings, synthetic_ratings(400, 30, 40, /*seed=*/11) + "999\t1\t3\t880009999\n");
   expect_one_line_error(ws.train(run, "--resume"), "train",
                         {"cannot resume", "31 users", "30 users"});
 }
@@ -388,7 +376,7 @@ TEST(Resume, DamagedOrMissingCheckpointsAreOneLineErrors) {
   std::string bytes = read_text(last);
   bytes[bytes.size() / 2] ^= 1;
   write_text(last, bytes);
-  expect_one_line_error(run_collab("resume " + quote(run)), "resume", {last, "corrupted"});
+  expect_one_line_error(run_collab("resume " + shell_quote(run)), "resume", {last, "corrupted"});
   // The previous checkpoint is still whole.
   EXPECT_EQ(collab::read_checkpoint(checkpoint_path(run, 35)).state.global_step, 35);
 }
@@ -397,10 +385,10 @@ TEST(Resume, NothingToResumeFrom) {
   Workspace ws;
   const std::string empty = ws.run_dir("empty");
   fs::create_directories(empty);
-  expect_one_line_error(run_collab("resume " + quote(empty)), "resume",
+  expect_one_line_error(run_collab("resume " + shell_quote(empty)), "resume",
                         {empty, "no checkpoint to resume from"});
   expect_one_line_error(ws.train(empty, "--resume"), "train", {"no checkpoint to resume from"});
-  expect_one_line_error(run_collab("train " + quote(ws.config) + " --resume"), "train",
+  expect_one_line_error(run_collab("train " + shell_quote(ws.config) + " --resume"), "train",
                         {"--resume needs --run-dir"});
 }
 
@@ -424,3 +412,5 @@ TEST(Resume, NoCheckpointsWhenBothPeriodsAreZero) {
   expect_ok(ws.train(run));
   EXPECT_FALSE(fs::exists(collab::checkpoints_dir(run)));
 }
+
+}  // namespace test_resume

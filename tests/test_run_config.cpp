@@ -13,6 +13,8 @@
 #include "collab/common/error.h"
 #include "test_support.h"
 
+namespace test_run_config {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -349,3 +351,5 @@ TEST(LoadRunConfig, GpuDataKeysAreChecked) {
   EXPECT_EQ(run.train.data_placement, "staged");
   EXPECT_EQ(run.train.sync_every, 25);
 }
+
+}  // namespace test_run_config

@@ -22,7 +22,7 @@
 #include "test_support.h"
 
 namespace collab {
-namespace {
+namespace test_sparse_train {
 
 Ratings random_ratings(int64_t users, int64_t items, int64_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -348,5 +348,5 @@ TEST(SparseTrainCli, SgdConfigReachesLibmfAccuracyOnU1) {
   EXPECT_LE(std::stod(r.out.substr(at + 11)), 0.921) << r.out;
 }
 
-}  // namespace
+}  // namespace test_sparse_train
 }  // namespace collab

@@ -9,6 +9,8 @@
 #include "collab/common/error.h"
 #include "collab/data/split.h"
 
+namespace test_split {
+
 namespace {
 
 // n ratings whose rating and timestamp are the row number, so rows can be told apart.
@@ -80,3 +82,5 @@ TEST(RandomSplit, EmptyPartIsAnError) {
     EXPECT_EQ(std::string(e.what()).rfind("data.valid_pct: ", 0), 0u) << e.what();
   }
 }
+
+}  // namespace test_split

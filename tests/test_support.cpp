@@ -77,6 +77,16 @@ CommandResult run_collab(const std::string& args, const std::string& env) {
   return {code, read_text(out_path), read_text(err_path)};
 }
 
+std::string synthetic_ratings(int n, int users, int items, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string text;
+  for (int i = 0; i < n; ++i) {
+    text += std::to_string(i % users + 1) + "\t" + std::to_string(rng() % items + 1) + "\t" +
+            std::to_string(rng() % 5 + 1) + "\t" + std::to_string(880000000 + i) + "\n";
+  }
+  return text;
+}
+
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);

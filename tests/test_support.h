@@ -22,6 +22,11 @@ struct CommandResult {
 // Runs the built `collab` binary with `args` (shell-quoted by the caller) and captures output.
 CommandResult run_collab(const std::string& args, const std::string& env = "");
 
+// `n` tab-separated ratings "user item stars timestamp": users 1..`users` in turn, items
+// (1..`items`) and stars (1-5) drawn from a generator seeded with `seed`, timestamps 880000000 +
+// row.
+std::string synthetic_ratings(int n, int users, int items, unsigned seed);
+
 // `s` in single quotes for /bin/sh (for run_collab's args).
 std::string shell_quote(const std::string& s);
 

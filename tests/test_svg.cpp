@@ -9,6 +9,8 @@
 #include "collab/common/svg_plot.h"
 #include "test_support.h"
 
+namespace test_svg {
+
 namespace {
 
 size_t count(const std::string& text, const std::string& needle) {
@@ -148,3 +150,5 @@ TEST(Svg, NiceTicksAreRoundAndCoverTheRange) {
 TEST(Svg, EscapesXml) {
   EXPECT_EQ(collab::xml_escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
 }
+
+}  // namespace test_svg

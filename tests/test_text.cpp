@@ -7,6 +7,8 @@
 
 #include "collab/common/text.h"
 
+namespace test_text {
+
 namespace {
 
 bool json_encodes(const std::string& s) {
@@ -63,3 +65,5 @@ TEST(Trim, StripsSpacesTabsAndLineEnds) {
   EXPECT_EQ(collab::trim(" \t a b \r\n"), "a b");
   EXPECT_EQ(collab::trim(" \t\r\n"), "");
 }
+
+}  // namespace test_text

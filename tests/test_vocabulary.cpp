@@ -8,6 +8,8 @@
 
 #include "collab/data/vocabulary.h"
 
+namespace test_vocabulary {
+
 TEST(Vocabulary, AddFindRawRoundTrip) {
   collab::Vocabulary v;
   EXPECT_EQ(v.size(), 0);
@@ -56,3 +58,5 @@ TEST(Vocabulary, TitlesDefaultToTheRawId) {
   EXPECT_EQ(v.title(1), "Toy Story (1995)");
   EXPECT_THROW(v.set_title(3, "x"), std::out_of_range);
 }
+
+}  // namespace test_vocabulary
