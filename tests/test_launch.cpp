@@ -269,6 +269,43 @@ TEST(Launch, StopsTheOtherWorkersWhenOneDies) {
   for (const pid_t p : pids) EXPECT_NE(::kill(p, 0), 0) << "worker " << p << " outlived launch";
 }
 
+// Ctrl-C at the terminal signals launch alone (its workers have a process group of their own);
+// launch passes it on, the ranks agree to stop after the same step, rank 0 checkpoints it, and
+// every process exits 130 without an allreduce failure.
+TEST(Launch, InterruptStopsEveryRankAtOneStepWithACheckpoint) {
+  if (!collab::distributed_available()) GTEST_SKIP() << "this build has no distributed support";
+  json train = kLongRun;
+  train["distributed"]["timeout_s"] = 600;  // a rank left behind would hang, not fail fast
+  Workspace w(5000, train);
+  const std::string run_dir = w.dir + "/run";
+  Child launch({"launch", "--nproc", "2", "--", "train", w.config, "--run-dir", run_dir}, {}, w.dir,
+               "launch");
+  ASSERT_TRUE(wait_for_file(run_dir + "/checkpoints/latest", std::chrono::seconds(120)))
+      << launch.err();
+  std::istringstream children(read_text("/proc/" + std::to_string(launch.pid) + "/task/" +
+                                        std::to_string(launch.pid) + "/children"));
+  std::vector<pid_t> pids;
+  for (pid_t p; children >> p;) pids.push_back(p);
+  ASSERT_EQ(pids.size(), 2u);
+  for (const pid_t p : pids) EXPECT_EQ(::getpgid(p), p) << "worker " << p << "'s process group";
+  ::kill(launch.pid, SIGINT);
+  const bool ended = launch.wait_for(std::chrono::seconds(60));
+  launch.kill_now();
+  ASSERT_TRUE(ended) << launch.err();
+  EXPECT_EQ(launch.code, 130) << launch.err();
+  const std::string err = launch.err();
+  EXPECT_EQ(err.find("allreduce failed"), std::string::npos) << err;
+  EXPECT_EQ(err.find("second interrupt"), std::string::npos) << err;
+  const size_t at = err.find("[rank 0] collab: interrupted by SIGINT at epoch ");
+  ASSERT_NE(at, std::string::npos) << err;
+  // "... at epoch E, step S of N; checkpoint saved: PATH": the newest checkpoint is step S.
+  const size_t step_at = err.find(", step ", at) + 7;
+  const int64_t step = std::stoll(err.substr(step_at));
+  const collab::Checkpoint c = collab::read_checkpoint(collab::latest_checkpoint(run_dir));
+  EXPECT_EQ(c.state.global_step, step) << err;
+  for (const pid_t p : pids) EXPECT_NE(::kill(p, 0), 0) << "worker " << p << " outlived launch";
+}
+
 TEST(Launch, RefusesBadArguments) {
   const CommandResult no_command = run_collab("launch --nproc 2");
   EXPECT_EQ(no_command.exit_code, 1);

@@ -4,11 +4,18 @@
 // forwards their output line by line prefixed with the rank, and waits. When a worker fails the
 // others are stopped (SIGTERM, then SIGKILL after a grace period) and launch exits with the
 // failed worker's code.
+//
+// The workers run in a process group of their own, so a Ctrl-C at the terminal reaches launch
+// alone, which passes each SIGINT/SIGTERM it gets on to every worker: the first makes them stop
+// together after a step with a checkpoint (as one `collab train` does), a second makes them exit
+// at once. Had the terminal signalled the workers too, launch's forwarded signal would have been
+// their second. Workers also get SIGTERM should launch itself die.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,9 +38,11 @@ namespace collab {
 
 namespace {
 
-volatile sig_atomic_t g_stop_signal = 0;
+volatile sig_atomic_t g_stop_signal = 0;  // the last SIGINT/SIGTERM received
+volatile sig_atomic_t g_stop_count = 0;   // how many were received
 void on_stop_signal(int signal) {
   g_stop_signal = signal;
+  g_stop_count = g_stop_count + 1;  // the handler blocks both signals: no race with itself
 }
 
 // A TCP port nobody listens on now (the kernel picks it); another program could take it before
@@ -187,6 +196,8 @@ int launch_command(int argc, char** argv) {
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
+  sigaddset(&action.sa_mask, SIGINT);
+  sigaddset(&action.sa_mask, SIGTERM);
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
 
@@ -207,9 +218,19 @@ int launch_command(int argc, char** argv) {
     if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
       throw Error(std::string("launch: pipe failed: ") + std::strerror(errno));
     }
+    const pid_t launcher = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) throw Error(std::string("launch: fork failed: ") + std::strerror(errno));
     if (pid == 0) {
+      ::setpgid(0, 0);
+      // A dead launcher's workers stop as if interrupted, rather than train on unwatched; if it
+      // died before this call, there is nobody to report to.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != launcher) ::_exit(1);
+      // The launcher's handlers are reset by exec; its blocked-signal mask is not, so clear it.
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
       ::dup2(out_pipe[1], STDOUT_FILENO);
       ::dup2(err_pipe[1], STDERR_FILENO);
       ::execve(exe.c_str(), worker_argv.data(), envp.data());
@@ -217,6 +238,7 @@ int launch_command(int argc, char** argv) {
       (void)!::write(STDERR_FILENO, message, sizeof message - 1);
       ::_exit(127);
     }
+    ::setpgid(pid, pid);  // also here, so no signal can find the worker still in our group
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
     workers.push_back({pid, rank, true, 0});
@@ -227,7 +249,8 @@ int launch_command(int argc, char** argv) {
 
   int failed_code = 0;
   bool stopping = false;
-  std::chrono::steady_clock::time_point kill_at;
+  sig_atomic_t forwarded = 0;  // interrupts passed on to the workers
+  std::chrono::steady_clock::time_point kill_at = std::chrono::steady_clock::time_point::max();
   auto stop_all = [&](int signal) {
     for (const auto& w : workers) {
       if (w.running) ::kill(w.pid, signal);
@@ -259,8 +282,14 @@ int launch_command(int argc, char** argv) {
                   << "; stopping the other workers\n";
       }
     }
-    if (!stopping && (failed_code != 0 || g_stop_signal != 0)) {
-      if (failed_code == 0) failed_code = 128 + g_stop_signal;
+    if (g_stop_count > forwarded) {
+      // The user's interrupt, passed on: the workers checkpoint and exit in their own time (a
+      // second interrupt makes them exit at once), so no SIGKILL deadline.
+      forwarded = g_stop_count;
+      if (!stopping) failed_code = 128 + g_stop_signal;
+      stopping = true;
+      stop_all(g_stop_signal);
+    } else if (!stopping && failed_code != 0) {
       stopping = true;
       stop_all(SIGTERM);
       kill_at = std::chrono::steady_clock::now() + std::chrono::seconds(grace);

@@ -2,6 +2,7 @@
 // and prints a per-epoch table like fastai's. Also the training path `collab resume` shares
 // (run_training), so a fresh run and a resumed one differ only in where they start.
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -364,11 +365,14 @@ int run_training(const RunConfig& run, const std::string& requested_run_dir, boo
 
   FitHooks hooks;
   hooks.checkpoint = run.checkpoint;
-  if (!lead) {
-    trainer.fit(hooks);
-    return 0;
-  }
   hooks.stop_requested = [] { return interrupt_signal() != 0; };
+  if (!lead) {
+    // Stopped with the others (rank 0 checkpoints and prints the resume command), possibly by
+    // a signal only another rank received.
+    trainer.fit(hooks);
+    if (!trainer.stopped()) return 0;
+    return 128 + (interrupt_signal() != 0 ? interrupt_signal() : SIGTERM);
+  }
   hooks.on_epoch = [&](const EpochMetrics& m) {
     const json line = metrics_json(m);
     history.push_back(line);

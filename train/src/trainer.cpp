@@ -152,9 +152,23 @@ void Trainer::distributed_step(const Batch& batch, double lr, double beta1) {
     reduced.push_back(p.grad());
   }
   reduced.push_back(loss.detach().reshape({1}).to(reduced.front().scalar_type()).clone());
+  // This rank's vote to stop after this step rides on the same allreduce, so that every rank
+  // reads the same sum and all stop after the same step (a rank that stopped alone would leave
+  // the others failing their next allreduce). Reading it syncs with the device once per step.
+  reduced.push_back(torch::full({1}, stop_vote_ ? 1.0 : 0.0, reduced.front().options()));
   collective_->allreduce_sum(reduced);
   optimizer_.step(lr, beta1);
-  loss_log_.add(reduced.back());
+  stop_agreed_ = reduced.back().item<double>() > 0;
+  loss_log_.add(reduced[reduced.size() - 2]);
+}
+
+bool Trainer::stop_at_epoch_end(const FitHooks& hooks) {
+  const bool local = hooks.stop_requested && hooks.stop_requested();
+  if (collective_ == nullptr) return local;
+  std::vector<torch::Tensor> vote = {
+      torch::full({1}, local ? 1.0 : 0.0, model_->parameters().front().options())};
+  collective_->allreduce_sum(vote);
+  return vote.front().item<double>() > 0;
 }
 
 void Trainer::account_losses() {
@@ -198,13 +212,16 @@ std::optional<EpochMetrics> Trainer::run_epoch(const FitHooks& hooks) {
   const int64_t n_batches = batches_.size();
   const int64_t every_steps = hooks.on_checkpoint ? hooks.checkpoint.every_steps : 0;
   while (batch_ < n_batches) {
+    // A distributed step carries this vote (see distributed_step).
+    stop_vote_ = collective_ && hooks.stop_requested && hooks.stop_requested();
     train_step(batches_[batch_], schedule_.lr(step_), schedule_.beta1(step_));
     ++step_;
     ++batch_;
     // A step that ends the epoch is checkpointed after the evaluation, by fit().
     const bool last = batch_ == n_batches;
     const bool checkpoint_due = !last && every_steps > 0 && step_ % every_steps == 0;
-    const bool stop = !last && hooks.stop_requested && hooks.stop_requested();
+    const bool stop =
+        !last && (collective_ ? stop_agreed_ : hooks.stop_requested && hooks.stop_requested());
     if (loss_log_.full() || last || checkpoint_due || stop) account_losses();
     if (last) break;
     if (checkpoint_due) checkpoint(hooks);
@@ -259,7 +276,7 @@ std::vector<EpochMetrics> Trainer::fit(const FitHooks& hooks) {
                                      (c.every_epochs > 0 && epoch_ % c.every_epochs == 0) ||
                                      (c.every_steps > 0 && step_ % c.every_steps == 0));
     if (due && hooks.on_checkpoint) checkpoint(hooks);
-    if (epoch_ < config_.epochs && hooks.stop_requested && hooks.stop_requested()) {
+    if (epoch_ < config_.epochs && stop_at_epoch_end(hooks)) {
       stopped_ = true;
       if (hooks.on_checkpoint && checkpointed_step_ != step_) checkpoint(hooks);
       break;

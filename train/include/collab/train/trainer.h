@@ -105,7 +105,9 @@ struct FitHooks {
   // for its evaluation), and at the end of the last epoch whenever checkpoints are enabled.
   std::function<void(const TrainerState&)> on_checkpoint;
   CheckpointConfig checkpoint{0, 0, 0};
-  // Polled after every optimizer step (it must be cheap: a signal handler's flag). When it
+  // Polled after every optimizer step (it must be cheap: a signal handler's flag); in a
+  // distributed run before each step, and the ranks stop together after the first step any of
+  // them asked in. When it
   // returns true, fit() stops after that step, calls on_checkpoint (unless one was just written
   // for that step, and even when `checkpoint` disables periodic ones) and returns early with
   // Trainer::stopped() true. A request during an epoch's last step lets that epoch finish its
@@ -172,8 +174,12 @@ class Trainer {
   // Adds the logged losses to the epoch's sum and the smoothed loss; throws TrainingDiverged
   // naming the first step whose loss is not finite.
   void account_losses();
-  // train_step's autograd path as one rank of collective_; records the global batch's loss.
+  // train_step's autograd path as one rank of collective_; records the global batch's loss and
+  // sets stop_agreed_ when any rank voted (stop_vote_) to stop after this step.
   void distributed_step(const Batch& batch, double lr, double beta1);
+  // Whether to stop at an epoch end: hooks.stop_requested(), agreed over all ranks when
+  // distributed.
+  bool stop_at_epoch_end(const FitHooks& hooks);
 
   CollabModel model_;
   TrainConfig config_;
@@ -199,6 +205,8 @@ class Trainer {
   LossLog loss_log_;
   std::vector<double> losses_;
   Collective* collective_ = nullptr;
+  bool stop_vote_ = false;    // this rank asks to stop after the current step
+  bool stop_agreed_ = false;  // some rank asked to stop after the last step
 };
 
 }  // namespace collab
