@@ -17,16 +17,7 @@
 
 namespace collab {
 
-// Adam's per-step scalars, in float as ATen applies double scalars to float tensors.
-struct AdamScalars {
-  float decay;  // 1 - lr * wd (1 when the table is not decayed)
-  float beta1, one_minus_beta1;
-  float beta2, one_minus_beta2;
-  float inv_debias2;    // 1 / (1 - beta2^t): a multiply, where a second divide would cost as much
-                        // as the sqrt (the pass is bound by divide/sqrt throughput)
-  float neg_step_size;  // -lr / (1 - beta1^t)
-  float eps;
-};
+struct AdamScalars;  // train/src/row_kernels.h
 
 class FusedDotStep {
  public:
