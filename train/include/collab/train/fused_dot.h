@@ -14,21 +14,20 @@
 #include "collab/data/batches.h"
 #include "collab/models/collab_model.h"
 #include "collab/train/adam.h"
+#include "collab/train/fused_step.h"
 
 namespace collab {
 
 struct AdamScalars;  // train/src/row_kernels.h
 
-class FusedDotStep {
+class FusedDotStep : public FusedStep {
  public:
   // A fused step for `model` and `optimizer`, or nullptr when the model is not of the dot
   // family or its parameters are not float32 on the CPU. `max_batch` bounds batch sizes.
   static std::unique_ptr<FusedDotStep> create(CollabModelImpl& model, FastaiAdam& optimizer,
                                               int64_t max_batch);
 
-  // One training step on `batch` with the scheduled lr and beta1. Returns the batch's mean
-  // squared error before the update, as the autograd path's loss.
-  double step(const Batch& batch, double lr, double beta1);
+  double step(const Batch& batch, double lr, double beta1) override;
 
   // One parameter table (an embedding) with its Adam state and its batch gradient rows.
   struct Table {
