@@ -124,7 +124,8 @@ double FusedNNStep::forward_backward(const Batch& batch) {
     matmul_abt(activations_[l].data(), layer.weight.param, layer.bias.param, out, n, layer.outputs,
                layer.inputs);
     if (l + 1 < n_layers) {
-      for (int64_t k = 0; k < n * layer.outputs; ++k) out[k] = out[k] > 0 ? out[k] : 0.0f;
+      // As torch.relu: NaN stays NaN, so a diverging run's loss says so at the same step.
+      for (int64_t k = 0; k < n * layer.outputs; ++k) out[k] = out[k] < 0 ? 0.0f : out[k];
     }
   }
   // sigmoid_range, the MSE loss and its gradient with respect to the output layer's output.
@@ -160,7 +161,7 @@ double FusedNNStep::forward_backward(const Batch& batch) {
     matmul_ab(d_out, layer.outputs, 1, layer.weight.param, d_in, n, layer.inputs, layer.outputs);
     if (l > 0) {
       for (int64_t k = 0; k < n * layer.inputs; ++k) {
-        if (!(in[k] > 0)) d_in[k] = 0.0f;
+        if (in[k] <= 0) d_in[k] = 0.0f;  // as threshold_backward: NaN passes
       }
     }
   }
