@@ -16,7 +16,7 @@
 #include "collab/models/registry.h"
 #include "collab/models/user_side.h"
 #include "collab/train/adam.h"
-#include "collab/train/fused_dot.h"
+#include "collab/train/fused_step.h"
 
 namespace test_content_models {
 
@@ -200,7 +200,7 @@ TEST(FeatureModels, FusedStepLeavesThemToAutograd) {
   for (const char* arch : {"ContentBased", "HybridDotProductBias"}) {
     const auto model = build({{"arch", arch}});
     collab::FastaiAdam adam(collab::fastai_param_groups(*model), collab::AdamOptions{});
-    EXPECT_EQ(collab::FusedDotStep::create(*model, adam, 64), nullptr) << arch;
+    EXPECT_EQ(collab::make_fused_step(*model, adam, 64), nullptr) << arch;
   }
 }
 

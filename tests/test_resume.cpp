@@ -161,6 +161,10 @@ json model_for(const std::string& arch) {
     return {{"arch", "HybridDotProductBias"}, {"n_factors", 4}, {"y_range", {0, 5.5}}};
   }
   if (arch == "DotProductBias") return kDotProductBias;
+  // Without BatchNorm and dropout CollabNN trains through the fused step (train/fused_nn.h).
+  if (arch == "PlainCollabNN") {
+    return {{"arch", "CollabNN"}, {"user_embedding", 5}, {"item_embedding", 6}, {"layers", {8, 4}}};
+  }
   // Dropout draws from torch's CPU generator and BatchNorm keeps buffers: both must resume.
   return {{"arch", "CollabNN"},        {"user_embedding", 5},
           {"item_embedding", 6},       {"layers", {8}},
@@ -212,8 +216,8 @@ TEST_P(ResumeEachArch, FromAnEpochEndAndFromMidEpochIsBitIdentical) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, ResumeEachArch,
-                         testing::Values("DotProduct", "DotProductBias", "CollabNN", "ContentBased",
-                                         "HybridDotProductBias"));
+                         testing::Values("DotProduct", "DotProductBias", "CollabNN",
+                                         "PlainCollabNN", "ContentBased", "HybridDotProductBias"));
 
 // A real interruption: `collab train` killed with SIGKILL as soon as a mid-epoch checkpoint is
 // on disk (possibly while it writes the next one), then resumed. CollabNN, as autograd steps are

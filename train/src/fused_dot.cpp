@@ -1,26 +1,14 @@
 #include "collab/train/fused_dot.h"
 
 #include <array>
-#include <cfloat>
 #include <cmath>
-
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 #include <ATen/Parallel.h>
 
 #include "collab/models/dot_product.h"
 #include "collab/models/dot_product_bias.h"
 #include "collab/train/step_pool.h"
-
-// The Adam pass is bound by arithmetic (sqrt, divide) over tables that sit in L2: build it for
-// AVX2/FMA machines too, picked at load time, while the binary still runs on any x86-64.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define COLLAB_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define COLLAB_MULTIVERSION
-#endif
+#include "row_kernels.h"
 
 namespace collab {
 
@@ -34,144 +22,6 @@ constexpr int64_t kParallelElements = 1 << 14;
 // splits a run of rows, and the vector kernels treat a run's last few elements apart (scalar
 // sqrt and divide for the tail): fixed boundaries keep results independent of the threads.
 constexpr int64_t kChunks = 32;
-
-// Eight independent partial sums, so the loop vectorises instead of waiting on one chain of
-// additions (the summation order differs from ATen's by float rounding only).
-COLLAB_MULTIVERSION float dot_product(const float* __restrict a, const float* __restrict b,
-                                      int64_t n) {
-  float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t k = 0;
-  for (; k + 8 <= n; k += 8) {
-    for (int lane = 0; lane < 8; ++lane) partial[lane] += a[k + lane] * b[k + lane];
-  }
-  float sum = 0;
-  for (; k < n; ++k) sum += a[k] * b[k];
-  for (int lane = 0; lane < 8; ++lane) sum += partial[lane];
-  return sum;
-}
-
-// grad_a += g * b and grad_b += g * a: one rating's contribution to its two factor rows.
-COLLAB_MULTIVERSION void accumulate_pair(float* __restrict grad_a, float* __restrict grad_b,
-                                         const float* __restrict a, const float* __restrict b,
-                                         float g, int64_t n) {
-  for (int64_t k = 0; k < n; ++k) {
-    grad_a[k] += g * b[k];
-    grad_b[k] += g * a[k];
-  }
-}
-
-// Rows the batch did not touch: their gradient is zero.
-COLLAB_MULTIVERSION void adam_rows_without_grad_portable(float* __restrict p, float* __restrict m,
-                                                         float* __restrict v, int64_t n,
-                                                         const AdamScalars s) {
-  for (int64_t k = 0; k < n; ++k) {
-    const float pk = p[k] * s.decay;
-    const float mk = m[k] * s.beta1;
-    const float vk = v[k] * s.beta2;
-    m[k] = mk;
-    v[k] = vk;
-    p[k] = pk + s.neg_step_size * (mk / (std::sqrt(vk * s.inv_debias2) + s.eps));
-  }
-}
-
-COLLAB_MULTIVERSION void adam_rows_with_grad_portable(float* __restrict p, float* __restrict m,
-                                                      float* __restrict v,
-                                                      const float* __restrict g, int64_t n,
-                                                      const AdamScalars s) {
-  for (int64_t k = 0; k < n; ++k) {
-    const float pk = p[k] * s.decay;
-    const float mk = m[k] * s.beta1 + g[k] * s.one_minus_beta1;
-    const float vk = v[k] * s.beta2 + g[k] * g[k] * s.one_minus_beta2;
-    m[k] = mk;
-    v[k] = vk;
-    p[k] = pk + s.neg_step_size * (mk / (std::sqrt(vk * s.inv_debias2) + s.eps));
-  }
-}
-
-#if defined(__GNUC__) && defined(__x86_64__)
-#define COLLAB_AVX2_ADAM 1
-
-bool cpu_has_avx2_fma() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
-
-// 1 / (sqrt(x) + eps) in 8 lanes. The dense pass spends most of its time in float's sqrt and
-// divide (~11 cycles per 8 lanes between them); the approximate reciprocal square root and
-// reciprocal (12 bits each), refined by one Newton step each, take ~5 and agree with them to
-// ~3e-7 relative: well inside the 1e-5 the autograd reference is held to. Below FLT_MIN (zero,
-// or a denormal flushed to zero) sqrt(x) is taken as 0, as rsqrt(0) is inf and 0 * inf NaN.
-__attribute__((target("avx2,fma"))) inline __m256 inv_sqrt_plus_eps(__m256 x, __m256 eps) {
-  __m256 r = _mm256_rsqrt_ps(x);
-  const __m256 half_x_r = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), r);
-  r = _mm256_mul_ps(r, _mm256_fnmadd_ps(half_x_r, r, _mm256_set1_ps(1.5f)));  // r (1.5 - x r^2 / 2)
-  const __m256 normal = _mm256_cmp_ps(x, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ);
-  const __m256 d = _mm256_add_ps(_mm256_and_ps(_mm256_mul_ps(x, r), normal), eps);
-  const __m256 q = _mm256_rcp_ps(d);
-  return _mm256_mul_ps(q, _mm256_fnmadd_ps(d, q, _mm256_set1_ps(2.0f)));  // q (2 - d q)
-}
-
-__attribute__((target("avx2,fma"))) void adam_rows_without_grad_avx2(float* __restrict p,
-                                                                     float* __restrict m,
-                                                                     float* __restrict v, int64_t n,
-                                                                     const AdamScalars s) {
-  const __m256 decay = _mm256_set1_ps(s.decay), beta1 = _mm256_set1_ps(s.beta1),
-               beta2 = _mm256_set1_ps(s.beta2), inv_debias2 = _mm256_set1_ps(s.inv_debias2),
-               neg_step = _mm256_set1_ps(s.neg_step_size), eps = _mm256_set1_ps(s.eps);
-  int64_t k = 0;
-  for (; k + 8 <= n; k += 8) {
-    const __m256 mk = _mm256_mul_ps(_mm256_loadu_ps(m + k), beta1);
-    const __m256 vk = _mm256_mul_ps(_mm256_loadu_ps(v + k), beta2);
-    _mm256_storeu_ps(m + k, mk);
-    _mm256_storeu_ps(v + k, vk);
-    const __m256 q = inv_sqrt_plus_eps(_mm256_mul_ps(vk, inv_debias2), eps);
-    const __m256 pk = _mm256_mul_ps(_mm256_loadu_ps(p + k), decay);
-    _mm256_storeu_ps(p + k, _mm256_fmadd_ps(neg_step, _mm256_mul_ps(mk, q), pk));
-  }
-  adam_rows_without_grad_portable(p + k, m + k, v + k, n - k, s);
-}
-
-__attribute__((target("avx2,fma"))) void adam_rows_with_grad_avx2(float* __restrict p,
-                                                                  float* __restrict m,
-                                                                  float* __restrict v,
-                                                                  const float* __restrict g,
-                                                                  int64_t n, const AdamScalars s) {
-  const __m256 decay = _mm256_set1_ps(s.decay), beta1 = _mm256_set1_ps(s.beta1),
-               one_minus_beta1 = _mm256_set1_ps(s.one_minus_beta1), beta2 = _mm256_set1_ps(s.beta2),
-               one_minus_beta2 = _mm256_set1_ps(s.one_minus_beta2),
-               inv_debias2 = _mm256_set1_ps(s.inv_debias2),
-               neg_step = _mm256_set1_ps(s.neg_step_size), eps = _mm256_set1_ps(s.eps);
-  int64_t k = 0;
-  for (; k + 8 <= n; k += 8) {
-    const __m256 gk = _mm256_loadu_ps(g + k);
-    const __m256 mk =
-        _mm256_fmadd_ps(gk, one_minus_beta1, _mm256_mul_ps(_mm256_loadu_ps(m + k), beta1));
-    const __m256 vk = _mm256_fmadd_ps(_mm256_mul_ps(gk, gk), one_minus_beta2,
-                                      _mm256_mul_ps(_mm256_loadu_ps(v + k), beta2));
-    _mm256_storeu_ps(m + k, mk);
-    _mm256_storeu_ps(v + k, vk);
-    const __m256 q = inv_sqrt_plus_eps(_mm256_mul_ps(vk, inv_debias2), eps);
-    const __m256 pk = _mm256_mul_ps(_mm256_loadu_ps(p + k), decay);
-    _mm256_storeu_ps(p + k, _mm256_fmadd_ps(neg_step, _mm256_mul_ps(mk, q), pk));
-  }
-  adam_rows_with_grad_portable(p + k, m + k, v + k, g + k, n - k, s);
-}
-#endif
-
-void adam_rows_without_grad(float* p, float* m, float* v, int64_t n, const AdamScalars& s) {
-#ifdef COLLAB_AVX2_ADAM
-  if (cpu_has_avx2_fma()) return adam_rows_without_grad_avx2(p, m, v, n, s);
-#endif
-  adam_rows_without_grad_portable(p, m, v, n, s);
-}
-
-void adam_rows_with_grad(float* p, float* m, float* v, const float* g, int64_t n,
-                         const AdamScalars& s) {
-#ifdef COLLAB_AVX2_ADAM
-  if (cpu_has_avx2_fma()) return adam_rows_with_grad_avx2(p, m, v, g, n, s);
-#endif
-  adam_rows_with_grad_portable(p, m, v, g, n, s);
-}
 
 FusedDotStep::Table make_table(const torch::Tensor& weight, FastaiAdam& optimizer,
                                int64_t max_batch) {
@@ -288,42 +138,13 @@ double FusedDotStep::forward_backward(const Batch& batch) {
 }
 
 AdamScalars FusedDotStep::advance(Table& table, double lr, double beta1) const {
-  const int64_t t = ++*table.step;
-  const double beta2 = options_.beta2;
-  AdamScalars s;
-  s.decay = table.decay && options_.weight_decay != 0
-                ? static_cast<float>(1.0 - lr * options_.weight_decay)
-                : 1.0f;
-  s.beta1 = static_cast<float>(beta1);
-  s.one_minus_beta1 = static_cast<float>(1.0 - beta1);
-  s.beta2 = static_cast<float>(beta2);
-  s.one_minus_beta2 = static_cast<float>(1.0 - beta2);
-  s.inv_debias2 = static_cast<float>(1.0 / (1.0 - std::pow(beta2, static_cast<double>(t))));
-  s.neg_step_size = static_cast<float>(-lr / (1.0 - std::pow(beta1, static_cast<double>(t))));
-  s.eps = static_cast<float>(options_.eps);
-  return s;
+  return adam_scalars(options_, table.decay, lr, beta1, ++*table.step);
 }
 
 void FusedDotStep::adam_rows(const Table& table, const Side& side, const AdamScalars& s,
                              int64_t begin, int64_t end) {
-  const int64_t dim = table.dim;
-  int64_t r = begin;
-  while (r < end) {
-    const int32_t slot = side.slot_of_row[static_cast<size_t>(r)];
-    const int64_t offset = r * dim;
-    if (slot >= 0) {
-      adam_rows_with_grad(table.param + offset, table.exp_avg + offset, table.exp_avg_sq + offset,
-                          table.grad.data() + slot * dim, dim, s);
-      ++r;
-      continue;
-    }
-    // A run of untouched rows is one contiguous stretch of memory.
-    int64_t run_end = r + 1;
-    while (run_end < end && side.slot_of_row[static_cast<size_t>(run_end)] < 0) ++run_end;
-    adam_rows_without_grad(table.param + offset, table.exp_avg + offset, table.exp_avg_sq + offset,
-                           (run_end - r) * dim, s);
-    r = run_end;
-  }
+  adam_table_rows(table.param, table.exp_avg, table.exp_avg_sq, table.dim, side.slot_of_row.data(),
+                  table.grad.data(), begin, end, s);
 }
 
 void FusedDotStep::adam_update(double lr, double beta1) {

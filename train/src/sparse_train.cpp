@@ -13,14 +13,10 @@
 #include "collab/common/error.h"
 #include "collab/models/dot_product.h"
 #include "collab/models/dot_product_bias.h"
+#include "row_kernels.h"
 
-// The per-rating loops are bound by vector arithmetic on rows that sit in cache: build them for
-// AVX2/FMA too, picked at load time (as fused_dot.cpp does).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define COLLAB_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define COLLAB_MULTIVERSION
-#endif
+// The per-rating loops are bound by vector arithmetic on rows that sit in cache: they are
+// COLLAB_MULTIVERSION (row_kernels.h), built for AVX2/FMA too and picked at load time.
 
 namespace collab {
 
@@ -79,20 +75,6 @@ inline Prediction predict_from(float dot, bool squash, float lo, float span) {
   return {s * span + lo, s * (1.0f - s) * span};
 }
 
-// Eight independent partial sums so that the loop vectorises (the order of the additions is
-// fixed, so results do not depend on the machine beyond float rounding of FMA contraction).
-inline float dot_of(const float* __restrict a, const float* __restrict b, int64_t n) {
-  float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t k = 0;
-  for (; k + 8 <= n; k += 8) {
-    for (int lane = 0; lane < 8; ++lane) partial[lane] += a[k + lane] * b[k + lane];
-  }
-  float sum = 0;
-  for (; k < n; ++k) sum += a[k] * b[k];
-  for (int lane = 0; lane < 8; ++lane) sum += partial[lane];
-  return sum;
-}
-
 inline void sgd_pair(float* __restrict p, float* __restrict q, float decay, float lg, int64_t n) {
   for (int64_t k = 0; k < n; ++k) {
     const float pk = p[k], qk = q[k];
@@ -133,7 +115,7 @@ COLLAB_MULTIVERSION double sgd_block(const SgdArgs a) {
     const int64_t u = a.users[r], i = a.items[r];
     float* p = a.P + u * dim;
     float* q = a.Q + i * dim;
-    float dot = dot_of(p, q, dim);
+    float dot = dot_product_inline(p, q, dim);
     if (a.bu) dot += a.bu[u] + a.bi[i];
     const Prediction pred = predict_from(dot, a.squash, a.lo, a.span);
     const float err = pred.value - a.ratings[r];
@@ -393,7 +375,7 @@ void SparseTrainer::train_block(int64_t a, int64_t b, double lr, double beta1, S
         const int32_t i = train_.items[static_cast<size_t>(r)];
         const float* ur = U + u * dim_;
         const float* ir = I + i * dim_;
-        float dot = dot_of(ur, ir, dim_);
+        float dot = dot_product_inline(ur, ir, dim_);
         if (bias) dot += bu[u] + bi[i];
         const Prediction pred = predict_from(dot, squash, lo, span);
         const float err = pred.value - train_.ratings[static_cast<size_t>(r)];
@@ -499,7 +481,7 @@ RatingMetrics SparseTrainer::evaluate() const {
   double se = 0, ae = 0;
   for (size_t r = 0; r < v.size(); ++r) {
     const int64_t u = v.users[r], i = v.items[r];
-    float dot = dot_of(tables_[0].param + u * dim_, tables_[1].param + i * dim_, dim_);
+    float dot = dot_product_inline(tables_[0].param + u * dim_, tables_[1].param + i * dim_, dim_);
     if (bias) dot += tables_[2].param[u] + tables_[3].param[i];
     const double err = predict_from(dot, squash, lo, span).value - v.ratings[r];
     se += err * err;

@@ -251,7 +251,7 @@ std::vector<EpochMetrics> Trainer::fit(const std::function<void(const EpochMetri
 std::vector<EpochMetrics> Trainer::fit(const FitHooks& hooks) {
   const CheckpointConfig& c = hooks.checkpoint;
   fused_ = config_.fused && collective_ == nullptr
-               ? FusedDotStep::create(*model_, optimizer_, config_.batch_size)
+               ? make_fused_step(*model_, optimizer_, config_.batch_size)
                : nullptr;
   stopped_ = false;
   checkpointed_step_ = -1;

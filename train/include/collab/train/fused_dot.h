@@ -14,23 +14,14 @@
 #include "collab/data/batches.h"
 #include "collab/models/collab_model.h"
 #include "collab/train/adam.h"
+#include "collab/train/fused_step.h"
 
 namespace collab {
 
 class StepPool;
+struct AdamScalars;  // train/src/row_kernels.h
 
-// Adam's per-step scalars, in float as ATen applies double scalars to float tensors.
-struct AdamScalars {
-  float decay;  // 1 - lr * wd (1 when the table is not decayed)
-  float beta1, one_minus_beta1;
-  float beta2, one_minus_beta2;
-  float inv_debias2;    // 1 / (1 - beta2^t): a multiply, where a second divide would cost as much
-                        // as the sqrt (the pass is bound by divide/sqrt throughput)
-  float neg_step_size;  // -lr / (1 - beta1^t)
-  float eps;
-};
-
-class FusedDotStep {
+class FusedDotStep : public FusedStep {
  public:
   // A fused step for `model` and `optimizer`, or nullptr when the model is not of the dot
   // family or its parameters are not float32 on the CPU. `max_batch` bounds batch sizes.
@@ -38,11 +29,9 @@ class FusedDotStep {
   // that to pay.
   static std::unique_ptr<FusedDotStep> create(CollabModelImpl& model, FastaiAdam& optimizer,
                                               int64_t max_batch);
-  ~FusedDotStep();
+  ~FusedDotStep() override;
 
-  // One training step on `batch` with the scheduled lr and beta1. Returns the batch's mean
-  // squared error before the update, as the autograd path's loss.
-  double step(const Batch& batch, double lr, double beta1);
+  double step(const Batch& batch, double lr, double beta1) override;
 
   // One parameter table (an embedding) with its Adam state and its batch gradient rows.
   struct Table {

@@ -34,8 +34,9 @@ struct TrainConfig {
   int64_t threads = 0;         // intra-op threads; 0: one per core
   std::string device = "cpu";  // "cpu", "cuda", "cuda:N", "auto"
   int64_t eval_batch_size = 8192;
-  // Train DotProduct/DotProductBias on the CPU with the fused kernel (train/fused_dot.h) rather
-  // than autograd: the same recipe, ~20x faster. false forces the autograd reference path.
+  // Train DotProduct/DotProductBias and plain CollabNN on the CPU with a fused step
+  // (train/fused_step.h) rather than autograd: the same recipe, many times faster. false forces
+  // the autograd reference path.
   bool fused = true;
   // Where the training ratings live when training on a GPU: "device" (uploaded once), "staged"
   // (pinned host memory, each batch copied over without blocking) or "auto" (the device when

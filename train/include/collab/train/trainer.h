@@ -16,7 +16,7 @@
 #include "collab/models/collab_model.h"
 #include "collab/train/adam.h"
 #include "collab/train/checkpoint_config.h"
-#include "collab/train/fused_dot.h"
+#include "collab/train/fused_step.h"
 #include "collab/train/loss_log.h"
 #include "collab/train/metrics.h"
 #include "collab/train/one_cycle.h"
@@ -200,7 +200,7 @@ class Trainer {
   bool stopped_ = false;
   // Made at the start of fit(), after any restore: it holds pointers into the parameters and
   // the optimizer's state.
-  std::unique_ptr<FusedDotStep> fused_;
+  std::unique_ptr<FusedStep> fused_;
   // Losses not yet read back (train.sync_every), and the buffer they are read into.
   LossLog loss_log_;
   std::vector<double> losses_;

@@ -1,0 +1,29 @@
+// The interface through which Trainer drives a fused (autograd-free) CPU training step:
+// FusedDotStep (fused_dot.h) for DotProduct/DotProductBias, FusedNNStep (fused_nn.h) for a plain
+// CollabNN. make_fused_step() picks the one that fits a model, if any.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "collab/data/batches.h"
+#include "collab/models/collab_model.h"
+#include "collab/train/adam.h"
+
+namespace collab {
+
+class FusedStep {
+ public:
+  virtual ~FusedStep() = default;
+  // One training step on `batch` with the scheduled lr and beta1: forward, MSE loss, backward
+  // and FastaiAdam's update of every parameter. Returns the batch's mean squared error before
+  // the update, as the autograd path's loss.
+  virtual double step(const Batch& batch, double lr, double beta1) = 0;
+};
+
+// The fused step for `model` and `optimizer` (batches of at most `max_batch` ratings), or
+// nullptr when no fused step covers the model; it then trains by autograd.
+std::unique_ptr<FusedStep> make_fused_step(CollabModelImpl& model, FastaiAdam& optimizer,
+                                           int64_t max_batch);
+
+}  // namespace collab
