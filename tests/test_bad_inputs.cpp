@@ -321,7 +321,13 @@ TEST(BadInputs, CheckpointOfAnotherFormatVersion) {
   bytes[8] = 9;  // the little-endian version follows the 8-byte magic
   write_text(ckpt, bytes);
   expect_one_line_error(run_collab("resume " + shell_quote(ws.run_dir)), "resume",
-                        {ckpt, "format version 9", "reads version 1"});
+                        {ckpt, "format version 9", "reads version 2", "newer collab"});
+  // Version 1 (a LibTorch archive) is no longer read: the user is told what to do instead.
+  bytes[8] = 1;
+  write_text(ckpt, bytes);
+  expect_one_line_error(
+      run_collab("resume " + shell_quote(ws.run_dir)), "resume",
+      {ckpt, "format version 1", "reads version 2", "older collab", "or train again"});
 }
 
 TEST(BadInputs, LatestNamesNoCheckpoint) {
