@@ -327,6 +327,17 @@ TEST(Checkpoint, DamagedPayloadsAreRefusedSayingWhatIsWrong) {
 
   refused(put_together("{\"config\": {}, ", good.data), "its manifest is not valid JSON");
   refused(put_together("[1, 2]", good.data), "its manifest is not a JSON object");
+  // A config nested a million levels deep would overflow the stack when copied.
+  refused(put_together("{\"tensors\": [], \"config\": " + std::string(1000000, '[') +
+                           std::string(1000000, ']') + "}",
+                       good.data),
+          "its manifest nests arrays and objects more than 64 levels deep");
+  // Brackets inside strings do not count.
+  refused(edited([](json& m) {
+            m["data_fingerprint"] = std::string(100, '[');
+            m.erase("epoch");
+          }),
+          "its manifest has no \"epoch\"");
   refused(collab::frame_checkpoint(std::string("\x10\0\0\0\0\0\0\x80{}", 10)),
           "its manifest claims 9223372036854775824 bytes, the payload holds 2");
   refused(collab::frame_checkpoint("abc"), "its payload is 3 bytes, too short for a manifest");

@@ -144,6 +144,33 @@ constexpr DType kDTypes[] = {{"float32", torch::kFloat, 4},
                              {"uint8", torch::kByte, 1}};
 constexpr const char* kDTypeList = "float32, float64, int64 or uint8";
 
+// The deepest nesting of arrays and objects in JSON text (brackets inside strings skipped; exact
+// for valid JSON). nlohmann's parser is iterative, but copying, comparing and printing a value
+// recurse once per level: a crafted manifest a million levels deep would overflow the stack.
+size_t nesting_depth(std::string_view text) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char ch : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (ch == '\\') {
+        escaped = true;
+      } else if (ch == '"') {
+        in_string = false;
+      }
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+constexpr size_t kMaxNesting = 64;  // a config is 3 levels deep, the manifest adds 2
+
 // A double as JSON: a number, or "nan", "inf", "-inf", which JSON numbers cannot be.
 json double_json(double value) {
   if (std::isfinite(value)) return value;
@@ -253,6 +280,10 @@ class PayloadReader {
            std::to_string(payload.size() - kManifestLengthSize));
     }
     const char* text = payload.data() + kManifestLengthSize;
+    if (nesting_depth(std::string_view(text, length)) > kMaxNesting) {
+      fail("its manifest nests arrays and objects more than " + std::to_string(kMaxNesting) +
+           " levels deep");
+    }
     try {
       manifest_ = json::parse(text, text + length, nullptr, /*allow_exceptions=*/false);
     } catch (const json::exception&) {  // not expected with allow_exceptions false; belt and braces
