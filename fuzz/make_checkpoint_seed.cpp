@@ -1,6 +1,6 @@
 // Writes the checkpoint fuzzer's seeds: a tiny but complete checkpoint (a 3-user, 4-item
-// dot-product-bias model's state, Adam moments, generators, vocabularies with a latin-1 title
-// already converted) as a whole file, and its payload alone (the fuzzer adds the header).
+// dot-product-bias model's state, BatchNorm-like buffers, Adam moments, generators, vocabularies
+// with titles) as a whole file, and its payload alone (the fuzzer adds the header).
 // Usage: make_checkpoint_seed OUT_DIR. Rerun when the checkpoint format changes.
 #include <fstream>
 #include <iostream>
@@ -50,8 +50,16 @@ int main(int argc, char** argv) {
   for (const auto& [name, p] : s.parameters) {
     s.optimizer.push_back({name, torch::zeros_like(p), torch::ones_like(p), 3});
   }
-  s.cpu_generator = at::detail::getDefaultCPUGenerator().get_state();
-  s.order_generator = s.cpu_generator.clone();
+  // Buffers of each kind a model has (BatchNorm's float statistics and its 0-dimensional int64
+  // count), and a CUDA generator state, so that every dtype and rank path starts out reached.
+  s.buffers = {{"bn.running_mean", torch::zeros({2})},
+               {"bn.num_batches_tracked", torch::tensor(int64_t{3})}};
+  // Generator states are byte vectors the reader does not interpret (the trainer checks them):
+  // 16-byte stand-ins instead of the CPU generator's 5 KB keep the seeds, and so every execution
+  // of the fuzzer, small.
+  s.cpu_generator = torch::arange(16, torch::kUInt8);
+  s.cuda_generators = {torch::arange(16, torch::kUInt8)};
+  s.order_generator = torch::arange(1, 17, torch::kUInt8);
   const std::string file = collab::encode_checkpoint(c);
   const std::string dir = argv[1];
   write(dir + "/tiny-checkpoint.bin", file);

@@ -323,7 +323,13 @@ TEST(BadInputs, CheckpointOfAnotherFormatVersion) {
   bytes[8] = 9;  // the little-endian version follows the 8-byte magic
   write_text(ckpt, bytes);
   expect_one_line_error(run_collab("resume " + shell_quote(ws.run_dir)), "resume",
-                        {ckpt, "format version 9", "reads version 1"});
+                        {ckpt, "format version 9", "reads version 2", "newer collab"});
+  // Version 1 (a LibTorch archive) is no longer read: the user is told what to do instead.
+  bytes[8] = 1;
+  write_text(ckpt, bytes);
+  expect_one_line_error(
+      run_collab("resume " + shell_quote(ws.run_dir)), "resume",
+      {ckpt, "format version 1", "reads version 2", "older collab", "or train again"});
 }
 
 TEST(BadInputs, LatestNamesNoCheckpoint) {
@@ -385,10 +391,11 @@ TEST(BadInputs, FullDiskWhileCheckpointingKeepsThePreviousCheckpoint) {
   Workspace ws;
   const std::string previous = trained_checkpoint(ws);
   const std::string previous_bytes = read_text(previous);
-  ASSERT_GT(previous_bytes.size(), 16384u) << "the limit below must lie under a checkpoint's size";
-  // dash counts ulimit -f in 512-byte blocks: 16 KiB.
+  // Checkpoints of format 2 (16 KB here) are smaller than those of format 1 (LibTorch archives).
+  ASSERT_GT(previous_bytes.size(), 8192u) << "the limit below must lie under a checkpoint's size";
+  // dash counts ulimit -f in 512-byte blocks: 8 KiB.
   const CommandResult r = run_collab("resume " + shell_quote(ws.run_dir) + " --epochs 2 --quiet",
-                                     "trap '' XFSZ; ulimit -f 32;");
+                                     "trap '' XFSZ; ulimit -f 16;");
   const std::string next = collab::checkpoints_dir(ws.run_dir) + "/" +
                            collab::checkpoint_file_name(2 * 10);  // 160 train ratings / 16
   expect_one_line_error(r, "resume",

@@ -8,11 +8,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <sstream>
+#include <unordered_map>
+#include <vector>
 
 #include "collab/common/error.h"
 
@@ -95,127 +99,280 @@ T get_le(std::string_view bytes, size_t offset) {
   return value;
 }
 
+// Fills the first kHeaderSize bytes of `file`: the magic, `version`, and the length and SHA-256
+// of everything after the header (the payload).
+void fill_header(std::string& file, uint32_t version) {
+  std::string header(kMagic, sizeof kMagic);
+  put_le<uint32_t>(header, version);
+  put_le<uint64_t>(header, file.size() - kHeaderSize);
+  Sha256 sha;
+  sha.update(file.data() + kHeaderSize, file.size() - kHeaderSize);
+  header += sha.digest();
+  file.replace(0, kHeaderSize, header);
+}
+
 // --- payload ------------------------------------------------------------------------------
-// Archive keys are flat and free of dots (LibTorch's archive treats keys as attribute names):
-// tensors are numbered, and a JSON manifest maps the numbers to parameter names.
+// uint64 manifest length | manifest (UTF-8 JSON) | zeros up to a 64-byte boundary of the file |
+// tensor data. The manifest holds the config, the metrics, the scalars of the trainer's state,
+// the names and a table of tensor records {name, dtype, shape, offset, nbytes}; offsets count
+// from the start of the tensor data, and each record starts on a 64-byte boundary of the file
+// (so that a reader could map it). Tensors are stored contiguous, little-endian, as they lie in
+// memory on the machines we build for.
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "checkpoint tensors are copied as they lie in memory, which must be little-endian"
+#endif
 
-void put_tensor(torch::serialize::OutputArchive& a, const std::string& key,
-                const torch::Tensor& t) {
-  a.write(key, t.detach().to(torch::kCPU), /*is_buffer=*/true);
+constexpr size_t kManifestLengthSize = 8;
+constexpr size_t kAlignment = 64;
+constexpr size_t kMaxRank = 8;  // our tensors have at most 2 dimensions
+
+size_t aligned(size_t n) {
+  return (n + kAlignment - 1) / kAlignment * kAlignment;
 }
 
-void put_string(torch::serialize::OutputArchive& a, const std::string& key, std::string value) {
-  a.write(key, c10::IValue(std::move(value)));
-}
+// The element types a checkpoint holds (parameters and moments: float32; BatchNorm's
+// num_batches_tracked, string offsets: int64; generator states, string bytes: uint8) and float64
+// for models built in double precision. No other type is written or accepted.
+struct DType {
+  const char* name;
+  torch::ScalarType type;
+  size_t size;
+};
+constexpr DType kDTypes[] = {{"float32", torch::kFloat, 4},
+                             {"float64", torch::kDouble, 8},
+                             {"int64", torch::kLong, 8},
+                             {"uint8", torch::kByte, 1}};
+constexpr const char* kDTypeList = "float32, float64, int64 or uint8";
 
-// Strings as one byte tensor and their end offsets: raw ids are arbitrary bytes from data files,
-// which JSON (UTF-8 only) could not carry unchanged.
-void put_strings(torch::serialize::OutputArchive& a, const std::string& key,
-                 const std::vector<std::string>& strings) {
-  std::string joined;
-  std::vector<int64_t> ends;
-  for (const auto& s : strings) {
-    joined += s;
-    ends.push_back(static_cast<int64_t>(joined.size()));
+// The deepest nesting of arrays and objects in JSON text (brackets inside strings skipped; exact
+// for valid JSON). nlohmann's parser is iterative, but copying, comparing and printing a value
+// recurse once per level: a crafted manifest a million levels deep would overflow the stack.
+size_t nesting_depth(std::string_view text) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char ch : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (ch == '\\') {
+        escaped = true;
+      } else if (ch == '"') {
+        in_string = false;
+      }
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      --depth;
+    }
   }
-  put_tensor(a, key + "_bytes",
-             torch::from_blob(joined.data(), {static_cast<int64_t>(joined.size())}, torch::kUInt8)
-                 .clone());
-  put_tensor(
-      a, key + "_ends",
-      torch::from_blob(ends.data(), {static_cast<int64_t>(ends.size())}, torch::kLong).clone());
+  return deepest;
+}
+constexpr size_t kMaxNesting = 64;  // a config is 3 levels deep, the manifest adds 2
+
+// A double as JSON: a number, or "nan", "inf", "-inf", which JSON numbers cannot be.
+json double_json(double value) {
+  if (std::isfinite(value)) return value;
+  return std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf";
 }
 
-void put_vocabulary(torch::serialize::OutputArchive& a, const std::string& key,
-                    const Vocabulary& v) {
-  put_strings(a, key + "_raws", v.raws());
-  std::vector<std::string> titles;
-  if (v.has_titles()) {
-    for (int64_t i = 0; i < v.size(); ++i) titles.push_back(v.title(i));
+// `s` as a JSON string of ASCII characters, cut to about 80: manifest strings are arbitrary
+// (newlines, megabytes) and an error message is one short line.
+std::string quoted(const std::string& s) {
+  std::string q = json(s).dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
+  if (q.size() > 80) q = q.substr(0, 76) + "...\"";
+  return q;
+}
+
+// Collects the tensors and their records, then lays out the file.
+class PayloadWriter {
+ public:
+  void tensor(const std::string& key, const torch::Tensor& t) {
+    if (!t.defined()) throw Error("cannot checkpoint tensor \"" + key + "\": it is undefined");
+    const DType* dtype = nullptr;
+    for (const DType& d : kDTypes) {
+      if (d.type == t.scalar_type()) dtype = &d;
+    }
+    if (dtype == nullptr) {
+      throw Error("cannot checkpoint tensor \"" + key + "\" of type " +
+                  std::string(c10::toString(t.scalar_type())) + " (checkpoints hold " + kDTypeList +
+                  ")");
+    }
+    const torch::Tensor cpu = t.detach().to(torch::kCPU).contiguous();
+    const size_t nbytes = static_cast<size_t>(cpu.numel()) * dtype->size;
+    size_ = aligned(size_);
+    records_.push_back({{"name", key},
+                        {"dtype", dtype->name},
+                        {"shape", cpu.sizes().vec()},
+                        {"offset", size_},
+                        {"nbytes", nbytes}});
+    placed_.push_back({cpu, size_, nbytes});
+    size_ += nbytes;
   }
-  put_strings(a, key + "_titles", titles);
-}
+  // Strings as one byte tensor and their end offsets: raw ids and titles are arbitrary bytes
+  // from data files, which JSON (UTF-8 only) could not carry unchanged.
+  void strings(const std::string& key, const std::vector<std::string>& strings) {
+    std::string joined;
+    std::vector<int64_t> ends;
+    for (const auto& s : strings) {
+      joined += s;
+      ends.push_back(static_cast<int64_t>(joined.size()));
+    }
+    tensor(key + "_bytes",
+           torch::from_blob(joined.data(), {static_cast<int64_t>(joined.size())}, torch::kUInt8)
+               .clone());
+    tensor(
+        key + "_ends",
+        torch::from_blob(ends.data(), {static_cast<int64_t>(ends.size())}, torch::kLong).clone());
+  }
+  void vocabulary(const std::string& key, const Vocabulary& v) {
+    strings(key + "_raws", v.raws());
+    std::vector<std::string> titles;
+    if (v.has_titles()) {
+      for (int64_t i = 0; i < v.size(); ++i) titles.push_back(v.title(i));
+    }
+    strings(key + "_titles", titles);
+  }
 
-// Reads from an archive, turning a missing or mistyped entry into an error naming the file.
+  // The whole file: `manifest` gets the tensor table, then header, manifest and tensor data are
+  // laid out in one buffer (a model's tensors are copied once, not once per layer of framing).
+  std::string file(json manifest, uint32_t version) {
+    manifest["tensors"] = std::move(records_);
+    const std::string text = manifest.dump();
+    std::string file(kHeaderSize, '\0');  // filled in last, once the SHA-256 can be computed
+    file.reserve(aligned(kHeaderSize + kManifestLengthSize + text.size()) + size_);
+    put_le<uint64_t>(file, text.size());
+    file += text;
+    const size_t data_start = aligned(file.size());
+    file.resize(data_start + size_, '\0');
+    for (const Placed& p : placed_) {
+      if (p.nbytes > 0) std::memcpy(&file[data_start + p.offset], p.cpu.data_ptr(), p.nbytes);
+    }
+    fill_header(file, version);
+    return file;
+  }
+
+ private:
+  struct Placed {
+    torch::Tensor cpu;  // contiguous, on the CPU
+    size_t offset;      // from the start of the tensor data
+    size_t nbytes;
+  };
+  json records_ = json::array();
+  std::vector<Placed> placed_;  // one per record
+  size_t size_ = 0;             // bytes of tensor data so far
+};
+
+// Reads a payload. Everything is checked before memory is touched: the manifest's length, its
+// JSON, the type of every field, and each tensor record's dtype, shape and byte range, with
+// overflow-checked arithmetic; a record becomes a tensor only through torch::empty and a memcpy
+// of exactly the bytes its shape needs. Every failure is a collab::Error naming the file.
 class PayloadReader {
  public:
-  PayloadReader(torch::serialize::InputArchive& archive, const std::string& path)
-      : archive_(archive), path_(path) {}
+  PayloadReader(std::string_view payload, const std::string& path) : path_(path) {
+    if (payload.size() < kManifestLengthSize) {
+      fail("its payload is " + std::to_string(payload.size()) + " bytes, too short for a manifest");
+    }
+    const auto length = get_le<uint64_t>(payload, 0);
+    if (length > payload.size() - kManifestLengthSize) {
+      fail("its manifest claims " + std::to_string(length) + " bytes, the payload holds " +
+           std::to_string(payload.size() - kManifestLengthSize));
+    }
+    const char* text = payload.data() + kManifestLengthSize;
+    if (nesting_depth(std::string_view(text, length)) > kMaxNesting) {
+      fail("its manifest nests arrays and objects more than " + std::to_string(kMaxNesting) +
+           " levels deep");
+    }
+    try {
+      manifest_ = json::parse(text, text + length, nullptr, /*allow_exceptions=*/false);
+    } catch (const json::exception&) {  // not expected with allow_exceptions false; belt and braces
+      manifest_ = json(json::value_t::discarded);
+    }
+    if (manifest_.is_discarded()) fail("its manifest is not valid JSON");
+    if (!manifest_.is_object()) fail("its manifest is not a JSON object");
+    // Tensor data starts at the first 64-byte boundary of the file after the manifest.
+    const size_t data_start =
+        aligned(kHeaderSize + kManifestLengthSize + static_cast<size_t>(length)) - kHeaderSize;
+    if (data_start > payload.size()) fail("it ends before its tensor data starts");
+    data_ = payload.substr(data_start);
+    const json& table = field("tensors");
+    if (!table.is_array()) fail("manifest \"tensors\" is not an array");
+    for (size_t k = 0; k < table.size(); ++k) add_record(table[k], k);
+  }
 
   [[noreturn]] void fail(const std::string& what) const {
     throw Error(path_ + ": not a valid collab checkpoint (" + what + ")");
   }
 
-  c10::IValue value(const std::string& key) {
-    c10::IValue v;
-    bool found = false;
-    try {
-      found = archive_.try_read(key, v);
-    } catch (const std::exception&) {  // c10::Error, and what LibTorch lets escape besides
-    }
-    if (!found) fail("no \"" + key + "\" entry");
+  const json& field(const std::string& key) const {
+    const auto it = manifest_.find(key);
+    if (it == manifest_.end()) fail("its manifest has no \"" + key + "\"");
+    return *it;
+  }
+  json object(const std::string& key) const {
+    const json& v = field(key);
+    if (!v.is_object()) fail("manifest \"" + key + "\" is not an object");
     return v;
   }
-  std::string string(const std::string& key) {
-    const c10::IValue v = value(key);
-    if (!v.isString()) fail("\"" + key + "\" is not a string");
-    return v.toStringRef();
+  json array(const std::string& key) const {
+    const json& v = field(key);
+    if (!v.is_array()) fail("manifest \"" + key + "\" is not an array");
+    return v;
   }
-  int64_t integer(const std::string& key) {
-    const c10::IValue v = value(key);
-    if (!v.isInt()) fail("\"" + key + "\" is not an integer");
-    return v.toInt();
+  std::string string(const std::string& key) const {
+    const json& v = field(key);
+    if (!v.is_string()) fail("manifest \"" + key + "\" is not a string");
+    return v.get<std::string>();
   }
-  double number(const std::string& key) {
-    const c10::IValue v = value(key);
-    if (!v.isDouble()) fail("\"" + key + "\" is not a number");
-    return v.toDouble();
+  int64_t integer(const std::string& key) const {
+    return integer_in(field(key), "manifest \"" + key + "\"");
   }
-  json json_value(const std::string& key) {
-    json j = json::parse(string(key), nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) fail("\"" + key + "\" is not valid JSON");
-    return j;
+  double number(const std::string& key) const {
+    const json& v = field(key);
+    if (v.is_number()) return v.get<double>();
+    if (v == "nan") return std::numeric_limits<double>::quiet_NaN();
+    if (v == "inf") return std::numeric_limits<double>::infinity();
+    if (v == "-inf") return -std::numeric_limits<double>::infinity();
+    fail("manifest \"" + key + "\" is not a number");
   }
-  torch::Tensor tensor(const std::string& key) {
-    torch::Tensor t;
-    bool found = false;
-    try {
-      found = archive_.try_read(key, t, /*is_buffer=*/true);
-    } catch (const std::exception&) {  // c10::Error, and what LibTorch lets escape besides
+  // A JSON array of strings.
+  std::vector<std::string> names(const std::string& key) const {
+    std::vector<std::string> names;
+    for (const json& n : array(key)) {
+      if (!n.is_string()) fail("manifest \"" + key + "\" holds a non-string");
+      names.push_back(n.get<std::string>());
     }
-    if (!found || !t.defined()) fail("no tensor \"" + key + "\"");
-    if (!within_storage(t)) fail("tensor \"" + key + "\" extends past its data");
+    return names;
+  }
+  int64_t integer_in(const json& v, const std::string& what) const {
+    if (!v.is_number_integer() ||
+        (v.is_number_unsigned() &&
+         v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))) {
+      fail(what + " is not a 64-bit integer");
+    }
+    return v.get<int64_t>();
+  }
+
+  torch::Tensor tensor(const std::string& key) const {
+    const auto it = records_.find(key);
+    if (it == records_.end()) fail("no tensor \"" + key + "\"");
+    const Record& r = it->second;
+    torch::Tensor t = torch::empty(r.shape, torch::TensorOptions().dtype(r.type));
+    if (r.nbytes > 0) std::memcpy(t.data_ptr(), data_.data() + r.offset, r.nbytes);
     return t;
   }
-  // A damaged archive can give a tensor sizes, strides or an offset reaching past its storage;
-  // reading it (here, or when a model copies it) would run past the end. This does not catch a
-  // storage that claims more bytes than its record holds: LibTorch 1.13 takes a storage's size
-  // from the pickle, not from the record (fuzz/known-crashes/checkpoint/, README).
-  static bool within_storage(const torch::Tensor& t) {
-    if (t.layout() != torch::kStrided || t.is_quantized() || !t.has_storage()) return false;
-    if (t.numel() == 0) return true;
-    int64_t last = t.storage_offset();  // the element furthest into the storage
-    if (last < 0) return false;
-    for (int64_t d = 0; d < t.dim(); ++d) {
-      int64_t step = 0;
-      if (t.stride(d) < 0 || __builtin_mul_overflow(t.size(d) - 1, t.stride(d), &step) ||
-          __builtin_add_overflow(last, step, &last)) {
-        return false;
-      }
+  // A tensor that must be one-dimensional of `type` (string tables, generator states).
+  torch::Tensor vector_of(const std::string& key, torch::ScalarType type) const {
+    const torch::Tensor t = tensor(key);
+    if (t.scalar_type() != type || t.dim() != 1) {
+      fail("tensor \"" + key + "\" is not a vector of " + c10::toString(type));
     }
-    int64_t bytes = 0;
-    if (__builtin_mul_overflow(last + 1, static_cast<int64_t>(t.element_size()), &bytes)) {
-      return false;
-    }
-    return static_cast<uint64_t>(bytes) <= t.storage().nbytes();
+    return t;
   }
-  std::vector<std::string> strings(const std::string& key) {
-    const torch::Tensor bytes = tensor(key + "_bytes").contiguous();
-    const torch::Tensor ends = tensor(key + "_ends").contiguous();
-    if (bytes.scalar_type() != torch::kUInt8 || ends.scalar_type() != torch::kLong ||
-        bytes.dim() != 1 || ends.dim() != 1) {
-      fail("\"" + key + "\" is not a string table");
-    }
+  std::vector<std::string> strings(const std::string& key) const {
+    const torch::Tensor bytes = vector_of(key + "_bytes", torch::kUInt8);
+    const torch::Tensor ends = vector_of(key + "_ends", torch::kLong);
     const char* data = reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>());
     const int64_t* end = ends.data_ptr<int64_t>();
     std::vector<std::string> out;
@@ -227,10 +384,11 @@ class PayloadReader {
     }
     return out;
   }
-  Vocabulary vocabulary(const std::string& key) {
+  Vocabulary vocabulary(const std::string& key) const {
     Vocabulary v;
-    for (const auto& raw : strings(key + "_raws")) v.add(raw);
-    if (v.size() != static_cast<int64_t>(strings(key + "_raws").size())) {
+    const std::vector<std::string> raws = strings(key + "_raws");
+    for (const auto& raw : raws) v.add(raw);
+    if (v.size() != static_cast<int64_t>(raws.size())) {
       fail("\"" + key + "\" has repeated raw ids");
     }
     const std::vector<std::string> titles = strings(key + "_titles");
@@ -243,20 +401,90 @@ class PayloadReader {
   }
 
  private:
-  torch::serialize::InputArchive& archive_;
-  const std::string& path_;
-};
+  struct Record {
+    torch::ScalarType type;
+    std::vector<int64_t> shape;
+    size_t offset;  // from the start of the tensor data
+    size_t nbytes;
+  };
 
-std::vector<std::string> names_in(const json& manifest, const char* key, PayloadReader& r) {
-  if (!manifest.contains(key) || !manifest[key].is_array())
-    r.fail(std::string("manifest lacks ") + key);
-  std::vector<std::string> names;
-  for (const auto& n : manifest[key]) {
-    if (!n.is_string()) r.fail(std::string("manifest ") + key + " holds a non-string");
-    names.push_back(n.get<std::string>());
+  void add_record(const json& entry, size_t index) {
+    const std::string at = "tensor record " + std::to_string(index);
+    if (!entry.is_object()) fail(at + " is not an object");
+    const auto member = [&](const char* key) -> const json& {
+      const auto it = entry.find(key);
+      if (it == entry.end()) fail(at + " has no \"" + key + "\"");
+      return *it;
+    };
+    const json& name = member("name");
+    if (!name.is_string()) fail(at + ": \"name\" is not a string");
+    const std::string tensor = "tensor " + quoted(name.get<std::string>());
+
+    const json& dtype_name = member("dtype");
+    const DType* dtype = nullptr;
+    for (const DType& d : kDTypes) {
+      if (dtype_name == d.name) dtype = &d;
+    }
+    if (dtype == nullptr) {
+      fail(tensor + " has dtype " +
+           (dtype_name.is_string() ? quoted(dtype_name.get<std::string>())
+                                   : std::string("of JSON type ") + dtype_name.type_name()) +
+           " (checkpoints hold " + kDTypeList + ")");
+    }
+
+    const json& shape = member("shape");
+    if (!shape.is_array()) fail(tensor + ": \"shape\" is not an array");
+    if (shape.size() > kMaxRank) {
+      fail(tensor + " has " + std::to_string(shape.size()) + " dimensions (at most " +
+           std::to_string(kMaxRank) + ")");
+    }
+    Record r{dtype->type, {}, 0, 0};
+    // The number of elements, and the same product with empty dimensions counted as 1 (LibTorch
+    // multiplies those for strides: a [0, 2^40, 2^40] tensor holds nothing but overflows them).
+    int64_t numel = 1, extent = 1;
+    for (const json& d : shape) {
+      if (!d.is_number_integer() || (!d.is_number_unsigned() && d.get<int64_t>() < 0)) {
+        fail(tensor + " has a dimension that is not a non-negative integer");
+      }
+      const uint64_t size = d.get<uint64_t>();
+      if (size > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
+          __builtin_mul_overflow(numel, static_cast<int64_t>(size), &numel) ||
+          __builtin_mul_overflow(extent, std::max<int64_t>(static_cast<int64_t>(size), 1),
+                                 &extent)) {
+        fail(tensor + " has a shape too large to address");
+      }
+      r.shape.push_back(static_cast<int64_t>(size));
+    }
+    size_t bytes = 0;
+    if (__builtin_mul_overflow(static_cast<size_t>(numel), dtype->size, &bytes)) {
+      fail(tensor + " has a shape too large to address");
+    }
+
+    const json& offset = member("offset");
+    const json& nbytes = member("nbytes");
+    if (!offset.is_number_unsigned() || !nbytes.is_number_unsigned()) {
+      fail(tensor + ": \"offset\" and \"nbytes\" must be non-negative integers");
+    }
+    r.offset = offset.get<size_t>();
+    r.nbytes = nbytes.get<size_t>();
+    if (r.nbytes != bytes) {
+      fail(tensor + " is " + shape.dump() + " " + dtype->name + ", " + std::to_string(bytes) +
+           " bytes, but its record says " + std::to_string(r.nbytes));
+    }
+    if (r.offset > data_.size() || r.nbytes > data_.size() - r.offset) {
+      fail(tensor + " lies past the end of the tensor data (bytes " + std::to_string(r.offset) +
+           " + " + std::to_string(r.nbytes) + " of " + std::to_string(data_.size()) + ")");
+    }
+    if (!records_.emplace(name.get<std::string>(), std::move(r)).second) {
+      fail("two tensor records are named " + quoted(name.get<std::string>()));
+    }
   }
-  return names;
-}
+
+  const std::string& path_;
+  json manifest_;
+  std::string_view data_;  // the tensor data, after the manifest
+  std::unordered_map<std::string, Record> records_;
+};
 
 std::string errno_text(int error) {
   return std::strerror(error);
@@ -280,62 +508,51 @@ std::string data_fingerprint(const Dataset& data) {
   return hex(sha.digest());
 }
 
+std::string frame_checkpoint(std::string_view payload, uint32_t version) {
+  std::string file(kHeaderSize, '\0');
+  file += payload;
+  fill_header(file, version);
+  return file;
+}
+
 std::string encode_checkpoint(const Checkpoint& c) {
   const TrainerState& s = c.state;
-  torch::serialize::OutputArchive a;
-  json manifest = {
-      {"parameters", json::array()}, {"buffers", json::array()}, {"optimizer", json::array()}};
+  PayloadWriter w;
+  json parameters = json::array(), buffers = json::array(), optimizer = json::array();
   for (size_t i = 0; i < s.parameters.size(); ++i) {
-    manifest["parameters"].push_back(s.parameters[i].first);
-    put_tensor(a, "parameter_" + std::to_string(i), s.parameters[i].second);
+    parameters.push_back(s.parameters[i].first);
+    w.tensor("parameter_" + std::to_string(i), s.parameters[i].second);
   }
   for (size_t i = 0; i < s.buffers.size(); ++i) {
-    manifest["buffers"].push_back(s.buffers[i].first);
-    put_tensor(a, "buffer_" + std::to_string(i), s.buffers[i].second);
+    buffers.push_back(s.buffers[i].first);
+    w.tensor("buffer_" + std::to_string(i), s.buffers[i].second);
   }
-  std::vector<int64_t> adam_steps;
   for (size_t i = 0; i < s.optimizer.size(); ++i) {
-    manifest["optimizer"].push_back(s.optimizer[i].name);
-    put_tensor(a, "adam_exp_avg_" + std::to_string(i), s.optimizer[i].exp_avg);
-    put_tensor(a, "adam_exp_avg_sq_" + std::to_string(i), s.optimizer[i].exp_avg_sq);
-    adam_steps.push_back(s.optimizer[i].step);
+    optimizer.push_back({{"name", s.optimizer[i].name}, {"step", s.optimizer[i].step}});
+    w.tensor("adam_exp_avg_" + std::to_string(i), s.optimizer[i].exp_avg);
+    w.tensor("adam_exp_avg_sq_" + std::to_string(i), s.optimizer[i].exp_avg_sq);
   }
-  put_tensor(
-      a, "adam_steps",
-      torch::from_blob(adam_steps.data(), {static_cast<int64_t>(adam_steps.size())}, torch::kLong)
-          .clone());
-  manifest["cuda_generators"] = s.cuda_generators.size();
-  put_string(a, "manifest", manifest.dump());
-  put_string(a, "config", c.config.dump());
-  put_string(a, "metrics", c.metrics.dump());
-  put_string(a, "data_fingerprint", c.data_fingerprint);
-  a.write("global_step", c10::IValue(s.global_step));
-  a.write("epoch", c10::IValue(s.epoch));
-  a.write("batch", c10::IValue(s.batch));
-  a.write("epoch_loss_sum", c10::IValue(s.epoch_loss_sum));
-  a.write("smoothed_loss_average", c10::IValue(s.smoothed_loss_average));
-  a.write("smoothed_loss_count", c10::IValue(s.smoothed_loss_count));
-  put_tensor(a, "cpu_generator", s.cpu_generator);
+  w.tensor("cpu_generator", s.cpu_generator);
   for (size_t i = 0; i < s.cuda_generators.size(); ++i) {
-    put_tensor(a, "cuda_generator_" + std::to_string(i), s.cuda_generators[i]);
+    w.tensor("cuda_generator_" + std::to_string(i), s.cuda_generators[i]);
   }
-  put_tensor(a, "order_generator", s.order_generator);
-  put_vocabulary(a, "users", c.users);
-  put_vocabulary(a, "items", c.items);
-
-  std::string payload;
-  a.save_to([&payload](const void* data, size_t size) {
-    payload.append(static_cast<const char*>(data), size);
-    return size;
-  });
-  Sha256 sha;
-  sha.update(payload.data(), payload.size());
-  std::string file(kMagic, sizeof kMagic);
-  put_le<uint32_t>(file, c.format_version);
-  put_le<uint64_t>(file, payload.size());
-  file += sha.digest();
-  file += payload;
-  return file;
+  w.tensor("order_generator", s.order_generator);
+  w.vocabulary("users", c.users);
+  w.vocabulary("items", c.items);
+  const json manifest = {{"config", c.config},
+                         {"metrics", c.metrics},
+                         {"data_fingerprint", c.data_fingerprint},
+                         {"global_step", s.global_step},
+                         {"epoch", s.epoch},
+                         {"batch", s.batch},
+                         {"epoch_loss_sum", double_json(s.epoch_loss_sum)},
+                         {"smoothed_loss_average", double_json(s.smoothed_loss_average)},
+                         {"smoothed_loss_count", s.smoothed_loss_count},
+                         {"parameters", parameters},
+                         {"buffers", buffers},
+                         {"optimizer", optimizer},
+                         {"cuda_generators", s.cuda_generators.size()}};
+  return w.file(manifest, c.format_version);
 }
 
 Checkpoint decode_checkpoint(std::string_view bytes, const std::string& path) {
@@ -351,7 +568,11 @@ Checkpoint decode_checkpoint(std::string_view bytes, const std::string& path) {
   const auto version = get_le<uint32_t>(bytes, sizeof kMagic);
   if (version != kCheckpointFormatVersion) {
     throw Error(path + ": checkpoint format version " + std::to_string(version) +
-                ", but this collab reads version " + std::to_string(kCheckpointFormatVersion));
+                ", but this collab reads version " + std::to_string(kCheckpointFormatVersion) +
+                (version < kCheckpointFormatVersion
+                     ? " (it was written by an older collab: resume it with that collab, or "
+                       "train again)"
+                     : " (it was written by a newer collab)"));
   }
   const auto length = get_le<uint64_t>(bytes, sizeof kMagic + 4);
   const uint64_t present = bytes.size() - kHeaderSize;
@@ -370,49 +591,12 @@ Checkpoint decode_checkpoint(std::string_view bytes, const std::string& path) {
     throw Error(path + ": corrupted checkpoint (the SHA-256 of its contents does not match)");
   }
 
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(payload.data(), payload.size(), torch::Device(torch::kCPU));
-  } catch (const c10::Error& e) {
-    std::string what = e.what_without_backtrace();
-    what = what.substr(0, what.find('\n'));
-    throw Error(path + ": not a valid collab checkpoint (LibTorch cannot read it: " + what + ")");
-  } catch (const std::exception& e) {
-    // LibTorch's unpickler also lets std::out_of_range and others escape on damaged archives
-    // ("Argument passed to at() was not in the map."), which would name neither file nor cause.
-    std::string what = e.what();
-    what = what.substr(0, what.find('\n'));
-    throw Error(path + ": not a valid collab checkpoint (LibTorch cannot read it: " + what + ")");
-  }
-  PayloadReader r(archive, path);
+  const PayloadReader r(payload, path);
   Checkpoint c;
   c.format_version = version;
   TrainerState& s = c.state;
-  const json manifest = r.json_value("manifest");
-  const auto parameters = names_in(manifest, "parameters", r);
-  const auto buffers = names_in(manifest, "buffers", r);
-  const auto optimizer = names_in(manifest, "optimizer", r);
-  for (size_t i = 0; i < parameters.size(); ++i) {
-    s.parameters.emplace_back(parameters[i], r.tensor("parameter_" + std::to_string(i)));
-  }
-  for (size_t i = 0; i < buffers.size(); ++i) {
-    s.buffers.emplace_back(buffers[i], r.tensor("buffer_" + std::to_string(i)));
-  }
-  const torch::Tensor steps = r.tensor("adam_steps").contiguous();
-  if (steps.scalar_type() != torch::kLong ||
-      steps.numel() != static_cast<int64_t>(optimizer.size())) {
-    r.fail("\"adam_steps\" does not match the optimizer entries");
-  }
-  for (size_t i = 0; i < optimizer.size(); ++i) {
-    s.optimizer.push_back({optimizer[i], r.tensor("adam_exp_avg_" + std::to_string(i)),
-                           r.tensor("adam_exp_avg_sq_" + std::to_string(i)),
-                           steps.data_ptr<int64_t>()[i]});
-  }
-  const json n_cuda = manifest.value("cuda_generators", json(0));
-  if (!n_cuda.is_number_unsigned()) r.fail("manifest cuda_generators is not a count");
-  c.config = r.json_value("config");
-  c.metrics = r.json_value("metrics");
-  if (!c.config.is_object() || !c.metrics.is_array()) r.fail("config or metrics of the wrong type");
+  c.config = r.object("config");
+  c.metrics = r.array("metrics");
   c.data_fingerprint = r.string("data_fingerprint");
   s.global_step = r.integer("global_step");
   s.epoch = r.integer("epoch");
@@ -420,11 +604,34 @@ Checkpoint decode_checkpoint(std::string_view bytes, const std::string& path) {
   s.epoch_loss_sum = r.number("epoch_loss_sum");
   s.smoothed_loss_average = r.number("smoothed_loss_average");
   s.smoothed_loss_count = r.integer("smoothed_loss_count");
-  s.cpu_generator = r.tensor("cpu_generator");
-  for (size_t i = 0; i < n_cuda.get<size_t>(); ++i) {
-    s.cuda_generators.push_back(r.tensor("cuda_generator_" + std::to_string(i)));
+  const std::vector<std::string> parameters = r.names("parameters");
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    s.parameters.emplace_back(parameters[i], r.tensor("parameter_" + std::to_string(i)));
   }
-  s.order_generator = r.tensor("order_generator");
+  const std::vector<std::string> buffers = r.names("buffers");
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    s.buffers.emplace_back(buffers[i], r.tensor("buffer_" + std::to_string(i)));
+  }
+  const json optimizer = r.array("optimizer");
+  for (size_t i = 0; i < optimizer.size(); ++i) {
+    const json& entry = optimizer[i];
+    const std::string at = "manifest \"optimizer\" entry " + std::to_string(i);
+    if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string() ||
+        !entry.contains("step")) {
+      r.fail(at + " is not {\"name\": ..., \"step\": ...}");
+    }
+    s.optimizer.push_back({entry["name"].get<std::string>(),
+                           r.tensor("adam_exp_avg_" + std::to_string(i)),
+                           r.tensor("adam_exp_avg_sq_" + std::to_string(i)),
+                           r.integer_in(entry["step"], at + " \"step\"")});
+  }
+  s.cpu_generator = r.vector_of("cpu_generator", torch::kUInt8);
+  const int64_t n_cuda = r.integer("cuda_generators");
+  if (n_cuda < 0) r.fail("manifest \"cuda_generators\" is not a count");
+  for (int64_t i = 0; i < n_cuda; ++i) {
+    s.cuda_generators.push_back(r.vector_of("cuda_generator_" + std::to_string(i), torch::kUInt8));
+  }
+  s.order_generator = r.vector_of("order_generator", torch::kUInt8);
   c.users = r.vocabulary("users");
   c.items = r.vocabulary("items");
   return c;

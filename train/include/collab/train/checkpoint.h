@@ -5,9 +5,15 @@
 //
 // File layout (integers little-endian):
 //   "COLLABCK" | uint32 format version | uint64 payload length | SHA-256 of the payload | payload
-// The payload is a LibTorch archive (torch::serialize::OutputArchive). The header lets a reader
-// tell a truncated or corrupted file, a file of another format version and a file that is no
-// checkpoint at all apart, each with its own one-line error naming the file.
+// The header lets a reader tell a truncated or corrupted file, a file of another format version
+// and a file that is no checkpoint at all apart, each with its own one-line error naming the file.
+// Payload (version 2): uint64 manifest length | manifest: UTF-8 JSON (config, metrics, data
+// fingerprint, the trainer's scalars, parameter/buffer/optimizer names, Adam step counts, and a
+// table of tensor records {name, dtype, shape, offset, nbytes}) | zeros to a 64-byte boundary of
+// the file | the tensors' raw little-endian bytes, each record 64-byte aligned. Vocabularies'
+// raw ids and titles (arbitrary bytes) are a uint8 tensor and an int64 tensor of end offsets.
+// We parse it ourselves, validating every field, dtype, shape and byte range before touching
+// memory: unlike version 1 (a LibTorch archive), reading a checkpoint runs no unpickler.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +27,7 @@
 
 namespace collab {
 
-constexpr uint32_t kCheckpointFormatVersion = 1;
+constexpr uint32_t kCheckpointFormatVersion = 2;
 
 struct Checkpoint {
   uint32_t format_version = kCheckpointFormatVersion;
@@ -40,8 +46,14 @@ std::string data_fingerprint(const Dataset& data);
 // The file's bytes, header included. Tensors on other devices are copied to the CPU.
 std::string encode_checkpoint(const Checkpoint& checkpoint);
 // Parses bytes from encode_checkpoint; `path` only names the file in error messages. Tensors
-// come back on the CPU.
+// come back on the CPU. Any damage, even behind a correct checksum, is a collab::Error naming
+// `path`.
 Checkpoint decode_checkpoint(std::string_view bytes, const std::string& path);
+
+// The header (magic, `version`, length, SHA-256) followed by `payload`: the framing
+// encode_checkpoint puts around its payload, for tests and the fuzzer, which build files whose
+// payload is damaged on purpose but whose checksum is right.
+std::string frame_checkpoint(std::string_view payload, uint32_t version = kCheckpointFormatVersion);
 
 // encode_checkpoint written with write_file_atomically.
 void write_checkpoint(const std::string& path, const Checkpoint& checkpoint);
