@@ -115,14 +115,14 @@ Dataset load_dataset(const DataConfig& config) {
     d.valid = std::move(split.valid);
   }
   if (!d.catalog.empty()) d.catalog.resize(d.items.size());
-  count_unseen_in_validation(d);
-  count_duplicate_ratings(d);
 #ifdef __GLIBC__
   // Reading leaves freed but unreturned heap behind (the parser's own id tables, vectors that
-  // grew by doubling, the duplicate count's buffer): 20 MB after parsing 20M ratings' text.
-  // Hand it back before training holds the ratings and the model for the rest of the run.
+  // grew by doubling): 20 MB after parsing 20M ratings' text. Hand it back before the
+  // duplicate count's buffer and training's model join the ratings for the rest of the run.
   malloc_trim(0);
 #endif
+  count_unseen_in_validation(d);
+  count_duplicate_ratings(d);
   return d;
 }
 
