@@ -2,7 +2,8 @@
 """Benchmark of the sparse fast path (train.optimizer "sgd" / "sparse_adam", issue 6 P2/P3).
 
 Prints rating-updates/s, s/pass, test RMSE and peak RSS (the whole `collab train` process, from
-the kernel's accounting of the child, as /usr/bin/time -v reports it) for:
+the kernel's accounting of the child, as /usr/bin/time -v reports it; printed in MiB, the
+kbytes /usr/bin/time prints divided by 1024: 1 MiB = 1.048 MB) for:
 
   P2  MovieLens 100k u1.base -> u1.test, DotProductBias k=50, 20 passes, --threads threads
       (LIBMF: 25-30M updates/s with 2 threads, RMSE 0.922 at k=50, l2 0.1)
@@ -40,7 +41,7 @@ P3_TRAIN = {
 
 
 def run(cmd, env=None):
-    """Runs `cmd`, returning (stdout, peak RSS in MB of the child)."""
+    """Runs `cmd`, returning (stdout, peak RSS in MiB of the child)."""
     wrapper = ("import resource,subprocess,sys;"
                "r=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
                "sys.stdout.write(r.stdout);sys.stderr.write(r.stderr);"
@@ -90,7 +91,7 @@ def median_of(results, key):
 def p2(args):
     print(f"## P2: u1.base -> u1.test, DotProductBias k=50, {args.threads} threads")
     print("| optimizer | passes | updates/s (median) | s/pass | CPU s/pass / threads | test RMSE | "
-          "peak RSS MB |")
+          "peak RSS MiB |")
     print("|---|---|---|---|---|---|---|")
     for opt in args.optimizers:
         config = {"data": {"dir": ML100K, "train": "u1.base", "valid": "u1.test"},
@@ -126,7 +127,7 @@ def p3(args):
     print("|---|---|")
     print(f"| text parse | {float(text['reads'][0][2]):.2f} |")
     print("\n| passes | optimizer | s/pass (median) | CPU s/pass / threads | updates/s | "
-          "test RMSE | peak RSS MB | read (cache) s | grid setup s |")
+          "test RMSE | peak RSS MiB | read (cache) s | grid setup s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for opt in args.optimizers:
         for epochs in (1, args.passes):
@@ -147,7 +148,7 @@ def p3(args):
                                "train.threads": args.threads})
         print(f"\nexact path (dense fastai Adam, fused step), bs 65536, 1 epoch: "
               f"{r['epochs'][0]['seconds']:.1f} s (training + validation), test RMSE "
-              f"{r['rmse']:.4f}, peak RSS {r['rss_mb']:.0f} MB")
+              f"{r['rmse']:.4f}, peak RSS {r['rss_mb']:.0f} MiB")
 
 
 def prefixed(d):

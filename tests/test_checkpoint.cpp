@@ -187,7 +187,7 @@ TEST(Checkpoint, FingerprintFollowsTheRatings) {
   collab::Dataset d = synthetic_dataset();
   const std::string before = collab::data_fingerprint(d);
   EXPECT_EQ(before, collab::data_fingerprint(synthetic_dataset()));
-  d.valid.ratings[3] += 1;
+  d.valid.ratings.set(3, d.valid.ratings[3] + 1);
   EXPECT_NE(before, collab::data_fingerprint(d));
 }
 

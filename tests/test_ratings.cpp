@@ -2,6 +2,7 @@
 // each naming the file and line at fault.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 #include <string>
 
@@ -60,7 +61,7 @@ TEST(ReadRatings, TabSeparatedWithTimestamps) {
   EXPECT_EQ(items.size(), 3);
   EXPECT_EQ(r.users, (std::vector<int32_t>{0, 1, 0}));  // vocabulary order of first appearance
   EXPECT_EQ(r.items, (std::vector<int32_t>{0, 1, 2}));
-  EXPECT_EQ(r.ratings, (std::vector<float>{3, 3, 1}));
+  EXPECT_EQ(r.ratings.to_vector(), (std::vector<float>{3, 3, 1}));
   EXPECT_EQ(r.timestamps, (std::vector<int64_t>{881250949, 891717742, 878887116}));
   EXPECT_EQ(users.raw(0), "196");
   EXPECT_EQ(items.raw(2), "377");
@@ -72,7 +73,7 @@ TEST(ReadRatings, CommaSeparatedWithHeaderThreeColumnsAndFractions) {
   collab::Vocabulary users, items;
   const collab::Ratings r = collab::read_ratings(path, csv(/*header=*/true), users, items);
   ASSERT_EQ(r.size(), 3u);
-  EXPECT_EQ(r.ratings, (std::vector<float>{4.5f, 0.5f, 3.0f}));
+  EXPECT_EQ(r.ratings.to_vector(), (std::vector<float>{4.5f, 0.5f, 3.0f}));
   // No timestamp column: nothing stored, every timestamp reads as 0.
   EXPECT_TRUE(r.timestamps.empty());
   EXPECT_EQ(r.timestamp(2), 0);
@@ -93,7 +94,7 @@ TEST(ReadRatings, CrlfAndBlankLinesAreAccepted) {
   collab::Vocabulary users, items;
   const collab::Ratings r = collab::read_ratings(path, {}, users, items);
   ASSERT_EQ(r.size(), 3u);
-  EXPECT_EQ(r.ratings, (std::vector<float>{5, 4, 3}));
+  EXPECT_EQ(r.ratings.to_vector(), (std::vector<float>{5, 4, 3}));
   EXPECT_EQ(r.timestamps, (std::vector<int64_t>{1, 2, 3}));
   EXPECT_EQ(items.raw(1), "20");  // no '\r' left on the ids
 }
@@ -242,8 +243,57 @@ TEST(Ratings, SelectKeepsRowsInOrder) {
   const collab::Ratings s = r.select({2, 0});
   EXPECT_EQ(s.users, (std::vector<int32_t>{2, 0}));
   EXPECT_EQ(s.items, (std::vector<int32_t>{1, 0}));
-  EXPECT_EQ(s.ratings, (std::vector<float>{3.f, 1.f}));
+  EXPECT_EQ(s.ratings.to_vector(), (std::vector<float>{3.f, 1.f}));
   EXPECT_EQ(s.timestamps, (std::vector<int64_t>{30, 10}));
+}
+
+// Ratings are stored as one-byte codes while there are at most 256 distinct values, then as
+// floats; either way every value reads back as the float it was (bits included: -0 stays -0).
+TEST(RatingValues, CodesUpTo256DistinctValuesThenFloats) {
+  collab::RatingValues v;
+  std::vector<float> expected;
+  for (int k = 0; k < 256; ++k) {
+    const float x = k == 1 ? -0.0f : 0.5f * static_cast<float>(k);
+    v.push_back(x);
+    v.push_back(x);
+    expected.insert(expected.end(), {x, x});
+  }
+  EXPECT_TRUE(v.coded());
+  EXPECT_EQ(v.table().size(), 256u);
+  EXPECT_TRUE(std::signbit(v[2]));  // -0 has its own code, apart from 0
+  v.push_back(1e6f);                // the 257th distinct value
+  expected.push_back(1e6f);
+  EXPECT_FALSE(v.coded());
+  EXPECT_EQ(v.to_vector(), expected);
+  EXPECT_TRUE(std::signbit(v[2]));
+  v.set(0, 7.25f);
+  v.swap_rows(0, 1);
+  EXPECT_EQ(v[1], 7.25f);
+  EXPECT_EQ(v[0], 0.0f);
+}
+
+TEST(RatingValues, SetSwapSelectAndViewInCodedForm) {
+  collab::RatingValues v;
+  for (const float x : {3.f, 1.f, 4.f, 1.f, 5.f}) v.push_back(x);
+  v.set(4, 2.5f);  // a new value joins the table
+  v.swap_rows(0, 2);
+  EXPECT_TRUE(v.coded());
+  EXPECT_EQ(v.to_vector(), (std::vector<float>{4.f, 1.f, 3.f, 1.f, 2.5f}));
+  const collab::RatingValues s = v.select({4, 0, 4});
+  EXPECT_EQ(s.to_vector(), (std::vector<float>{2.5f, 4.f, 2.5f}));
+  const collab::RatingValues::View view = v.view().from(3);
+  EXPECT_EQ(view[0], 1.f);
+  EXPECT_EQ(view[1], 2.5f);
+}
+
+TEST(RatingValues, FromCodesChecksTheCodes) {
+  const collab::RatingValues v = collab::RatingValues::from_codes({1.f, 5.f}, {1, 0, 1});
+  EXPECT_EQ(v.to_vector(), (std::vector<float>{5.f, 1.f, 5.f}));
+  EXPECT_THROW(collab::RatingValues::from_codes({1.f}, {0, 1}), collab::Error);
+  EXPECT_THROW(collab::RatingValues::from_codes(std::vector<float>(257, 0.f), {}), collab::Error);
+  const collab::RatingValues f = collab::RatingValues::from_floats({2.f, 0.5f});
+  EXPECT_FALSE(f.coded());
+  EXPECT_EQ(f.view()[1], 0.5f);
 }
 
 }  // namespace test_ratings

@@ -25,7 +25,8 @@ RatingsCacheOptions always(const std::string& dir) {
 void expect_same(const ParsedRatings& a, const ParsedRatings& b) {
   EXPECT_EQ(a.ratings.users, b.ratings.users);
   EXPECT_EQ(a.ratings.items, b.ratings.items);
-  EXPECT_EQ(a.ratings.ratings, b.ratings.ratings);
+  EXPECT_EQ(a.ratings.ratings.to_vector(), b.ratings.ratings.to_vector());
+  EXPECT_EQ(a.ratings.ratings.coded(), b.ratings.ratings.coded());
   EXPECT_EQ(a.ratings.timestamps, b.ratings.timestamps);
   EXPECT_EQ(a.user_ids, b.user_ids);
   EXPECT_EQ(a.item_ids, b.item_ids);
@@ -75,7 +76,7 @@ TEST(RatingsCache, AChangedFileMakesTheCacheStale) {
   const ParsedRatings fresh = read_parsed_ratings(file, format, cache, &report);
   EXPECT_FALSE(report.from_cache);
   EXPECT_NE(report.note.find("stale cache replaced"), std::string::npos) << report.note;
-  EXPECT_EQ(fresh.ratings.ratings, (std::vector<float>{3, 4}));
+  EXPECT_EQ(fresh.ratings.ratings.to_vector(), (std::vector<float>{3, 4}));
   EXPECT_EQ(fresh.item_ids, (std::vector<std::string>{"1", "2"}));
   RatingsReadReport again;
   expect_same(read_parsed_ratings(file, format, cache, &again), fresh);
@@ -104,6 +105,49 @@ TEST(RatingsCache, ADamagedCacheIsParsedAgain) {
   test::write_text(path, "not a cache");
   expect_same(read_parsed_ratings(file, {}, cache, &report), text);
   EXPECT_NE(report.note.find("not a ratings cache"), std::string::npos) << report.note;
+}
+
+// Ratings are cached as they are stored: one-byte codes into a table of at most 256 distinct
+// values, floats beyond; both read back bit for bit.
+TEST(RatingsCache, CodedAndFloatRatingsRoundTrip) {
+  const std::string dir = test::temp_dir();
+  const RatingsCacheOptions cache = always(dir + "/cache");
+  for (const int distinct : {3, 300}) {
+    const std::string file = dir + "/r" + std::to_string(distinct) + ".tsv";
+    std::string text;
+    for (int k = 0; k < 400; ++k) {
+      text += std::to_string(k % 7) + "\t" + std::to_string(k % 11) + "\t" +
+              std::to_string(0.01 * (k % distinct)) + "\n";
+    }
+    test::write_text(file, text);
+    const ParsedRatings parsed = read_parsed_ratings(file, {}, cache);
+    EXPECT_EQ(parsed.ratings.ratings.coded(), distinct <= 256);
+    RatingsReadReport report;
+    const ParsedRatings cached = read_parsed_ratings(file, {}, cache, &report);
+    EXPECT_TRUE(report.from_cache) << report.note;
+    expect_same(parsed, cached);
+  }
+}
+
+// A code with no value in the table (a damaged cache) is refused, and the file parsed again.
+TEST(RatingsCache, ACodeOutsideTheTableIsCorrupt) {
+  const std::string dir = test::temp_dir();
+  const std::string file = dir + "/r.tsv";
+  test::write_text(file, "1\t1\t5\n2\t1\t4\n3\t2\t1\n");
+  const RatingsCacheOptions cache = always(dir + "/cache");
+  const ParsedRatings text = read_parsed_ratings(file, {}, cache);
+  ASSERT_TRUE(text.ratings.ratings.coded());
+  const std::string path = ratings_cache_path(file, {}, cache.dir);
+  {
+    // Without timestamps the codes are the last bytes before the 8-byte end marker.
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-9, std::ios::end);
+    f.put(static_cast<char>(200));
+  }
+  RatingsReadReport report;
+  expect_same(read_parsed_ratings(file, {}, cache, &report), text);
+  EXPECT_FALSE(report.from_cache);
+  EXPECT_NE(report.note.find("corrupt cache replaced"), std::string::npos) << report.note;
 }
 
 TEST(RatingsCache, FormatIsPartOfTheKey) {

@@ -244,7 +244,7 @@ TEST(SparseTrainer, SgdLearnsAPlantedModel) {
   SparseTrainer trainer(*model, train, valid, c);
   const auto history = trainer.fit();
   double var = 0;
-  for (const float r : valid.ratings) var += (r - 3) * (r - 3);
+  for (const float r : valid.ratings.to_vector()) var += (r - 3) * (r - 3);
   const double baseline = std::sqrt(var / static_cast<double>(valid.size()));
   EXPECT_LT(history.back().valid.rmse, 0.35 * baseline) << "baseline " << baseline;
 }

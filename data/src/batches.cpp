@@ -12,8 +12,9 @@ Batch to_batch(const Ratings& ratings, const torch::Device& device) {
     xa[i][0] = ratings.users[static_cast<size_t>(i)];
     xa[i][1] = ratings.items[static_cast<size_t>(i)];
   }
-  torch::Tensor y =
-      torch::from_blob(const_cast<float*>(ratings.ratings.data()), {n}, torch::kFloat).clone();
+  torch::Tensor y = torch::empty({n}, torch::kFloat);
+  float* ya = y.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) ya[i] = ratings.ratings[static_cast<size_t>(i)];
   return {x.to(device), y.to(device)};
 }
 

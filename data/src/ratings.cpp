@@ -1,5 +1,6 @@
 #include "collab/data/ratings.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -23,7 +24,131 @@ int32_t checked_index(int64_t index, const char* what) {
   return static_cast<int32_t>(index);
 }
 
+uint32_t bits_of(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+
 }  // namespace
+
+RatingValues RatingValues::from_codes(std::vector<float> table, std::vector<uint8_t> codes) {
+  if (table.size() > kMaxCodes) {
+    throw Error("rating codes: a table of " + std::to_string(table.size()) + " values (at most " +
+                std::to_string(kMaxCodes) + ")");
+  }
+  for (const uint8_t c : codes) {
+    if (c >= table.size()) throw Error("rating codes: code " + std::to_string(c) + " has no value");
+  }
+  RatingValues v;
+  v.table_ = std::move(table);
+  v.codes_ = std::move(codes);
+  return v;
+}
+
+RatingValues RatingValues::from_floats(std::vector<float> floats) {
+  RatingValues v;
+  v.coded_ = false;
+  v.floats_ = std::move(floats);
+  return v;
+}
+
+RatingValues::View RatingValues::view() const {
+  View v;
+  if (coded_) {
+    v.codes = codes_.data();
+    v.table = table_.data();
+  } else {
+    v.floats = floats_.data();
+  }
+  return v;
+}
+
+void RatingValues::reserve(size_t n) {
+  if (coded_) {
+    codes_.reserve(n);
+  } else {
+    floats_.reserve(n);
+  }
+}
+
+int RatingValues::code_of(float value) {
+  const uint32_t bits = bits_of(value);
+  if (last_code_ >= 0 && bits_of(table_[static_cast<size_t>(last_code_)]) == bits) {
+    return last_code_;
+  }
+  for (size_t c = 0; c < table_.size(); ++c) {
+    if (bits_of(table_[c]) == bits) return last_code_ = static_cast<int>(c);
+  }
+  if (table_.size() == kMaxCodes) return -1;
+  table_.push_back(value);
+  return last_code_ = static_cast<int>(table_.size() - 1);
+}
+
+void RatingValues::to_floats() {
+  std::vector<float> floats;
+  floats.reserve(std::max(codes_.capacity(), codes_.size() + 1));
+  for (const uint8_t c : codes_) floats.push_back(table_[c]);
+  coded_ = false;
+  floats_ = std::move(floats);
+  codes_ = std::vector<uint8_t>();
+  table_ = std::vector<float>();
+  last_code_ = -1;
+}
+
+void RatingValues::push_back(float value) {
+  if (coded_) {
+    const int code = code_of(value);
+    if (code >= 0) {
+      codes_.push_back(static_cast<uint8_t>(code));
+      return;
+    }
+    to_floats();
+  }
+  floats_.push_back(value);
+}
+
+void RatingValues::set(size_t k, float value) {
+  if (coded_) {
+    const int code = code_of(value);
+    if (code >= 0) {
+      codes_[k] = static_cast<uint8_t>(code);
+      return;
+    }
+    to_floats();
+  }
+  floats_[k] = value;
+}
+
+void RatingValues::swap_rows(size_t a, size_t b) {
+  if (coded_) {
+    std::swap(codes_[a], codes_[b]);
+  } else {
+    std::swap(floats_[a], floats_[b]);
+  }
+}
+
+RatingValues RatingValues::select(const std::vector<int64_t>& rows) const {
+  RatingValues out;
+  out.coded_ = coded_;
+  if (coded_) {
+    out.table_ = table_;
+    out.codes_.reserve(rows.size());
+    for (const int64_t r : rows) out.codes_.push_back(codes_[static_cast<size_t>(r)]);
+  } else {
+    out.floats_.reserve(rows.size());
+    for (const int64_t r : rows) out.floats_.push_back(floats_[static_cast<size_t>(r)]);
+  }
+  return out;
+}
+
+std::vector<float> RatingValues::to_vector() const {
+  if (!coded_) return floats_;
+  std::vector<float> out;
+  out.reserve(codes_.size());
+  for (const uint8_t c : codes_) out.push_back(table_[c]);
+  return out;
+}
 
 void Ratings::reserve(size_t n) {
   users.reserve(n);
@@ -34,7 +159,7 @@ void Ratings::reserve(size_t n) {
 void Ratings::push_back(int64_t user, int64_t item, float rating, int64_t timestamp) {
   const bool keep_timestamp = timestamp != 0 || !timestamps.empty();
   if (keep_timestamp && timestamps.size() < ratings.size()) {
-    timestamps.reserve(ratings.capacity());
+    timestamps.reserve(users.capacity());
     timestamps.resize(ratings.size(), 0);  // the rows before had none
   }
   users.push_back(checked_index(user, "user"));
@@ -46,15 +171,16 @@ void Ratings::push_back(int64_t user, int64_t item, float rating, int64_t timest
 Ratings Ratings::select(const std::vector<int64_t>& rows) const {
   // A selection of ratings with timestamps has them all, even when the selected ones are 0.
   Ratings out;
-  out.reserve(rows.size());
+  out.users.reserve(rows.size());
+  out.items.reserve(rows.size());
   if (!timestamps.empty()) out.timestamps.reserve(rows.size());
   for (const int64_t r : rows) {
     const auto i = static_cast<size_t>(r);
     out.users.push_back(users[i]);
     out.items.push_back(items[i]);
-    out.ratings.push_back(ratings[i]);
     if (!timestamps.empty()) out.timestamps.push_back(timestamps[i]);
   }
+  out.ratings = ratings.select(rows);
   return out;
 }
 

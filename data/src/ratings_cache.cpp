@@ -20,7 +20,7 @@ namespace {
 
 constexpr char kMagic[8] = {'C', 'O', 'L', 'L', 'A', 'B', 'R', 'C'};
 constexpr char kEndMagic[8] = {'C', 'O', 'L', 'L', 'A', 'B', 'R', 'E'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: ratings as one-byte codes into a table of values
 
 uint64_t fnv1a(const std::string& text, uint64_t h = 1469598103934665603ull) {
   for (const unsigned char c : text) {
@@ -177,7 +177,25 @@ std::string load(const std::string& cache_path, const Key& key, ParsedRatings& o
   Ratings& ratings = out.ratings;
   r.array(ratings.users, n);
   r.array(ratings.items, n);
-  r.array(ratings.ratings, n);
+  const auto coded = r.value<uint32_t>();
+  if (coded) {
+    const auto table_size = r.value<uint32_t>();
+    if (!r.ok() || table_size > RatingValues::kMaxCodes) return "corrupt";
+    std::vector<float> table;
+    std::vector<uint8_t> codes;
+    r.array(table, table_size);
+    r.array(codes, n);
+    if (!r.ok()) return "truncated or corrupt";
+    try {
+      ratings.ratings = RatingValues::from_codes(std::move(table), std::move(codes));
+    } catch (const Error&) {
+      return "corrupt";
+    }
+  } else {
+    std::vector<float> floats;
+    r.array(floats, n);
+    ratings.ratings = RatingValues::from_floats(std::move(floats));
+  }
   if (has_timestamps) r.array(ratings.timestamps, n);
   char end[8];
   if (!r.bytes(end, 8) || std::memcmp(end, kEndMagic, 8) != 0 || std::fgetc(f.get()) != EOF) {
@@ -214,7 +232,14 @@ std::string store(const std::string& cache_path, const Key& key, const ParsedRat
     for (const auto& id : parsed.item_ids) w.string(id);
     w.array(r.users);
     w.array(r.items);
-    w.array(r.ratings);
+    w.value(static_cast<uint32_t>(r.ratings.coded() ? 1 : 0));
+    if (r.ratings.coded()) {
+      w.value(static_cast<uint32_t>(r.ratings.table().size()));
+      w.array(r.ratings.table());
+      w.array(r.ratings.codes());
+    } else {
+      w.array(r.ratings.floats());
+    }
     w.array(r.timestamps);
     w.bytes(kEndMagic, 8);
     if (!w.ok() || std::fflush(f.get()) != 0) {

@@ -58,6 +58,16 @@ class Sha256 {
       update(chunk, n * sizeof(int64_t));
     }
   }
+  // Rating values hashed as the float vector they were before they were stored as codes.
+  void update_ratings(const RatingValues& v) {
+    update_value(static_cast<uint64_t>(v.size()));
+    float chunk[1024];
+    for (size_t start = 0; start < v.size(); start += 1024) {
+      const size_t n = std::min<size_t>(1024, v.size() - start);
+      for (size_t k = 0; k < n; ++k) chunk[k] = v[start + k];
+      update(chunk, n * sizeof(float));
+    }
+  }
   template <typename T>
   void update_value(T value) {
     update(&value, sizeof value);
@@ -503,7 +513,7 @@ std::string data_fingerprint(const Dataset& data) {
     // written then still match their data.
     sha.update_widened(r->users);
     sha.update_widened(r->items);
-    sha.update_vector(r->ratings);
+    sha.update_ratings(r->ratings);
   }
   return hex(sha.digest());
 }

@@ -61,7 +61,7 @@ struct SplitMix {
 void swap_rows(Ratings& r, size_t a, size_t b) {
   std::swap(r.users[a], r.users[b]);
   std::swap(r.items[a], r.items[b]);
-  std::swap(r.ratings[a], r.ratings[b]);
+  r.ratings.swap_rows(a, b);
 }
 
 struct Prediction {
@@ -86,7 +86,7 @@ inline void sgd_pair(float* __restrict p, float* __restrict q, float decay, floa
 struct SgdArgs {
   const int32_t* users;
   const int32_t* items;
-  const float* ratings;
+  RatingValues::View ratings;
   int64_t n;
   float* P;
   float* Q;
@@ -118,7 +118,7 @@ COLLAB_MULTIVERSION double sgd_block(const SgdArgs a) {
     float dot = dot_product_inline(p, q, dim);
     if (a.bu) dot += a.bu[u] + a.bi[i];
     const Prediction pred = predict_from(dot, a.squash, a.lo, a.span);
-    const float err = pred.value - a.ratings[r];
+    const float err = pred.value - a.ratings[static_cast<size_t>(r)];
     loss += static_cast<double>(err) * err;
     const float lg = a.lr * err * pred.slope;
     sgd_pair(p, q, a.decay, lg, dim);
@@ -322,7 +322,7 @@ void SparseTrainer::train_block(int64_t a, int64_t b, double lr, double beta1, S
   if (!lazy_adam_) {
     SgdArgs args{train_.users.data() + begin,
                  train_.items.data() + begin,
-                 train_.ratings.data() + begin,
+                 train_.ratings.view().from(static_cast<size_t>(begin)),
                  end - begin,
                  tables_[0].param,
                  tables_[1].param,

@@ -35,8 +35,11 @@ struct Dataset {
 // Sets `valid_unseen_users` and `valid_unseen_items` from the train and validation ratings.
 void count_unseen_in_validation(Dataset& d);
 
-// Sets `duplicate_ratings` and `first_duplicate`.
-void count_duplicate_ratings(Dataset& d);
+// Sets `duplicate_ratings` and `first_duplicate`. Exact, in bounded memory: passes over the
+// ratings, each sorting the (item, row) pairs of a range of users holding at most
+// `rows_per_pass` ratings (8 bytes each: 16 MB by default; a user with more takes a pass alone),
+// where a hash set of every pair took about 40 bytes a rating (800 MB for 20M ratings).
+void count_duplicate_ratings(Dataset& d, int64_t rows_per_pass = int64_t{1} << 21);
 
 // Reads the files `config` names. Vocabularies cover the item catalogue, the training and the
 // validation ratings, in that order of first appearance.

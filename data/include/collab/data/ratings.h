@@ -2,9 +2,12 @@
 // (MovieLens' u.data, CSV exports, LIBMF's "user item rating"): one
 // `user, item, rating[, timestamp]` row per line.
 //
-// Storage is compact so that tens of millions of ratings fit in memory: 12 bytes per rating
-// (int32 user and item indices, a float rating), plus 8 for a timestamp only when the file has
-// a timestamp column.
+// Storage is compact so that tens of millions of ratings fit in memory: 9 bytes per rating
+// (int32 user and item indices, a one-byte code of the rating value) while a file has at most
+// 256 distinct rating values (any star scale, half stars, ...), 12 when it has more (float
+// ratings), plus 8 for a timestamp only when the file has a timestamp column. The codes are
+// exact: each indexes a table of the distinct float values, so every rating reads back as the
+// float it was parsed as.
 #pragma once
 
 #include <cstdint>
@@ -18,10 +21,69 @@
 
 namespace collab {
 
+// Float rating values stored as one-byte codes into a table of the distinct values (in order of
+// first appearance) while there are at most 256 of them, then as plain floats: the 257th
+// distinct value converts the codes once. Values are compared by their bits, so -0 and 0 stay
+// apart and every value reads back exactly.
+class RatingValues {
+ public:
+  static constexpr size_t kMaxCodes = 256;
+
+  // Raw pointers for hot loops: value(k) is codes ? table[codes[k]] : floats[k].
+  struct View {
+    const uint8_t* codes = nullptr;
+    const float* table = nullptr;
+    const float* floats = nullptr;
+    float operator[](size_t k) const { return codes ? table[codes[k]] : floats[k]; }
+    View from(size_t first) const {
+      View v = *this;
+      if (codes) v.codes += first;
+      if (floats) v.floats += first;
+      return v;
+    }
+  };
+
+  RatingValues() = default;
+  // Values in coded form; throws collab::Error when the table holds more than 256 values or a
+  // code is not below its size.
+  static RatingValues from_codes(std::vector<float> table, std::vector<uint8_t> codes);
+  // Values as floats (more than 256 distinct values).
+  static RatingValues from_floats(std::vector<float> floats);
+
+  size_t size() const { return coded_ ? codes_.size() : floats_.size(); }
+  bool empty() const { return size() == 0; }
+  float operator[](size_t k) const { return coded_ ? table_[codes_[k]] : floats_[k]; }
+  View view() const;
+  void reserve(size_t n);
+  void push_back(float value);
+  void set(size_t k, float value);
+  void swap_rows(size_t a, size_t b);
+  // The values at `rows`, in that order (the same table).
+  RatingValues select(const std::vector<int64_t>& rows) const;
+  std::vector<float> to_vector() const;
+
+  bool coded() const { return coded_; }
+  // Coded form: the distinct values and each rating's code. Float form: floats().
+  const std::vector<float>& table() const { return table_; }
+  const std::vector<uint8_t>& codes() const { return codes_; }
+  const std::vector<float>& floats() const { return floats_; }
+
+ private:
+  // The code of `value`, adding it to the table; -1 when the table is full.
+  int code_of(float value);
+  void to_floats();  // leaves coded form for good
+
+  bool coded_ = true;
+  std::vector<float> table_;
+  std::vector<uint8_t> codes_;
+  std::vector<float> floats_;
+  int last_code_ = -1;  // most files repeat few values: a one-entry cache of code_of
+};
+
 struct Ratings {
   std::vector<int32_t> users;  // indices into the user vocabulary
   std::vector<int32_t> items;  // indices into the item vocabulary
-  std::vector<float> ratings;
+  RatingValues ratings;
   // Empty while no row has a non-zero timestamp (then every timestamp reads as 0), else one
   // per rating.
   std::vector<int64_t> timestamps;
