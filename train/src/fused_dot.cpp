@@ -38,10 +38,6 @@ FusedDotStep::Table make_table(const torch::Tensor& weight, FastaiAdam& optimize
   return t;
 }
 
-bool usable(const torch::Tensor& t) {
-  return t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous();
-}
-
 }  // namespace
 
 std::unique_ptr<FusedDotStep> FusedDotStep::create(CollabModelImpl& model, FastaiAdam& optimizer,
@@ -60,10 +56,10 @@ std::unique_ptr<FusedDotStep> FusedDotStep::create(CollabModelImpl& model, Fasta
     return nullptr;
   }
   for (const auto& p : model.parameters()) {
-    if (!usable(p)) return nullptr;
+    if (!fused_step_can_use(p)) return nullptr;
   }
   for (const auto& state : optimizer.states()) {
-    if (!usable(state.exp_avg) || !usable(state.exp_avg_sq)) return nullptr;
+    if (!fused_step_can_use(state.exp_avg) || !fused_step_can_use(state.exp_avg_sq)) return nullptr;
   }
 
   std::unique_ptr<FusedDotStep> fused(new FusedDotStep());

@@ -14,10 +14,6 @@ namespace collab {
 
 namespace {
 
-bool usable(const torch::Tensor& t) {
-  return t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous();
-}
-
 FusedNNStep::Param make_param(const torch::Tensor& tensor, FastaiAdam& optimizer,
                               int64_t grad_size) {
   FastaiAdam::State& state = optimizer.state_of(tensor);
@@ -62,10 +58,10 @@ std::unique_ptr<FusedNNStep> FusedNNStep::create(CollabModelImpl& model, FastaiA
   const std::vector<torch::nn::Linear> linears = plain_mlp(nn->layers);
   if (linears.empty()) return nullptr;
   for (const auto& p : model.parameters()) {
-    if (!usable(p)) return nullptr;
+    if (!fused_step_can_use(p)) return nullptr;
   }
   for (const auto& state : optimizer.states()) {
-    if (!usable(state.exp_avg) || !usable(state.exp_avg_sq)) return nullptr;
+    if (!fused_step_can_use(state.exp_avg) || !fused_step_can_use(state.exp_avg_sq)) return nullptr;
   }
 
   std::unique_ptr<FusedNNStep> fused(new FusedNNStep());

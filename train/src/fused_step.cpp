@@ -5,6 +5,10 @@
 
 namespace collab {
 
+bool fused_step_can_use(const torch::Tensor& t) {
+  return t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous();
+}
+
 std::unique_ptr<FusedStep> make_fused_step(CollabModelImpl& model, FastaiAdam& optimizer,
                                            int64_t max_batch) {
   if (auto dot = FusedDotStep::create(model, optimizer, max_batch)) return dot;

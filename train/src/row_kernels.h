@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "collab/train/adam.h"
+#include "collab/train/adam_options.h"
 
 // The kernels are bound by arithmetic (sqrt, divide, multiply-add) over rows that sit in cache:
 // functions marked COLLAB_MULTIVERSION are built for AVX2/FMA machines too, picked at load time,

@@ -13,13 +13,9 @@
 
 #include <torch/torch.h>
 
-namespace collab {
+#include "collab/train/adam_options.h"
 
-struct AdamOptions {
-  double beta2 = 0.99;
-  double eps = 1e-5;
-  double weight_decay = 0.01;
-};
+namespace collab {
 
 struct ParamGroup {
   std::vector<torch::Tensor> params;

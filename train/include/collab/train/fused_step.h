@@ -21,6 +21,9 @@ class FusedStep {
   virtual double step(const Batch& batch, double lr, double beta1) = 0;
 };
 
+// Whether a fused step can work on `t` in place: float32, contiguous, on the CPU.
+bool fused_step_can_use(const torch::Tensor& t);
+
 // The fused step for `model` and `optimizer` (batches of at most `max_batch` ratings), or
 // nullptr when no fused step covers the model; it then trains by autograd.
 std::unique_ptr<FusedStep> make_fused_step(CollabModelImpl& model, FastaiAdam& optimizer,
