@@ -1,5 +1,6 @@
 #include "collab/train/fused_dot.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -14,26 +15,31 @@ namespace collab {
 
 namespace {
 
-// Parameter count from which the Adam pass is split across threads: below it, a handoff (~1 us)
-// costs more than half the pass saves.
+// Parameter count from which flush() is split across threads: below it, a handoff (~1 us)
+// costs more than half the work saves.
 constexpr int64_t kParallelElements = 1 << 14;
-// Chunks of the Adam pass, whatever the threads: enough that a thread whose partner is
-// descheduled can take over most of its share. The count is fixed because a chunk boundary
-// splits a run of rows, and the vector kernels treat a run's last few elements apart (scalar
-// sqrt and divide for the tail): fixed boundaries keep results independent of the threads.
+// Chunks of rows flush() hands out: enough that a thread whose partner is descheduled can take
+// over most of its share.
 constexpr int64_t kChunks = 32;
+// Tables at least this wide (one AVX2 vector) may defer untouched rows' steps.
+constexpr int64_t kDeferredMinWidth = 8;
+// Steps kept for rows not touched since; a full history is flushed, which bounds its memory.
+constexpr size_t kMaxHistory = 4096;
 
 FusedDotStep::Table make_table(const torch::Tensor& weight, FastaiAdam& optimizer,
-                               int64_t max_batch) {
+                               int64_t max_batch, int64_t deferred_from) {
   FastaiAdam::State& state = optimizer.state_of(weight);
-  FusedDotStep::Table t{weight.data_ptr<float>(),
-                        state.exp_avg.data_ptr<float>(),
-                        state.exp_avg_sq.data_ptr<float>(),
-                        &state.step,
-                        weight.size(0),
-                        weight.size(1),
-                        optimizer.decays(weight),
-                        {}};
+  FusedDotStep::Table t{
+      weight.data_ptr<float>(),
+      state.exp_avg.data_ptr<float>(),
+      state.exp_avg_sq.data_ptr<float>(),
+      &state.step,
+      weight.size(0),
+      weight.size(1),
+      optimizer.decays(weight),
+      {},
+      /*deferred=*/weight.size(1) >= kDeferredMinWidth && weight.numel() >= deferred_from,
+      {}};
   t.grad.assign(static_cast<size_t>(max_batch * t.dim), 0.0f);
   return t;
 }
@@ -41,7 +47,7 @@ FusedDotStep::Table make_table(const torch::Tensor& weight, FastaiAdam& optimize
 }  // namespace
 
 std::unique_ptr<FusedDotStep> FusedDotStep::create(CollabModelImpl& model, FastaiAdam& optimizer,
-                                                   int64_t max_batch) {
+                                                   int64_t max_batch, int64_t deferred_from) {
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
   torch::nn::Embedding user_bias{nullptr}, item_bias{nullptr};
   if (auto* dot = dynamic_cast<DotProductImpl*>(&model)) {
@@ -67,10 +73,15 @@ std::unique_ptr<FusedDotStep> FusedDotStep::create(CollabModelImpl& model, Fasta
   fused->options_ = optimizer.options();
   auto make_side = [&](Side& side, const torch::nn::Embedding& factors,
                        const torch::nn::Embedding& bias) {
-    side.factors = make_table(factors->weight, optimizer, max_batch);
-    if (bias) side.bias = std::make_unique<Table>(make_table(bias->weight, optimizer, max_batch));
+    side.factors = make_table(factors->weight, optimizer, max_batch, deferred_from);
+    if (bias) {
+      side.bias =
+          std::make_unique<Table>(make_table(bias->weight, optimizer, max_batch, deferred_from));
+    }
     side.slot_of_row.assign(static_cast<size_t>(side.factors.rows), -1);
     side.touched.reserve(static_cast<size_t>(max_batch));
+    side.applied.assign(static_cast<size_t>(side.factors.rows), 0);
+    side.factors.history.reserve(kMaxHistory);
   };
   make_side(fused->users_, user_factors, user_bias);
   make_side(fused->items_, item_factors, item_bias);
@@ -81,7 +92,9 @@ std::unique_ptr<FusedDotStep> FusedDotStep::create(CollabModelImpl& model, Fasta
   return fused;
 }
 
-FusedDotStep::~FusedDotStep() = default;
+FusedDotStep::~FusedDotStep() {
+  flush();  // the parameters outlive this step
+}
 
 double FusedDotStep::forward_backward(const Batch& batch) {
   const int64_t n = batch.y.size(0);
@@ -96,17 +109,20 @@ double FusedDotStep::forward_backward(const Batch& batch) {
   const float span = y_range_ ? static_cast<float>(y_range_->hi - y_range_->lo) : 1.0f;
   const float norm = 2.0f / static_cast<float>(n);  // d mean((p - y)^2) / dp = 2 (p - y) / n
 
+  // A row's first use in the batch brings it up to date before it is read.
   auto slot = [](Side& side, int64_t row) {
     int32_t& s = side.slot_of_row[static_cast<size_t>(row)];
     if (s < 0) {
       s = static_cast<int32_t>(side.touched.size());
       side.touched.push_back(row);
+      catch_up(side, row);
     }
     return s;
   };
   double loss = 0;
   for (int64_t r = 0; r < n; ++r) {
     const int64_t u = x[2 * r], i = x[2 * r + 1];
+    const int32_t su = slot(users_, u), si = slot(items_, i);
     const float* ur = U + u * dim;
     const float* ir = I + i * dim;
     float dot = dot_product(ur, ir, dim);
@@ -121,7 +137,6 @@ double FusedDotStep::forward_backward(const Batch& batch) {
     loss += static_cast<double>(err) * err;
     const float g = norm * err * dpred_ddot;
 
-    const int32_t su = slot(users_, u), si = slot(items_, i);
     float* gu = users_.factors.grad.data() + su * dim;
     float* gi = items_.factors.grad.data() + si * dim;
     accumulate_pair(gu, gi, ur, ir, g, dim);
@@ -137,10 +152,19 @@ AdamScalars FusedDotStep::advance(Table& table, double lr, double beta1) const {
   return adam_scalars(options_, table.decay, lr, beta1, ++*table.step);
 }
 
-void FusedDotStep::adam_rows(const Table& table, const Side& side, const AdamScalars& s,
-                             int64_t begin, int64_t end) {
-  adam_table_rows(table.param, table.exp_avg, table.exp_avg_sq, table.dim, side.slot_of_row.data(),
-                  table.grad.data(), begin, end, s);
+void FusedDotStep::catch_up(Side& side, int64_t row) {
+  int32_t& applied = side.applied[static_cast<size_t>(row)];
+  const auto taken = static_cast<size_t>(applied);
+  const size_t total = side.factors.history.size();
+  if (taken == total) return;
+  for (Table* table : {&side.factors, side.bias.get()}) {
+    if (table == nullptr || !table->deferred) continue;
+    const int64_t offset = row * table->dim;
+    adam_replay_without_grad(table->param + offset, table->exp_avg + offset,
+                             table->exp_avg_sq + offset, table->dim, table->history.data() + taken,
+                             static_cast<int64_t>(total - taken));
+  }
+  applied = static_cast<int32_t>(total);
 }
 
 void FusedDotStep::adam_update(double lr, double beta1) {
@@ -149,25 +173,62 @@ void FusedDotStep::adam_update(double lr, double beta1) {
     const Side* side;
     AdamScalars scalars;
   };
-  std::array<Work, 4> work;
-  size_t n_work = 0;
+  std::array<Work, 4> dense;
+  size_t n_dense = 0;
   for (Side* side : {&users_, &items_}) {
-    work[n_work++] = {&side->factors, side, advance(side->factors, lr, beta1)};
-    if (side->bias) work[n_work++] = {side->bias.get(), side, advance(*side->bias, lr, beta1)};
-  }
-  // Chunk c is the same slice of every table at every step, and the pool gives each thread the
-  // same chunks on an idle machine, so a thread's slices stay in its core's cache from one step
-  // to the next. Elements are updated independently and the chunks are fixed: the result does
-  // not depend on the threads.
-  const int64_t chunks = kChunks;
-  auto update_chunk = [&](int64_t c) {
-    for (size_t w = 0; w < n_work; ++w) {
-      const int64_t rows = work[w].table->rows;
-      adam_rows(*work[w].table, *work[w].side, work[w].scalars, rows * c / chunks,
-                rows * (c + 1) / chunks);
+    for (Table* table : {&side->factors, side->bias.get()}) {
+      if (table == nullptr) continue;
+      const AdamScalars s = advance(*table, lr, beta1);
+      if (!table->deferred) {
+        dense[n_dense++] = {table, side, s};
+        continue;
+      }
+      table->history.push_back(s);
+      const int64_t dim = table->dim;
+      for (size_t k = 0; k < side->touched.size(); ++k) {
+        const int64_t offset = side->touched[k] * dim;
+        adam_rows_with_grad(table->param + offset, table->exp_avg + offset,
+                            table->exp_avg_sq + offset, table->grad.data() + k * dim, dim, s);
+      }
     }
-  };
-  pool_->run(update_chunk, chunks);
+    // Touched rows were caught up before this step, and have now taken it too.
+    const auto taken = static_cast<int32_t>(side->factors.history.size());
+    for (const int64_t row : side->touched) side->applied[static_cast<size_t>(row)] = taken;
+  }
+  if (n_dense > 0) {
+    // Chunk c is the same slice of every dense table at every step, and the pool gives each
+    // thread the same chunks on an idle machine, so a thread's slices stay in its core's cache
+    // from one step to the next. Elements are updated independently and the chunks are fixed:
+    // the result does not depend on the threads.
+    auto update_chunk = [&](int64_t c) {
+      for (size_t w = 0; w < n_dense; ++w) {
+        const Table& t = *dense[w].table;
+        adam_table_rows(t.param, t.exp_avg, t.exp_avg_sq, t.dim, dense[w].side->slot_of_row.data(),
+                        t.grad.data(), t.rows * c / kChunks, t.rows * (c + 1) / kChunks,
+                        dense[w].scalars);
+      }
+    };
+    pool_->run(update_chunk, kChunks);
+  }
+  if (users_.factors.history.size() >= kMaxHistory || items_.factors.history.size() >= kMaxHistory)
+    flush();
+}
+
+void FusedDotStep::flush() {
+  for (Side* side : {&users_, &items_}) {
+    if (side->factors.history.empty()) continue;
+    const int64_t rows = side->factors.rows;
+    // Rows are independent, and each takes its steps in order whatever thread runs it.
+    auto catch_up_chunk = [&](int64_t c) {
+      for (int64_t row = rows * c / kChunks; row < rows * (c + 1) / kChunks; ++row) {
+        catch_up(*side, row);
+      }
+    };
+    pool_->run(catch_up_chunk, kChunks);
+    side->factors.history.clear();
+    if (side->bias) side->bias->history.clear();
+    std::fill(side->applied.begin(), side->applied.end(), 0);
+  }
 }
 
 void FusedDotStep::clear_gradients(Side& side) {

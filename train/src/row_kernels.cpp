@@ -141,9 +141,66 @@ __attribute__((target("avx2,fma"))) void adam_rows_with_grad_avx2(float* __restr
   }
   adam_rows_with_grad_portable(p + k, m + k, v + k, g + k, n - k, s);
 }
+
+// One zero-gradient step on `lanes` groups of 8 parameters held in registers: the operations of
+// adam_rows_without_grad_avx2, in its order.
+template <int lanes>
+__attribute__((target("avx2,fma"), always_inline)) inline void replay_step(__m256* p, __m256* m,
+                                                                           __m256* v,
+                                                                           const AdamScalars& s) {
+  const __m256 beta1 = _mm256_set1_ps(s.beta1), beta2 = _mm256_set1_ps(s.beta2),
+               inv_debias2 = _mm256_set1_ps(s.inv_debias2), eps = _mm256_set1_ps(s.eps),
+               neg_step = _mm256_set1_ps(s.neg_step_size), decay = _mm256_set1_ps(s.decay);
+  for (int j = 0; j < lanes; ++j) {
+    m[j] = _mm256_mul_ps(m[j], beta1);
+    v[j] = _mm256_mul_ps(v[j], beta2);
+    const __m256 q = inv_sqrt_plus_eps(_mm256_mul_ps(v[j], inv_debias2), eps);
+    p[j] = _mm256_fmadd_ps(neg_step, _mm256_mul_ps(m[j], q), _mm256_mul_ps(p[j], decay));
+  }
+}
+
+// Two groups of 8 at a time, so that one group's step overlaps the other's: a single group's
+// steps form a chain of dependent multiplies, bound by latency rather than throughput. The last
+// n % 8 parameters are a masked group (the masked-off lanes compute on zeros, harmlessly).
+__attribute__((target("avx2,fma"))) void adam_replay_without_grad_avx2(
+    float* __restrict p, float* __restrict m, float* __restrict v, int64_t n,
+    const AdamScalars* steps, int64_t count) {
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    __m256 pk[2] = {_mm256_loadu_ps(p + k), _mm256_loadu_ps(p + k + 8)};
+    __m256 mk[2] = {_mm256_loadu_ps(m + k), _mm256_loadu_ps(m + k + 8)};
+    __m256 vk[2] = {_mm256_loadu_ps(v + k), _mm256_loadu_ps(v + k + 8)};
+    for (int64_t t = 0; t < count; ++t) replay_step<2>(pk, mk, vk, steps[t]);
+    for (int j = 0; j < 2; ++j) {
+      _mm256_storeu_ps(p + k + 8 * j, pk[j]);
+      _mm256_storeu_ps(m + k + 8 * j, mk[j]);
+      _mm256_storeu_ps(v + k + 8 * j, vk[j]);
+    }
+  }
+  for (; k < n; k += 8) {
+    const int64_t left = n - k < 8 ? n - k : 8;
+    alignas(32) int32_t lane_on[8];
+    for (int j = 0; j < 8; ++j) lane_on[j] = j < left ? -1 : 0;
+    const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(lane_on));
+    __m256 pk = _mm256_maskload_ps(p + k, mask), mk = _mm256_maskload_ps(m + k, mask),
+           vk = _mm256_maskload_ps(v + k, mask);
+    for (int64_t t = 0; t < count; ++t) replay_step<1>(&pk, &mk, &vk, steps[t]);
+    _mm256_maskstore_ps(p + k, mask, pk);
+    _mm256_maskstore_ps(m + k, mask, mk);
+    _mm256_maskstore_ps(v + k, mask, vk);
+  }
+}
 #endif
 
 }  // namespace
+
+void adam_replay_without_grad(float* p, float* m, float* v, int64_t n, const AdamScalars* steps,
+                              int64_t count) {
+#ifdef COLLAB_AVX2_ADAM
+  if (cpu_has_avx2_fma()) return adam_replay_without_grad_avx2(p, m, v, n, steps, count);
+#endif
+  for (int64_t t = 0; t < count; ++t) adam_rows_without_grad_portable(p, m, v, n, steps[t]);
+}
 
 void adam_rows_without_grad(float* p, float* m, float* v, int64_t n, const AdamScalars& s) {
 #ifdef COLLAB_AVX2_ADAM

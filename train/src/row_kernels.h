@@ -66,6 +66,14 @@ void adam_rows_with_grad(float* p, float* m, float* v, const float* g, int64_t n
                          const AdamScalars& s);
 void adam_rows_without_grad(float* p, float* m, float* v, int64_t n, const AdamScalars& s);
 
+// `count` zero-gradient Adam steps, steps[0] first, on n contiguous parameters, with p, m and v
+// held in registers from one step to the next instead of going through memory at every step.
+// The result depends only on the values and the steps, not on how a run of steps is split into
+// calls. (Its AVX2 arithmetic is adam_rows_without_grad's, also for the last n % 8 parameters,
+// which adam_rows_without_grad leaves to scalar sqrt and divide.)
+void adam_replay_without_grad(float* p, float* m, float* v, int64_t n, const AdamScalars* steps,
+                              int64_t count);
+
 // Adam on rows [begin, end) of an embedding table of `dim`-wide rows with moments m, v: row r
 // takes gradient row grad + slot_of_row[r] * dim where slot_of_row[r] >= 0 (a row the batch
 // touched), a zero gradient elsewhere.

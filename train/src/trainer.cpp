@@ -55,6 +55,7 @@ Trainer::Trainer(CollabModel model, const Dataset& data, const TrainConfig& conf
 }
 
 RatingMetrics Trainer::evaluate() {
+  if (fused_) fused_->flush();
   return rating_metrics(predict(*model_, valid_, config_.eval_batch_size), valid_.y);
 }
 
@@ -189,6 +190,7 @@ void Trainer::account_losses() {
 }
 
 void Trainer::checkpoint(const FitHooks& hooks) {
+  if (fused_) fused_->flush();
   torch::NoGradGuard no_grad;
   for (const auto& p : model_->named_parameters()) {
     if (!torch::isfinite(p.value()).all().item<bool>()) {
@@ -282,10 +284,12 @@ std::vector<EpochMetrics> Trainer::fit(const FitHooks& hooks) {
       break;
     }
   }
+  if (fused_) fused_->flush();  // the model is read after fit() returns
   return history;
 }
 
 TrainerState Trainer::state() {
+  if (fused_) fused_->flush();
   if (loss_log_.size() > 0) account_losses();
   TrainerState s;
   s.global_step = step_;
@@ -322,6 +326,7 @@ TrainerState Trainer::state() {
 }
 
 void Trainer::restore(const TrainerState& s) {
+  fused_.reset();  // its pending steps belong to the parameters about to be replaced
   const int64_t n_batches = batches_.size();
   if (s.batch < 0 || s.batch >= n_batches) {
     throw Error("the checkpoint is at batch " + std::to_string(s.batch) + " of an epoch, but an " +

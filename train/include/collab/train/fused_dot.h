@@ -1,7 +1,17 @@
 // A fused CPU training step for the dot-product family (DotProduct, DotProductBias) that needs
 // no autograd: it gathers the batch's rows, computes predictions, the MSE loss and its row
 // gradients by hand, then runs fastai's Adam (decoupled weight decay, dense: every row decays
-// and moves with its momentum) over all parameters in one vectorised, multi-threaded pass.
+// and moves with its momentum at every step), vectorised.
+//
+// Dense Adam at MovieLens' size is bound by memory traffic: every step reads and writes every
+// parameter and both moments. Here the rows a batch touches take their step at once; for the
+// others the step's scalars are appended to a list, and a row takes the steps it missed, in
+// order and with the same arithmetic, when a batch next touches it or at flush(), its values
+// held in registers meanwhile. The parameters are then exactly what the dense pass gives, for
+// the same work in arithmetic and a fraction of the traffic. Tables that fit in cache, and those
+// narrower than 8 floats (the biases), stay dense: there the dense pass, on all threads, is
+// faster.
+//
 // It is the same recipe as the autograd path (model forward + FastaiAdam::step), which stays
 // the reference: tests/test_fused_dot.cpp runs both and compares parameters.
 #pragma once
@@ -19,19 +29,30 @@
 namespace collab {
 
 class StepPool;
-struct AdamScalars;  // train/src/row_kernels.h
+// train/src/row_kernels.h; complete wherever Table's members are used (std::vector allows an
+// incomplete element type until then).
+struct AdamScalars;
 
 class FusedDotStep : public FusedStep {
  public:
   // A fused step for `model` and `optimizer`, or nullptr when the model is not of the dot
   // family or its parameters are not float32 on the CPU. `max_batch` bounds batch sizes.
-  // The Adam pass runs on at::get_num_threads() threads when the tables are large enough for
-  // that to pay.
+  // The dense pass and flush() run on at::get_num_threads() threads when the tables are large
+  // enough for that to pay.
+  // Tables of at least `deferred_from` parameters (and 8 wide) defer untouched rows' steps.
   static std::unique_ptr<FusedDotStep> create(CollabModelImpl& model, FastaiAdam& optimizer,
-                                              int64_t max_batch);
+                                              int64_t max_batch,
+                                              int64_t deferred_from = kDeferredFrom);
+  // Below about this size a table sits in a core's L2 cache and the dense pass at every step,
+  // spread over the threads, is faster than rows taking their steps one at a time; above it the
+  // dense pass streams the table from memory at every step (measured: MovieLens 100k's 84k-float
+  // item table 64 us a step dense vs 81 deferred; gen_synth.py's 4.8M-float one 1.6 ms vs 0.35).
+  static constexpr int64_t kDeferredFrom = int64_t{1} << 20;
   ~FusedDotStep() override;
 
   double step(const Batch& batch, double lr, double beta1) override;
+  // Brings every row up to date (the steps it has not taken yet).
+  void flush() override;
 
   // One parameter table (an embedding) with its Adam state and its batch gradient rows.
   struct Table {
@@ -43,6 +64,10 @@ class FusedDotStep : public FusedStep {
     int64_t dim;
     bool decay;
     std::vector<float> grad;  // [max_batch, dim]: rows of the gradient, one per touched row
+    // Whether untouched rows take their steps late (see above), or all rows every step.
+    bool deferred;
+    // The scalars of the steps since the last flush, oldest first (deferred tables only).
+    std::vector<AdamScalars> history;
   };
   // The users' or the items' side: a factor table and optionally a bias table, sharing the map
   // from a touched row to its slot in the gradient buffers.
@@ -51,6 +76,8 @@ class FusedDotStep : public FusedStep {
     std::unique_ptr<Table> bias;       // null for DotProduct
     std::vector<int32_t> slot_of_row;  // -1 for rows the batch does not touch
     std::vector<int64_t> touched;      // rows in slot order
+    // Per row, how many steps of the tables' history it has taken.
+    std::vector<int32_t> applied;
   };
 
  private:
@@ -58,16 +85,17 @@ class FusedDotStep : public FusedStep {
   double forward_backward(const Batch& batch);
   // Advances `table`'s step counter and returns this step's Adam scalars for it.
   AdamScalars advance(Table& table, double lr, double beta1) const;
-  // The Adam update of rows [begin, end) of `table`.
-  static void adam_rows(const Table& table, const Side& side, const AdamScalars& s, int64_t begin,
-                        int64_t end);
+  // Row `row` of `side` takes the steps of the history it has not taken.
+  static void catch_up(Side& side, int64_t row);
+  // Dense tables take this step on every row; in deferred ones the touched rows take it and the
+  // others have it added to their history.
   void adam_update(double lr, double beta1);
   void clear_gradients(Side& side);
 
   Side users_, items_;
   std::optional<YRange> y_range_;
   AdamOptions options_;
-  std::unique_ptr<StepPool> pool_;  // the Adam pass's threads, the caller included
+  std::unique_ptr<StepPool> pool_;  // the dense pass's and flush()'s threads, the caller included
 };
 
 }  // namespace collab

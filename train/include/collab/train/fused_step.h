@@ -19,6 +19,9 @@ class FusedStep {
   // and FastaiAdam's update of every parameter. Returns the batch's mean squared error before
   // the update, as the autograd path's loss.
   virtual double step(const Batch& batch, double lr, double beta1) = 0;
+  // A step may leave work on parameters for later (FusedDotStep does); this finishes it. Call it
+  // before reading the parameters or the optimizer state (evaluation, checkpoints).
+  virtual void flush() {}
 };
 
 // Whether a fused step can work on `t` in place: float32, contiguous, on the CPU.
