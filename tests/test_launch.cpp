@@ -129,6 +129,15 @@ struct Child {
   std::string err() const { return read_text(err_path); }
 };
 
+// The child processes of `pid` (launch's workers), from /proc.
+std::vector<pid_t> children_of(pid_t pid) {
+  std::istringstream children(
+      read_text("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children"));
+  std::vector<pid_t> pids;
+  for (pid_t p; children >> p;) pids.push_back(p);
+  return pids;
+}
+
 bool wait_for_file(const std::string& path, std::chrono::seconds limit) {
   const auto end = Clock::now() + limit;
   while (Clock::now() < end) {
@@ -254,10 +263,7 @@ TEST(Launch, StopsTheOtherWorkersWhenOneDies) {
   ASSERT_TRUE(wait_for_file(run_dir + "/checkpoints/latest", std::chrono::seconds(120)))
       << launch.err();
   // The workers are launch's children; kill the second one.
-  std::istringstream children(read_text("/proc/" + std::to_string(launch.pid) + "/task/" +
-                                        std::to_string(launch.pid) + "/children"));
-  std::vector<pid_t> pids;
-  for (pid_t p; children >> p;) pids.push_back(p);
+  const std::vector<pid_t> pids = children_of(launch.pid);
   ASSERT_EQ(pids.size(), 2u);
   ::kill(pids[1], SIGKILL);
   const bool ended = launch.wait_for(std::chrono::seconds(30));
@@ -282,10 +288,7 @@ TEST(Launch, InterruptStopsEveryRankAtOneStepWithACheckpoint) {
                "launch");
   ASSERT_TRUE(wait_for_file(run_dir + "/checkpoints/latest", std::chrono::seconds(120)))
       << launch.err();
-  std::istringstream children(read_text("/proc/" + std::to_string(launch.pid) + "/task/" +
-                                        std::to_string(launch.pid) + "/children"));
-  std::vector<pid_t> pids;
-  for (pid_t p; children >> p;) pids.push_back(p);
+  const std::vector<pid_t> pids = children_of(launch.pid);
   ASSERT_EQ(pids.size(), 2u);
   for (const pid_t p : pids) EXPECT_EQ(::getpgid(p), p) << "worker " << p << "'s process group";
   ::kill(launch.pid, SIGINT);

@@ -227,10 +227,6 @@ int launch_command(int argc, char** argv) {
       // died before this call, there is nobody to report to.
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != launcher) ::_exit(1);
-      // The launcher's handlers are reset by exec; its blocked-signal mask is not, so clear it.
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
       ::dup2(out_pipe[1], STDOUT_FILENO);
       ::dup2(err_pipe[1], STDERR_FILENO);
       ::execve(exe.c_str(), worker_argv.data(), envp.data());
