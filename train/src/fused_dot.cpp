@@ -32,7 +32,7 @@ FusedDotStep::Table make_table(const torch::Tensor& weight, FastaiAdam& optimize
   FusedDotStep::Table t{
       weight.data_ptr<float>(),
       state.exp_avg.data_ptr<float>(),
-      state.exp_avg_sq.data_ptr<float>(),
+      SecondMomentRoot(state.exp_avg_sq),
       &state.step,
       weight.size(0),
       weight.size(1),
@@ -161,8 +161,8 @@ void FusedDotStep::catch_up(Side& side, int64_t row) {
     if (table == nullptr || !table->deferred) continue;
     const int64_t offset = row * table->dim;
     adam_replay_without_grad(table->param + offset, table->exp_avg + offset,
-                             table->exp_avg_sq + offset, table->dim, table->history.data() + taken,
-                             static_cast<int64_t>(total - taken));
+                             table->exp_avg_root.data() + offset, table->dim,
+                             table->history.data() + taken, static_cast<int64_t>(total - taken));
   }
   applied = static_cast<int32_t>(total);
 }
@@ -188,7 +188,8 @@ void FusedDotStep::adam_update(double lr, double beta1) {
       for (size_t k = 0; k < side->touched.size(); ++k) {
         const int64_t offset = side->touched[k] * dim;
         adam_rows_with_grad(table->param + offset, table->exp_avg + offset,
-                            table->exp_avg_sq + offset, table->grad.data() + k * dim, dim, s);
+                            table->exp_avg_root.data() + offset, table->grad.data() + k * dim, dim,
+                            s);
       }
     }
     // Touched rows were caught up before this step, and have now taken it too.
@@ -203,18 +204,26 @@ void FusedDotStep::adam_update(double lr, double beta1) {
     auto update_chunk = [&](int64_t c) {
       for (size_t w = 0; w < n_dense; ++w) {
         const Table& t = *dense[w].table;
-        adam_table_rows(t.param, t.exp_avg, t.exp_avg_sq, t.dim, dense[w].side->slot_of_row.data(),
-                        t.grad.data(), t.rows * c / kChunks, t.rows * (c + 1) / kChunks,
-                        dense[w].scalars);
+        adam_table_rows(t.param, t.exp_avg, t.exp_avg_root.data(), t.dim,
+                        dense[w].side->slot_of_row.data(), t.grad.data(), t.rows * c / kChunks,
+                        t.rows * (c + 1) / kChunks, dense[w].scalars);
       }
     };
     pool_->run(update_chunk, kChunks);
   }
   if (users_.factors.history.size() >= kMaxHistory || items_.factors.history.size() >= kMaxHistory)
-    flush();
+    catch_up_all();
 }
 
 void FusedDotStep::flush() {
+  catch_up_all();
+  for (Side* side : {&users_, &items_}) {
+    side->factors.exp_avg_root.write_back();
+    if (side->bias) side->bias->exp_avg_root.write_back();
+  }
+}
+
+void FusedDotStep::catch_up_all() {
   for (Side* side : {&users_, &items_}) {
     if (side->factors.history.empty()) continue;
     const int64_t rows = side->factors.rows;

@@ -19,7 +19,7 @@ FusedNNStep::Param make_param(const torch::Tensor& tensor, FastaiAdam& optimizer
   FastaiAdam::State& state = optimizer.state_of(tensor);
   FusedNNStep::Param p{tensor.data_ptr<float>(),
                        state.exp_avg.data_ptr<float>(),
-                       state.exp_avg_sq.data_ptr<float>(),
+                       SecondMomentRoot(state.exp_avg_sq),
                        &state.step,
                        tensor.numel(),
                        optimizer.decays(tensor),
@@ -185,14 +185,27 @@ void FusedNNStep::adam_update(double lr, double beta1) {
   for (Embedding* side : {&users_, &items_}) {
     Param& t = side->table;
     const AdamScalars s = adam_scalars(options_, t.decay, lr, beta1, ++*t.step);
-    adam_table_rows(t.param, t.exp_avg, t.exp_avg_sq, side->dim, side->slot_of_row.data(),
+    adam_table_rows(t.param, t.exp_avg, t.exp_avg_root.data(), side->dim, side->slot_of_row.data(),
                     t.grad.data(), 0, side->rows, s);
   }
   for (Layer& layer : layers_) {
     for (Param* p : {&layer.weight, &layer.bias}) {
       const AdamScalars s = adam_scalars(options_, p->decay, lr, beta1, ++*p->step);
-      adam_rows_with_grad(p->param, p->exp_avg, p->exp_avg_sq, p->grad.data(), p->size, s);
+      adam_rows_with_grad(p->param, p->exp_avg, p->exp_avg_root.data(), p->grad.data(), p->size, s);
     }
+  }
+}
+
+FusedNNStep::~FusedNNStep() {
+  flush();  // the optimizer outlives this step
+}
+
+void FusedNNStep::flush() {
+  users_.table.exp_avg_root.write_back();
+  items_.table.exp_avg_root.write_back();
+  for (const Layer& layer : layers_) {
+    layer.weight.exp_avg_root.write_back();
+    layer.bias.exp_avg_root.write_back();
   }
 }
 

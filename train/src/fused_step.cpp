@@ -2,8 +2,19 @@
 
 #include "collab/train/fused_dot.h"
 #include "collab/train/fused_nn.h"
+#include "row_kernels.h"
 
 namespace collab {
+
+SecondMomentRoot::SecondMomentRoot(const torch::Tensor& exp_avg_sq)
+    : exp_avg_sq_(exp_avg_sq), root_(torch::empty_like(exp_avg_sq)) {
+  second_moment_root(root_.data_ptr<float>(), exp_avg_sq_.data_ptr<float>(), root_.numel());
+}
+
+void SecondMomentRoot::write_back() const {
+  if (!root_.defined()) return;
+  second_moment_from_root(exp_avg_sq_.data_ptr<float>(), root_.data_ptr<float>(), root_.numel());
+}
 
 bool fused_step_can_use(const torch::Tensor& t) {
   return t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous();

@@ -1,7 +1,9 @@
 #include "row_kernels.h"
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -19,7 +21,9 @@ AdamScalars adam_scalars(const AdamOptions& options, bool decay, double lr, doub
   s.one_minus_beta1 = static_cast<float>(1.0 - beta1);
   s.beta2 = static_cast<float>(beta2);
   s.one_minus_beta2 = static_cast<float>(1.0 - beta2);
-  s.inv_debias2 = static_cast<float>(1.0 / (1.0 - std::pow(beta2, static_cast<double>(step))));
+  s.root_beta2 = static_cast<float>(std::sqrt(beta2));
+  s.root_inv_debias2 =
+      static_cast<float>(std::sqrt(1.0 / (1.0 - std::pow(beta2, static_cast<double>(step)))));
   s.neg_step_size = static_cast<float>(-lr / (1.0 - std::pow(beta1, static_cast<double>(step))));
   s.eps = static_cast<float>(options.eps);
   return s;
@@ -43,196 +47,266 @@ COLLAB_MULTIVERSION void add_scaled(float* __restrict y, const float* __restrict
   for (int64_t k = 0; k < n; ++k) y[k] += a * x[k];
 }
 
+// The Adam kernels below take one of two builds of the same arithmetic: AVX-512 where the CPU
+// has it, portable C++ elsewhere. Each element's arithmetic is fixed by the build alone, not by
+// where it sits in a run (the AVX-512 loops mask partial vectors instead of finishing them in
+// scalar code), so the dense pass, the deferred replay and any split of a run agree bit for bit.
+
 namespace {
 
-// Rows the batch did not touch: their gradient is zero.
+// One step of one element, portable build: the AVX-512 build's operations in its order, with a
+// divide where that build refines an approximate reciprocal. std::fma keeps the compiler from
+// fusing differently in different loops.
+inline float adam_update_element(float p, float m, float r, const AdamScalars& s) {
+  const float d = std::fma(r, s.root_inv_debias2, s.eps);
+  return std::fma(s.neg_step_size, m * (1.0f / d), p * s.decay);
+}
+
 COLLAB_MULTIVERSION void adam_rows_without_grad_portable(float* __restrict p, float* __restrict m,
-                                                         float* __restrict v, int64_t n,
-                                                         const AdamScalars s) {
+                                                         float* __restrict r, int64_t n,
+                                                         const AdamScalars& s) {
   for (int64_t k = 0; k < n; ++k) {
-    const float pk = p[k] * s.decay;
-    const float mk = m[k] * s.beta1;
-    const float vk = v[k] * s.beta2;
-    m[k] = mk;
-    v[k] = vk;
-    p[k] = pk + s.neg_step_size * (mk / (std::sqrt(vk * s.inv_debias2) + s.eps));
+    m[k] = m[k] * s.beta1;
+    r[k] = r[k] * s.root_beta2;
+    p[k] = adam_update_element(p[k], m[k], r[k], s);
   }
 }
 
 COLLAB_MULTIVERSION void adam_rows_with_grad_portable(float* __restrict p, float* __restrict m,
-                                                      float* __restrict v,
+                                                      float* __restrict r,
                                                       const float* __restrict g, int64_t n,
-                                                      const AdamScalars s) {
+                                                      const AdamScalars& s) {
   for (int64_t k = 0; k < n; ++k) {
-    const float pk = p[k] * s.decay;
-    const float mk = m[k] * s.beta1 + g[k] * s.one_minus_beta1;
-    const float vk = v[k] * s.beta2 + g[k] * g[k] * s.one_minus_beta2;
-    m[k] = mk;
-    v[k] = vk;
-    p[k] = pk + s.neg_step_size * (mk / (std::sqrt(vk * s.inv_debias2) + s.eps));
+    m[k] = std::fma(g[k], s.one_minus_beta1, m[k] * s.beta1);
+    r[k] = std::sqrt(std::fma(g[k] * g[k], s.one_minus_beta2, (r[k] * r[k]) * s.beta2));
+    p[k] = adam_update_element(p[k], m[k], r[k], s);
   }
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
-#define COLLAB_AVX2_ADAM 1
+#define COLLAB_AVX512_ADAM 1
 
-bool cpu_has_avx2_fma() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+bool cpu_has_avx512() {
+  static const bool has = __builtin_cpu_supports("avx512f");
   return has;
 }
 
-// 1 / (sqrt(x) + eps) in 8 lanes. The dense pass spends most of its time in float's sqrt and
-// divide (~11 cycles per 8 lanes between them); the approximate reciprocal square root and
-// reciprocal (12 bits each), refined by one Newton step each, take ~5 and agree with them to
-// ~3e-7 relative: well inside the 1e-5 the autograd reference is held to. Below FLT_MIN (zero,
-// or a denormal flushed to zero) sqrt(x) is taken as 0, as rsqrt(0) is inf and 0 * inf NaN.
-__attribute__((target("avx2,fma"))) inline __m256 inv_sqrt_plus_eps(__m256 x, __m256 eps) {
-  __m256 r = _mm256_rsqrt_ps(x);
-  const __m256 half_x_r = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), r);
-  r = _mm256_mul_ps(r, _mm256_fnmadd_ps(half_x_r, r, _mm256_set1_ps(1.5f)));  // r (1.5 - x r^2 / 2)
-  const __m256 normal = _mm256_cmp_ps(x, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ);
-  const __m256 d = _mm256_add_ps(_mm256_and_ps(_mm256_mul_ps(x, r), normal), eps);
-  const __m256 q = _mm256_rcp_ps(d);
-  return _mm256_mul_ps(q, _mm256_fnmadd_ps(d, q, _mm256_set1_ps(2.0f)));  // q (2 - d q)
+bool use_avx512 = cpu_has_avx512();
+
+#define COLLAB_AVX512 __attribute__((target("avx512f"), always_inline)) inline
+
+// 1 / d in 16 lanes: the 14-bit reciprocal refined by one Newton step agrees with a divide to
+// within an ulp or two, at a fraction of its cost (the divide would bound the pass).
+COLLAB_AVX512 __m512 reciprocal(__m512 d) {
+  // (The zero-masked forms with every lane on: GCC 12 warns that the plain ones' undefined
+  // pass-through source "may be used uninitialized".)
+  const __m512 q = _mm512_maskz_rcp14_ps(0xFFFF, d);
+  return _mm512_mul_ps(q, _mm512_fnmadd_ps(d, q, _mm512_set1_ps(2.0f)));  // q (2 - d q)
 }
 
-__attribute__((target("avx2,fma"))) void adam_rows_without_grad_avx2(float* __restrict p,
-                                                                     float* __restrict m,
-                                                                     float* __restrict v, int64_t n,
-                                                                     const AdamScalars s) {
-  const __m256 decay = _mm256_set1_ps(s.decay), beta1 = _mm256_set1_ps(s.beta1),
-               beta2 = _mm256_set1_ps(s.beta2), inv_debias2 = _mm256_set1_ps(s.inv_debias2),
-               neg_step = _mm256_set1_ps(s.neg_step_size), eps = _mm256_set1_ps(s.eps);
-  int64_t k = 0;
-  for (; k + 8 <= n; k += 8) {
-    const __m256 mk = _mm256_mul_ps(_mm256_loadu_ps(m + k), beta1);
-    const __m256 vk = _mm256_mul_ps(_mm256_loadu_ps(v + k), beta2);
-    _mm256_storeu_ps(m + k, mk);
-    _mm256_storeu_ps(v + k, vk);
-    const __m256 q = inv_sqrt_plus_eps(_mm256_mul_ps(vk, inv_debias2), eps);
-    const __m256 pk = _mm256_mul_ps(_mm256_loadu_ps(p + k), decay);
-    _mm256_storeu_ps(p + k, _mm256_fmadd_ps(neg_step, _mm256_mul_ps(mk, q), pk));
+// sqrt(v) in 16 lanes, v >= 0: v times its 14-bit reciprocal square root refined by one Newton
+// step, within an ulp or two of sqrt (whose latency would hold up every touched row). Below
+// FLT_MIN (zero, or a denormal that is flushed) the root is 0, as v * rsqrt(0) would be NaN.
+COLLAB_AVX512 __m512 square_root(__m512 v) {
+  // (The zero-masked form with every lane on: see reciprocal().)
+  __m512 y = _mm512_maskz_rsqrt14_ps(0xFFFF, v);
+  const __m512 half_v_y = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), y);
+  y = _mm512_mul_ps(y, _mm512_fnmadd_ps(half_v_y, y, _mm512_set1_ps(1.5f)));  // y (1.5 - v y^2 / 2)
+  const __mmask16 normal = _mm512_cmp_ps_mask(v, _mm512_set1_ps(FLT_MIN), _CMP_GE_OQ);
+  return _mm512_maskz_mul_ps(normal, v, y);
+}
+
+// adam_update_element in 16 lanes.
+COLLAB_AVX512 __m512 adam_update_vector(__m512 p, __m512 m, __m512 r, const AdamScalars& s) {
+  const __m512 d = _mm512_fmadd_ps(r, _mm512_set1_ps(s.root_inv_debias2), _mm512_set1_ps(s.eps));
+  return _mm512_fmadd_ps(_mm512_set1_ps(s.neg_step_size), _mm512_mul_ps(m, reciprocal(d)),
+                         _mm512_mul_ps(p, _mm512_set1_ps(s.decay)));
+}
+
+// A zero-gradient step on 16 lanes held in registers.
+COLLAB_AVX512 void step_without_grad(__m512& p, __m512& m, __m512& r, const AdamScalars& s) {
+  m = _mm512_mul_ps(m, _mm512_set1_ps(s.beta1));
+  r = _mm512_mul_ps(r, _mm512_set1_ps(s.root_beta2));
+  p = adam_update_vector(p, m, r, s);
+}
+
+// Lanes [0, count) of a vector, count in 1..16.
+COLLAB_AVX512 __mmask16 first_lanes(int64_t count) {
+  return static_cast<__mmask16>((1u << count) - 1);
+}
+
+// The lanes of the vector at offset k of a run of n floats from `base`, which are cut so that
+// every vector but the first starts at a 64-byte boundary: a load that spans two cache lines
+// costs about twice one that does not, and rows (50 floats at fastai's size) start anywhere. The
+// parameter and moment tensors are allocated 64-byte aligned, so one boundary suits all three.
+// The loops below walk k = 0, k += vector_length(...) while k < n. (Written as loops rather than
+// a helper taking a lambda: a lambda does not inherit its function's target("avx512f").)
+COLLAB_AVX512 int64_t vector_length(const float* base, int64_t k, int64_t n) {
+  const auto misaligned = static_cast<int64_t>((reinterpret_cast<uintptr_t>(base + k) & 63) / 4);
+  return std::min<int64_t>(16 - misaligned, n - k);
+}
+
+__attribute__((target("avx512f"))) void adam_rows_without_grad_avx512(float* __restrict p,
+                                                                      float* __restrict m,
+                                                                      float* __restrict r,
+                                                                      int64_t n,
+                                                                      const AdamScalars& s) {
+  for (int64_t k = 0, len = 0; k < n; k += len) {
+    len = vector_length(p, k, n);
+    const __mmask16 lanes = first_lanes(len);
+    __m512 pk = _mm512_maskz_loadu_ps(lanes, p + k), mk = _mm512_maskz_loadu_ps(lanes, m + k),
+           rk = _mm512_maskz_loadu_ps(lanes, r + k);
+    step_without_grad(pk, mk, rk, s);
+    _mm512_mask_storeu_ps(m + k, lanes, mk);
+    _mm512_mask_storeu_ps(r + k, lanes, rk);
+    _mm512_mask_storeu_ps(p + k, lanes, pk);
   }
-  adam_rows_without_grad_portable(p + k, m + k, v + k, n - k, s);
 }
 
-__attribute__((target("avx2,fma"))) void adam_rows_with_grad_avx2(float* __restrict p,
-                                                                  float* __restrict m,
-                                                                  float* __restrict v,
-                                                                  const float* __restrict g,
-                                                                  int64_t n, const AdamScalars s) {
-  const __m256 decay = _mm256_set1_ps(s.decay), beta1 = _mm256_set1_ps(s.beta1),
-               one_minus_beta1 = _mm256_set1_ps(s.one_minus_beta1), beta2 = _mm256_set1_ps(s.beta2),
-               one_minus_beta2 = _mm256_set1_ps(s.one_minus_beta2),
-               inv_debias2 = _mm256_set1_ps(s.inv_debias2),
-               neg_step = _mm256_set1_ps(s.neg_step_size), eps = _mm256_set1_ps(s.eps);
-  int64_t k = 0;
-  for (; k + 8 <= n; k += 8) {
-    const __m256 gk = _mm256_loadu_ps(g + k);
-    const __m256 mk =
-        _mm256_fmadd_ps(gk, one_minus_beta1, _mm256_mul_ps(_mm256_loadu_ps(m + k), beta1));
-    const __m256 vk = _mm256_fmadd_ps(_mm256_mul_ps(gk, gk), one_minus_beta2,
-                                      _mm256_mul_ps(_mm256_loadu_ps(v + k), beta2));
-    _mm256_storeu_ps(m + k, mk);
-    _mm256_storeu_ps(v + k, vk);
-    const __m256 q = inv_sqrt_plus_eps(_mm256_mul_ps(vk, inv_debias2), eps);
-    const __m256 pk = _mm256_mul_ps(_mm256_loadu_ps(p + k), decay);
-    _mm256_storeu_ps(p + k, _mm256_fmadd_ps(neg_step, _mm256_mul_ps(mk, q), pk));
+__attribute__((target("avx512f"))) void adam_rows_with_grad_avx512(
+    float* __restrict p, float* __restrict m, float* __restrict r, const float* __restrict g,
+    int64_t n, const AdamScalars& s) {
+  for (int64_t k = 0, len = 0; k < n; k += len) {
+    len = vector_length(p, k, n);
+    const __mmask16 lanes = first_lanes(len);
+    const __m512 gk = _mm512_maskz_loadu_ps(lanes, g + k), rk = _mm512_maskz_loadu_ps(lanes, r + k);
+    const __m512 mk = _mm512_fmadd_ps(
+        gk, _mm512_set1_ps(s.one_minus_beta1),
+        _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, m + k), _mm512_set1_ps(s.beta1)));
+    const __m512 vk =
+        _mm512_fmadd_ps(_mm512_mul_ps(gk, gk), _mm512_set1_ps(s.one_minus_beta2),
+                        _mm512_mul_ps(_mm512_mul_ps(rk, rk), _mm512_set1_ps(s.beta2)));
+    const __m512 root = square_root(vk);
+    _mm512_mask_storeu_ps(m + k, lanes, mk);
+    _mm512_mask_storeu_ps(r + k, lanes, root);
+    _mm512_mask_storeu_ps(p + k, lanes,
+                          adam_update_vector(_mm512_maskz_loadu_ps(lanes, p + k), mk, root, s));
   }
-  adam_rows_with_grad_portable(p + k, m + k, v + k, g + k, n - k, s);
 }
 
-// One zero-gradient step on `lanes` groups of 8 parameters held in registers: the operations of
-// adam_rows_without_grad_avx2, in its order.
+// `count` steps on up to `lanes` vectors at once, so that one vector's step overlaps the
+// others': a single vector's steps form a chain of dependent operations, bound by latency.
 template <int lanes>
-__attribute__((target("avx2,fma"), always_inline)) inline void replay_step(__m256* p, __m256* m,
-                                                                           __m256* v,
-                                                                           const AdamScalars& s) {
-  const __m256 beta1 = _mm256_set1_ps(s.beta1), beta2 = _mm256_set1_ps(s.beta2),
-               inv_debias2 = _mm256_set1_ps(s.inv_debias2), eps = _mm256_set1_ps(s.eps),
-               neg_step = _mm256_set1_ps(s.neg_step_size), decay = _mm256_set1_ps(s.decay);
+COLLAB_AVX512 void replay_vectors(float* p, float* m, float* r, const int64_t* offsets,
+                                  const __mmask16* masks, const AdamScalars* steps, int64_t count) {
+  __m512 pk[lanes], mk[lanes], rk[lanes];
   for (int j = 0; j < lanes; ++j) {
-    m[j] = _mm256_mul_ps(m[j], beta1);
-    v[j] = _mm256_mul_ps(v[j], beta2);
-    const __m256 q = inv_sqrt_plus_eps(_mm256_mul_ps(v[j], inv_debias2), eps);
-    p[j] = _mm256_fmadd_ps(neg_step, _mm256_mul_ps(m[j], q), _mm256_mul_ps(p[j], decay));
+    pk[j] = _mm512_maskz_loadu_ps(masks[j], p + offsets[j]);
+    mk[j] = _mm512_maskz_loadu_ps(masks[j], m + offsets[j]);
+    rk[j] = _mm512_maskz_loadu_ps(masks[j], r + offsets[j]);
+  }
+  for (int64_t t = 0; t < count; ++t) {
+    for (int j = 0; j < lanes; ++j) step_without_grad(pk[j], mk[j], rk[j], steps[t]);
+  }
+  for (int j = 0; j < lanes; ++j) {
+    _mm512_mask_storeu_ps(p + offsets[j], masks[j], pk[j]);
+    _mm512_mask_storeu_ps(m + offsets[j], masks[j], mk[j]);
+    _mm512_mask_storeu_ps(r + offsets[j], masks[j], rk[j]);
   }
 }
 
-// Two groups of 8 at a time, so that one group's step overlaps the other's: a single group's
-// steps form a chain of dependent multiplies, bound by latency rather than throughput. The last
-// n % 8 parameters are a masked group (the masked-off lanes compute on zeros, harmlessly).
-__attribute__((target("avx2,fma"))) void adam_replay_without_grad_avx2(
-    float* __restrict p, float* __restrict m, float* __restrict v, int64_t n,
+// replay_vectors on the first `vectors` (0..4) entries of offsets and masks.
+COLLAB_AVX512 void replay_group(int vectors, float* p, float* m, float* r, const int64_t* offsets,
+                                const __mmask16* masks, const AdamScalars* steps, int64_t count) {
+  switch (vectors) {
+    case 4:
+      return replay_vectors<4>(p, m, r, offsets, masks, steps, count);
+    case 3:
+      return replay_vectors<3>(p, m, r, offsets, masks, steps, count);
+    case 2:
+      return replay_vectors<2>(p, m, r, offsets, masks, steps, count);
+    case 1:
+      return replay_vectors<1>(p, m, r, offsets, masks, steps, count);
+    default:
+      return;
+  }
+}
+
+__attribute__((target("avx512f"))) void adam_replay_without_grad_avx512(
+    float* __restrict p, float* __restrict m, float* __restrict r, int64_t n,
     const AdamScalars* steps, int64_t count) {
-  int64_t k = 0;
-  for (; k + 16 <= n; k += 16) {
-    __m256 pk[2] = {_mm256_loadu_ps(p + k), _mm256_loadu_ps(p + k + 8)};
-    __m256 mk[2] = {_mm256_loadu_ps(m + k), _mm256_loadu_ps(m + k + 8)};
-    __m256 vk[2] = {_mm256_loadu_ps(v + k), _mm256_loadu_ps(v + k + 8)};
-    for (int64_t t = 0; t < count; ++t) replay_step<2>(pk, mk, vk, steps[t]);
-    for (int j = 0; j < 2; ++j) {
-      _mm256_storeu_ps(p + k + 8 * j, pk[j]);
-      _mm256_storeu_ps(m + k + 8 * j, mk[j]);
-      _mm256_storeu_ps(v + k + 8 * j, vk[j]);
+  constexpr int kGroup = 4;
+  int64_t offsets[kGroup];
+  __mmask16 masks[kGroup];
+  int filled = 0;
+  for (int64_t k = 0, len = 0; k < n; k += len) {
+    len = vector_length(p, k, n);
+    offsets[filled] = k;
+    masks[filled] = first_lanes(len);
+    if (++filled == kGroup) {
+      replay_group(filled, p, m, r, offsets, masks, steps, count);
+      filled = 0;
     }
   }
-  for (; k < n; k += 8) {
-    const int64_t left = n - k < 8 ? n - k : 8;
-    alignas(32) int32_t lane_on[8];
-    for (int j = 0; j < 8; ++j) lane_on[j] = j < left ? -1 : 0;
-    const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(lane_on));
-    __m256 pk = _mm256_maskload_ps(p + k, mask), mk = _mm256_maskload_ps(m + k, mask),
-           vk = _mm256_maskload_ps(v + k, mask);
-    for (int64_t t = 0; t < count; ++t) replay_step<1>(&pk, &mk, &vk, steps[t]);
-    _mm256_maskstore_ps(p + k, mask, pk);
-    _mm256_maskstore_ps(m + k, mask, mk);
-    _mm256_maskstore_ps(v + k, mask, vk);
-  }
+  replay_group(filled, p, m, r, offsets, masks, steps, count);
 }
 #endif
 
 }  // namespace
 
-void adam_replay_without_grad(float* p, float* m, float* v, int64_t n, const AdamScalars* steps,
+bool adam_kernels_use_avx512() {
+#ifdef COLLAB_AVX512_ADAM
+  return use_avx512;
+#else
+  return false;
+#endif
+}
+
+void set_adam_kernels_use_avx512(bool use) {
+#ifdef COLLAB_AVX512_ADAM
+  use_avx512 = use && cpu_has_avx512();
+#else
+  (void)use;
+#endif
+}
+
+void second_moment_root(float* r, const float* v, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) r[k] = std::sqrt(v[k]);
+}
+
+void second_moment_from_root(float* v, const float* r, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) v[k] = r[k] * r[k];
+}
+
+void adam_replay_without_grad(float* p, float* m, float* r, int64_t n, const AdamScalars* steps,
                               int64_t count) {
-#ifdef COLLAB_AVX2_ADAM
-  if (cpu_has_avx2_fma()) return adam_replay_without_grad_avx2(p, m, v, n, steps, count);
+#ifdef COLLAB_AVX512_ADAM
+  if (use_avx512) return adam_replay_without_grad_avx512(p, m, r, n, steps, count);
 #endif
-  for (int64_t t = 0; t < count; ++t) adam_rows_without_grad_portable(p, m, v, n, steps[t]);
+  for (int64_t t = 0; t < count; ++t) adam_rows_without_grad_portable(p, m, r, n, steps[t]);
 }
 
-void adam_rows_without_grad(float* p, float* m, float* v, int64_t n, const AdamScalars& s) {
-#ifdef COLLAB_AVX2_ADAM
-  if (cpu_has_avx2_fma()) return adam_rows_without_grad_avx2(p, m, v, n, s);
+void adam_rows_without_grad(float* p, float* m, float* r, int64_t n, const AdamScalars& s) {
+#ifdef COLLAB_AVX512_ADAM
+  if (use_avx512) return adam_rows_without_grad_avx512(p, m, r, n, s);
 #endif
-  adam_rows_without_grad_portable(p, m, v, n, s);
+  adam_rows_without_grad_portable(p, m, r, n, s);
 }
 
-void adam_rows_with_grad(float* p, float* m, float* v, const float* g, int64_t n,
+void adam_rows_with_grad(float* p, float* m, float* r, const float* g, int64_t n,
                          const AdamScalars& s) {
-#ifdef COLLAB_AVX2_ADAM
-  if (cpu_has_avx2_fma()) return adam_rows_with_grad_avx2(p, m, v, g, n, s);
+#ifdef COLLAB_AVX512_ADAM
+  if (use_avx512) return adam_rows_with_grad_avx512(p, m, r, g, n, s);
 #endif
-  adam_rows_with_grad_portable(p, m, v, g, n, s);
+  adam_rows_with_grad_portable(p, m, r, g, n, s);
 }
 
-void adam_table_rows(float* p, float* m, float* v, int64_t dim, const int32_t* slot_of_row,
+void adam_table_rows(float* p, float* m, float* r, int64_t dim, const int32_t* slot_of_row,
                      const float* grad, int64_t begin, int64_t end, const AdamScalars& s) {
-  int64_t r = begin;
-  while (r < end) {
-    const int32_t slot = slot_of_row[r];
-    const int64_t offset = r * dim;
+  int64_t i = begin;
+  while (i < end) {
+    const int32_t slot = slot_of_row[i];
+    const int64_t offset = i * dim;
     if (slot >= 0) {
-      adam_rows_with_grad(p + offset, m + offset, v + offset, grad + slot * dim, dim, s);
-      ++r;
+      adam_rows_with_grad(p + offset, m + offset, r + offset, grad + slot * dim, dim, s);
+      ++i;
       continue;
     }
     // A run of untouched rows is one contiguous stretch of memory.
-    int64_t run_end = r + 1;
+    int64_t run_end = i + 1;
     while (run_end < end && slot_of_row[run_end] < 0) ++run_end;
-    adam_rows_without_grad(p + offset, m + offset, v + offset, (run_end - r) * dim, s);
-    r = run_end;
+    adam_rows_without_grad(p + offset, m + offset, r + offset, (run_end - i) * dim, s);
+    i = run_end;
   }
 }
 

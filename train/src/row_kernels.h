@@ -1,15 +1,14 @@
 // Row kernels shared by the CPU training paths (fused_dot.cpp, fused_nn.cpp, sparse_train.cpp):
 // dot products and gradient accumulation over embedding rows, and fastai's Adam update of a
-// stretch of parameters with or without a gradient, vectorised for AVX2/FMA where the CPU has
-// it. Private to train/: the paths' own headers stay free of kernel details.
+// stretch of parameters with or without a gradient, written for AVX-512 where the CPU has it.
+// Private to train/: the paths' own headers stay free of kernel details.
 #pragma once
 
 #include <cstdint>
 
 #include "collab/train/adam_options.h"
 
-// The kernels are bound by arithmetic (sqrt, divide, multiply-add) over rows that sit in cache:
-// functions marked COLLAB_MULTIVERSION are built for AVX2/FMA machines too, picked at load time,
+// Functions marked COLLAB_MULTIVERSION are built for AVX2/FMA machines too, picked at load time,
 // while the binary still runs on any x86-64.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define COLLAB_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -19,14 +18,23 @@
 
 namespace collab {
 
+// The fused steps keep Adam's second moment v as its elementwise root r = sqrt(v). The update
+// needs sqrt(v / (1 - beta2^t)) + eps = r * sqrt(1 / (1 - beta2^t)) + eps: a multiply-add where
+// v would cost a square root at every element of every step, and a step without gradient is
+// r * sqrt(beta2). The dense pass over every parameter, which the exact recipe takes at every
+// step, is then bound by memory rather than by square roots. r differs from sqrt(v) computed
+// step by step by float rounding only (the autograd reference is met to 1e-5), and converting is
+// exact both ways: sqrt(r * r) == r in binary floating point, so a flush and a resume leave the
+// bits of a run unchanged.
+//
 // Adam's per-step scalars, in float as ATen applies double scalars to float tensors.
 struct AdamScalars {
   float decay;  // 1 - lr * wd (1 when the parameter is not decayed)
   float beta1, one_minus_beta1;
   float beta2, one_minus_beta2;
-  float inv_debias2;    // 1 / (1 - beta2^t): a multiply, where a second divide would cost as much
-                        // as the sqrt (the pass is bound by divide/sqrt throughput)
-  float neg_step_size;  // -lr / (1 - beta1^t)
+  float root_beta2;        // sqrt(beta2): the root's decay without gradient
+  float root_inv_debias2;  // sqrt(1 / (1 - beta2^t))
+  float neg_step_size;     // -lr / (1 - beta1^t)
   float eps;
 };
 
@@ -34,6 +42,16 @@ struct AdamScalars {
 // the scheduled lr and beta1: FastaiAdam::step's formula.
 AdamScalars adam_scalars(const AdamOptions& options, bool decay, double lr, double beta1,
                          int64_t step);
+
+// Whether the Adam kernels below run their AVX-512 build (true by default where the CPU has
+// AVX-512F) or the portable one. The two round differently in the last bit or two; tests switch
+// to the portable build to check it on AVX-512 machines too. Not for use while a step runs.
+bool adam_kernels_use_avx512();
+void set_adam_kernels_use_avx512(bool use);  // ignored (false) where the CPU lacks AVX-512F
+
+// r = sqrt(v) and v = r * r over n elements.
+void second_moment_root(float* r, const float* v, int64_t n);
+void second_moment_from_root(float* v, const float* r, int64_t n);
 
 // sum_k a[k] b[k], with eight independent partial sums so the loop vectorises instead of waiting
 // on one chain of additions (the summation order differs from ATen's by float rounding only).
@@ -60,24 +78,25 @@ void accumulate_pair(float* grad_a, float* grad_b, const float* a, const float* 
 // y += a * x.
 void add_scaled(float* y, const float* x, float a, int64_t n);
 
-// Adam on n contiguous parameters p with moments m, v: with gradient g, or with a zero gradient
-// (rows a batch did not touch, which still decay and move with their momentum).
-void adam_rows_with_grad(float* p, float* m, float* v, const float* g, int64_t n,
+// Adam on n contiguous parameters p with moments m and r (the root of the second moment, see
+// above): with gradient g, or with a zero gradient (rows a batch did not touch, which still
+// decay and move with their momentum). Every element takes the same arithmetic wherever it
+// sits in a run, so a row's result does not depend on which rows around it a batch touched.
+void adam_rows_with_grad(float* p, float* m, float* r, const float* g, int64_t n,
                          const AdamScalars& s);
-void adam_rows_without_grad(float* p, float* m, float* v, int64_t n, const AdamScalars& s);
+void adam_rows_without_grad(float* p, float* m, float* r, int64_t n, const AdamScalars& s);
 
-// `count` zero-gradient Adam steps, steps[0] first, on n contiguous parameters, with p, m and v
+// `count` zero-gradient Adam steps, steps[0] first, on n contiguous parameters, with p, m and r
 // held in registers from one step to the next instead of going through memory at every step.
-// The result depends only on the values and the steps, not on how a run of steps is split into
-// calls. (Its AVX2 arithmetic is adam_rows_without_grad's, also for the last n % 8 parameters,
-// which adam_rows_without_grad leaves to scalar sqrt and divide.)
-void adam_replay_without_grad(float* p, float* m, float* v, int64_t n, const AdamScalars* steps,
+// The result is adam_rows_without_grad's, step after step, bit for bit: it depends only on the
+// values and the steps, not on how a run of steps is split into calls.
+void adam_replay_without_grad(float* p, float* m, float* r, int64_t n, const AdamScalars* steps,
                               int64_t count);
 
-// Adam on rows [begin, end) of an embedding table of `dim`-wide rows with moments m, v: row r
-// takes gradient row grad + slot_of_row[r] * dim where slot_of_row[r] >= 0 (a row the batch
+// Adam on rows [begin, end) of an embedding table of `dim`-wide rows with moments m, r: row i
+// takes gradient row grad + slot_of_row[i] * dim where slot_of_row[i] >= 0 (a row the batch
 // touched), a zero gradient elsewhere.
-void adam_table_rows(float* p, float* m, float* v, int64_t dim, const int32_t* slot_of_row,
+void adam_table_rows(float* p, float* m, float* r, int64_t dim, const int32_t* slot_of_row,
                      const float* grad, int64_t begin, int64_t end, const AdamScalars& s);
 
 }  // namespace collab

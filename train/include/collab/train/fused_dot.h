@@ -51,14 +51,15 @@ class FusedDotStep : public FusedStep {
   ~FusedDotStep() override;
 
   double step(const Batch& batch, double lr, double beta1) override;
-  // Brings every row up to date (the steps it has not taken yet).
+  // Brings every row up to date (the steps it has not taken yet) and writes the second moments
+  // back to the optimizer.
   void flush() override;
 
   // One parameter table (an embedding) with its Adam state and its batch gradient rows.
   struct Table {
     float* param;
     float* exp_avg;
-    float* exp_avg_sq;
+    SecondMomentRoot exp_avg_root;
     int64_t* step;
     int64_t rows;
     int64_t dim;
@@ -87,6 +88,8 @@ class FusedDotStep : public FusedStep {
   AdamScalars advance(Table& table, double lr, double beta1) const;
   // Row `row` of `side` takes the steps of the history it has not taken.
   static void catch_up(Side& side, int64_t row);
+  // Every row takes the steps it has not taken, and the histories start again.
+  void catch_up_all();
   // Dense tables take this step on every row; in deferred ones the touched rows take it and the
   // others have it added to their history.
   void adam_update(double lr, double beta1);

@@ -29,13 +29,17 @@ class FusedNNStep : public FusedStep {
   static std::unique_ptr<FusedNNStep> create(CollabModelImpl& model, FastaiAdam& optimizer,
                                              int64_t max_batch);
 
+  ~FusedNNStep() override;
+
   double step(const Batch& batch, double lr, double beta1) override;
+  // Writes the second moments back to the optimizer.
+  void flush() override;
 
   // A parameter with its Adam state and its gradient.
   struct Param {
     float* param;
     float* exp_avg;
-    float* exp_avg_sq;
+    SecondMomentRoot exp_avg_root;
     int64_t* step;
     int64_t size;
     bool decay;

@@ -24,6 +24,23 @@ class FusedStep {
   virtual void flush() {}
 };
 
+// Adam's second moment of one parameter as a fused step keeps it: its elementwise square root,
+// which makes the update a multiply-add instead of a square root per element (row_kernels.h in
+// train/src says more), in a 64-byte-aligned buffer of its own. The optimizer's exp_avg_sq is
+// stale until write_back(), which a fused step's flush() calls.
+class SecondMomentRoot {
+ public:
+  SecondMomentRoot() = default;  // none: write_back() does nothing
+  explicit SecondMomentRoot(const torch::Tensor& exp_avg_sq);
+  float* data() const { return root_.data_ptr<float>(); }
+  // exp_avg_sq = root * root. Converting is exact both ways, so a step that goes on after a
+  // write-back, or one created afresh from the written tensor, gives the same bits.
+  void write_back() const;
+
+ private:
+  torch::Tensor exp_avg_sq_, root_;
+};
+
 // Whether a fused step can work on `t` in place: float32, contiguous, on the CPU.
 bool fused_step_can_use(const torch::Tensor& t);
 
