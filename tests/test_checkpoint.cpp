@@ -183,6 +183,22 @@ TEST(Checkpoint, RoundTripsEveryField) {
   EXPECT_TRUE(torch::equal(a.cuda_generators[0], b.cuda_generators[0]));
 }
 
+TEST(Checkpoint, RoundTripsVocabularyAliases) {
+  // A title-keyed item vocabulary (data.item_key "title") keeps its item ids as aliases.
+  Checkpoint c = sample();
+  c.items.add_alias("id-0", 0);
+  c.items.add_alias("id-0b", 0);
+  c.items.add_alias("id-5", 5);
+  const std::string path = collab::test::temp_dir() + "/aliases.ckpt";
+  collab::write_checkpoint(path, c);
+  const Checkpoint r = collab::read_checkpoint(path);
+  expect_same_vocabulary(c.items, r.items);
+  EXPECT_EQ(r.items.aliases(), c.items.aliases());
+  EXPECT_EQ(r.items.find("id-0b"), 0);
+  EXPECT_EQ(r.items.find("id-5"), 5);
+  EXPECT_TRUE(r.users.aliases().empty());
+}
+
 TEST(Checkpoint, FingerprintFollowsTheRatings) {
   collab::Dataset d = synthetic_dataset();
   const std::string before = collab::data_fingerprint(d);

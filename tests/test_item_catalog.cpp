@@ -4,6 +4,7 @@
 
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "collab/common/error.h"
 #include "collab/common/text.h"
@@ -164,6 +165,48 @@ TEST(ItemCatalog, RealMovieLens) {
   for (int64_t i = 0; i < items.size(); ++i) {
     ASSERT_TRUE(collab::is_valid_utf8(items.title(i))) << "item " << items.raw(i);
   }
+}
+
+TEST(ItemCatalog, KeyedByTitleIdsSharingATitleShareOneRow) {
+  const std::string path = write_items(item_line("246", "Chasing Amy (1997)", "01-Jan-1997", {5}) +
+                                       item_line("1", "Toy Story (1995)", "", {3, 4}) +
+                                       item_line("268", "Chasing Amy (1997)", "01-Jan-1997", {5}));
+  collab::Vocabulary ids, titles;
+  const collab::ItemCatalog by_id = collab::read_movielens_items(path, ids);
+  const collab::ItemCatalog by_title = collab::key_catalog_by_title(by_id, ids, path, titles);
+  ASSERT_EQ(titles.size(), 2);
+  EXPECT_EQ(titles.raw(0), "Chasing Amy (1997)");
+  EXPECT_EQ(titles.raw(1), "Toy Story (1995)");
+  EXPECT_EQ(titles.find("246"), 0);
+  EXPECT_EQ(titles.find("268"), 0);
+  EXPECT_EQ(titles.find("1"), 1);
+  ASSERT_EQ(by_title.genres.size(), 2u);
+  EXPECT_EQ(by_title.release_dates, (std::vector<std::string>{"01-Jan-1997", ""}));
+  EXPECT_EQ(by_title.genres[0][5], 1);
+  EXPECT_EQ(by_title.genres[1][3], 1);
+  EXPECT_EQ(by_title.genres[1][4], 1);
+}
+
+TEST(ItemCatalog, KeyedByTitleRefusesUntitledAndClashingItems) {
+  const auto error = [](const std::string& text) -> std::string {
+    const std::string path = write_items(text);
+    collab::Vocabulary ids, titles;
+    const collab::ItemCatalog by_id = collab::read_movielens_items(path, ids);
+    try {
+      collab::key_catalog_by_title(by_id, ids, path, titles);
+    } catch (const collab::Error& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "no error for " << text;
+    return "";
+  };
+  EXPECT_TRUE(contains(error(item_line("7", "", "", {})), "item 7 has no title"))
+      << error(item_line("7", "", "", {}));
+  // A title that is an id seen before, and an id that is a title seen before.
+  const std::string earlier = error(item_line("7", "Seven", "", {}) + item_line("8", "7", "", {}));
+  EXPECT_TRUE(contains(earlier, "the title of item 8, \"7\", is also an item id")) << earlier;
+  const std::string later = error(item_line("7", "8", "", {}) + item_line("8", "Eight", "", {}));
+  EXPECT_TRUE(contains(later, "clash")) << later;
 }
 
 }  // namespace test_item_catalog

@@ -171,4 +171,44 @@ TEST(LoadFold, GeneratedFoldsSplitTheRatingsFile) {
   EXPECT_EQ(last.train.size(), 34u);
 }
 
+TEST(LoadFold, GeneratedFoldsKeyItemsAsTheDataConfigSays) {
+  // Items 1 and 2 are one film under two ids: with data.item_key "title" every fold has one row
+  // for it; a rated id missing from the catalogue is an error naming the ratings file.
+  const std::string dir = collab::test::temp_dir();
+  std::string flags;
+  for (int g = 0; g < collab::kMovieLensGenres; ++g) flags += "|0";
+  collab::test::write_text(dir + "/u.item", "1|Twice (1997)|||" + flags + "\n2|Twice (1997)|||" +
+                                                flags + "\n3|Once (1995)|||" + flags + "\n");
+  std::string text;
+  for (int i = 0; i < 30; ++i) {
+    text += std::to_string(i % 5) + "\t" + std::to_string(i % 3 + 1) + "\t4\t" +
+            std::to_string(1000 + i) + "\n";
+  }
+  collab::test::write_text(dir + "/all.tsv", text);
+  collab::DataConfig data;
+  data.dir = dir;
+  data.ratings = dir + "/all.tsv";
+  data.items = dir + "/u.item";
+  data.item_key = collab::ItemKey::kTitle;
+  for (const char* protocol : {"kfold", "leave_last_k_out"}) {
+    const collab::Dataset d = collab::load_fold(data, read({{"protocol", protocol}}), 0);
+    EXPECT_EQ(d.items.raws(), (std::vector<std::string>{"Twice (1997)", "Once (1995)"}))
+        << protocol;
+    EXPECT_EQ(d.catalog.genres.size(), 2u) << protocol;
+    EXPECT_EQ(d.train.size() + d.valid.size(), 30u) << protocol;
+  }
+  data.item_key = collab::ItemKey::kId;
+  EXPECT_EQ(collab::load_fold(data, read({{"protocol", "kfold"}}), 0).items.size(), 3);
+
+  collab::test::write_text(dir + "/all.tsv", text + "0\t7\t4\t2000\n");
+  data.item_key = collab::ItemKey::kTitle;
+  try {
+    collab::load_fold(data, read({{"protocol", "kfold"}}), 0);
+    ADD_FAILURE() << "expected an error";
+  } catch (const collab::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(dir + "/all.tsv: item 7 is not in"), std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace test_protocol

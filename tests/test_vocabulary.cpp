@@ -4,8 +4,10 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "collab/common/error.h"
 #include "collab/data/vocabulary.h"
 
 namespace test_vocabulary {
@@ -57,6 +59,46 @@ TEST(Vocabulary, TitlesDefaultToTheRawId) {
   EXPECT_EQ(v.title(2), "GoldenEye (1995)");
   EXPECT_EQ(v.title(1), "Toy Story (1995)");
   EXPECT_THROW(v.set_title(3, "x"), std::out_of_range);
+}
+
+TEST(Vocabulary, AliasesNameAnExistingEntry) {
+  collab::Vocabulary v;
+  v.add("Chasing Amy (1997)");
+  v.add("Gamma (1996)");
+  v.add_alias("246", 0);
+  v.add_alias("268", 0);
+  v.add_alias("3", 1);
+  v.add_alias("268", 0);                 // the same pair again: no-op
+  v.add_alias("Chasing Amy (1997)", 0);  // an entry's own name: no-op
+  EXPECT_EQ(v.size(), 2);
+  EXPECT_EQ(v.find("246"), 0);
+  EXPECT_EQ(v.find("268"), 0);
+  EXPECT_EQ(v.add("268"), 0);  // add() finds an alias rather than adding an entry
+  EXPECT_EQ(v.size(), 2);
+  EXPECT_EQ(v.raw(0), "Chasing Amy (1997)");  // the entry keeps its own name
+  EXPECT_EQ(v.raws(), (std::vector<std::string>{"Chasing Amy (1997)", "Gamma (1996)"}));
+  using Alias = std::pair<std::string, int64_t>;
+  EXPECT_EQ(v.aliases(), (std::vector<Alias>{{"246", 0}, {"268", 0}, {"3", 1}}));
+  // New entries still come after the aliases' entries.
+  EXPECT_EQ(v.add("999"), 2);
+}
+
+TEST(Vocabulary, AliasesCannotRenameOrPointNowhere) {
+  collab::Vocabulary v;
+  v.add("a");
+  v.add("b");
+  v.add_alias("1", 0);
+  try {
+    v.add_alias("1", 1);
+    ADD_FAILURE() << "no error";
+  } catch (const collab::Error& e) {
+    EXPECT_STREQ(e.what(), "\"1\" cannot name \"b\": it already names \"a\"");
+  }
+  EXPECT_THROW(v.add_alias("b", 0), collab::Error);  // another entry's own name
+  EXPECT_THROW(v.add_alias("x", 2), collab::Error);
+  EXPECT_THROW(v.add_alias("x", -1), collab::Error);
+  EXPECT_EQ(v.find("1"), 0);
+  EXPECT_EQ(v.aliases().size(), 1u);
 }
 
 }  // namespace test_vocabulary

@@ -61,6 +61,20 @@ LoadedModel load_torchscript(const std::string& path) {
     // The export writes the raw id where an item has no title; keep that as "no title".
     if (i < titles.size() && titles[i] != item_ids[i]) out.items.set_title(index, titles[i]);
   }
+  // item_to_index keys that are no item's own id are aliases (data.item_key "title": item ids).
+  if (m.hasattr("item_to_index")) {
+    try {
+      for (const auto& entry : m.attr("item_to_index").toGenericDict()) {
+        const std::string& key = entry.key().toStringRef();
+        const int64_t index = entry.value().toInt();
+        if (index < 0 || index >= out.items.size() || out.items.raw(index) != key) {
+          out.items.add_alias(key, index);
+        }
+      }
+    } catch (const Error& e) {
+      throw Error(path + ": the export's item_to_index is inconsistent (" + e.what() + ")");
+    }
+  }
   out.model = build_from_config(out.config, {out.users.size(), out.items.size()}, path);
   // The export names each eager tensor by script_name(): copy them back one by one.
   torch::NoGradGuard no_grad;

@@ -2,6 +2,7 @@
 // trained user (without the items they rated in training unless --include-seen), or for a new
 // user folded in from a few ratings (train/fold_in.h), or with no ratings at all a fallback
 // ranking: items by learned bias, or the mean (representative) user.
+#include <algorithm>
 #include <cmath>
 #include <cxxopts.hpp>
 #include <iomanip>
@@ -199,14 +200,24 @@ int recommend_command(int argc, char** argv) {
             << " items by predicted rating (" << model.arch() << ", " << mode;
   if (!exclude.empty()) std::cout << "; " << exclude.size() << " rated items left out";
   std::cout << ")\n";
+  // Items keyed by title (data.item_key "title") have no id apart from it: no id column then.
+  const bool ids = std::any_of(top.begin(), top.end(), [&](const auto& t) {
+    return loaded.items.raw(t.item) != loaded.items.title(t.item);
+  });
   size_t id_width = 4;
   for (const auto& t : top) id_width = std::max(id_width, loaded.items.raw(t.item).size());
-  std::cout << "rank  " << std::left << std::setw(static_cast<int>(id_width)) << "item"
-            << "  rating  title\n";
+  std::cout << "rank  ";
+  if (ids)
+    std::cout << std::left << std::setw(static_cast<int>(id_width)) << "item"
+              << "  ";
+  std::cout << "rating  title\n";
   for (size_t r = 0; r < top.size(); ++r) {
-    std::cout << std::right << std::setw(4) << r + 1 << "  " << std::left
-              << std::setw(static_cast<int>(id_width)) << loaded.items.raw(top[r].item) << "  "
-              << std::right << std::setw(6) << fixed(top[r].score, 3) << "  "
+    std::cout << std::right << std::setw(4) << r + 1 << "  ";
+    if (ids) {
+      std::cout << std::left << std::setw(static_cast<int>(id_width))
+                << loaded.items.raw(top[r].item) << "  ";
+    }
+    std::cout << std::right << std::setw(6) << fixed(top[r].score, 3) << "  "
               << loaded.items.title(top[r].item) << "\n";
   }
   return 0;

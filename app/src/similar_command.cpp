@@ -8,6 +8,7 @@
 // Item cold start: `--features "Thriller,Crime,1990s"` instead of --item asks for the items
 // nearest to a new item that only has content features, whose vector a feature-based model
 // (ContentBased, HybridDotProductBias) builds from them (models/user_side.h: item_from_features).
+#include <algorithm>
 #include <cxxopts.hpp>
 #include <iomanip>
 #include <iostream>
@@ -128,22 +129,34 @@ int similar_command(int argc, char** argv) {
   if (by_features) {
     std::cout << "items nearest to a new item with features \"" << features << "\"";
   } else {
-    std::cout << "items nearest to \"" << loaded.items.title(item) << "\" ("
-              << loaded.items.raw(item) << ")";
+    std::cout << "items nearest to \"" << loaded.items.title(item) << "\"";
+    if (loaded.items.raw(item) != loaded.items.title(item)) {
+      std::cout << " (" << loaded.items.raw(item) << ")";
+    }
   }
   std::cout << " by cosine similarity of the centred item factors (" << loaded.model->arch();
   if (min_ratings > 0) std::cout << "; items with " << min_ratings << "+ training ratings";
   std::cout << ")\n";
+  // Items keyed by title (data.item_key "title") have no id apart from it: no id column then.
+  const bool ids = std::any_of(neighbours.begin(), neighbours.end(), [&](const auto& n) {
+    return loaded.items.raw(n.item) != loaded.items.title(n.item);
+  });
   size_t id_width = 4;
   for (const auto& n : neighbours) id_width = std::max(id_width, loaded.items.raw(n.item).size());
-  std::cout << "rank  " << std::left << std::setw(static_cast<int>(id_width)) << "item"
-            << "  cosine  title\n";
+  std::cout << "rank  ";
+  if (ids)
+    std::cout << std::left << std::setw(static_cast<int>(id_width)) << "item"
+              << "  ";
+  std::cout << "cosine  title\n";
   for (size_t r = 0; r < neighbours.size(); ++r) {
     std::ostringstream cosine;
     cosine << std::fixed << std::setprecision(3) << neighbours[r].score;
-    std::cout << std::right << std::setw(4) << r + 1 << "  " << std::left
-              << std::setw(static_cast<int>(id_width)) << loaded.items.raw(neighbours[r].item)
-              << "  " << std::right << std::setw(6) << cosine.str() << "  "
+    std::cout << std::right << std::setw(4) << r + 1 << "  ";
+    if (ids) {
+      std::cout << std::left << std::setw(static_cast<int>(id_width))
+                << loaded.items.raw(neighbours[r].item) << "  ";
+    }
+    std::cout << std::right << std::setw(6) << cosine.str() << "  "
               << loaded.items.title(neighbours[r].item) << "\n";
   }
   return 0;

@@ -79,6 +79,14 @@ DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
     c.split_seed = static_cast<uint64_t>(r.integer("split_seed", 42, 0));
   }
   c.items = file("items", movielens ? "u.item" : "");
+  if (r.choice("item_key", {"id", "title"}, std::string("id")) == "title") {
+    if (c.items.empty()) {
+      r.fail("item_key",
+             "\"title\" keys items by the titles of an item catalogue: set data.items (a "
+             "MovieLens u.item) or use \"id\"");
+    }
+    c.item_key = ItemKey::kTitle;
+  }
 
   const std::string delimiter = r.string("delimiter", "\t");
   if (delimiter.size() != 1) {

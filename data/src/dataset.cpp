@@ -98,13 +98,36 @@ void count_duplicate_ratings(Dataset& d, int64_t rows_per_pass) {
   }
 }
 
+void load_item_catalog(const DataConfig& config, Dataset& d) {
+  if (config.items.empty()) return;
+  if (config.item_key == ItemKey::kId) {
+    d.catalog = read_movielens_items(config.items, d.items);
+    return;
+  }
+  Vocabulary ids;
+  const ItemCatalog by_id = read_movielens_items(config.items, ids);
+  d.catalog = key_catalog_by_title(by_id, ids, config.items, d.items);
+}
+
+void check_rated_items_titled(const DataConfig& config, const Dataset& d, const std::string& path) {
+  if (config.item_key != ItemKey::kTitle) return;
+  const auto titles = static_cast<int64_t>(d.catalog.genres.size());
+  if (d.items.size() > titles) {
+    throw Error(path + ": item " + d.items.raw(titles) + " is not in " + config.items +
+                ", so it has no title; data.item_key \"title\" needs every rated item there (or "
+                "use \"id\")");
+  }
+}
+
 Dataset load_dataset(const DataConfig& config) {
   Dataset d;
-  if (!config.items.empty()) d.catalog = read_movielens_items(config.items, d.items);
+  load_item_catalog(config, d);
   auto read = [&](const std::string& path) {
     d.reads.emplace_back();
-    return merge_into_vocabularies(
+    Ratings r = merge_into_vocabularies(
         read_parsed_ratings(path, config.format, config.cache, &d.reads.back()), d.users, d.items);
+    check_rated_items_titled(config, d, path);
+    return r;
   };
   if (config.predefined_split()) {
     d.train = read(config.train);

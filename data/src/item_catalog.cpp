@@ -71,4 +71,35 @@ ItemCatalog parse_movielens_items(std::string_view text, const std::string& orig
   return catalog;
 }
 
+ItemCatalog key_catalog_by_title(const ItemCatalog& by_id, const Vocabulary& ids,
+                                 const std::string& origin, Vocabulary& items) {
+  ItemCatalog catalog;
+  for (int64_t id = 0; id < ids.size(); ++id) {
+    const std::string& title = ids.title(id);
+    if (!ids.has_titles() || title == ids.raw(id) || title.empty()) {
+      throw Error(origin + ": item " + ids.raw(id) +
+                  " has no title of its own; data.item_key \"title\" needs one per item");
+    }
+    const auto known = items.find(title);
+    if (known && items.raw(*known) != title) {
+      throw Error(origin + ": the title of item " + ids.raw(id) + ", \"" + title +
+                  "\", is also an item id; data.item_key \"title\" cannot tell them apart");
+    }
+    const int64_t index = known ? *known : items.add(title);
+    if (!known) {
+      catalog.resize(items.size());
+      catalog.release_dates[static_cast<size_t>(index)] =
+          by_id.release_dates[static_cast<size_t>(id)];
+      catalog.genres[static_cast<size_t>(index)] = by_id.genres[static_cast<size_t>(id)];
+    }
+    try {
+      items.add_alias(ids.raw(id), index);
+    } catch (const Error& e) {
+      throw Error(origin +
+                  ": item ids and titles clash under data.item_key \"title\": " + e.what());
+    }
+  }
+  return catalog;
+}
+
 }  // namespace collab

@@ -152,8 +152,9 @@ Dataset load_fold(const DataConfig& data, const ProtocolConfig& p, int64_t index
     throw Error("eval.protocol \"" + p.name + "\" splits one ratings file: set data.ratings");
   }
   Dataset d;
-  if (!data.items.empty()) d.catalog = read_movielens_items(data.items, d.items);
+  load_item_catalog(data, d);
   const Ratings all = read_ratings(data.ratings, data.format, d.users, d.items);
+  check_rated_items_titled(data, d, data.ratings);
   Split split = p.kind == ProtocolKind::kKFold ? kfold_split(all, p.folds, p.seed, index)
                                                : leave_last_k_out(all, p.holdout);
   if (split.valid.size() == 0) {

@@ -1,5 +1,7 @@
 #include "collab/data/vocabulary.h"
 
+#include "collab/common/error.h"
+
 namespace collab {
 
 int64_t Vocabulary::add(std::string_view raw) {
@@ -16,6 +18,19 @@ std::optional<int64_t> Vocabulary::find(std::string_view raw) const {
   auto it = index_.find(std::string(raw));
   if (it == index_.end()) return std::nullopt;
   return it->second;
+}
+
+void Vocabulary::add_alias(std::string_view alias, int64_t index) {
+  if (index < 0 || index >= size()) {
+    throw Error("alias \"" + std::string(alias) + "\": no entry " + std::to_string(index));
+  }
+  const auto [it, added] = index_.emplace(std::string(alias), index);
+  if (!added) {
+    if (it->second == index) return;
+    throw Error("\"" + std::string(alias) + "\" cannot name \"" + raw(index) +
+                "\": it already names \"" + raw(it->second) + "\"");
+  }
+  aliases_.emplace_back(alias, index);
 }
 
 void Vocabulary::set_title(int64_t index, std::string title) {

@@ -44,6 +44,8 @@ c10::Dict<std::string, int64_t> index_of(const Vocabulary& vocab) {
   c10::Dict<std::string, int64_t> dict;
   dict.reserve(static_cast<size_t>(vocab.size()));
   for (int64_t i = 0; i < vocab.size(); ++i) dict.insert(vocab.raw(i), i);
+  // Aliases (the item ids of a title-keyed vocabulary) look up their entry too.
+  for (const auto& [alias, i] : vocab.aliases()) dict.insert(alias, i);
   return dict;
 }
 

@@ -243,6 +243,19 @@ class PayloadWriter {
       for (int64_t i = 0; i < v.size(); ++i) titles.push_back(v.title(i));
     }
     strings(key + "_titles", titles);
+    // Aliases (item ids of a title-keyed vocabulary) only where there are any, so id-keyed
+    // checkpoints keep their layout.
+    if (v.aliases().empty()) return;
+    std::vector<std::string> names;
+    std::vector<int64_t> rows;
+    for (const auto& [alias, row] : v.aliases()) {
+      names.push_back(alias);
+      rows.push_back(row);
+    }
+    strings(key + "_aliases", names);
+    tensor(
+        key + "_alias_rows",
+        torch::from_blob(rows.data(), {static_cast<int64_t>(rows.size())}, torch::kLong).clone());
   }
 
   // The whole file: `manifest` gets the tensor table, then header, manifest and tensor data are
@@ -407,6 +420,20 @@ class PayloadReader {
            std::to_string(v.size()) + " ids");
     }
     for (size_t i = 0; i < titles.size(); ++i) v.set_title(static_cast<int64_t>(i), titles[i]);
+    if (records_.count(key + "_aliases_bytes") == 0) return v;
+    const std::vector<std::string> aliases = strings(key + "_aliases");
+    const torch::Tensor rows = vector_of(key + "_alias_rows", torch::kLong);
+    if (rows.numel() != static_cast<int64_t>(aliases.size())) {
+      fail("\"" + key + "\" has " + std::to_string(aliases.size()) + " aliases for " +
+           std::to_string(rows.numel()) + " rows");
+    }
+    for (size_t k = 0; k < aliases.size(); ++k) {
+      try {
+        v.add_alias(aliases[k], rows.data_ptr<int64_t>()[k]);
+      } catch (const Error& e) {
+        fail("\"" + key + "\" alias: " + std::string(e.what()));
+      }
+    }
     return v;
   }
 

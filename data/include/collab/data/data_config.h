@@ -9,6 +9,8 @@
 //     "valid_pct": 0.2, "split_seed": 42,
 //     "train": "u1.base", "valid": "u1.test",   // ... or a predefined split
 //     "items": "u.item",        // optional MovieLens item catalogue (titles, genres)
+//     "item_key": "id",         // "id": one vocabulary entry per item id; "title": one per
+//                               // catalogue title (fastai's item_name='title'), needs data.items
 //     "delimiter": "\t", "header": false, "rating_range": null,
 //     "cache": "auto",          // binary cache of parsed ratings (ratings_cache.h): "auto" (files
 //                               // of 16 MiB or more), "always", "never"
@@ -26,6 +28,13 @@
 
 namespace collab {
 
+// What names an item in the item vocabulary (data.item_key).
+enum class ItemKey {
+  kId,     // its raw id in the ratings
+  kTitle,  // its title in data.items: ids sharing a title share one entry, as in fastai's
+           // from_df(ratings.merge(movies), item_name='title')
+};
+
 struct DataConfig {
   std::string dataset;  // "" or a known dataset name ("ml-100k")
   std::string dir;      // resolved folder of the dataset's files
@@ -33,6 +42,7 @@ struct DataConfig {
   std::string train;    // resolved paths of a predefined split
   std::string valid;
   std::string items;  // resolved path of a MovieLens item catalogue, or ""
+  ItemKey item_key = ItemKey::kId;
   RatingsFormat format;
   RatingsCacheOptions cache;
   double valid_pct = 0.2;

@@ -41,8 +41,17 @@ void count_unseen_in_validation(Dataset& d);
 // where a hash set of every pair took about 40 bytes a rating (800 MB for 20M ratings).
 void count_duplicate_ratings(Dataset& d, int64_t rows_per_pass = int64_t{1} << 21);
 
+// Reads config.items (when set) into d.items and d.catalog, keyed as config.item_key says.
+void load_item_catalog(const DataConfig& config, Dataset& d);
+
+// Under data.item_key "title", throws naming `path` and the first item id its ratings added to
+// d.items that the catalogue lacks (such an item has no title to be keyed by); else nothing.
+void check_rated_items_titled(const DataConfig& config, const Dataset& d, const std::string& path);
+
 // Reads the files `config` names. Vocabularies cover the item catalogue, the training and the
-// validation ratings, in that order of first appearance.
+// validation ratings, in that order of first appearance: like fastai's items, which it takes
+// from the whole table, validation-only users and items get rows of their own that training
+// never updates (fastai maps validation-only users to its shared #na# row instead).
 Dataset load_dataset(const DataConfig& config);
 
 }  // namespace collab

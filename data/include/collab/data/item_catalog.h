@@ -31,4 +31,13 @@ ItemCatalog read_movielens_items(const std::string& path, Vocabulary& items);
 ItemCatalog parse_movielens_items(std::string_view text, const std::string& origin,
                                   Vocabulary& items);
 
+// Re-keys an id-keyed catalogue (`ids` as read_movielens_items filled it) by title, as fastai's
+// from_df(item_name='title') does: `items` gets one entry per distinct title, its raw name the
+// title, in order of first appearance, and every item id becomes an alias of its title's entry
+// (so ratings and queries naming ids land on it). Ids sharing a title share the first id's date
+// and genres (MovieLens 100k's 18 such pairs agree on both). Throws naming `origin` and the id
+// for an empty title or a title that equals another item's id.
+ItemCatalog key_catalog_by_title(const ItemCatalog& by_id, const Vocabulary& ids,
+                                 const std::string& origin, Vocabulary& items);
+
 }  // namespace collab

@@ -10,7 +10,8 @@
 // and the attributes user_ids, item_ids, item_titles (List[str], by index; an item without a
 // title has its raw id), y_range (List[float]: [lo, hi] or empty), arch (str), config (str: the
 // resolved JSON config), format_version (int), training (bool, False), user_to_index and
-// item_to_index (Dict[str, int]), plus the model's parameters and buffers named as in the eager
+// item_to_index (Dict[str, int]; item_to_index also maps a title-keyed vocabulary's item ids,
+// its aliases, to their title's index), plus the model's parameters and buffers named as in the eager
 // model with '.' replaced by '_' ("layers.0.weight" -> "layers_0_weight"), on the CPU.
 #pragma once
 
