@@ -52,11 +52,13 @@ TEST(Accuracy, DotProductMatchesFastai) {
   double s = 0;
   const double mse = final_valid_mse("dot_product.json", &s);
   // DotProduct without y_range is the noisiest of the three: with items keyed by title, as
-  // fastai keys them, collab gives 0.8750 at seed 42 and over train.seed 1..12 mean 0.8814, sd
-  // 0.0056 (keyed by id: 0.8826; mean 0.8809, sd 0.0090); the PyTorch peer 0.879 and 0.893 for
-  // seeds 1 and 42. fastai's single run (0.8703) is a lucky draw of that spread. The bound
-  // allows about one sd above the mean.
-  EXPECT_LE(mse, 0.886) << "fastai: 0.8703";
+  // fastai keys them (configs/dot_product.json), collab gives 0.8750 at the config's seed 42,
+  // and over train.seed 1..12 mean 0.8814, sd 0.0056 (keyed by id: 0.8826 at seed 42; mean
+  // 0.8809, sd 0.0090); the PyTorch peer 0.879 and 0.893 for seeds 1 and 42. fastai's single
+  // run (0.8703) is a lucky draw of that spread. The bound is issue 2's; the run is
+  // deterministic, and the margin at seed 42 (0.005) is far above what a CPU without AVX-512
+  // (the portable kernels, which round differently in the last bit) changes.
+  EXPECT_LE(mse, 0.880) << "fastai: 0.8703";
 }
 
 TEST(Accuracy, CollabNNMatchesFastai) {
