@@ -119,6 +119,17 @@ double FusedDotStep::forward_backward(const Batch& batch) {
     }
     return s;
   };
+  // The rows were last written by whichever thread updated them: ask for all of them at once,
+  // so that their transfers overlap instead of each dot product waiting for its own.
+  const int64_t row_bytes = dim * static_cast<int64_t>(sizeof(float));
+  for (int64_t r = 0; r < n; ++r) {
+    const char* ur = reinterpret_cast<const char*>(U + x[2 * r] * dim);
+    const char* ir = reinterpret_cast<const char*>(I + x[2 * r + 1] * dim);
+    for (int64_t b = 0; b < row_bytes + 63; b += 64) {
+      __builtin_prefetch(ur + std::min(b, row_bytes - 1));
+      __builtin_prefetch(ir + std::min(b, row_bytes - 1));
+    }
+  }
   double loss = 0;
   for (int64_t r = 0; r < n; ++r) {
     const int64_t u = x[2 * r], i = x[2 * r + 1];

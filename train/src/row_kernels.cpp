@@ -4,6 +4,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -91,7 +92,9 @@ bool cpu_has_avx512() {
   return has;
 }
 
-bool use_avx512 = cpu_has_avx512();
+// COLLAB_NO_AVX512 (set, any value) picks the portable build, whose bits are the same on every
+// x86-64 CPU: for comparing runs across machines.
+bool use_avx512 = cpu_has_avx512() && std::getenv("COLLAB_NO_AVX512") == nullptr;
 
 #define COLLAB_AVX512 __attribute__((target("avx512f"), always_inline)) inline
 
@@ -163,24 +166,68 @@ __attribute__((target("avx512f"))) void adam_rows_without_grad_avx512(float* __r
   }
 }
 
+// A step with gradient g on 16 lanes held in registers.
+COLLAB_AVX512 void step_with_grad(__m512& p, __m512& m, __m512& r, __m512 g, const AdamScalars& s) {
+  m = _mm512_fmadd_ps(g, _mm512_set1_ps(s.one_minus_beta1),
+                      _mm512_mul_ps(m, _mm512_set1_ps(s.beta1)));
+  const __m512 v = _mm512_fmadd_ps(_mm512_mul_ps(g, g), _mm512_set1_ps(s.one_minus_beta2),
+                                   _mm512_mul_ps(_mm512_mul_ps(r, r), _mm512_set1_ps(s.beta2)));
+  r = square_root(v);
+  p = adam_update_vector(p, m, r, s);
+}
+
+// A touched row. Vectors start at the row's start, not at cache-line boundaries as in the runs
+// above: a row is a few vectors, and a trip count that depends on its alignment would mispredict
+// the loop's exit at every row, which costs more than the split loads.
 __attribute__((target("avx512f"))) void adam_rows_with_grad_avx512(
     float* __restrict p, float* __restrict m, float* __restrict r, const float* __restrict g,
     int64_t n, const AdamScalars& s) {
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 lanes = first_lanes(std::min<int64_t>(16, n - k));
+    __m512 pk = _mm512_maskz_loadu_ps(lanes, p + k), mk = _mm512_maskz_loadu_ps(lanes, m + k),
+           rk = _mm512_maskz_loadu_ps(lanes, r + k);
+    step_with_grad(pk, mk, rk, _mm512_maskz_loadu_ps(lanes, g + k), s);
+    _mm512_mask_storeu_ps(m + k, lanes, mk);
+    _mm512_mask_storeu_ps(r + k, lanes, rk);
+    _mm512_mask_storeu_ps(p + k, lanes, pk);
+  }
+}
+
+// adam_table_rows for a table one float wide (the biases): 16 rows a vector, the touched lanes
+// taking their gradient by a gather and the with-gradient step, blended into the others'. Row by
+// row, the runs between touched rows would be a vector or two each, and the calls would cost
+// more than the arithmetic.
+__attribute__((target("avx512f"))) void adam_column_avx512(float* __restrict p, float* __restrict m,
+                                                           float* __restrict r,
+                                                           const int32_t* slot_of_row,
+                                                           const float* grad, int64_t begin,
+                                                           int64_t end, const AdamScalars& s) {
+  const int64_t n = end - begin;
+  p += begin;
+  m += begin;
+  r += begin;
+  slot_of_row += begin;
   for (int64_t k = 0, len = 0; k < n; k += len) {
     len = vector_length(p, k, n);
     const __mmask16 lanes = first_lanes(len);
-    const __m512 gk = _mm512_maskz_loadu_ps(lanes, g + k), rk = _mm512_maskz_loadu_ps(lanes, r + k);
-    const __m512 mk = _mm512_fmadd_ps(
-        gk, _mm512_set1_ps(s.one_minus_beta1),
-        _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, m + k), _mm512_set1_ps(s.beta1)));
-    const __m512 vk =
-        _mm512_fmadd_ps(_mm512_mul_ps(gk, gk), _mm512_set1_ps(s.one_minus_beta2),
-                        _mm512_mul_ps(_mm512_mul_ps(rk, rk), _mm512_set1_ps(s.beta2)));
-    const __m512 root = square_root(vk);
+    const __m512i slots = _mm512_maskz_loadu_epi32(lanes, slot_of_row + k);
+    const __mmask16 touched = _mm512_mask_cmpge_epi32_mask(lanes, slots, _mm512_setzero_si512());
+    __m512 pk = _mm512_maskz_loadu_ps(lanes, p + k), mk = _mm512_maskz_loadu_ps(lanes, m + k),
+           rk = _mm512_maskz_loadu_ps(lanes, r + k);
+    if (touched != 0) {
+      const __m512 g = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), touched, slots, grad, 4);
+      __m512 pg = pk, mg = mk, rg = rk;
+      step_with_grad(pg, mg, rg, g, s);
+      step_without_grad(pk, mk, rk, s);
+      pk = _mm512_mask_blend_ps(touched, pk, pg);
+      mk = _mm512_mask_blend_ps(touched, mk, mg);
+      rk = _mm512_mask_blend_ps(touched, rk, rg);
+    } else {
+      step_without_grad(pk, mk, rk, s);
+    }
     _mm512_mask_storeu_ps(m + k, lanes, mk);
-    _mm512_mask_storeu_ps(r + k, lanes, root);
-    _mm512_mask_storeu_ps(p + k, lanes,
-                          adam_update_vector(_mm512_maskz_loadu_ps(lanes, p + k), mk, root, s));
+    _mm512_mask_storeu_ps(r + k, lanes, rk);
+    _mm512_mask_storeu_ps(p + k, lanes, pk);
   }
 }
 
@@ -293,6 +340,9 @@ void adam_rows_with_grad(float* p, float* m, float* r, const float* g, int64_t n
 
 void adam_table_rows(float* p, float* m, float* r, int64_t dim, const int32_t* slot_of_row,
                      const float* grad, int64_t begin, int64_t end, const AdamScalars& s) {
+#ifdef COLLAB_AVX512_ADAM
+  if (use_avx512 && dim == 1) return adam_column_avx512(p, m, r, slot_of_row, grad, begin, end, s);
+#endif
   int64_t i = begin;
   while (i < end) {
     const int32_t slot = slot_of_row[i];
