@@ -80,6 +80,8 @@ std::unique_ptr<FusedDotStep> FusedDotStep::create(CollabModelImpl& model, Fasta
     }
     side.slot_of_row.assign(static_cast<size_t>(side.factors.rows), -1);
     side.touched.reserve(static_cast<size_t>(max_batch));
+    side.pending.reserve(static_cast<size_t>(max_batch));
+    side.listed_by.assign(static_cast<size_t>(side.factors.rows), -1);
     side.applied.assign(static_cast<size_t>(side.factors.rows), 0);
     side.factors.history.reserve(kMaxHistory);
   };
@@ -184,43 +186,47 @@ void FusedDotStep::adam_update(double lr, double beta1) {
     const Side* side;
     AdamScalars scalars;
   };
-  std::array<Work, 4> dense;
-  size_t n_dense = 0;
+  std::array<Work, 4> dense, deferred;
+  size_t n_dense = 0, n_deferred = 0;
   for (Side* side : {&users_, &items_}) {
     for (Table* table : {&side->factors, side->bias.get()}) {
       if (table == nullptr) continue;
       const AdamScalars s = advance(*table, lr, beta1);
-      if (!table->deferred) {
+      if (table->deferred) {
+        table->history.push_back(s);
+        deferred[n_deferred++] = {table, side, s};
+      } else {
         dense[n_dense++] = {table, side, s};
-        continue;
-      }
-      table->history.push_back(s);
-      const int64_t dim = table->dim;
-      for (size_t k = 0; k < side->touched.size(); ++k) {
-        const int64_t offset = side->touched[k] * dim;
-        adam_rows_with_grad(table->param + offset, table->exp_avg + offset,
-                            table->exp_avg_root.data() + offset, table->grad.data() + k * dim, dim,
-                            s);
       }
     }
-    // Touched rows were caught up before this step, and have now taken it too.
+  }
+  // One pass over the pool: chunk c is the same slice of every dense table at every step (the
+  // pool gives each thread the same chunks on an idle machine, so a thread's slices stay in its
+  // core's cache), and a share of the deferred tables' touched rows, which take this step with
+  // their gradient (they were caught up before the forward pass). Every element is updated
+  // once, independently, in fixed chunks: the result does not depend on the threads.
+  auto update_chunk = [&](int64_t c) {
+    for (size_t w = 0; w < n_dense; ++w) {
+      const Table& t = *dense[w].table;
+      adam_table_rows(t.param, t.exp_avg, t.exp_avg_root.data(), t.dim,
+                      dense[w].side->slot_of_row.data(), t.grad.data(), t.rows * c / kChunks,
+                      t.rows * (c + 1) / kChunks, dense[w].scalars);
+    }
+    for (size_t w = 0; w < n_deferred; ++w) {
+      const Table& t = *deferred[w].table;
+      const auto touched = static_cast<int64_t>(deferred[w].side->touched.size());
+      for (int64_t k = touched * c / kChunks; k < touched * (c + 1) / kChunks; ++k) {
+        const int64_t offset = deferred[w].side->touched[static_cast<size_t>(k)] * t.dim;
+        adam_rows_with_grad(t.param + offset, t.exp_avg + offset, t.exp_avg_root.data() + offset,
+                            t.grad.data() + k * t.dim, t.dim, deferred[w].scalars);
+      }
+    }
+  };
+  pool_->run(update_chunk, kChunks);
+  for (Side* side : {&users_, &items_}) {
+    // Touched rows have now taken every step of the history.
     const auto taken = static_cast<int32_t>(side->factors.history.size());
     for (const int64_t row : side->touched) side->applied[static_cast<size_t>(row)] = taken;
-  }
-  if (n_dense > 0) {
-    // Chunk c is the same slice of every dense table at every step, and the pool gives each
-    // thread the same chunks on an idle machine, so a thread's slices stay in its core's cache
-    // from one step to the next. Elements are updated independently and the chunks are fixed:
-    // the result does not depend on the threads.
-    auto update_chunk = [&](int64_t c) {
-      for (size_t w = 0; w < n_dense; ++w) {
-        const Table& t = *dense[w].table;
-        adam_table_rows(t.param, t.exp_avg, t.exp_avg_root.data(), t.dim,
-                        dense[w].side->slot_of_row.data(), t.grad.data(), t.rows * c / kChunks,
-                        t.rows * (c + 1) / kChunks, dense[w].scalars);
-      }
-    };
-    pool_->run(update_chunk, kChunks);
   }
   if (users_.factors.history.size() >= kMaxHistory || items_.factors.history.size() >= kMaxHistory)
     catch_up_all();
@@ -249,6 +255,43 @@ void FusedDotStep::catch_up_all() {
     if (side->bias) side->bias->history.clear();
     std::fill(side->applied.begin(), side->applied.end(), 0);
   }
+}
+
+bool FusedDotStep::runs_own_threads() const {
+  return pool_->threads() > 1;
+}
+
+void FusedDotStep::prepare(const Batch& next) {
+  const int64_t n = next.y.size(0);
+  const int64_t* x = next.x.data_ptr<int64_t>();
+  const int64_t call = prepare_calls_++;
+  int64_t rows = 0;
+  for (int column = 0; column < 2; ++column) {
+    Side& side = column == 0 ? users_ : items_;
+    side.pending.clear();
+    const auto total = static_cast<int32_t>(side.factors.history.size());
+    if (total == 0) continue;
+    for (int64_t r = 0; r < n; ++r) {
+      const int64_t row = x[2 * r + column];
+      int64_t& listed = side.listed_by[static_cast<size_t>(row)];
+      if (listed == call || side.applied[static_cast<size_t>(row)] == total) continue;
+      listed = call;
+      side.pending.push_back(row);
+    }
+    rows += static_cast<int64_t>(side.pending.size());
+  }
+  if (rows == 0) return;
+  // Each listed row once, each taking its own steps in order: any split over threads gives the
+  // same bits as catching up in the forward pass.
+  const int64_t chunks = std::min<int64_t>(rows, kChunks);
+  auto catch_up_chunk = [&](int64_t c) {
+    for (int64_t k = rows * c / chunks; k < rows * (c + 1) / chunks; ++k) {
+      const auto users = static_cast<int64_t>(users_.pending.size());
+      Side& side = k < users ? users_ : items_;
+      catch_up(side, side.pending[static_cast<size_t>(k < users ? k : k - users)]);
+    }
+  };
+  pool_->run(catch_up_chunk, chunks);
 }
 
 void FusedDotStep::clear_gradients(Side& side) {

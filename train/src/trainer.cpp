@@ -219,6 +219,7 @@ std::optional<EpochMetrics> Trainer::run_epoch(const FitHooks& hooks) {
     train_step(batches_[batch_], schedule_.lr(step_), schedule_.beta1(step_));
     ++step_;
     ++batch_;
+    if (fused_ && batch_ < n_batches) fused_->prepare(batches_[batch_]);
     // A step that ends the epoch is checkpointed after the evaluation, by fit().
     const bool last = batch_ == n_batches;
     const bool checkpoint_due = !last && every_steps > 0 && step_ % every_steps == 0;
@@ -255,6 +256,16 @@ std::vector<EpochMetrics> Trainer::fit(const FitHooks& hooks) {
   fused_ = config_.fused && collective_ == nullptr
                ? make_fused_step(*model_, optimizer_, config_.batch_size)
                : nullptr;
+  // See FusedStep::runs_own_threads; the count comes back when fit() returns or throws.
+  struct IntraOpThreads {
+    int saved = at::get_num_threads();
+    explicit IntraOpThreads(bool one) {
+      if (one) at::set_num_threads(1);
+    }
+    ~IntraOpThreads() {
+      if (at::get_num_threads() != saved) at::set_num_threads(saved);
+    }
+  } intra_op_threads(fused_ && fused_->runs_own_threads());
   stopped_ = false;
   checkpointed_step_ = -1;
   if (collective_) {

@@ -37,20 +37,26 @@ class FusedDotStep : public FusedStep {
  public:
   // A fused step for `model` and `optimizer`, or nullptr when the model is not of the dot
   // family or its parameters are not float32 on the CPU. `max_batch` bounds batch sizes.
-  // The dense pass and flush() run on at::get_num_threads() threads when the tables are large
-  // enough for that to pay.
+  // The dense pass, prepare() and flush() run on at::get_num_threads() threads when the tables
+  // are large enough for that to pay.
   // Tables of at least `deferred_from` parameters (and 8 wide) defer untouched rows' steps.
   static std::unique_ptr<FusedDotStep> create(CollabModelImpl& model, FastaiAdam& optimizer,
                                               int64_t max_batch,
                                               int64_t deferred_from = kDeferredFrom);
-  // Below about this size a table sits in a core's L2 cache and the dense pass at every step,
-  // spread over the threads, is faster than rows taking their steps one at a time; above it the
-  // dense pass streams the table from memory at every step (measured: MovieLens 100k's 84k-float
-  // item table 64 us a step dense vs 81 deferred; gen_synth.py's 4.8M-float one 1.6 ms vs 0.35).
-  static constexpr int64_t kDeferredFrom = int64_t{1} << 20;
+  // Every table 8 wide or more defers: replaying a row's steps in registers when a batch next
+  // touches it (or prepare() does, or the parameters are read) costs arithmetic only, where a
+  // dense pass at every step moves every parameter and both moments through memory twice.
+  // Measured (bench_train_step, bs 64, 1 thread): MovieLens 100k's tables 47-50 us a step
+  // deferred vs 55-61 dense; gen_synth.py's 0.39 ms vs 2.1. Tests pass a larger value to train
+  // the dense pass.
+  static constexpr int64_t kDeferredFrom = 0;
   ~FusedDotStep() override;
 
   double step(const Batch& batch, double lr, double beta1) override;
+  bool runs_own_threads() const override;
+  // Brings the rows `next` touches up to date on the step's threads, so that the next forward
+  // pass does not replay them one by one on a single thread. The bits do not depend on it.
+  void prepare(const Batch& next) override;
   // Brings every row up to date (the steps it has not taken yet) and writes the second moments
   // back to the optimizer.
   void flush() override;
@@ -79,6 +85,10 @@ class FusedDotStep : public FusedStep {
     std::vector<int64_t> touched;      // rows in slot order
     // Per row, how many steps of the tables' history it has taken.
     std::vector<int32_t> applied;
+    // prepare()'s rows to bring up to date, and per row the call that last listed it (so that
+    // a row the batch names twice is listed once).
+    std::vector<int64_t> pending;
+    std::vector<int64_t> listed_by;
   };
 
  private:
@@ -98,7 +108,8 @@ class FusedDotStep : public FusedStep {
   Side users_, items_;
   std::optional<YRange> y_range_;
   AdamOptions options_;
-  std::unique_ptr<StepPool> pool_;  // the dense pass's and flush()'s threads, the caller included
+  std::unique_ptr<StepPool> pool_;
+  int64_t prepare_calls_ = 0;  // the dense pass's and flush()'s threads, the caller included
 };
 
 }  // namespace collab

@@ -19,6 +19,14 @@ class FusedStep {
   // and FastaiAdam's update of every parameter. Returns the batch's mean squared error before
   // the update, as the autograd path's loss.
   virtual double step(const Batch& batch, double lr, double beta1) = 0;
+  // Whether the step runs its own threads (more than the caller's). LibTorch's intra-op pool
+  // then stays at one thread while it trains: its OpenMP workers spin for milliseconds after
+  // each parallel region (the epoch's shuffle and evaluation) and would take the cores from the
+  // step's own workers.
+  virtual bool runs_own_threads() const { return false; }
+  // Told the batch the next step will take, a step may start on it now (FusedDotStep brings
+  // that batch's rows up to date on its threads). Optional: results do not depend on it.
+  virtual void prepare(const Batch& /*next*/) {}
   // A step may leave work on parameters for later (FusedDotStep does); this finishes it. Call it
   // before reading the parameters or the optimizer state (evaluation, checkpoints).
   virtual void flush() {}
