@@ -98,6 +98,32 @@ FusedDotStep::~FusedDotStep() {
   flush();  // the parameters outlive this step
 }
 
+float FusedDotStep::predict_one(int64_t u, int64_t i, float* dpred_ddot) const {
+  const int64_t dim = users_.factors.dim;
+  float dot = dot_product(users_.factors.param + u * dim, items_.factors.param + i * dim, dim);
+  if (users_.bias) dot += users_.bias->param[u] + items_.bias->param[i];
+  if (!y_range_) {
+    *dpred_ddot = 1.0f;
+    return dot;
+  }
+  const auto lo = static_cast<float>(y_range_->lo);
+  const auto span = static_cast<float>(y_range_->hi - y_range_->lo);
+  const float s = 1.0f / (1.0f + std::exp(-dot));
+  *dpred_ddot = s * (1.0f - s) * span;
+  return s * span + lo;
+}
+
+std::optional<torch::Tensor> FusedDotStep::predict(const torch::Tensor& x) {
+  const torch::Tensor pairs = x.to(torch::kLong).contiguous();
+  const int64_t n = pairs.size(0);
+  torch::Tensor out = torch::empty({n}, torch::kFloat);
+  const int64_t* xs = pairs.data_ptr<int64_t>();
+  float* o = out.data_ptr<float>();
+  float unused = 0;
+  for (int64_t r = 0; r < n; ++r) o[r] = predict_one(xs[2 * r], xs[2 * r + 1], &unused);
+  return out;
+}
+
 double FusedDotStep::forward_backward(const Batch& batch) {
   const int64_t n = batch.y.size(0);
   const int64_t* x = batch.x.data_ptr<int64_t>();
@@ -105,10 +131,6 @@ double FusedDotStep::forward_backward(const Batch& batch) {
   const int64_t dim = users_.factors.dim;
   const float* U = users_.factors.param;
   const float* I = items_.factors.param;
-  const float* bu = users_.bias ? users_.bias->param : nullptr;
-  const float* bi = items_.bias ? items_.bias->param : nullptr;
-  const float lo = y_range_ ? static_cast<float>(y_range_->lo) : 0.0f;
-  const float span = y_range_ ? static_cast<float>(y_range_->hi - y_range_->lo) : 1.0f;
   const float norm = 2.0f / static_cast<float>(n);  // d mean((p - y)^2) / dp = 2 (p - y) / n
 
   // A row's first use in the batch brings it up to date before it is read.
@@ -138,22 +160,15 @@ double FusedDotStep::forward_backward(const Batch& batch) {
     const int32_t su = slot(users_, u), si = slot(items_, i);
     const float* ur = U + u * dim;
     const float* ir = I + i * dim;
-    float dot = dot_product(ur, ir, dim);
-    if (bu) dot += bu[u] + bi[i];
-    float pred = dot, dpred_ddot = 1.0f;
-    if (y_range_) {
-      const float s = 1.0f / (1.0f + std::exp(-dot));
-      pred = s * span + lo;
-      dpred_ddot = s * (1.0f - s) * span;
-    }
-    const float err = pred - y[r];
+    float dpred_ddot = 1.0f;
+    const float err = predict_one(u, i, &dpred_ddot) - y[r];
     loss += static_cast<double>(err) * err;
     const float g = norm * err * dpred_ddot;
 
     float* gu = users_.factors.grad.data() + su * dim;
     float* gi = items_.factors.grad.data() + si * dim;
     accumulate_pair(gu, gi, ur, ir, g, dim);
-    if (bu) {
+    if (users_.bias) {
       users_.bias->grad[static_cast<size_t>(su)] += g;
       items_.bias->grad[static_cast<size_t>(si)] += g;
     }

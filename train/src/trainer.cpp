@@ -55,7 +55,12 @@ Trainer::Trainer(CollabModel model, const Dataset& data, const TrainConfig& conf
 }
 
 RatingMetrics Trainer::evaluate() {
-  if (fused_) fused_->flush();
+  if (fused_) {
+    fused_->flush();
+    if (std::optional<torch::Tensor> p = fused_->predict(valid_.x)) {
+      return rating_metrics(*p, valid_.y);
+    }
+  }
   return rating_metrics(predict(*model_, valid_, config_.eval_batch_size), valid_.y);
 }
 
@@ -213,13 +218,18 @@ std::optional<EpochMetrics> Trainer::run_epoch(const FitHooks& hooks) {
   batches_.shuffle(order_generator_);
   const int64_t n_batches = batches_.size();
   const int64_t every_steps = hooks.on_checkpoint ? hooks.checkpoint.every_steps : 0;
+  std::optional<Batch> next;  // the batch a fused step was told of, taken once
   while (batch_ < n_batches) {
     // A distributed step carries this vote (see distributed_step).
     stop_vote_ = collective_ && hooks.stop_requested && hooks.stop_requested();
-    train_step(batches_[batch_], schedule_.lr(step_), schedule_.beta1(step_));
+    train_step(next ? *next : batches_[batch_], schedule_.lr(step_), schedule_.beta1(step_));
     ++step_;
     ++batch_;
-    if (fused_ && batch_ < n_batches) fused_->prepare(batches_[batch_]);
+    next.reset();
+    if (fused_ && batch_ < n_batches) {
+      next = batches_[batch_];
+      fused_->prepare(*next);
+    }
     // A step that ends the epoch is checkpointed after the evaluation, by fit().
     const bool last = batch_ == n_batches;
     const bool checkpoint_due = !last && every_steps > 0 && step_ % every_steps == 0;

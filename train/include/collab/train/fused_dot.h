@@ -54,6 +54,8 @@ class FusedDotStep : public FusedStep {
 
   double step(const Batch& batch, double lr, double beta1) override;
   bool runs_own_threads() const override;
+  // The forward pass's arithmetic (dot product, biases, y_range) over x, on the caller's thread.
+  std::optional<torch::Tensor> predict(const torch::Tensor& x) override;
   // Brings the rows `next` touches up to date on the step's threads, so that the next forward
   // pass does not replay them one by one on a single thread. The bits do not depend on it.
   void prepare(const Batch& next) override;
@@ -94,6 +96,8 @@ class FusedDotStep : public FusedStep {
  private:
   FusedDotStep() = default;
   double forward_backward(const Batch& batch);
+  // The prediction for user u and item i, and d prediction / d dot product.
+  float predict_one(int64_t u, int64_t i, float* dpred_ddot) const;
   // Advances `table`'s step counter and returns this step's Adam scalars for it.
   AdamScalars advance(Table& table, double lr, double beta1) const;
   // Row `row` of `side` takes the steps of the history it has not taken.

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "collab/data/batches.h"
 #include "collab/models/collab_model.h"
@@ -19,6 +20,10 @@ class FusedStep {
   // and FastaiAdam's update of every parameter. Returns the batch's mean squared error before
   // the update, as the autograd path's loss.
   virtual double step(const Batch& batch, double lr, double beta1) = 0;
+  // Predictions for the (user, item) index pairs x [n, 2] from the step's tables, where the
+  // step has a faster way to them than the model's forward (which makes [n, dim] temporaries);
+  // none otherwise. Call after flush(). They may differ from the forward's in float rounding.
+  virtual std::optional<torch::Tensor> predict(const torch::Tensor& /*x*/) { return std::nullopt; }
   // Whether the step runs its own threads (more than the caller's). LibTorch's intra-op pool
   // then stays at one thread while it trains: its OpenMP workers spin for milliseconds after
   // each parallel region (the epoch's shuffle and evaluation) and would take the cores from the
