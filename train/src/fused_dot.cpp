@@ -299,11 +299,27 @@ void FusedDotStep::prepare(const Batch& next) {
   // Each listed row once, each taking its own steps in order: any split over threads gives the
   // same bits as catching up in the forward pass.
   const int64_t chunks = std::min<int64_t>(rows, kChunks);
+  const auto users = static_cast<int64_t>(users_.pending.size());
+  auto row_of = [&](int64_t k) -> std::pair<Side*, int64_t> {
+    Side* side = k < users ? &users_ : &items_;
+    return {side, side->pending[static_cast<size_t>(k < users ? k : k - users)]};
+  };
   auto catch_up_chunk = [&](int64_t c) {
-    for (int64_t k = rows * c / chunks; k < rows * (c + 1) / chunks; ++k) {
-      const auto users = static_cast<int64_t>(users_.pending.size());
-      Side& side = k < users ? users_ : items_;
-      catch_up(side, side.pending[static_cast<size_t>(k < users ? k : k - users)]);
+    const int64_t first = rows * c / chunks, last = rows * (c + 1) / chunks;
+    // The chunk's rows and moments, asked for at once: a short replay waits on its loads.
+    for (int64_t k = first; k < last; ++k) {
+      const auto [side, row] = row_of(k);
+      const Table& t = side->factors;
+      const int64_t bytes = t.dim * static_cast<int64_t>(sizeof(float));
+      const std::array<const float*, 3> arrays = {t.param, t.exp_avg, t.exp_avg_root.data()};
+      for (const float* base : arrays) {
+        const char* start = reinterpret_cast<const char*>(base + row * t.dim);
+        for (int64_t b = 0; b < bytes + 63; b += 64) __builtin_prefetch(start + std::min(b, bytes - 1), 1);
+      }
+    }
+    for (int64_t k = first; k < last; ++k) {
+      const auto [side, row] = row_of(k);
+      catch_up(*side, row);
     }
   };
   pool_->run(catch_up_chunk, chunks);
