@@ -182,8 +182,8 @@ TEST(FusedDot, TwoThreadsAndPrepareGiveBitIdenticalParameters) {
                          torch::randint(1, 6, {64}, torch::kFloat)});
     }
     for (size_t t = 0; t < batches.size(); ++t) {
-      fused->step(batches[t], 5e-3, 0.9);
       if (prepare && t + 1 < batches.size()) fused->prepare(batches[t + 1]);
+      fused->step(batches[t], 5e-3, 0.9);
     }
     fused->flush();
     return model;

@@ -215,12 +215,15 @@ void FusedDotStep::adam_update(double lr, double beta1) {
       }
     }
   }
-  // One pass over the pool: chunk c is the same slice of every dense table at every step (the
+  // One pass over the pool: chunk c brings a share of the upcoming batch's rows (prepare()) up
+  // to date, this step included; it takes the same slice of every dense table at every step (the
   // pool gives each thread the same chunks on an idle machine, so a thread's slices stay in its
   // core's cache), and a share of the deferred tables' touched rows, which take this step with
   // their gradient (they were caught up before the forward pass). Every element is updated
   // once, independently, in fixed chunks: the result does not depend on the threads.
+  const int64_t upcoming = list_upcoming_rows();
   auto update_chunk = [&](int64_t c) {
+    catch_up_upcoming(upcoming * c / kChunks, upcoming * (c + 1) / kChunks);
     for (size_t w = 0; w < n_dense; ++w) {
       const Table& t = *dense[w].table;
       adam_table_rows(t.param, t.exp_avg, t.exp_avg_root.data(), t.dim,
@@ -277,52 +280,57 @@ bool FusedDotStep::runs_own_threads() const {
 }
 
 void FusedDotStep::prepare(const Batch& next) {
-  const int64_t n = next.y.size(0);
-  const int64_t* x = next.x.data_ptr<int64_t>();
-  const int64_t call = prepare_calls_++;
+  upcoming_x_ = next.x;
+}
+
+int64_t FusedDotStep::list_upcoming_rows() {
   int64_t rows = 0;
+  for (Side* side : {&users_, &items_}) side->pending.clear();
+  if (!upcoming_x_.defined()) return 0;
+  const int64_t n = upcoming_x_.size(0);
+  const int64_t* x = upcoming_x_.data_ptr<int64_t>();
+  const int64_t call = prepare_calls_++;
   for (int column = 0; column < 2; ++column) {
     Side& side = column == 0 ? users_ : items_;
-    side.pending.clear();
     const auto total = static_cast<int32_t>(side.factors.history.size());
     if (total == 0) continue;
     for (int64_t r = 0; r < n; ++r) {
-      const int64_t row = x[2 * r + column];
-      int64_t& listed = side.listed_by[static_cast<size_t>(row)];
-      if (listed == call || side.applied[static_cast<size_t>(row)] == total) continue;
-      listed = call;
-      side.pending.push_back(row);
+      const auto row = static_cast<size_t>(x[2 * r + column]);
+      // Rows this step touches take it with their gradient; the others once each.
+      if (side.listed_by[row] == call || side.slot_of_row[row] >= 0 || side.applied[row] == total)
+        continue;
+      side.listed_by[row] = call;
+      side.pending.push_back(static_cast<int64_t>(row));
     }
     rows += static_cast<int64_t>(side.pending.size());
   }
-  if (rows == 0) return;
-  // Each listed row once, each taking its own steps in order: any split over threads gives the
-  // same bits as catching up in the forward pass.
-  const int64_t chunks = std::min<int64_t>(rows, kChunks);
+  upcoming_x_ = torch::Tensor();
+  return rows;
+}
+
+void FusedDotStep::catch_up_upcoming(int64_t first, int64_t last) {
   const auto users = static_cast<int64_t>(users_.pending.size());
   auto row_of = [&](int64_t k) -> std::pair<Side*, int64_t> {
     Side* side = k < users ? &users_ : &items_;
     return {side, side->pending[static_cast<size_t>(k < users ? k : k - users)]};
   };
-  auto catch_up_chunk = [&](int64_t c) {
-    const int64_t first = rows * c / chunks, last = rows * (c + 1) / chunks;
-    // The chunk's rows and moments, asked for at once: a short replay waits on its loads.
-    for (int64_t k = first; k < last; ++k) {
-      const auto [side, row] = row_of(k);
-      const Table& t = side->factors;
-      const int64_t bytes = t.dim * static_cast<int64_t>(sizeof(float));
-      const std::array<const float*, 3> arrays = {t.param, t.exp_avg, t.exp_avg_root.data()};
-      for (const float* base : arrays) {
-        const char* start = reinterpret_cast<const char*>(base + row * t.dim);
-        for (int64_t b = 0; b < bytes + 63; b += 64) __builtin_prefetch(start + std::min(b, bytes - 1), 1);
+  // The rows and their moments, asked for at once: a short replay waits on its loads.
+  for (int64_t k = first; k < last; ++k) {
+    const auto [side, row] = row_of(k);
+    const Table& t = side->factors;
+    const int64_t bytes = t.dim * static_cast<int64_t>(sizeof(float));
+    const std::array<const float*, 3> arrays = {t.param, t.exp_avg, t.exp_avg_root.data()};
+    for (const float* base : arrays) {
+      const char* start = reinterpret_cast<const char*>(base + row * t.dim);
+      for (int64_t b = 0; b < bytes + 63; b += 64) {
+        __builtin_prefetch(start + std::min(b, bytes - 1), /*rw=*/1);
       }
     }
-    for (int64_t k = first; k < last; ++k) {
-      const auto [side, row] = row_of(k);
-      catch_up(*side, row);
-    }
-  };
-  pool_->run(catch_up_chunk, chunks);
+  }
+  for (int64_t k = first; k < last; ++k) {
+    const auto [side, row] = row_of(k);
+    catch_up(*side, row);
+  }
 }
 
 void FusedDotStep::clear_gradients(Side& side) {

@@ -218,18 +218,19 @@ std::optional<EpochMetrics> Trainer::run_epoch(const FitHooks& hooks) {
   batches_.shuffle(order_generator_);
   const int64_t n_batches = batches_.size();
   const int64_t every_steps = hooks.on_checkpoint ? hooks.checkpoint.every_steps : 0;
-  std::optional<Batch> next;  // the batch a fused step was told of, taken once
+  std::optional<Batch> upcoming;  // the batch a fused step was told of, taken once
   while (batch_ < n_batches) {
     // A distributed step carries this vote (see distributed_step).
     stop_vote_ = collective_ && hooks.stop_requested && hooks.stop_requested();
-    train_step(next ? *next : batches_[batch_], schedule_.lr(step_), schedule_.beta1(step_));
+    const Batch current = upcoming ? *upcoming : batches_[batch_];
+    upcoming.reset();
+    if (fused_ && batch_ + 1 < n_batches) {
+      upcoming = batches_[batch_ + 1];
+      fused_->prepare(*upcoming);
+    }
+    train_step(current, schedule_.lr(step_), schedule_.beta1(step_));
     ++step_;
     ++batch_;
-    next.reset();
-    if (fused_ && batch_ < n_batches) {
-      next = batches_[batch_];
-      fused_->prepare(*next);
-    }
     // A step that ends the epoch is checkpointed after the evaluation, by fit().
     const bool last = batch_ == n_batches;
     const bool checkpoint_due = !last && every_steps > 0 && step_ % every_steps == 0;

@@ -56,8 +56,8 @@ class FusedDotStep : public FusedStep {
   bool runs_own_threads() const override;
   // The forward pass's arithmetic (dot product, biases, y_range) over x, on the caller's thread.
   std::optional<torch::Tensor> predict(const torch::Tensor& x) override;
-  // Brings the rows `next` touches up to date on the step's threads, so that the next forward
-  // pass does not replay them one by one on a single thread. The bits do not depend on it.
+  // The next step() brings the rows `next` touches up to date, in its pass over the pool, so
+  // that the forward pass after it does not replay them one by one on one thread.
   void prepare(const Batch& next) override;
   // Brings every row up to date (the steps it has not taken yet) and writes the second moments
   // back to the optimizer.
@@ -87,7 +87,7 @@ class FusedDotStep : public FusedStep {
     std::vector<int64_t> touched;      // rows in slot order
     // Per row, how many steps of the tables' history it has taken.
     std::vector<int32_t> applied;
-    // prepare()'s rows to bring up to date, and per row the call that last listed it (so that
+    // prepare()'s rows to bring up to date, and per row the step that last listed it (so that
     // a row the batch names twice is listed once).
     std::vector<int64_t> pending;
     std::vector<int64_t> listed_by;
@@ -104,6 +104,11 @@ class FusedDotStep : public FusedStep {
   static void catch_up(Side& side, int64_t row);
   // Every row takes the steps it has not taken, and the histories start again.
   void catch_up_all();
+  // Lists in Side::pending the rows of prepare()'s batch that this step does not touch and
+  // that have steps to take; returns their count.
+  int64_t list_upcoming_rows();
+  // Rows [first, last) of the users' then the items' pending lists take their steps.
+  void catch_up_upcoming(int64_t first, int64_t last);
   // Dense tables take this step on every row; in deferred ones the touched rows take it and the
   // others have it added to their history.
   void adam_update(double lr, double beta1);
@@ -113,6 +118,7 @@ class FusedDotStep : public FusedStep {
   std::optional<YRange> y_range_;
   AdamOptions options_;
   std::unique_ptr<StepPool> pool_;
+  torch::Tensor upcoming_x_;   // prepare()'s batch, until the next step lists its rows
   int64_t prepare_calls_ = 0;  // the dense pass's and flush()'s threads, the caller included
 };
 

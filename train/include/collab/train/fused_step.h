@@ -29,8 +29,9 @@ class FusedStep {
   // each parallel region (the epoch's shuffle and evaluation) and would take the cores from the
   // step's own workers.
   virtual bool runs_own_threads() const { return false; }
-  // Told the batch the next step will take, a step may start on it now (FusedDotStep brings
-  // that batch's rows up to date on its threads). Optional: results do not depend on it.
+  // Told the batch the step after the next one will take, the next step may start on it
+  // (FusedDotStep brings that batch's rows up to date in the same pass over its threads).
+  // Optional: results do not depend on it.
   virtual void prepare(const Batch& /*next*/) {}
   // A step may leave work on parameters for later (FusedDotStep does); this finishes it. Call it
   // before reading the parameters or the optimizer state (evaluation, checkpoints).
