@@ -23,6 +23,19 @@ constexpr int64_t kParallelElements = 1 << 14;
 constexpr int64_t kChunks = 32;
 // Tables at least this wide (one AVX2 vector) may defer untouched rows' steps.
 constexpr int64_t kDeferredMinWidth = 8;
+// How far ahead of its use a row is prefetched: enough for the transfers to overlap, few
+// enough that a large batch's rows are not evicted before their turn.
+constexpr int64_t kLookahead = 16;
+
+// Asks for the cache lines of a row of `bytes` bytes, to read or to write.
+template <bool for_writing>
+void prefetch_row(const float* row, int64_t bytes) {
+  const char* start = reinterpret_cast<const char*>(row);
+  for (int64_t b = 0; b < bytes + 63; b += 64) {
+    __builtin_prefetch(start + std::min(b, bytes - 1), for_writing ? 1 : 0);
+  }
+}
+
 // Steps kept for rows not touched since; a full history is flushed, which bounds its memory.
 constexpr size_t kMaxHistory = 4096;
 
@@ -143,19 +156,18 @@ double FusedDotStep::forward_backward(const Batch& batch) {
     }
     return s;
   };
-  // The rows were last written by whichever thread updated them: ask for all of them at once,
-  // so that their transfers overlap instead of each dot product waiting for its own.
+  // The rows were last written by whichever thread updated them: ask for them kLookahead
+  // ratings ahead, so that their transfers overlap instead of each dot product waiting for its
+  // own (and, in a large batch, without evicting rows before their turn).
   const int64_t row_bytes = dim * static_cast<int64_t>(sizeof(float));
-  for (int64_t r = 0; r < n; ++r) {
-    const char* ur = reinterpret_cast<const char*>(U + x[2 * r] * dim);
-    const char* ir = reinterpret_cast<const char*>(I + x[2 * r + 1] * dim);
-    for (int64_t b = 0; b < row_bytes + 63; b += 64) {
-      __builtin_prefetch(ur + std::min(b, row_bytes - 1));
-      __builtin_prefetch(ir + std::min(b, row_bytes - 1));
-    }
-  }
+  auto prefetch_rating = [&](int64_t r) {
+    prefetch_row</*for_writing=*/false>(U + x[2 * r] * dim, row_bytes);
+    prefetch_row</*for_writing=*/false>(I + x[2 * r + 1] * dim, row_bytes);
+  };
+  for (int64_t r = 0; r < std::min(n, kLookahead); ++r) prefetch_rating(r);
   double loss = 0;
   for (int64_t r = 0; r < n; ++r) {
+    if (r + kLookahead < n) prefetch_rating(r + kLookahead);
     const int64_t u = x[2 * r], i = x[2 * r + 1];
     const int32_t su = slot(users_, u), si = slot(items_, i);
     const float* ur = U + u * dim;
@@ -314,20 +326,19 @@ void FusedDotStep::catch_up_upcoming(int64_t first, int64_t last) {
     Side* side = k < users ? &users_ : &items_;
     return {side, side->pending[static_cast<size_t>(k < users ? k : k - users)]};
   };
-  // The rows and their moments, asked for at once: a short replay waits on its loads.
-  for (int64_t k = first; k < last; ++k) {
+  // The rows and their moments, asked for kLookahead rows ahead: a short replay waits on its
+  // loads.
+  auto prefetch = [&](int64_t k) {
     const auto [side, row] = row_of(k);
     const Table& t = side->factors;
     const int64_t bytes = t.dim * static_cast<int64_t>(sizeof(float));
-    const std::array<const float*, 3> arrays = {t.param, t.exp_avg, t.exp_avg_root.data()};
-    for (const float* base : arrays) {
-      const char* start = reinterpret_cast<const char*>(base + row * t.dim);
-      for (int64_t b = 0; b < bytes + 63; b += 64) {
-        __builtin_prefetch(start + std::min(b, bytes - 1), /*rw=*/1);
-      }
-    }
-  }
+    prefetch_row</*for_writing=*/true>(t.param + row * t.dim, bytes);
+    prefetch_row</*for_writing=*/true>(t.exp_avg + row * t.dim, bytes);
+    prefetch_row</*for_writing=*/true>(t.exp_avg_root.data() + row * t.dim, bytes);
+  };
+  for (int64_t k = first; k < std::min(last, first + kLookahead); ++k) prefetch(k);
   for (int64_t k = first; k < last; ++k) {
+    if (k + kLookahead < last) prefetch(k + kLookahead);
     const auto [side, row] = row_of(k);
     catch_up(*side, row);
   }
