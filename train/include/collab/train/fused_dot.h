@@ -3,14 +3,13 @@
 // gradients by hand, then runs fastai's Adam (decoupled weight decay, dense: every row decays
 // and moves with its momentum at every step), vectorised.
 //
-// Dense Adam at MovieLens' size is bound by memory traffic: every step reads and writes every
-// parameter and both moments. Here the rows a batch touches take their step at once; for the
-// others the step's scalars are appended to a list, and a row takes the steps it missed, in
-// order and with the same arithmetic, when a batch next touches it or at flush(), its values
-// held in registers meanwhile. The parameters are then exactly what the dense pass gives, for
-// the same work in arithmetic and a fraction of the traffic. Tables that fit in cache, and those
-// narrower than 8 floats (the biases), stay dense: there the dense pass, on all threads, is
-// faster.
+// Dense Adam is bound by memory traffic: every step reads and writes every parameter and both
+// moments. Here the rows a batch touches take their step at once; for the others the step's
+// scalars are appended to a list, and a row takes the steps it missed, in order and with the
+// same arithmetic, when a batch is about to touch it (prepare(), on the step's threads), when
+// one touches it, or at flush(), its values held in registers meanwhile. The parameters are then
+// exactly what the dense pass gives, for the same arithmetic and a fraction of the traffic.
+// Tables narrower than 8 floats (the biases) stay dense, swept 16 rows a vector.
 //
 // It is the same recipe as the autograd path (model forward + FastaiAdam::step), which stays
 // the reference: tests/test_fused_dot.cpp runs both and compares parameters.
@@ -117,9 +116,9 @@ class FusedDotStep : public FusedStep {
   Side users_, items_;
   std::optional<YRange> y_range_;
   AdamOptions options_;
-  std::unique_ptr<StepPool> pool_;
-  torch::Tensor upcoming_x_;   // prepare()'s batch, until the next step lists its rows
-  int64_t prepare_calls_ = 0;  // the dense pass's and flush()'s threads, the caller included
+  std::unique_ptr<StepPool> pool_;  // the step's threads, the caller included
+  torch::Tensor upcoming_x_;        // prepare()'s batch, until the next step lists its rows
+  int64_t prepare_calls_ = 0;
 };
 
 }  // namespace collab
