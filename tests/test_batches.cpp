@@ -85,6 +85,23 @@ TEST(ShuffledBatches, EachEpochIsAPermutation) {
   EXPECT_NE(epochs[1], epochs[2]);
 }
 
+// The fused steps read a batch through span(); it must be exactly operator[]'s batch.
+TEST(ShuffledBatches, SpanIsTheBatchsMemory) {
+  collab::ShuffledBatches batches(numbered(23), 4);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  batches.shuffle(gen);
+  for (int64_t b = 0; b < batches.size(); ++b) {
+    const collab::Batch batch = batches[b];
+    const collab::BatchSpan span = batches.span(b);
+    ASSERT_EQ(span.size, 4);
+    for (int64_t r = 0; r < span.size; ++r) {
+      EXPECT_EQ(span.x[2 * r], batch.x[r][0].item<int64_t>()) << b << " " << r;
+      EXPECT_EQ(span.x[2 * r + 1], batch.x[r][1].item<int64_t>());
+      EXPECT_EQ(span.y[r], batch.y[r].item<float>());
+    }
+  }
+}
+
 TEST(ShuffledBatches, SameSeedSameOrder) {
   collab::ShuffledBatches a(numbered(40), 8), b(numbered(40), 8);
   at::Generator ga = at::make_generator<at::CPUGeneratorImpl>(123);

@@ -49,6 +49,16 @@ void ShuffledBatches::shuffle(at::Generator& generator) {
   }
 }
 
+BatchSpan span_of(const Batch& batch) {
+  return {batch.x.data_ptr<int64_t>(), batch.y.data_ptr<float>(), batch.y.size(0)};
+}
+
+BatchSpan ShuffledBatches::span(int64_t b) const {
+  const int64_t start = b * batch_size_;
+  return {order_.x.data_ptr<int64_t>() + 2 * start, order_.y.data_ptr<float>() + start,
+          batch_size_};
+}
+
 Batch ShuffledBatches::operator[](int64_t b) const {
   const int64_t start = b * batch_size_;
   Batch batch{order_.x.narrow(0, start, batch_size_), order_.y.narrow(0, start, batch_size_)};

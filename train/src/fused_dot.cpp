@@ -137,10 +137,10 @@ std::optional<torch::Tensor> FusedDotStep::predict(const torch::Tensor& x) {
   return out;
 }
 
-double FusedDotStep::forward_backward(const Batch& batch) {
-  const int64_t n = batch.y.size(0);
-  const int64_t* x = batch.x.data_ptr<int64_t>();
-  const float* y = batch.y.data_ptr<float>();
+double FusedDotStep::forward_backward(const BatchSpan& batch) {
+  const int64_t n = batch.size;
+  const int64_t* x = batch.x;
+  const float* y = batch.y;
   const int64_t dim = users_.factors.dim;
   const float* U = users_.factors.param;
   const float* I = items_.factors.param;
@@ -291,16 +291,16 @@ bool FusedDotStep::runs_own_threads() const {
   return pool_->threads() > 1;
 }
 
-void FusedDotStep::prepare(const Batch& next) {
-  upcoming_x_ = next.x;
+void FusedDotStep::prepare(const BatchSpan& next) {
+  upcoming_ = next;
 }
 
 int64_t FusedDotStep::list_upcoming_rows() {
   int64_t rows = 0;
   for (Side* side : {&users_, &items_}) side->pending.clear();
-  if (!upcoming_x_.defined()) return 0;
-  const int64_t n = upcoming_x_.size(0);
-  const int64_t* x = upcoming_x_.data_ptr<int64_t>();
+  if (upcoming_.x == nullptr) return 0;
+  const int64_t n = upcoming_.size;
+  const int64_t* x = upcoming_.x;
   const int64_t call = prepare_calls_++;
   for (int column = 0; column < 2; ++column) {
     Side& side = column == 0 ? users_ : items_;
@@ -316,7 +316,7 @@ int64_t FusedDotStep::list_upcoming_rows() {
     }
     rows += static_cast<int64_t>(side.pending.size());
   }
-  upcoming_x_ = torch::Tensor();
+  upcoming_ = {nullptr, nullptr, 0};
   return rows;
 }
 
@@ -352,7 +352,7 @@ void FusedDotStep::clear_gradients(Side& side) {
   side.touched.clear();
 }
 
-double FusedDotStep::step(const Batch& batch, double lr, double beta1) {
+double FusedDotStep::step(const BatchSpan& batch, double lr, double beta1) {
   const double loss = forward_backward(batch);
   adam_update(lr, beta1);
   clear_gradients(users_);

@@ -96,14 +96,14 @@ std::unique_ptr<FusedNNStep> FusedNNStep::create(CollabModelImpl& model, FastaiA
   return fused;
 }
 
-double FusedNNStep::forward_backward(const Batch& batch) {
-  const int64_t n = batch.y.size(0);
+double FusedNNStep::forward_backward(const BatchSpan& batch) {
+  const int64_t n = batch.size;
   if (n > max_batch_) {
     throw std::logic_error("FusedNNStep: a batch of " + std::to_string(n) + " ratings, more than " +
                            std::to_string(max_batch_));
   }
-  const int64_t* x = batch.x.data_ptr<int64_t>();
-  const float* y = batch.y.data_ptr<float>();
+  const int64_t* x = batch.x;
+  const float* y = batch.y;
   const int64_t du = users_.dim, di = items_.dim, d = du + di;
 
   // The concatenated embedding rows.
@@ -215,7 +215,7 @@ void FusedNNStep::clear_gradients(Embedding& side) {
   side.touched.clear();
 }
 
-double FusedNNStep::step(const Batch& batch, double lr, double beta1) {
+double FusedNNStep::step(const BatchSpan& batch, double lr, double beta1) {
   const double loss = forward_backward(batch);
   adam_update(lr, beta1);
   clear_gradients(users_);

@@ -121,11 +121,14 @@ void load_model_state(torch::nn::Module& model, const TrainerState& state) {
   copy_named(model.named_buffers(), state.buffers, "buffer");
 }
 
-void Trainer::train_step(const Batch& batch, double lr, double beta1) {
+void Trainer::train_step(int64_t b, double lr, double beta1) {
   if (fused_) {
-    loss_log_.add(fused_->step(batch, lr, beta1));
+    // The batch after this one, whose rows the step may bring up to date meanwhile.
+    if (b + 1 < batches_.size()) fused_->prepare(batches_.span(b + 1));
+    loss_log_.add(fused_->step(batches_.span(b), lr, beta1));
     return;
   }
+  const Batch batch = batches_[b];
   if (collective_) {
     distributed_step(batch, lr, beta1);
     return;
@@ -218,17 +221,10 @@ std::optional<EpochMetrics> Trainer::run_epoch(const FitHooks& hooks) {
   batches_.shuffle(order_generator_);
   const int64_t n_batches = batches_.size();
   const int64_t every_steps = hooks.on_checkpoint ? hooks.checkpoint.every_steps : 0;
-  std::optional<Batch> upcoming;  // the batch a fused step was told of, taken once
   while (batch_ < n_batches) {
     // A distributed step carries this vote (see distributed_step).
     stop_vote_ = collective_ && hooks.stop_requested && hooks.stop_requested();
-    const Batch current = upcoming ? *upcoming : batches_[batch_];
-    upcoming.reset();
-    if (fused_ && batch_ + 1 < n_batches) {
-      upcoming = batches_[batch_ + 1];
-      fused_->prepare(*upcoming);
-    }
-    train_step(current, schedule_.lr(step_), schedule_.beta1(step_));
+    train_step(batch_, schedule_.lr(step_), schedule_.beta1(step_));
     ++step_;
     ++batch_;
     // A step that ends the epoch is checkpointed after the evaluation, by fit().

@@ -51,13 +51,15 @@ class FusedDotStep : public FusedStep {
   static constexpr int64_t kDeferredFrom = 0;
   ~FusedDotStep() override;
 
-  double step(const Batch& batch, double lr, double beta1) override;
+  using FusedStep::prepare;
+  using FusedStep::step;
+  double step(const BatchSpan& batch, double lr, double beta1) override;
   bool runs_own_threads() const override;
   // The forward pass's arithmetic (dot product, biases, y_range) over x, on the caller's thread.
   std::optional<torch::Tensor> predict(const torch::Tensor& x) override;
   // The next step() brings the rows `next` touches up to date, in its pass over the pool, so
   // that the forward pass after it does not replay them one by one on one thread.
-  void prepare(const Batch& next) override;
+  void prepare(const BatchSpan& next) override;
   // Brings every row up to date (the steps it has not taken yet) and writes the second moments
   // back to the optimizer.
   void flush() override;
@@ -94,7 +96,7 @@ class FusedDotStep : public FusedStep {
 
  private:
   FusedDotStep() = default;
-  double forward_backward(const Batch& batch);
+  double forward_backward(const BatchSpan& batch);
   // The prediction for user u and item i, and d prediction / d dot product.
   float predict_one(int64_t u, int64_t i, float* dpred_ddot) const;
   // Advances `table`'s step counter and returns this step's Adam scalars for it.
@@ -117,7 +119,8 @@ class FusedDotStep : public FusedStep {
   std::optional<YRange> y_range_;
   AdamOptions options_;
   std::unique_ptr<StepPool> pool_;  // the step's threads, the caller included
-  torch::Tensor upcoming_x_;        // prepare()'s batch, until the next step lists its rows
+  BatchSpan upcoming_{nullptr, nullptr,
+                      0};  // prepare()'s batch, until the next step lists its rows
   int64_t prepare_calls_ = 0;
 };
 

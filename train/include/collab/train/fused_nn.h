@@ -31,7 +31,8 @@ class FusedNNStep : public FusedStep {
 
   ~FusedNNStep() override;
 
-  double step(const Batch& batch, double lr, double beta1) override;
+  using FusedStep::step;
+  double step(const BatchSpan& batch, double lr, double beta1) override;
   // Writes the second moments back to the optimizer.
   void flush() override;
 
@@ -61,7 +62,7 @@ class FusedNNStep : public FusedStep {
 
  private:
   FusedNNStep() = default;
-  double forward_backward(const Batch& batch);
+  double forward_backward(const BatchSpan& batch);
   void adam_update(double lr, double beta1);
   static void clear_gradients(Embedding& side);
 

@@ -19,7 +19,10 @@ class FusedStep {
   // One training step on `batch` with the scheduled lr and beta1: forward, MSE loss, backward
   // and FastaiAdam's update of every parameter. Returns the batch's mean squared error before
   // the update, as the autograd path's loss.
-  virtual double step(const Batch& batch, double lr, double beta1) = 0;
+  virtual double step(const BatchSpan& batch, double lr, double beta1) = 0;
+  double step(const Batch& batch, double lr, double beta1) {
+    return step(span_of(batch), lr, beta1);
+  }
   // Predictions for the (user, item) index pairs x [n, 2] from the step's tables, where the
   // step has a faster way to them than the model's forward (which makes [n, dim] temporaries);
   // none otherwise. Call after flush(). They may differ from the forward's in float rounding.
@@ -32,7 +35,9 @@ class FusedStep {
   // Told the batch the step after the next one will take, the next step may start on it
   // (FusedDotStep brings that batch's rows up to date in the same pass over its threads).
   // Optional: results do not depend on it.
-  virtual void prepare(const Batch& /*next*/) {}
+  // `next` must stay valid until then.
+  virtual void prepare(const BatchSpan& /*next*/) {}
+  void prepare(const Batch& next) { prepare(span_of(next)); }
   // A step may leave work on parameters for later (FusedDotStep does); this finishes it. Call it
   // before reading the parameters or the optimizer state (evaluation, checkpoints).
   virtual void flush() {}

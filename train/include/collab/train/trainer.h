@@ -167,10 +167,10 @@ class Trainer {
   // Calls hooks.on_checkpoint(state()) after checking that every parameter is finite (throws
   // TrainingDiverged otherwise), and remembers the step.
   void checkpoint(const FitHooks& hooks);
-  // One optimizer step on `batch` with the scheduled lr and beta1, its loss recorded in
-  // loss_log_: the fused kernel where the model has one (train.fused), else forward, MSE loss,
-  // backward, FastaiAdam.
-  void train_step(const Batch& batch, double lr, double beta1);
+  // One optimizer step on batch `b` of the epoch's order with the scheduled lr and beta1, its
+  // loss recorded in loss_log_: the fused kernel where the model has one (train.fused), else
+  // forward, MSE loss, backward, FastaiAdam.
+  void train_step(int64_t b, double lr, double beta1);
   // Adds the logged losses to the epoch's sum and the smoothed loss; throws TrainingDiverged
   // naming the first step whose loss is not finite.
   void account_losses();
