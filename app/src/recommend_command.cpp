@@ -15,6 +15,7 @@
 #include "collab/app/commands.h"
 #include "collab/app/model_args.h"
 #include "collab/app/model_source.h"
+#include "collab/app/ranked_items.h"
 #include "collab/common/error.h"
 #include "collab/common/text.h"
 #include "collab/data/item_lookup.h"
@@ -60,12 +61,6 @@ std::vector<GivenRating> parse_given_ratings(const std::string& text, const Voca
     out.push_back({find_item(items, item), static_cast<float>(rating)});
   }
   return out;
-}
-
-std::string fixed(double v, int digits) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << v;
-  return s.str();
 }
 
 }  // namespace
@@ -200,26 +195,7 @@ int recommend_command(int argc, char** argv) {
             << " items by predicted rating (" << model.arch() << ", " << mode;
   if (!exclude.empty()) std::cout << "; " << exclude.size() << " rated items left out";
   std::cout << ")\n";
-  // Items keyed by title (data.item_key "title") have no id apart from it: no id column then.
-  const bool ids = std::any_of(top.begin(), top.end(), [&](const auto& t) {
-    return loaded.items.raw(t.item) != loaded.items.title(t.item);
-  });
-  size_t id_width = 4;
-  for (const auto& t : top) id_width = std::max(id_width, loaded.items.raw(t.item).size());
-  std::cout << "rank  ";
-  if (ids)
-    std::cout << std::left << std::setw(static_cast<int>(id_width)) << "item"
-              << "  ";
-  std::cout << "rating  title\n";
-  for (size_t r = 0; r < top.size(); ++r) {
-    std::cout << std::right << std::setw(4) << r + 1 << "  ";
-    if (ids) {
-      std::cout << std::left << std::setw(static_cast<int>(id_width))
-                << loaded.items.raw(top[r].item) << "  ";
-    }
-    std::cout << std::right << std::setw(6) << fixed(top[r].score, 3) << "  "
-              << loaded.items.title(top[r].item) << "\n";
-  }
+  print_ranked_items(std::cout, top, loaded.items, "rating");
   return 0;
 }
 

@@ -20,6 +20,7 @@
 #include "collab/app/commands.h"
 #include "collab/app/model_args.h"
 #include "collab/app/model_source.h"
+#include "collab/app/ranked_items.h"
 #include "collab/common/error.h"
 #include "collab/data/item_features.h"
 #include "collab/data/item_lookup.h"
@@ -137,28 +138,7 @@ int similar_command(int argc, char** argv) {
   std::cout << " by cosine similarity of the centred item factors (" << loaded.model->arch();
   if (min_ratings > 0) std::cout << "; items with " << min_ratings << "+ training ratings";
   std::cout << ")\n";
-  // Items keyed by title (data.item_key "title") have no id apart from it: no id column then.
-  const bool ids = std::any_of(neighbours.begin(), neighbours.end(), [&](const auto& n) {
-    return loaded.items.raw(n.item) != loaded.items.title(n.item);
-  });
-  size_t id_width = 4;
-  for (const auto& n : neighbours) id_width = std::max(id_width, loaded.items.raw(n.item).size());
-  std::cout << "rank  ";
-  if (ids)
-    std::cout << std::left << std::setw(static_cast<int>(id_width)) << "item"
-              << "  ";
-  std::cout << "cosine  title\n";
-  for (size_t r = 0; r < neighbours.size(); ++r) {
-    std::ostringstream cosine;
-    cosine << std::fixed << std::setprecision(3) << neighbours[r].score;
-    std::cout << std::right << std::setw(4) << r + 1 << "  ";
-    if (ids) {
-      std::cout << std::left << std::setw(static_cast<int>(id_width))
-                << loaded.items.raw(neighbours[r].item) << "  ";
-    }
-    std::cout << std::right << std::setw(6) << cosine.str() << "  "
-              << loaded.items.title(neighbours[r].item) << "\n";
-  }
+  print_ranked_items(std::cout, neighbours, loaded.items, "cosine");
   return 0;
 }
 

@@ -48,24 +48,15 @@ class Sha256 {
     update_value(static_cast<uint64_t>(v.size()));
     update(v.data(), v.size() * sizeof(T));
   }
-  // An int32 vector hashed as if its elements were int64 (size prefix included).
-  void update_widened(const std::vector<int32_t>& v) {
+  // A sequence hashed as if it were a std::vector<To>, size prefix included.
+  template <typename To, typename Sequence>
+  void update_as(const Sequence& v) {
     update_value(static_cast<uint64_t>(v.size()));
-    int64_t chunk[1024];
+    To chunk[1024];
     for (size_t start = 0; start < v.size(); start += 1024) {
       const size_t n = std::min<size_t>(1024, v.size() - start);
-      for (size_t k = 0; k < n; ++k) chunk[k] = v[start + k];
-      update(chunk, n * sizeof(int64_t));
-    }
-  }
-  // Rating values hashed as the float vector they were before they were stored as codes.
-  void update_ratings(const RatingValues& v) {
-    update_value(static_cast<uint64_t>(v.size()));
-    float chunk[1024];
-    for (size_t start = 0; start < v.size(); start += 1024) {
-      const size_t n = std::min<size_t>(1024, v.size() - start);
-      for (size_t k = 0; k < n; ++k) chunk[k] = v[start + k];
-      update(chunk, n * sizeof(float));
+      for (size_t k = 0; k < n; ++k) chunk[k] = static_cast<To>(v[start + k]);
+      update(chunk, n * sizeof(To));
     }
   }
   template <typename T>
@@ -536,11 +527,11 @@ std::string data_fingerprint(const Dataset& data) {
   sha.update_value(static_cast<int64_t>(data.users.size()));
   sha.update_value(static_cast<int64_t>(data.items.size()));
   for (const Ratings* r : {&data.train, &data.valid}) {
-    // Indices hashed as the int64 they were before storage became int32, so that checkpoints
-    // written then still match their data.
-    sha.update_widened(r->users);
-    sha.update_widened(r->items);
-    sha.update_ratings(r->ratings);
+    // Indices hashed as the int64 and ratings as the floats they were before their storage
+    // shrank, so that checkpoints written then still match their data.
+    sha.update_as<int64_t>(r->users);
+    sha.update_as<int64_t>(r->items);
+    sha.update_as<float>(r->ratings);
   }
   return hex(sha.digest());
 }

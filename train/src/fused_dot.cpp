@@ -15,13 +15,14 @@ namespace collab {
 
 namespace {
 
-// Parameter count from which flush() is split across threads: below it, a handoff (~1 us)
-// costs more than half the work saves.
+// Parameter count from which the step's pool pass and flush() are split across threads: below
+// it, a handoff (~1 us) costs more than half the work saves.
 constexpr int64_t kParallelElements = 1 << 14;
-// Chunks of rows flush() hands out: enough that a thread whose partner is descheduled can take
+// Chunks the pool passes hand out: enough that a thread whose partner is descheduled can take
 // over most of its share.
 constexpr int64_t kChunks = 32;
-// Tables at least this wide (one AVX2 vector) may defer untouched rows' steps.
+// Tables at least this wide may defer untouched rows' steps: factor tables, never the biases
+// (1 wide), which the dense pass sweeps 16 rows a vector.
 constexpr int64_t kDeferredMinWidth = 8;
 // How far ahead of its use a row is prefetched: enough for the transfers to overlap, few
 // enough that a large batch's rows are not evicted before their turn.
@@ -195,15 +196,12 @@ AdamScalars FusedDotStep::advance(Table& table, double lr, double beta1) const {
 void FusedDotStep::catch_up(Side& side, int64_t row) {
   int32_t& applied = side.applied[static_cast<size_t>(row)];
   const auto taken = static_cast<size_t>(applied);
-  const size_t total = side.factors.history.size();
+  Table& t = side.factors;  // the only table that defers (a bias is 1 wide)
+  const size_t total = t.history.size();
   if (taken == total) return;
-  for (Table* table : {&side.factors, side.bias.get()}) {
-    if (table == nullptr || !table->deferred) continue;
-    const int64_t offset = row * table->dim;
-    adam_replay_without_grad(table->param + offset, table->exp_avg + offset,
-                             table->exp_avg_root.data() + offset, table->dim,
-                             table->history.data() + taken, static_cast<int64_t>(total - taken));
-  }
+  const int64_t offset = row * t.dim;
+  adam_replay_without_grad(t.param + offset, t.exp_avg + offset, t.exp_avg_root.data() + offset,
+                           t.dim, t.history.data() + taken, static_cast<int64_t>(total - taken));
   applied = static_cast<int32_t>(total);
 }
 
@@ -282,7 +280,6 @@ void FusedDotStep::catch_up_all() {
     };
     pool_->run(catch_up_chunk, kChunks);
     side->factors.history.clear();
-    if (side->bias) side->bias->history.clear();
     std::fill(side->applied.begin(), side->applied.end(), 0);
   }
 }

@@ -33,9 +33,8 @@ class FusedStep {
   // step's own workers.
   virtual bool runs_own_threads() const { return false; }
   // Told the batch the step after the next one will take, the next step may start on it
-  // (FusedDotStep brings that batch's rows up to date in the same pass over its threads).
-  // Optional: results do not depend on it.
-  // `next` must stay valid until then.
+  // (FusedDotStep brings that batch's rows up to date in the same pass over its threads);
+  // `next` must stay valid until then. Optional: results do not depend on it.
   virtual void prepare(const BatchSpan& /*next*/) {}
   void prepare(const Batch& next) { prepare(span_of(next)); }
   // A step may leave work on parameters for later (FusedDotStep does); this finishes it. Call it
