@@ -27,6 +27,8 @@ constexpr int64_t kDeferredMinWidth = 8;
 // How far ahead of its use a row is prefetched: enough for the transfers to overlap, few
 // enough that a large batch's rows are not evicted before their turn.
 constexpr int64_t kLookahead = 16;
+// The same into L2 only, for rows that come from the other core.
+constexpr int64_t kFarLookahead = 64;
 
 // Asks for the cache lines of a row of `bytes` bytes, to read or to write.
 template <bool for_writing>
@@ -165,9 +167,20 @@ double FusedDotStep::forward_backward(const BatchSpan& batch) {
     prefetch_row</*for_writing=*/false>(U + x[2 * r] * dim, row_bytes);
     prefetch_row</*for_writing=*/false>(I + x[2 * r + 1] * dim, row_bytes);
   };
+  // With two threads the item rows were last written on the other core (adam_update): they
+  // are also asked into this core's L2 further ahead, whose queue holds more transfers than
+  // L1's (a bs-64 batch's at once).
+  auto prefetch_item_to_l2 = [&](int64_t r) {
+    const char* row = reinterpret_cast<const char*>(I + x[2 * r + 1] * dim);
+    for (int64_t b = 0; b < row_bytes + 63; b += 64) {
+      __builtin_prefetch(row + std::min(b, row_bytes - 1), /*rw=*/0, /*locality=*/2);
+    }
+  };
+  for (int64_t r = 0; r < std::min(n, kFarLookahead); ++r) prefetch_item_to_l2(r);
   for (int64_t r = 0; r < std::min(n, kLookahead); ++r) prefetch_rating(r);
   double loss = 0;
   for (int64_t r = 0; r < n; ++r) {
+    if (r + kFarLookahead < n) prefetch_item_to_l2(r + kFarLookahead);
     if (r + kLookahead < n) prefetch_rating(r + kLookahead);
     const int64_t u = x[2 * r], i = x[2 * r + 1];
     const int32_t su = slot(users_, u), si = slot(items_, i);
@@ -207,7 +220,7 @@ void FusedDotStep::catch_up(Side& side, int64_t row) {
 
 void FusedDotStep::adam_update(double lr, double beta1) {
   struct Work {
-    const Table* table;
+    Table* table;
     const Side* side;
     AdamScalars scalars;
   };
@@ -225,28 +238,51 @@ void FusedDotStep::adam_update(double lr, double beta1) {
       }
     }
   }
-  // One pass over the pool: chunk c brings a share of the upcoming batch's rows (prepare()) up
-  // to date, this step included; it takes the same slice of every dense table at every step (the
-  // pool gives each thread the same chunks on an idle machine, so a thread's slices stay in its
-  // core's cache), and a share of the deferred tables' touched rows, which take this step with
-  // their gradient (they were caught up before the forward pass). Every element is updated
-  // once, independently, in fixed chunks: the result does not depend on the threads.
+  // One pass over the pool. The users' tables take the first half of the chunks, the items'
+  // the second; in its side, chunk c brings a share of the upcoming batch's rows (prepare()) up
+  // to date, this step included; it takes the same slice of every dense table at every step;
+  // and a share of the deferred tables' touched rows take this step with their gradient (they
+  // were caught up before the forward pass), which it then clears. The pool gives each thread
+  // the same chunks on an idle machine: with two threads, the users' rows stay in the caller's
+  // core and the items' in the worker's from step to step, and only the forward pass reads
+  // across (measured: 7-10% faster an epoch than interleaving both sides over all chunks).
+  // Every element is updated once, independently: the result does not depend on the threads.
   const int64_t upcoming = list_upcoming_rows();
+  constexpr int64_t kHalf = kChunks / 2;
+  const auto users_pending = static_cast<int64_t>(users_.pending.size());
   auto update_chunk = [&](int64_t c) {
-    catch_up_upcoming(upcoming * c / kChunks, upcoming * (c + 1) / kChunks);
+    const Side* side = c < kHalf ? &users_ : &items_;
+    const int64_t part = c % kHalf;
+    const int64_t first = c < kHalf ? 0 : users_pending;
+    const int64_t count = c < kHalf ? users_pending : upcoming - users_pending;
+    catch_up_upcoming(first + count * part / kHalf, first + count * (part + 1) / kHalf);
     for (size_t w = 0; w < n_dense; ++w) {
+      if (dense[w].side != side) continue;
       const Table& t = *dense[w].table;
       adam_table_rows(t.param, t.exp_avg, t.exp_avg_root.data(), t.dim,
-                      dense[w].side->slot_of_row.data(), t.grad.data(), t.rows * c / kChunks,
-                      t.rows * (c + 1) / kChunks, dense[w].scalars);
+                      dense[w].side->slot_of_row.data(), t.grad.data(), t.rows * part / kHalf,
+                      t.rows * (part + 1) / kHalf, dense[w].scalars);
     }
     for (size_t w = 0; w < n_deferred; ++w) {
-      const Table& t = *deferred[w].table;
-      const auto touched = static_cast<int64_t>(deferred[w].side->touched.size());
-      for (int64_t k = touched * c / kChunks; k < touched * (c + 1) / kChunks; ++k) {
-        const int64_t offset = deferred[w].side->touched[static_cast<size_t>(k)] * t.dim;
+      if (deferred[w].side != side) continue;
+      Table& t = *deferred[w].table;
+      const auto touched = static_cast<int64_t>(side->touched.size());
+      // This chunk's rows and gradients (a few), asked for all at once: the forward pass read
+      // the rows and wrote the gradients, on the caller's core.
+      const int64_t bytes = t.dim * static_cast<int64_t>(sizeof(float));
+      for (int64_t k = touched * part / kHalf; k < touched * (part + 1) / kHalf; ++k) {
+        const int64_t offset = side->touched[static_cast<size_t>(k)] * t.dim;
+        prefetch_row</*for_writing=*/true>(t.param + offset, bytes);
+        prefetch_row</*for_writing=*/true>(t.exp_avg + offset, bytes);
+        prefetch_row</*for_writing=*/true>(t.exp_avg_root.data() + offset, bytes);
+        prefetch_row</*for_writing=*/true>(t.grad.data() + k * t.dim, bytes);
+      }
+      for (int64_t k = touched * part / kHalf; k < touched * (part + 1) / kHalf; ++k) {
+        const int64_t offset = side->touched[static_cast<size_t>(k)] * t.dim;
+        float* grad = t.grad.data() + k * t.dim;
         adam_rows_with_grad(t.param + offset, t.exp_avg + offset, t.exp_avg_root.data() + offset,
-                            t.grad.data() + k * t.dim, t.dim, deferred[w].scalars);
+                            grad, t.dim, deferred[w].scalars);
+        std::fill_n(grad, t.dim, 0.0f);  // here, where it was read, not on the caller
       }
     }
   };
@@ -343,7 +379,9 @@ void FusedDotStep::catch_up_upcoming(int64_t first, int64_t last) {
 
 void FusedDotStep::clear_gradients(Side& side) {
   const size_t used = side.touched.size();
-  std::fill_n(side.factors.grad.begin(), used * static_cast<size_t>(side.factors.dim), 0.0f);
+  // A deferred table's gradient rows were cleared by the threads that applied them.
+  if (!side.factors.deferred)
+    std::fill_n(side.factors.grad.begin(), used * static_cast<size_t>(side.factors.dim), 0.0f);
   if (side.bias) std::fill_n(side.bias->grad.begin(), used, 0.0f);
   for (const int64_t row : side.touched) side.slot_of_row[static_cast<size_t>(row)] = -1;
   side.touched.clear();
