@@ -7,13 +7,15 @@
 namespace collab {
 
 SecondMomentRoot::SecondMomentRoot(const torch::Tensor& exp_avg_sq)
-    : exp_avg_sq_(exp_avg_sq), root_(torch::empty_like(exp_avg_sq)) {
-  second_moment_root(root_.data_ptr<float>(), exp_avg_sq_.data_ptr<float>(), root_.numel());
+    : exp_avg_sq_(exp_avg_sq),
+      root_(torch::empty_like(exp_avg_sq)),
+      data_(root_.data_ptr<float>()) {
+  second_moment_root(data_, exp_avg_sq_.data_ptr<float>(), root_.numel());
 }
 
 void SecondMomentRoot::write_back() const {
   if (!root_.defined()) return;
-  second_moment_from_root(exp_avg_sq_.data_ptr<float>(), root_.data_ptr<float>(), root_.numel());
+  second_moment_from_root(exp_avg_sq_.data_ptr<float>(), data_, root_.numel());
 }
 
 bool fused_step_can_use(const torch::Tensor& t) {

@@ -50,13 +50,15 @@ class SecondMomentRoot {
  public:
   SecondMomentRoot() = default;  // none: write_back() does nothing
   explicit SecondMomentRoot(const torch::Tensor& exp_avg_sq);
-  float* data() const { return root_.data_ptr<float>(); }
+  // Read at every row a step touches: the pointer is kept, not asked of the tensor each time.
+  float* data() const { return data_; }
   // exp_avg_sq = root * root. Converting is exact both ways, so a step that goes on after a
   // write-back, or one created afresh from the written tensor, gives the same bits.
   void write_back() const;
 
  private:
   torch::Tensor exp_avg_sq_, root_;
+  float* data_ = nullptr;  // root_'s, which keeps its storage for life
 };
 
 // Whether a fused step can work on `t` in place: float32, contiguous, on the CPU.
