@@ -9,7 +9,9 @@
 // same arithmetic, when a batch is about to touch it (prepare(), on the step's threads), when
 // one touches it, or at flush(), its values held in registers meanwhile. The parameters are then
 // exactly what the dense pass gives, for the same arithmetic and a fraction of the traffic.
-// Tables narrower than 8 floats (the biases) stay dense, swept 16 rows a vector.
+// Tables narrower than 8 floats (the biases) stay dense, swept 16 rows a vector. With two
+// threads, the users' tables are updated on the caller's core and the items' on the worker's,
+// step after step, so that a row and its moments stay in one core's cache.
 //
 // It is the same recipe as the autograd path (model forward + FastaiAdam::step), which stays
 // the reference: tests/test_fused_dot.cpp runs both and compares parameters.
