@@ -158,8 +158,9 @@ TEST(FusedDot, DeferredStepsGiveTheBitsOfADensePass) {
 }
 
 // MovieLens 100k's tables are large enough for the step pool. Each row takes its own steps in
-// order whichever thread runs them, so 2 threads, with prepare() bringing the next batch's rows
-// up to date on them, must give exactly what 1 thread gives without prepare().
+// order whichever thread runs them, so 2 threads (one per side of the tables) or 3 (which cut a
+// side between two of them), with prepare() bringing the next batch's rows up to date on them,
+// must give exactly what 1 thread gives without prepare().
 TEST(FusedDot, TwoThreadsAndPrepareGiveBitIdenticalParameters) {
   const int previous_threads = at::get_num_threads();
   auto train = [](int threads, bool prepare) {
@@ -188,10 +189,13 @@ TEST(FusedDot, TwoThreadsAndPrepareGiveBitIdenticalParameters) {
     fused->flush();
     return model;
   };
-  const CollabModel one = train(1, false), two = train(2, true);
+  const CollabModel one = train(1, false), two = train(2, true), three = train(3, true);
   at::set_num_threads(previous_threads);
-  const auto a = one->named_parameters(), b = two->named_parameters();
-  for (const auto& item : a) EXPECT_TRUE(torch::equal(item.value(), b[item.key()])) << item.key();
+  const auto a = one->named_parameters();
+  for (const CollabModel& other : {two, three}) {
+    const auto b = other->named_parameters();
+    for (const auto& item : a) EXPECT_TRUE(torch::equal(item.value(), b[item.key()])) << item.key();
+  }
 }
 
 }  // namespace test_fused_dot
