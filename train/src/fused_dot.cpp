@@ -30,13 +30,23 @@ constexpr int64_t kLookahead = 16;
 // The same into L2 only, for rows that come from the other core.
 constexpr int64_t kFarLookahead = 64;
 
-// Asks for the cache lines of a row of `bytes` bytes, to read or to write.
-template <bool for_writing>
+// Asks for the cache lines of a row of `bytes` bytes, to read or to write, into every level of
+// cache (locality 3) or only as far as L2 (2).
+template <bool for_writing, int locality = 3>
 void prefetch_row(const float* row, int64_t bytes) {
   const char* start = reinterpret_cast<const char*>(row);
   for (int64_t b = 0; b < bytes + 63; b += 64) {
-    __builtin_prefetch(start + std::min(b, bytes - 1), for_writing ? 1 : 0);
+    __builtin_prefetch(start + std::min(b, bytes - 1), for_writing ? 1 : 0, locality);
   }
+}
+
+// Asks for row `row` of a table and its two moments, to write them.
+void prefetch_state(const FusedDotStep::Table& t, int64_t row) {
+  const int64_t offset = row * t.dim;
+  const int64_t bytes = t.dim * static_cast<int64_t>(sizeof(float));
+  prefetch_row</*for_writing=*/true>(t.param + offset, bytes);
+  prefetch_row</*for_writing=*/true>(t.exp_avg + offset, bytes);
+  prefetch_row</*for_writing=*/true>(t.exp_avg_root.data() + offset, bytes);
 }
 
 // Steps kept for rows not touched since; a full history is flushed, which bounds its memory.
@@ -171,10 +181,7 @@ double FusedDotStep::forward_backward(const BatchSpan& batch) {
   // are also asked into this core's L2 further ahead, whose queue holds more transfers than
   // L1's (a bs-64 batch's at once).
   auto prefetch_item_to_l2 = [&](int64_t r) {
-    const char* row = reinterpret_cast<const char*>(I + x[2 * r + 1] * dim);
-    for (int64_t b = 0; b < row_bytes + 63; b += 64) {
-      __builtin_prefetch(row + std::min(b, row_bytes - 1), /*rw=*/0, /*locality=*/2);
-    }
+    prefetch_row</*for_writing=*/false, /*locality=*/2>(I + x[2 * r + 1] * dim, row_bytes);
   };
   for (int64_t r = 0; r < std::min(n, kFarLookahead); ++r) prefetch_item_to_l2(r);
   for (int64_t r = 0; r < std::min(n, kLookahead); ++r) prefetch_rating(r);
@@ -247,15 +254,13 @@ void FusedDotStep::adam_update(double lr, double beta1) {
   // core and the items' in the worker's from step to step, and only the forward pass reads
   // across (measured: 10-13% faster an epoch than interleaving both sides over all chunks).
   // Every element is updated once, independently: the result does not depend on the threads.
-  const int64_t upcoming = list_upcoming_rows();
+  list_upcoming_rows();
   constexpr int64_t kHalf = kChunks / 2;
-  const auto users_pending = static_cast<int64_t>(users_.pending.size());
   auto update_chunk = [&](int64_t c) {
-    const Side* side = c < kHalf ? &users_ : &items_;
+    Side* side = c < kHalf ? &users_ : &items_;
     const int64_t part = c % kHalf;
-    const int64_t first = c < kHalf ? 0 : users_pending;
-    const int64_t count = c < kHalf ? users_pending : upcoming - users_pending;
-    catch_up_upcoming(first + count * part / kHalf, first + count * (part + 1) / kHalf);
+    const auto pending = static_cast<int64_t>(side->pending.size());
+    catch_up_upcoming(*side, pending * part / kHalf, pending * (part + 1) / kHalf);
     for (size_t w = 0; w < n_dense; ++w) {
       if (dense[w].side != side) continue;
       const Table& t = *dense[w].table;
@@ -271,10 +276,7 @@ void FusedDotStep::adam_update(double lr, double beta1) {
       // the rows and wrote the gradients, on the caller's core.
       const int64_t bytes = t.dim * static_cast<int64_t>(sizeof(float));
       for (int64_t k = touched * part / kHalf; k < touched * (part + 1) / kHalf; ++k) {
-        const int64_t offset = side->touched[static_cast<size_t>(k)] * t.dim;
-        prefetch_row</*for_writing=*/true>(t.param + offset, bytes);
-        prefetch_row</*for_writing=*/true>(t.exp_avg + offset, bytes);
-        prefetch_row</*for_writing=*/true>(t.exp_avg_root.data() + offset, bytes);
+        prefetch_state(t, side->touched[static_cast<size_t>(k)]);
         prefetch_row</*for_writing=*/true>(t.grad.data() + k * t.dim, bytes);
       }
       for (int64_t k = touched * part / kHalf; k < touched * (part + 1) / kHalf; ++k) {
@@ -328,10 +330,9 @@ void FusedDotStep::prepare(const BatchSpan& next) {
   upcoming_ = next;
 }
 
-int64_t FusedDotStep::list_upcoming_rows() {
-  int64_t rows = 0;
+void FusedDotStep::list_upcoming_rows() {
   for (Side* side : {&users_, &items_}) side->pending.clear();
-  if (upcoming_.x == nullptr) return 0;
+  if (upcoming_.x == nullptr) return;
   const int64_t n = upcoming_.size;
   const int64_t* x = upcoming_.x;
   const int64_t call = prepare_calls_++;
@@ -347,33 +348,20 @@ int64_t FusedDotStep::list_upcoming_rows() {
       side.listed_by[row] = call;
       side.pending.push_back(static_cast<int64_t>(row));
     }
-    rows += static_cast<int64_t>(side.pending.size());
   }
   upcoming_ = {nullptr, nullptr, 0};
-  return rows;
 }
 
-void FusedDotStep::catch_up_upcoming(int64_t first, int64_t last) {
-  const auto users = static_cast<int64_t>(users_.pending.size());
-  auto row_of = [&](int64_t k) -> std::pair<Side*, int64_t> {
-    Side* side = k < users ? &users_ : &items_;
-    return {side, side->pending[static_cast<size_t>(k < users ? k : k - users)]};
-  };
+void FusedDotStep::catch_up_upcoming(Side& side, int64_t first, int64_t last) {
   // The rows and their moments, asked for kLookahead rows ahead: a short replay waits on its
   // loads.
   auto prefetch = [&](int64_t k) {
-    const auto [side, row] = row_of(k);
-    const Table& t = side->factors;
-    const int64_t bytes = t.dim * static_cast<int64_t>(sizeof(float));
-    prefetch_row</*for_writing=*/true>(t.param + row * t.dim, bytes);
-    prefetch_row</*for_writing=*/true>(t.exp_avg + row * t.dim, bytes);
-    prefetch_row</*for_writing=*/true>(t.exp_avg_root.data() + row * t.dim, bytes);
+    prefetch_state(side.factors, side.pending[static_cast<size_t>(k)]);
   };
   for (int64_t k = first; k < std::min(last, first + kLookahead); ++k) prefetch(k);
   for (int64_t k = first; k < last; ++k) {
     if (k + kLookahead < last) prefetch(k + kLookahead);
-    const auto [side, row] = row_of(k);
-    catch_up(*side, row);
+    catch_up(side, side.pending[static_cast<size_t>(k)]);
   }
 }
 

@@ -108,10 +108,10 @@ class FusedDotStep : public FusedStep {
   // Every row takes the steps it has not taken, and the histories start again.
   void catch_up_all();
   // Lists in Side::pending the rows of prepare()'s batch that this step does not touch and
-  // that have steps to take; returns their count.
-  int64_t list_upcoming_rows();
-  // Rows [first, last) of the users' then the items' pending lists take their steps.
-  void catch_up_upcoming(int64_t first, int64_t last);
+  // that have steps to take.
+  void list_upcoming_rows();
+  // Rows [first, last) of `side`'s pending list take their steps.
+  static void catch_up_upcoming(Side& side, int64_t first, int64_t last);
   // Dense tables take this step on every row; in deferred ones the touched rows take it and the
   // others have it added to their history.
   void adam_update(double lr, double beta1);
