@@ -6,8 +6,6 @@
 
 #include <ATen/Parallel.h>
 
-#include "collab/models/dot_product.h"
-#include "collab/models/dot_product_bias.h"
 #include "collab/train/step_pool.h"
 #include "row_kernels.h"
 
@@ -74,19 +72,12 @@ FusedDotStep::Table make_table(const torch::Tensor& weight, FastaiAdam& optimize
 
 std::unique_ptr<FusedDotStep> FusedDotStep::create(CollabModelImpl& model, FastaiAdam& optimizer,
                                                    int64_t max_batch, int64_t deferred_from) {
-  torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
-  torch::nn::Embedding user_bias{nullptr}, item_bias{nullptr};
-  if (auto* dot = dynamic_cast<DotProductImpl*>(&model)) {
-    user_factors = dot->user_factors;
-    item_factors = dot->item_factors;
-  } else if (auto* bias = dynamic_cast<DotProductBiasImpl*>(&model)) {
-    user_factors = bias->user_factors;
-    item_factors = bias->item_factors;
-    user_bias = bias->user_bias;
-    item_bias = bias->item_bias;
-  } else {
-    return nullptr;
-  }
+  const std::optional<DotTables> tables = model.dot_tables();
+  if (!tables) return nullptr;
+  const torch::nn::Embedding user_factors = tables->user_factors;
+  const torch::nn::Embedding item_factors = tables->item_factors;
+  const torch::nn::Embedding user_bias = tables->user_bias;
+  const torch::nn::Embedding item_bias = tables->item_bias;
   for (const auto& p : model.parameters()) {
     if (!fused_step_can_use(p)) return nullptr;
   }

@@ -6,7 +6,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "collab/models/collab_nn.h"
 #include "row_kernels.h"
 #include "small_matmul.h"
 
@@ -53,9 +52,9 @@ std::vector<torch::nn::Linear> plain_mlp(const torch::nn::Sequential& mlp) {
 
 std::unique_ptr<FusedNNStep> FusedNNStep::create(CollabModelImpl& model, FastaiAdam& optimizer,
                                                  int64_t max_batch) {
-  auto* nn = dynamic_cast<CollabNNImpl*>(&model);
-  if (!nn || nn->embedding_dropout->options.p() != 0) return nullptr;
-  const std::vector<torch::nn::Linear> linears = plain_mlp(nn->layers);
+  const std::optional<MlpTables> nn = model.mlp_tables();
+  if (!nn || nn->embedding_dropout != 0) return nullptr;
+  const std::vector<torch::nn::Linear> linears = plain_mlp(nn->mlp);
   if (linears.empty()) return nullptr;
   for (const auto& p : model.parameters()) {
     if (!fused_step_can_use(p)) return nullptr;
@@ -75,8 +74,8 @@ std::unique_ptr<FusedNNStep> FusedNNStep::create(CollabModelImpl& model, FastaiA
     side.slot_of_row.assign(static_cast<size_t>(side.rows), -1);
     side.touched.reserve(static_cast<size_t>(max_batch));
   };
-  make_embedding(fused->users_, nn->user_factors->weight);
-  make_embedding(fused->items_, nn->item_factors->weight);
+  make_embedding(fused->users_, nn->user_embedding->weight);
+  make_embedding(fused->items_, nn->item_embedding->weight);
 
   int64_t width = fused->users_.dim + fused->items_.dim;
   auto add_activation = [&](int64_t w) {

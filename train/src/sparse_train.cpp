@@ -11,8 +11,6 @@
 #include <omp.h>
 
 #include "collab/common/error.h"
-#include "collab/models/dot_product.h"
-#include "collab/models/dot_product_bias.h"
 #include "row_kernels.h"
 
 // The per-rating loops are bound by vector arithmetic on rows that sit in cache: they are
@@ -250,11 +248,12 @@ SparseTrainer::SparseTrainer(CollabModelImpl& model, Ratings train, const Rating
       schedule_(config.one_cycle, 1) {
   const std::string name = "train.optimizer \"" + config.optimizer + "\"";
   std::vector<torch::Tensor> weights;
-  if (auto* dot = dynamic_cast<DotProductImpl*>(&model)) {
-    weights = {dot->user_factors->weight, dot->item_factors->weight};
-  } else if (auto* bias = dynamic_cast<DotProductBiasImpl*>(&model)) {
-    weights = {bias->user_factors->weight, bias->item_factors->weight, bias->user_bias->weight,
-               bias->item_bias->weight};
+  if (const std::optional<DotTables> tables = model.dot_tables()) {
+    weights = {tables->user_factors->weight, tables->item_factors->weight};
+    if (tables->has_biases()) {
+      weights.push_back(tables->user_bias->weight);
+      weights.push_back(tables->item_bias->weight);
+    }
   } else {
     throw Error(name + " trains DotProduct and DotProductBias only, not " + model.arch() +
                 " (use \"adam\")");

@@ -10,6 +10,8 @@
 
 #include <torch/torch.h>
 
+#include "collab/models/kernel_tables.h"
+
 namespace collab {
 
 // What the data gives a model: how many users and items the vocabularies hold (the rows of the
@@ -51,6 +53,11 @@ class CollabModelImpl : public torch::nn::Module {
   // True for architectures that score items by their content features (ModelShape's
   // item_features): training them needs the data's item catalogue (data.items).
   virtual bool uses_item_features() const { return false; }
+
+  // The tables the fast kernels train (kernel_tables.h), for the architectures they cover;
+  // none otherwise (the model then trains by autograd).
+  virtual std::optional<DotTables> dot_tables() { return std::nullopt; }
+  virtual std::optional<MlpTables> mlp_tables() { return std::nullopt; }
 };
 
 using CollabModel = std::shared_ptr<CollabModelImpl>;

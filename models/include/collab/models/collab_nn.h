@@ -29,6 +29,9 @@ class CollabNNImpl : public CollabModelImpl {
   void script_into(torch::jit::Module& m) const override;
   std::string arch() const override { return "CollabNN"; }
   std::optional<YRange> y_range() const override { return options_.y_range; }
+  std::optional<MlpTables> mlp_tables() override {
+    return MlpTables{user_factors, item_factors, embedding_dropout->options.p(), layers};
+  }
 
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
   torch::nn::Dropout embedding_dropout{nullptr};

@@ -20,6 +20,7 @@ class DotProductImpl : public CollabModelImpl {
   void script_into(torch::jit::Module& m) const override;
   std::string arch() const override { return "DotProduct"; }
   std::optional<YRange> y_range() const override { return options_.y_range; }
+  std::optional<DotTables> dot_tables() override { return DotTables{user_factors, item_factors}; }
 
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
 

@@ -20,6 +20,9 @@ class DotProductBiasImpl : public CollabModelImpl {
   void script_into(torch::jit::Module& m) const override;
   std::string arch() const override { return "DotProductBias"; }
   std::optional<YRange> y_range() const override { return options_.y_range; }
+  std::optional<DotTables> dot_tables() override {
+    return DotTables{user_factors, item_factors, user_bias, item_bias};
+  }
 
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
   torch::nn::Embedding user_bias{nullptr}, item_bias{nullptr};
