@@ -7,7 +7,7 @@
 #include "collab/models/collab_nn.h"
 #include "collab/models/dot_product_bias.h"
 #include "collab/models/user_side.h"
-#include "collab/train/fold_in.h"
+#include "collab/infer/fold_in.h"
 
 namespace test_fold_in {
 

@@ -5,9 +5,9 @@
 #include <limits>
 
 #include "collab/common/error.h"
-#include "collab/train/neighbours.h"
-#include "collab/train/pca.h"
-#include "collab/train/top_k.h"
+#include "collab/infer/neighbours.h"
+#include "collab/infer/pca.h"
+#include "collab/infer/top_k.h"
 
 namespace test_neighbours {
 

@@ -6,7 +6,7 @@
 #include <limits>
 #include <vector>
 
-#include "collab/train/ranking_metrics.h"
+#include "collab/infer/ranking_metrics.h"
 
 namespace test_ranking_metrics {
 

@@ -19,8 +19,8 @@
 #include "collab/common/error.h"
 #include "collab/models/user_side.h"
 #include "collab/train/checkpoint.h"
-#include "collab/train/pca.h"
-#include "collab/train/top_k.h"
+#include "collab/infer/pca.h"
+#include "collab/infer/top_k.h"
 
 namespace collab {
 

@@ -21,8 +21,8 @@
 #include "collab/data/item_lookup.h"
 #include "collab/models/layers.h"
 #include "collab/models/user_side.h"
-#include "collab/train/fold_in.h"
-#include "collab/train/top_k.h"
+#include "collab/infer/fold_in.h"
+#include "collab/infer/top_k.h"
 
 namespace collab {
 

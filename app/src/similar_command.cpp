@@ -25,7 +25,7 @@
 #include "collab/data/item_features.h"
 #include "collab/data/item_lookup.h"
 #include "collab/models/user_side.h"
-#include "collab/train/neighbours.h"
+#include "collab/infer/neighbours.h"
 
 namespace collab {
 

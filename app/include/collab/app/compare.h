@@ -24,7 +24,7 @@
 
 #include "collab/app/run_config.h"
 #include "collab/data/protocol.h"
-#include "collab/train/ranking_metrics.h"
+#include "collab/infer/ranking_metrics.h"
 
 namespace collab {
 

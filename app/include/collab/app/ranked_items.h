@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "collab/data/vocabulary.h"
-#include "collab/train/top_k.h"
+#include "collab/infer/top_k.h"
 
 namespace collab {
 

@@ -30,7 +30,7 @@
 
 #include "collab/data/ratings.h"
 #include "collab/models/collab_model.h"
-#include "collab/train/metrics.h"
+#include "collab/infer/metrics.h"
 #include "collab/train/one_cycle.h"
 #include "collab/train/train_config.h"
 #include "collab/train/trainer.h"

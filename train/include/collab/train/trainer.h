@@ -18,7 +18,7 @@
 #include "collab/train/checkpoint_config.h"
 #include "collab/train/fused_step.h"
 #include "collab/train/loss_log.h"
-#include "collab/train/metrics.h"
+#include "collab/infer/metrics.h"
 #include "collab/train/one_cycle.h"
 #include "collab/train/train_config.h"
 

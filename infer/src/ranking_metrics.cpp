@@ -1,4 +1,4 @@
-#include "collab/train/ranking_metrics.h"
+#include "collab/infer/ranking_metrics.h"
 
 #include <algorithm>
 #include <cmath>

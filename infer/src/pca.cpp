@@ -1,4 +1,4 @@
-#include "collab/train/pca.h"
+#include "collab/infer/pca.h"
 
 #include <algorithm>
 

@@ -7,7 +7,7 @@
 
 #include <torch/torch.h>
 
-#include "collab/train/top_k.h"
+#include "collab/infer/top_k.h"
 
 namespace collab {
 

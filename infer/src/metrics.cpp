@@ -1,4 +1,4 @@
-#include "collab/train/metrics.h"
+#include "collab/infer/metrics.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "collab/train/fold_in.h"
+#include "collab/infer/fold_in.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "collab/train/neighbours.h"
+#include "collab/infer/neighbours.h"
 
 #include "collab/common/error.h"
 

@@ -1,4 +1,4 @@
-#include "collab/train/top_k.h"
+#include "collab/infer/top_k.h"
 
 #include <algorithm>
 #include <cmath>
