@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "collab/app/run_config.h"
+#include "collab/train/run_config.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -21,7 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "collab/app/checkpoints.h"
+#include "collab/train/run_checkpoints.h"
 #include "collab/train/checkpoint.h"
 #include "test_support.h"
 

@@ -61,8 +61,10 @@ std::string write_compare_config(const std::string& dir) {
 }
 
 // Final validation MSE of `collab train` on one fold, from its metrics.jsonl.
-double train_valid_mse(const std::string& dir, const json& model, json train, int fold) {
-  const std::string name = "train" + std::to_string(fold) + model["arch"].get<std::string>();
+// `tag` tells apart runs of the same model and fold.
+double train_valid_mse(const std::string& dir, const json& model, json train, int fold,
+                       const std::string& tag = "") {
+  const std::string name = "train" + std::to_string(fold) + model["arch"].get<std::string>() + tag;
   const json config = {{"data",
                         {{"dir", dir},
                          {"train", "f" + std::to_string(fold) + ".base"},
@@ -139,6 +141,33 @@ TEST(Compare, WritesEveryFoldAndMatchesCollabTrain) {
     }
     EXPECT_EQ(series, 2u) << plot;
   }
+}
+
+// A candidate's train.optimizer picks its path as in `collab train`: "sgd" trains on the sparse
+// path (it once trained with Adam in compare while compare.json said "sgd").
+TEST(Compare, SgdCandidateTrainsAsCollabTrainDoes) {
+  const std::string dir = make_data();
+  json sgd_train = kTrain;
+  sgd_train["optimizer"] = "sgd";
+  sgd_train["lr_max"] = 0.05;
+  const json config = {
+      {"data", {{"dir", dir}}},
+      {"eval", {{"folds", 2}, {"train_pattern", "f{fold}.base"}, {"test_pattern", "f{fold}.test"}}},
+      {"train", kTrain},
+      {"candidates",
+       {{{"name", "adam"}, {"model", kDpbModel}},
+        {{"name", "sgd"}, {"model", kDpbModel}, {"train", {{"optimizer", "sgd"}, {"lr_max", 0.05}}}}}}};
+  collab::test::write_text(dir + "/sgd_compare.json", config.dump(2));
+  const auto r = collab::test::run_collab("compare '" + dir + "/sgd_compare.json' --quiet --run-dir '" +
+                                          dir + "/sgd_out'");
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  const json results = json::parse(collab::test::read_text(dir + "/sgd_out/compare.json"));
+  const double adam = results["candidates"][0]["folds"][0]["final"]["mse"].get<double>();
+  const double sgd = results["candidates"][1]["folds"][0]["final"]["mse"].get<double>();
+  EXPECT_NE(adam, sgd);
+  // Bit for bit what `collab train` gives with that config on that split.
+  EXPECT_EQ(train_valid_mse(dir, kDpbModel, sgd_train, 1, "sgd"), sgd);
+  EXPECT_EQ(train_valid_mse(dir, kDpbModel, kTrain, 1, "adam"), adam);
 }
 
 TEST(Compare, QuietPrintsOnlyTheTable) {

@@ -21,7 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "collab/app/checkpoints.h"
+#include "collab/train/run_checkpoints.h"
 #include "collab/common/error.h"
 #include "collab/models/export.h"
 #include "collab/models/layers.h"

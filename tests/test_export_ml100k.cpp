@@ -12,7 +12,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "collab/app/checkpoints.h"
+#include "collab/train/run_checkpoints.h"
 #include "collab/common/config_reader.h"
 #include "collab/models/registry.h"
 #include "collab/train/checkpoint.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "collab/app/run_config.h"
+#include "collab/train/run_config.h"
 #include "collab/common/error.h"
 #include "collab/data/item_catalog.h"
 #include "collab/data/ratings.h"

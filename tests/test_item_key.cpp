@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "collab/app/run_config.h"
+#include "collab/train/run_config.h"
 #include "collab/common/error.h"
 #include "collab/data/dataset.h"
 #include "test_support.h"

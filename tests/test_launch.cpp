@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "collab/app/checkpoints.h"
+#include "collab/train/run_checkpoints.h"
 #include "collab/common/config_reader.h"
 #include "collab/train/checkpoint.h"
 #include "collab/train/distributed.h"

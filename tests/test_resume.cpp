@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "collab/app/checkpoints.h"
+#include "collab/train/run_checkpoints.h"
 #include "collab/common/error.h"
 #include "collab/models/registry.h"
 #include "collab/train/checkpoint.h"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "collab/app/run_config.h"
+#include "collab/train/run_config.h"
 #include "collab/common/error.h"
 #include "test_support.h"
 

@@ -15,7 +15,7 @@
 
 #include <torch/torch.h>
 
-#include "collab/app/checkpoints.h"
+#include "collab/train/run_checkpoints.h"
 #include "collab/common/error.h"
 #include "collab/train/checkpoint.h"
 

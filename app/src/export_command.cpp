@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "collab/app/checkpoints.h"
+#include "collab/train/run_checkpoints.h"
 #include "collab/app/commands.h"
 #include "collab/common/error.h"
 #include "collab/models/export.h"

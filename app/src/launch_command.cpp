@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -115,9 +116,34 @@ std::string describe_status(int code) {
                     : "exited with code " + std::to_string(code);
 }
 
-}  // namespace
+// What the command line asks: the workers' count, rendezvous and output, and their command.
+struct LaunchOptions {
+  int nproc = 1;
+  std::string addr;
+  int port = 0;
+  bool all_output = true;  // every rank's stdout, or rank 0's only
+  int grace = 5;
+  std::vector<std::string> command;  // the workers' argv after "collab"
+};
 
-int launch_command(int argc, char** argv) {
+// The master port: --master-port, else $MASTER_PORT, else one the kernel picks.
+int master_port(const cxxopts::ParseResult& args) {
+  int port = 0;
+  if (args.count("master-port")) {
+    port = args["master-port"].as<int>();
+  } else if (const char* env_port = std::getenv("MASTER_PORT"); env_port && *env_port) {
+    port = std::atoi(env_port);
+  } else {
+    port = free_port();
+  }
+  if (port < 1 || port > 65535) {
+    throw std::invalid_argument("--master-port: expected 1 to 65535, got " + std::to_string(port));
+  }
+  return port;
+}
+
+// Reads launch's own options (before "--") and the command after it. nullopt: --help was printed.
+std::optional<LaunchOptions> parse_launch_args(int argc, char** argv) {
   int split = argc;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--") == 0) {
@@ -140,7 +166,7 @@ int launch_command(int argc, char** argv) {
   const auto args = options.parse(split, argv);
   if (args.count("help")) {
     std::cout << options.help() << "\n";
-    return 0;
+    return std::nullopt;
   }
   if (!args.unmatched().empty()) {
     throw std::invalid_argument("unexpected argument \"" + args.unmatched()[0] +
@@ -151,36 +177,26 @@ int launch_command(int argc, char** argv) {
         "need a command after --, e.g. collab launch --nproc 2 -- train "
         "CONFIG");
   }
-  const int nproc = args["nproc"].as<int>();
-  if (nproc < 1 || nproc > 1024) {
+  LaunchOptions launch;
+  launch.nproc = args["nproc"].as<int>();
+  if (launch.nproc < 1 || launch.nproc > 1024) {
     throw std::invalid_argument("--nproc: expected 1 to 1024 workers, got " +
-                                std::to_string(nproc));
+                                std::to_string(launch.nproc));
   }
   const std::string output = args["output"].as<std::string>();
   if (output != "all" && output != "rank0") {
     throw std::invalid_argument("--output: expected all or rank0, got \"" + output + "\"");
   }
-  const int grace = args["grace"].as<int>();
-  int port = 0;
-  if (args.count("master-port")) {
-    port = args["master-port"].as<int>();
-  } else if (const char* env_port = std::getenv("MASTER_PORT"); env_port && *env_port) {
-    port = std::atoi(env_port);
-  } else {
-    port = free_port();
-  }
-  if (port < 1 || port > 65535) {
-    throw std::invalid_argument("--master-port: expected 1 to 65535, got " + std::to_string(port));
-  }
-  const std::string addr = args["master-addr"].as<std::string>();
-  const std::string exe = self_executable();
+  launch.all_output = output == "all";
+  launch.grace = args["grace"].as<int>();
+  launch.port = master_port(args);
+  launch.addr = args["master-addr"].as<std::string>();
+  for (int i = split + 1; i < argc; ++i) launch.command.emplace_back(argv[i]);
+  return launch;
+}
 
-  // Each worker's argv and environment are built before fork: after it, the child only execs.
-  std::vector<std::string> worker_args = {"collab"};
-  for (int i = split + 1; i < argc; ++i) worker_args.emplace_back(argv[i]);
-  std::vector<char*> worker_argv;
-  for (auto& a : worker_args) worker_argv.push_back(a.data());
-  worker_argv.push_back(nullptr);
+// This process's environment without the rendezvous variables launch sets for each worker.
+std::vector<std::string> inherited_environment() {
   const std::vector<std::string> ours = {"MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE",
                                          "RANK",        "LOCAL_RANK",  "LOCAL_WORLD_SIZE",
                                          "GROUP_RANK",  "ROLE_RANK"};
@@ -192,7 +208,10 @@ int launch_command(int argc, char** argv) {
     for (const auto& o : ours) replaced = replaced || name == o;
     if (!replaced) inherited.push_back(entry);
   }
+  return inherited;
+}
 
+void install_stop_handlers() {
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
@@ -200,81 +219,101 @@ int launch_command(int argc, char** argv) {
   sigaddset(&action.sa_mask, SIGTERM);
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
+}
 
+// The running workers and their output streams.
+struct Workers {
   std::vector<Worker> workers;
   std::vector<Stream> streams;
-  for (int rank = 0; rank < nproc; ++rank) {
-    std::vector<std::string> env = inherited;
-    env.push_back("MASTER_ADDR=" + addr);
-    env.push_back("MASTER_PORT=" + std::to_string(port));
-    env.push_back("WORLD_SIZE=" + std::to_string(nproc));
-    env.push_back("RANK=" + std::to_string(rank));
-    env.push_back("LOCAL_RANK=" + std::to_string(rank));
-    env.push_back("LOCAL_WORLD_SIZE=" + std::to_string(nproc));
-    std::vector<char*> envp;
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    int out_pipe[2], err_pipe[2];
-    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
-      throw Error(std::string("launch: pipe failed: ") + std::strerror(errno));
-    }
-    const pid_t launcher = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid < 0) throw Error(std::string("launch: fork failed: ") + std::strerror(errno));
-    if (pid == 0) {
-      ::setpgid(0, 0);
-      // A dead launcher's workers stop as if interrupted, rather than train on unwatched; if it
-      // died before this call, there is nobody to report to.
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != launcher) ::_exit(1);
-      ::dup2(out_pipe[1], STDOUT_FILENO);
-      ::dup2(err_pipe[1], STDERR_FILENO);
-      ::execve(exe.c_str(), worker_argv.data(), envp.data());
-      const char message[] = "collab launch: exec failed\n";
-      (void)!::write(STDERR_FILENO, message, sizeof message - 1);
-      ::_exit(127);
-    }
-    ::setpgid(pid, pid);  // also here, so no signal can find the worker still in our group
-    ::close(out_pipe[1]);
-    ::close(err_pipe[1]);
-    workers.push_back({pid, rank, true, 0});
-    streams.push_back({out_pipe[0], rank, output == "all" || rank == 0, &std::cout, {}});
-    streams.push_back({err_pipe[0], rank, true, &std::cerr, {}});
-  }
-  std::cerr << "collab launch: " << nproc << " workers, rendezvous " << addr << ":" << port << "\n";
+};
 
+// Starts worker `rank` (fork and exec of `exe`, no shell) in a process group of its own, its
+// stdout and stderr piped back to launch. Argv and environment are built before the fork: after
+// it, the child only execs.
+void start_worker(const LaunchOptions& launch, const std::string& exe,
+                  const std::vector<std::string>& inherited, int rank, Workers& out) {
+  std::vector<std::string> worker_args = {"collab"};
+  worker_args.insert(worker_args.end(), launch.command.begin(), launch.command.end());
+  std::vector<char*> worker_argv;
+  for (auto& a : worker_args) worker_argv.push_back(a.data());
+  worker_argv.push_back(nullptr);
+  std::vector<std::string> env = inherited;
+  env.push_back("MASTER_ADDR=" + launch.addr);
+  env.push_back("MASTER_PORT=" + std::to_string(launch.port));
+  env.push_back("WORLD_SIZE=" + std::to_string(launch.nproc));
+  env.push_back("RANK=" + std::to_string(rank));
+  env.push_back("LOCAL_RANK=" + std::to_string(rank));
+  env.push_back("LOCAL_WORLD_SIZE=" + std::to_string(launch.nproc));
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    throw Error(std::string("launch: pipe failed: ") + std::strerror(errno));
+  }
+  const pid_t launcher = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw Error(std::string("launch: fork failed: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    // A dead launcher's workers stop as if interrupted, rather than train on unwatched; if it
+    // died before this call, there is nobody to report to.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != launcher) ::_exit(1);
+    ::dup2(out_pipe[1], STDOUT_FILENO);
+    ::dup2(err_pipe[1], STDERR_FILENO);
+    ::execve(exe.c_str(), worker_argv.data(), envp.data());
+    const char message[] = "collab launch: exec failed\n";
+    (void)!::write(STDERR_FILENO, message, sizeof message - 1);
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also here, so no signal can find the worker still in our group
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  out.workers.push_back({pid, rank, true, 0});
+  out.streams.push_back({out_pipe[0], rank, launch.all_output || rank == 0, &std::cout, {}});
+  out.streams.push_back({err_pipe[0], rank, true, &std::cerr, {}});
+}
+
+// Forwards what the streams hold, for up to 100 ms; drops the streams that ended.
+void forward_output(std::vector<Stream>& streams) {
+  std::vector<pollfd> fds;
+  for (const auto& s : streams) fds.push_back({s.fd, POLLIN, 0});
+  if (::poll(fds.data(), fds.size(), 100) <= 0) return;
+  std::vector<Stream> open;
+  for (size_t i = 0; i < streams.size(); ++i) {
+    if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) && !streams[i].drain()) continue;
+    open.push_back(std::move(streams[i]));
+  }
+  streams = std::move(open);
+}
+
+// Watches the workers until all have exited and their output is forwarded: the first to fail
+// stops the others (SIGTERM, then SIGKILL after the grace period); the user's interrupts are
+// passed on. Returns the failed worker's code, 128 + the interrupting signal, or 0.
+int supervise(Workers& w, int grace) {
   int failed_code = 0;
   bool stopping = false;
   sig_atomic_t forwarded = 0;  // interrupts passed on to the workers
   std::chrono::steady_clock::time_point kill_at = std::chrono::steady_clock::time_point::max();
   auto stop_all = [&](int signal) {
-    for (const auto& w : workers) {
-      if (w.running) ::kill(w.pid, signal);
+    for (const auto& worker : w.workers) {
+      if (worker.running) ::kill(worker.pid, signal);
     }
   };
-  size_t running = workers.size();
-  while (running > 0 || !streams.empty()) {
-    std::vector<pollfd> fds;
-    for (const auto& s : streams) fds.push_back({s.fd, POLLIN, 0});
-    const int ready = ::poll(fds.data(), fds.size(), 100);
-    if (ready > 0) {
-      std::vector<Stream> open;
-      for (size_t i = 0; i < streams.size(); ++i) {
-        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) && !streams[i].drain()) continue;
-        open.push_back(std::move(streams[i]));
-      }
-      streams = std::move(open);
-    }
-    for (auto& w : workers) {
-      if (!w.running) continue;
+  size_t running = w.workers.size();
+  while (running > 0 || !w.streams.empty()) {
+    forward_output(w.streams);
+    for (auto& worker : w.workers) {
+      if (!worker.running) continue;
       int status = 0;
-      if (::waitpid(w.pid, &status, WNOHANG) != w.pid) continue;
-      w.running = false;
+      if (::waitpid(worker.pid, &status, WNOHANG) != worker.pid) continue;
+      worker.running = false;
       --running;
-      w.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      if (w.code != 0 && !stopping) {
-        failed_code = w.code;
-        std::cerr << "collab launch: rank " << w.rank << " " << describe_status(w.code)
+      worker.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      if (worker.code != 0 && !stopping) {
+        failed_code = worker.code;
+        std::cerr << "collab launch: rank " << worker.rank << " " << describe_status(worker.code)
                   << "; stopping the other workers\n";
       }
     }
@@ -296,6 +335,23 @@ int launch_command(int argc, char** argv) {
     }
   }
   return failed_code;
+}
+
+}  // namespace
+
+int launch_command(int argc, char** argv) {
+  const std::optional<LaunchOptions> launch = parse_launch_args(argc, argv);
+  if (!launch) return 0;
+  const std::string exe = self_executable();
+  const std::vector<std::string> inherited = inherited_environment();
+  install_stop_handlers();
+  Workers workers;
+  for (int rank = 0; rank < launch->nproc; ++rank) {
+    start_worker(*launch, exe, inherited, rank, workers);
+  }
+  std::cerr << "collab launch: " << launch->nproc << " workers, rendezvous " << launch->addr << ":"
+            << launch->port << "\n";
+  return supervise(workers, launch->grace);
 }
 
 }  // namespace collab

@@ -6,8 +6,8 @@
 
 #include <torch/script.h>
 
-#include "collab/app/checkpoints.h"
-#include "collab/app/run_config.h"
+#include "collab/train/run_checkpoints.h"
+#include "collab/train/run_config.h"
 #include "collab/common/error.h"
 #include "collab/data/dataset.h"
 #include "collab/models/layers.h"

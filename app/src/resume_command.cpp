@@ -11,7 +11,7 @@
 #include <cxxopts.hpp>
 
 #include "collab/app/commands.h"
-#include "collab/app/run_config.h"
+#include "collab/train/run_config.h"
 #include "collab/app/training.h"
 
 namespace collab {
@@ -62,7 +62,7 @@ int resume_command(int argc, char** argv) {
   }
   const RunConfig run =
       run_config_from_json(resume->checkpoint.config, resume->path + " (its config)", overrides);
-  return run_training(run, run_dir, args.count("quiet") > 0, resume);
+  return train_and_report(run, run_dir, args.count("quiet") > 0, std::move(resume));
 }
 
 }  // namespace collab

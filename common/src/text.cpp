@@ -1,5 +1,7 @@
 #include "collab/common/text.h"
 
+#include <cstdio>
+
 namespace collab {
 
 // Well-formed UTF-8 as RFC 3629 defines it (Unicode's table 3-7): besides the lead and
@@ -62,6 +64,23 @@ std::string_view trim(std::string_view s) {
   if (b == std::string_view::npos) return {};
   const size_t e = s.find_last_not_of(ws);
   return s.substr(b, e - b + 1);
+}
+
+std::string shell_quoted(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789_-./:=@+,") == std::string::npos) {
+    return text;
+  }
+  std::string out = "'";
+  for (const char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string format_time(double seconds) {
+  const long long s = static_cast<long long>(seconds + 0.5);
+  char text[32];
+  std::snprintf(text, sizeof text, "%02lld:%02lld", s / 60, s % 60);
+  return text;
 }
 
 }  // namespace collab

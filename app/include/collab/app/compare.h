@@ -22,9 +22,11 @@
 #include <string>
 #include <vector>
 
-#include "collab/app/run_config.h"
+#include "collab/train/run_config.h"
 #include "collab/data/protocol.h"
+#include "collab/infer/metrics.h"
 #include "collab/infer/ranking_metrics.h"
+#include "collab/train/trainer.h"
 
 namespace collab {
 
@@ -47,5 +49,33 @@ struct CompareConfig {
 // naming the JSON path ("candidates[2] \"NN\": model.layers: ...").
 CompareConfig load_compare_config(const std::string& path,
                                   const std::vector<std::string>& overrides);
+
+// What one candidate scored on one split, and on all of them.
+struct FoldResult {
+  std::string fold;
+  int64_t parameters = 0;
+  std::vector<EpochMetrics> epochs;
+  RatingMetrics rating;
+  RankingMetrics ranking;
+};
+
+struct CandidateResult {
+  std::string name;
+  std::string arch;
+  std::vector<FoldResult> folds;
+};
+
+// The reports (compare_report.cpp), each from the config and the results so far.
+std::string protocol_text(const CompareConfig& config);
+json results_json(const CompareConfig& config, const std::vector<CandidateResult>& results);
+std::string results_csv(const CompareConfig& config, const std::vector<CandidateResult>& results);
+std::string results_markdown(const CompareConfig& config,
+                             const std::vector<CandidateResult>& results);
+// The summary (mean ± sd of each metric per candidate) as an aligned text table.
+std::string summary_table(const std::vector<CandidateResult>& results, int64_t k);
+std::string learning_curves_svg(const CompareConfig& config,
+                                const std::vector<CandidateResult>& results);
+std::string final_metrics_svg(const CompareConfig& config,
+                              const std::vector<CandidateResult>& results);
 
 }  // namespace collab

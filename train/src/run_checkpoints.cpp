@@ -1,4 +1,4 @@
-#include "collab/app/checkpoints.h"
+#include "collab/train/run_checkpoints.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "collab/app/run_dir.h"
+#include "collab/train/run_dir.h"
 
 #include <cerrno>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "collab/app/run_config.h"
+#include "collab/train/run_config.h"
 
 #include <filesystem>
 

@@ -1,0 +1,190 @@
+// The training-run entry point (run.h): setup shared by every path, then the dense path through
+// Trainer (autograd, a fused step, or a data-parallel rank). The sparse path is run_sparse.cpp.
+#include "collab/train/run.h"
+
+#include <algorithm>
+#include <memory>
+#include <thread>
+
+#include "collab/common/error.h"
+#include "collab/common/text.h"
+#include "collab/data/fetch.h"
+#include "collab/data/item_features.h"
+#include "collab/models/registry.h"
+#include "collab/train/device.h"
+#include "collab/train/run_checkpoints.h"
+#include "collab/train/run_dir.h"
+#include "resume_checks.h"
+#include "run_setup.h"
+
+namespace collab {
+
+namespace {
+
+// Workers sharing a machine share its cores (torchrun sets OMP_NUM_THREADS for the same reason).
+int64_t apply_thread_policy(const TrainConfig& train, const std::optional<DistributedEnv>& dist) {
+  const int64_t cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+  const int64_t threads =
+      train.threads > 0 ? train.threads
+                        : std::max<int64_t>(1, cores / (dist ? dist->local_world_size : 1));
+  torch::set_num_threads(static_cast<int>(threads));
+  return threads;
+}
+
+// Refusals that need no data, before anything slow.
+void check_before_data(const RunConfig& run, const RunOptions& options) {
+  if (options.resume) check_same_run(run, *options.resume);
+  // Every rank checks before any has connected, so rank 0 has written nothing yet.
+  if (options.write_run_dir && !options.resume && !options.run_dir.empty() &&
+      has_checkpoints(options.run_dir)) {
+    throw Error(options.run_dir + " already holds the checkpoints of a run: continue it with " +
+                "--resume (or collab resume), or train into another --run-dir");
+  }
+  if (run.train.sparse() && options.distributed) {
+    throw Error("train.optimizer \"" + run.train.optimizer +
+                "\": the sparse path trains in one process; distributed runs need \"adam\"");
+  }
+}
+
+// The message that ends a failed checkpoint write or a diverged run: which checkpoint is the
+// state to continue from.
+std::string kept_checkpoint(const std::string& last_saved, const std::string& run_dir,
+                            bool resumable) {
+  if (last_saved.empty()) return "no checkpoint of this run had been written yet";
+  return resumable ? "the previous checkpoint " + last_saved + " is intact (collab resume " +
+                         shell_quoted(run_dir) + " continues from it)"
+                   : "the last good checkpoint, " + last_saved + ", is kept";
+}
+
+RunStart dense_start(const RunSetup& setup, const Trainer& trainer, const std::string& run_dir,
+                     const json& history) {
+  RunStart start = setup.start(run_dir);
+  start.steps_per_epoch = trainer.steps_per_epoch();
+  start.total_steps = setup.run.train.epochs * trainer.steps_per_epoch();
+  start.history = history;
+  return start;
+}
+
+// Trains through Trainer: autograd or a fused step, alone or as one rank of a data-parallel run.
+RunResult run_dense(const RunSetup& setup) {
+  const RunConfig& run = setup.run;
+  const RunOptions& options = setup.options;
+  const ResumePoint* resume = options.resume ? &*options.resume : nullptr;
+  Trainer trainer(setup.model, setup.data, run.train, setup.device);
+  if (resume) {
+    try {
+      trainer.restore(resume->checkpoint.state);
+    } catch (const Error& e) {
+      throw Error("cannot resume from " + resume->path + ": " + e.what());
+    }
+  }
+  // After the resume point is read: rank 0 may write checkpoints once all ranks have connected.
+  std::unique_ptr<Collective> collective;
+  if (options.distributed) {
+    collective = Collective::connect(*options.distributed, run.train.distributed, setup.device);
+    trainer.set_collective(collective.get());
+  }
+  RunResult result = setup.result();
+  // A resumed run's metrics are the checkpoint's history: lines an interrupted run appended
+  // after its last checkpoint belong to epochs about to be trained again.
+  json history = resume ? resume->checkpoint.metrics : json::array();
+  RunFiles files = setup.open_files(history);
+  if (files.active() && resume) {
+    discard_checkpoints_after(files.run_dir(), resume->checkpoint.state.global_step);
+  }
+  result.run_dir = files.run_dir();
+  result.last_checkpoint = resume ? resume->path : "";
+  if (options.hooks.on_start) {
+    options.hooks.on_start(dense_start(setup, trainer, files.run_dir(), history));
+  }
+
+  FitHooks hooks;
+  hooks.stop_requested = options.hooks.stop_requested;
+  if (files.active()) {
+    hooks.checkpoint = run.checkpoint;
+    hooks.on_epoch = [&](const EpochMetrics& m) {
+      files.log_epoch(m);
+      if (options.hooks.on_epoch) options.hooks.on_epoch(m);
+    };
+    hooks.on_checkpoint = [&](const TrainerState& state) {
+      try {
+        result.last_checkpoint = files.save_checkpoint(state);
+      } catch (const Error& e) {
+        throw Error(std::string(e.what()) + "; " +
+                    kept_checkpoint(result.last_checkpoint, files.run_dir(), true));
+      }
+    };
+  } else if (result.lead) {
+    hooks.on_epoch = options.hooks.on_epoch;
+  }
+  try {
+    result.epochs = trainer.fit(hooks);
+  } catch (const TrainingDiverged& e) {
+    throw Error(std::string(e.what()) + "; " +
+                kept_checkpoint(result.last_checkpoint, files.run_dir(), false));
+  }
+  result.stopped = trainer.stopped();
+  result.epoch = trainer.epoch();
+  result.global_step = trainer.global_step();
+  result.total_steps = run.train.epochs * trainer.steps_per_epoch();
+  if (result.lead && !result.stopped) result.final_metrics = trainer.evaluate();
+  return result;
+}
+
+RunResult run_loaded(const RunConfig& run, const Dataset& data, Ratings* owned_train,
+                     const RunOptions& options, const torch::Device& device, int64_t threads) {
+  const RunSetup setup(run, data, owned_train, options, device, threads);
+  return run.train.sparse() ? run_sparse(setup) : run_dense(setup);
+}
+
+}  // namespace
+
+CollabModel build_model_for(ConfigReader& model, const Dataset& data) {
+  const int64_t n_items = data.items.size();
+  ModelShape shape(
+      data.users.size(), n_items,
+      data.catalog.empty() ? torch::Tensor() : item_feature_matrix(data.catalog, n_items));
+  CollabModel built = build_model(model, shape);
+  if (built->uses_item_features() && data.catalog.empty()) {
+    throw Error("model.arch \"" + built->arch() +
+                "\" scores items by their genres and release decade: the data section needs "
+                "\"items\" (a MovieLens u.item catalogue)");
+  }
+  return built;
+}
+
+ResumePoint latest_resume_point(const std::string& run_dir) {
+  ResumePoint point;
+  point.path = latest_checkpoint(run_dir);
+  point.checkpoint = read_checkpoint(point.path);
+  return point;
+}
+
+json epoch_json(const EpochMetrics& m) {
+  return {{"epoch", m.epoch},
+          {"train_loss", m.train_loss},
+          {"train_loss_mean", m.train_loss_mean},
+          {"valid_mse", m.valid.mse},
+          {"valid_rmse", m.valid.rmse},
+          {"valid_mae", m.valid.mae},
+          {"seconds", m.seconds}};
+}
+
+RunResult run_training(const RunConfig& run, const RunOptions& options) {
+  check_before_data(run, options);
+  const torch::Device device = resolve_device(run.train.device);
+  const int64_t threads = apply_thread_policy(run.train, options.distributed);
+  if (!run.data.dataset.empty()) ensure_dataset(run.data.dataset, run.data.dir, options.quiet);
+  Dataset data = load_dataset(run.data);
+  if (options.hooks.on_data) options.hooks.on_data(data);
+  return run_loaded(run, data, &data.train, options, device, threads);
+}
+
+RunResult run_training(const RunConfig& run, const Dataset& data, const RunOptions& options) {
+  check_before_data(run, options);
+  const torch::Device device = resolve_device(run.train.device);
+  const int64_t threads = apply_thread_policy(run.train, options.distributed);
+  return run_loaded(run, data, /*owned_train=*/nullptr, options, device, threads);
+}
+
+}  // namespace collab

@@ -1,0 +1,85 @@
+#include "run_setup.h"
+
+#include <utility>
+
+#include "collab/common/error.h"
+#include "collab/train/run_checkpoints.h"
+#include "collab/train/run_dir.h"
+#include "resume_checks.h"
+
+namespace collab {
+
+RunSetup::RunSetup(const RunConfig& run_config, const Dataset& dataset, Ratings* owned,
+                   const RunOptions& run_options, const torch::Device& run_device,
+                   int64_t thread_count)
+    : run(run_config),
+      data(dataset),
+      owned_train(owned),
+      options(run_options),
+      threads(thread_count),
+      device(run_device),
+      lead(!run_options.distributed || run_options.distributed->rank == 0) {
+  if (options.write_run_dir || options.resume) fingerprint = data_fingerprint(data);
+  if (options.resume) check_same_data(data, fingerprint, *options.resume);
+  torch::manual_seed(run.train.seed);
+  ConfigReader model_section(run.model, "model", nullptr);
+  model = build_model_for(model_section, data);
+  model->to(device);
+}
+
+RunStart RunSetup::start(const std::string& run_dir) const {
+  RunStart start;
+  start.model = model.get();
+  for (const auto& p : model->parameters()) start.parameters += p.numel();
+  start.data = &data;
+  start.train_ratings = data.train.size();
+  start.device = device;
+  start.threads = threads;
+  start.run_dir = run_dir;
+  start.distributed = options.distributed;
+  start.resume = options.resume ? &*options.resume : nullptr;
+  return start;
+}
+
+RunResult RunSetup::result() const {
+  RunResult result;
+  result.model = model;
+  result.device = device;
+  result.lead = lead;
+  return result;
+}
+
+RunFiles RunSetup::open_files(json history) const {
+  if (!options.write_run_dir || !lead) return RunFiles();
+  return RunFiles(*this, std::move(history));
+}
+
+RunFiles::RunFiles(const RunSetup& setup, json history)
+    : setup_(&setup),
+      run_dir_(prepare_run_dir(setup.options.run_dir, setup.model->arch())),
+      metrics_path_(run_dir_ + "/metrics.jsonl"),
+      history_(std::move(history)) {
+  write_json_atomically(run_dir_ + "/config.json", setup.run.resolved);
+  std::string lines;
+  for (const auto& m : history_) lines += json_text(m) + "\n";
+  write_file_atomically(metrics_path_, lines);
+}
+
+void RunFiles::log_epoch(const EpochMetrics& m) {
+  const json line = epoch_json(m);
+  history_.push_back(line);
+  append_json_line(metrics_path_, line);
+}
+
+std::string RunFiles::save_checkpoint(TrainerState state) {
+  Checkpoint c;
+  c.config = setup_->run.resolved;
+  c.state = std::move(state);
+  c.users = setup_->data.users;
+  c.items = setup_->data.items;
+  c.data_fingerprint = setup_->fingerprint;
+  c.metrics = history_;
+  return collab::save_checkpoint(run_dir_, c, setup_->run.checkpoint.keep_last);
+}
+
+}  // namespace collab
