@@ -16,4 +16,9 @@ CollabModel build_model(ConfigReader& model, const ModelShape& shape);
 
 std::vector<std::string> architectures();
 
+// build_model on the `model` section of a run's resolved `config` (a checkpoint's or an
+// export's); throws collab::Error naming `source` when there is no such section.
+CollabModel build_model_from_config(const json& config, const ModelShape& shape,
+                                    const std::string& source);
+
 }  // namespace collab
