@@ -6,6 +6,7 @@
 #include "collab/models/content_based.h"
 #include "collab/models/dot_product.h"
 #include "collab/models/dot_product_bias.h"
+#include "collab/models/feature_biases.h"
 #include "collab/models/hybrid_dot_product_bias.h"
 
 namespace collab {
@@ -28,6 +29,7 @@ const Entry kArchitectures[] = {
     {"Biases", make_biases},
     {"ContentBased", make_content_based},
     {"HybridDotProductBias", make_hybrid_dot_product_bias},
+    {"FeatureBiases", make_feature_biases},
 };
 // clang-format on
 

@@ -1,5 +1,8 @@
-// Builds a model from the config's `model` object by its `arch`. Adding an architecture is one
-// file (its module and a `make_*` factory) and one line in registry.cpp.
+// Builds a model from the config's `model` object by its `arch`. Adding an architecture is its
+// module (NAME.h / NAME.cpp: the module with its views, see collab_model.h, and a `make_*`
+// factory), listed in models/CMakeLists.txt, and one line (with its #include) in registry.cpp;
+// nothing else in models/, train/ or app/ names architectures (README.md, "Adding an
+// architecture").
 #pragma once
 
 #include <string>
