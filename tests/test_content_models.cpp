@@ -14,7 +14,6 @@
 #include "collab/models/content_based.h"
 #include "collab/models/hybrid_dot_product_bias.h"
 #include "collab/models/registry.h"
-#include "collab/models/user_side.h"
 #include "collab/train/adam.h"
 #include "collab/train/fused_step.h"
 
@@ -171,9 +170,9 @@ TEST(HybridDotProductBias, OptionalBiasesAndItemVectors) {
   ASSERT_NE(h, nullptr);
   EXPECT_FALSE(h->item_bias);
   EXPECT_FALSE(h->feature_bias);
-  EXPECT_FALSE(collab::item_bias(*model).has_value());
+  EXPECT_FALSE(model->learned_item_bias().has_value());
   // Item 2 has no features: its vector is its free embedding alone.
-  const torch::Tensor v = collab::item_factors(*model);
+  const torch::Tensor v = model->item_factor_table();
   EXPECT_TRUE(torch::allclose(v[2], h->item_factors->weight[2].detach()));
 }
 
@@ -220,30 +219,29 @@ TEST(FeatureModels, UserSideMatchesForward) {
     }
     model->eval();
     torch::NoGradGuard no_grad;
-    const torch::Tensor users = collab::user_vectors(*model);
+    const torch::Tensor users = model->user_vectors();
     for (int64_t u = 0; u < kUsers; ++u) {
       const torch::Tensor items = torch::arange(kItems, torch::kLong);
       const torch::Tensor x = torch::stack({torch::full_like(items, u), items}, 1);
-      EXPECT_TRUE(
-          torch::allclose(collab::score_items(*model, users[u]), model->forward(x), 1e-5, 1e-5));
+      EXPECT_TRUE(torch::allclose(model->score_items(users[u]), model->forward(x), 1e-5, 1e-5));
     }
     // An item given only its features is rated like a trained item with the same features
     // whose free embedding and item bias are zero.
-    const auto fresh = collab::item_from_features(*model, features()[0]);
+    const auto fresh = model->item_from_features(features()[0]);
     ASSERT_TRUE(fresh.has_value());
-    const auto linear = collab::linear_user_model(*model);
+    const auto linear = model->linear_user_model();
     ASSERT_TRUE(linear.has_value());
     EXPECT_EQ(fresh->design.size(0), linear->design.size(1));
-    EXPECT_EQ(fresh->factors.size(0), collab::item_factors(*model).size(1));
+    EXPECT_EQ(fresh->factors.size(0), model->item_factor_table().size(1));
     for (auto& p : model->named_parameters()) {
       if (p.key() == "item_factors.weight" || p.key() == "item_bias.weight") p.value()[0].zero_();
     }
-    const torch::Tensor trained0 = collab::linear_user_model(*model)->design[0];
+    const torch::Tensor trained0 = model->linear_user_model()->design[0];
     EXPECT_TRUE(torch::allclose(fresh->design, trained0, 1e-6, 1e-6));
-    EXPECT_NEAR(fresh->offset, collab::linear_user_model(*model)->offset[0].item<double>(), 1e-6);
+    EXPECT_NEAR(fresh->offset, model->linear_user_model()->offset[0].item<double>(), 1e-6);
   }
   const auto plain = build({{"arch", "DotProductBias"}});
-  EXPECT_FALSE(collab::item_from_features(*plain, features()[0]).has_value());
+  EXPECT_FALSE(plain->item_from_features(features()[0]).has_value());
 }
 
 TEST(FeatureModels, RegistryRejectsBadKeys) {

@@ -68,6 +68,8 @@ std::vector<Case> cases() {
         {"n_factors", 3},
         {"item_bias", false},
         {"feature_bias", false}}},
+      {"FeatureBiases", {{"arch", "FeatureBiases"}, {"y_range", {0, 5.5}}}},
+      {"FeatureBiases_no_item_bias", {{"arch", "FeatureBiases"}, {"item_bias", false}}},
   };
 }
 

@@ -6,7 +6,6 @@
 
 #include "collab/models/collab_nn.h"
 #include "collab/models/dot_product_bias.h"
-#include "collab/models/user_side.h"
 #include "collab/infer/fold_in.h"
 
 namespace test_fold_in {
@@ -35,7 +34,7 @@ collab::DotProductBias planted_model(std::optional<collab::YRange> range) {
 void planted_ratings(collab::CollabModelImpl& model, const torch::Tensor& w, int64_t n,
                      std::vector<int64_t>& items, std::vector<float>& ratings) {
   torch::NoGradGuard no_grad;
-  const torch::Tensor r = collab::score_items(model, w);
+  const torch::Tensor r = model.score_items(w);
   for (int64_t i = 0; i < n; ++i) {
     items.push_back(i);
     ratings.push_back(r[i].item<float>());
@@ -48,7 +47,7 @@ TEST(FoldIn, UserSideMatchesForward) {
   const torch::Tensor pairs = torch::stack(
       {torch::full({kItems}, 7, torch::kLong), torch::arange(kItems, torch::kLong)}, 1);
   const torch::Tensor direct = model->forward(pairs);
-  const torch::Tensor via = collab::score_items(*model, collab::user_vectors(*model)[7]);
+  const torch::Tensor via = model->score_items(model->user_vectors()[7]);
   EXPECT_LE((direct - via).abs().max().item<double>(), 1e-5);
 }
 
@@ -71,12 +70,12 @@ TEST(FoldIn, RecoversAPlantedUserVector) {
 
 TEST(FoldIn, FewRatingsStayNearTheUsersAndNoneGiveTheMean) {
   auto model = planted_model(collab::YRange{0, 5.5});
-  const torch::Tensor mean = collab::user_vectors(*model).mean(0);
+  const torch::Tensor mean = model->user_vectors().mean(0);
   EXPECT_LE((collab::fold_in_user(*model, {}, {}) - mean).abs().max().item<double>(), 1e-6);
   // Two extreme ratings cannot fling six coordinates far: the prior keeps the vector within a
   // few standard deviations of the trained users.
   const torch::Tensor w = collab::fold_in_user(*model, {3, 4}, {5.0f, 5.0f});
-  const torch::Tensor sd = collab::user_vectors(*model).std(0);
+  const torch::Tensor sd = model->user_vectors().std(0);
   EXPECT_LE(((w - mean) / sd).abs().max().item<double>(), 4.0) << w;
 }
 
@@ -100,7 +99,7 @@ TEST(FoldIn, CollabNNGradientStepsFitTheGivenRatings) {
   const torch::Tensor target = torch::tensor(ratings);
   torch::NoGradGuard no_grad;
   const auto error = [&](const torch::Tensor& w) {
-    return (collab::score_items(*model, w, index) - target).square().mean().item<double>();
+    return (model->score_items(w, index) - target).square().mean().item<double>();
   };
   collab::FoldInOptions fold;
   fold.prior_weight = 1e-4;
@@ -109,7 +108,7 @@ TEST(FoldIn, CollabNNGradientStepsFitTheGivenRatings) {
     torch::AutoGradMode grad(true);
     w = collab::fold_in_user(*model, items, ratings, fold);
   }
-  const double before = error(collab::user_vectors(*model).mean(0));
+  const double before = error(model->user_vectors().mean(0));
   EXPECT_LT(error(w), 0.2 * before) << "mean user " << before << ", folded in " << error(w);
   for (const auto& p : model->parameters())
     EXPECT_FALSE(p.grad().defined() && p.grad().abs().sum().item<double>() > 0);

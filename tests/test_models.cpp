@@ -292,7 +292,7 @@ TEST(DotProduct, ForwardEqualsHandComputation) {
 TEST(Registry, BuildsEachArchitectureByName) {
   EXPECT_EQ(collab::architectures(),
             (std::vector<std::string>{"DotProduct", "DotProductBias", "CollabNN", "Biases",
-                                      "ContentBased", "HybridDotProductBias"}));
+                                      "ContentBased", "HybridDotProductBias", "FeatureBiases"}));
   for (const std::string& arch : collab::architectures()) {
     const json config = {{"arch", arch}};
     json resolved;

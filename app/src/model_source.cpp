@@ -3,14 +3,13 @@
 #include <filesystem>
 #include <fstream>
 #include <ostream>
-
-#include <torch/script.h>
+#include <utility>
 
 #include "collab/train/run_checkpoints.h"
 #include "collab/train/run_config.h"
 #include "collab/common/error.h"
 #include "collab/data/dataset.h"
-#include "collab/models/layers.h"
+#include "collab/models/export.h"
 #include "collab/models/registry.h"
 #include "collab/train/checkpoint.h"
 
@@ -18,77 +17,14 @@ namespace collab {
 
 namespace {
 
-CollabModel build_from_config(const json& config, const ModelShape& shape,
-                              const std::string& path) {
-  if (!config.is_object() || !config.contains("model") || !config["model"].is_object()) {
-    throw Error(path + ": the model's config has no model section");
-  }
-  json section_json = config["model"];
-  ConfigReader section(section_json, "model", nullptr);
-  return build_model(section, shape);
-}
-
-std::vector<std::string> string_list(const torch::jit::Module& m, const std::string& name,
-                                     const std::string& path) {
-  if (!m.hasattr(name)) throw Error(path + ": TorchScript module has no attribute " + name);
-  std::vector<std::string> out;
-  for (const auto& v : m.attr(name).toListRef()) out.push_back(v.toStringRef());
-  return out;
-}
-
 LoadedModel load_torchscript(const std::string& path) {
-  torch::jit::Module m;
-  try {
-    m = torch::jit::load(path, torch::kCPU);
-  } catch (const c10::Error& e) {
-    std::string what = e.what();
-    what = what.substr(0, what.find('\n'));
-    throw Error(path + ": not a loadable TorchScript model (" + what + ")");
-  }
-  if (!m.hasattr("config")) throw Error(path + ": not a collab export (no config attribute)");
+  ImportedModel imported = import_torchscript(path);
   LoadedModel out;
   out.path = path;
-  try {
-    out.config = json::parse(m.attr("config").toStringRef());
-  } catch (const json::exception&) {
-    throw Error(path + ": the export's config attribute is not JSON");
-  }
-  for (const auto& raw : string_list(m, "user_ids", path)) out.users.add(raw);
-  const auto item_ids = string_list(m, "item_ids", path);
-  const auto titles = string_list(m, "item_titles", path);
-  for (size_t i = 0; i < item_ids.size(); ++i) {
-    const int64_t index = out.items.add(item_ids[i]);
-    // The export writes the raw id where an item has no title; keep that as "no title".
-    if (i < titles.size() && titles[i] != item_ids[i]) out.items.set_title(index, titles[i]);
-  }
-  // item_to_index keys that are no item's own id are aliases (data.item_key "title": item ids).
-  if (m.hasattr("item_to_index")) {
-    try {
-      for (const auto& entry : m.attr("item_to_index").toGenericDict()) {
-        const std::string& key = entry.key().toStringRef();
-        const int64_t index = entry.value().toInt();
-        if (index < 0 || index >= out.items.size() || out.items.raw(index) != key) {
-          out.items.add_alias(key, index);
-        }
-      }
-    } catch (const Error& e) {
-      throw Error(path + ": the export's item_to_index is inconsistent (" + e.what() + ")");
-    }
-  }
-  out.model = build_from_config(out.config, {out.users.size(), out.items.size()}, path);
-  // The export names each eager tensor by script_name(): copy them back one by one.
-  torch::NoGradGuard no_grad;
-  auto copy = [&](const std::string& name, torch::Tensor& target) {
-    const std::string attr = script_name(name);
-    if (!m.hasattr(attr)) throw Error(path + ": the export has no tensor " + attr);
-    const torch::Tensor source = m.attr(attr).toTensor();
-    if (source.sizes() != target.sizes()) {
-      throw Error(path + ": tensor " + attr + " has another shape than the config's model");
-    }
-    target.copy_(source);
-  };
-  for (auto& p : out.model->named_parameters()) copy(p.key(), p.value());
-  for (auto& b : out.model->named_buffers()) copy(b.key(), b.value());
+  out.model = std::move(imported.model);
+  out.users = std::move(imported.users);
+  out.items = std::move(imported.items);
+  out.config = std::move(imported.config);
   return out;
 }
 
@@ -101,7 +37,7 @@ LoadedModel load_checkpoint_model(const std::string& path) {
   out.items = std::move(checkpoint.items);
   out.data_fingerprint = checkpoint.data_fingerprint;
   try {
-    out.model = build_from_config(out.config, {out.users.size(), out.items.size()}, path);
+    out.model = build_model_from_config(out.config, {out.users.size(), out.items.size()}, path);
     load_model_state(*out.model, checkpoint.state);
   } catch (const Error& e) {
     const std::string what = e.what();

@@ -7,6 +7,7 @@
 #include <cxxopts.hpp>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -20,7 +21,6 @@
 #include "collab/common/text.h"
 #include "collab/data/item_lookup.h"
 #include "collab/models/layers.h"
-#include "collab/models/user_side.h"
 #include "collab/infer/fold_in.h"
 #include "collab/infer/top_k.h"
 
@@ -63,6 +63,116 @@ std::vector<GivenRating> parse_given_ratings(const std::string& text, const Voca
   return out;
 }
 
+// What recommend ranks, and how it says so.
+struct Ranking {
+  torch::Tensor scores;          // [n_items]
+  std::vector<int64_t> exclude;  // items left out of the ranking
+  std::string mode, description;
+  json user = nullptr;  // the trained user's raw id, or null
+};
+
+Ranking rank_for_trained_user(const LoadedModel& loaded, const std::string& raw,
+                              bool include_seen) {
+  const auto user = loaded.users.find(raw);
+  if (!user) {
+    throw Error("user \"" + raw + "\" is not one of the model's " +
+                std::to_string(loaded.users.size()) + " users (use --ratings for a new user)");
+  }
+  const int64_t n_items = loaded.items.size();
+  const torch::Tensor pairs = torch::stack(
+      {torch::full({n_items}, *user, torch::kLong), torch::arange(n_items, torch::kLong)}, 1);
+  Ranking out;
+  out.scores = loaded.model->forward(pairs);
+  if (!include_seen) out.exclude = load_training_ratings(loaded, std::cerr).items_by_user[*user];
+  out.mode = "trained user";
+  out.description = "user " + raw;
+  out.user = raw;
+  return out;
+}
+
+Ranking rank_for_folded_in_user(CollabModelImpl& model, const std::vector<GivenRating>& given,
+                                double prior_weight, bool include_seen) {
+  Ranking out;
+  std::vector<int64_t> items;
+  std::vector<float> ratings;
+  for (const auto& g : given) {
+    items.push_back(g.item);
+    ratings.push_back(g.rating);
+    if (!include_seen) out.exclude.push_back(g.item);
+  }
+  FoldInOptions fold;
+  fold.prior_weight = prior_weight;
+  if (fold.prior_weight < 0) throw std::invalid_argument("--prior-weight must be >= 0");
+  torch::Tensor w;
+  {
+    // CollabNN's fold-in takes gradient steps: it needs autograd back.
+    torch::AutoGradMode grad(true);
+    w = fold_in_user(model, items, ratings, fold);
+  }
+  out.scores = model.score_items(w);
+  out.mode = "fold-in";
+  out.description = "a new user folded in from " + std::to_string(given.size()) + " rating(s)";
+  return out;
+}
+
+// A new user with no ratings: `fallback` "bias" (the default when the model has an item bias)
+// or "mean-user".
+Ranking rank_without_ratings(CollabModelImpl& model, const std::optional<std::string>& fallback) {
+  const bool has_bias = model.learned_item_bias().has_value();
+  const std::string mode = fallback ? *fallback : (has_bias ? "bias" : "mean-user");
+  const torch::Tensor mean_user = model.user_vectors().mean(0);
+  Ranking out;
+  if (mode == "bias") {
+    // The biases alone: the mean user's bias (where there is one) and no factors. Its ranking is
+    // the items' bias order whatever the user part is.
+    const auto r = model.bias_ratings(mean_user);
+    if (!r) {
+      throw Error("--fallback bias: " + model.arch() +
+                  " has no item bias (use --fallback mean-user)");
+    }
+    out.scores = sigmoid_range(*r, model.y_range());
+    out.mode = "fallback: item bias";
+    out.description = "a new user with no ratings (items ranked by learned bias)";
+  } else if (mode == "mean-user") {
+    out.scores = model.score_items(mean_user);
+    out.mode = "fallback: mean user";
+    out.description = "a new user with no ratings (the mean trained user's predictions)";
+  } else {
+    throw std::invalid_argument("--fallback must be \"bias\" or \"mean-user\", not \"" + mode +
+                                "\"");
+  }
+  return out;
+}
+
+void print_ranking(const LoadedModel& loaded, const Ranking& ranking, int64_t k, bool as_json) {
+  const std::string arch = loaded.model->arch();
+  const auto top = top_k(ranking.scores, k, ranking.exclude);
+  if (as_json) {
+    json items = json::array();
+    for (size_t r = 0; r < top.size(); ++r) {
+      items.push_back({{"rank", r + 1},
+                       {"item", loaded.items.raw(top[r].item)},
+                       {"title", loaded.items.title(top[r].item)},
+                       {"score", top[r].score}});
+    }
+    const json out = {{"model", loaded.path},
+                      {"arch", arch},
+                      {"user", ranking.user},
+                      {"mode", ranking.mode},
+                      {"excluded", ranking.exclude.size()},
+                      {"items", items}};
+    std::cout << json_text(out) << "\n";
+    return;
+  }
+  std::cout << ranking.description << ": top " << top.size() << " of " << loaded.items.size()
+            << " items by predicted rating (" << arch << ", " << ranking.mode;
+  if (!ranking.exclude.empty()) {
+    std::cout << "; " << ranking.exclude.size() << " rated items left out";
+  }
+  std::cout << ")\n";
+  print_ranked_items(std::cout, top, loaded.items, "rating");
+}
+
 }  // namespace
 
 int recommend_command(int argc, char** argv) {
@@ -96,106 +206,27 @@ int recommend_command(int argc, char** argv) {
   const bool include_seen = result.count("include-seen") > 0;
   const bool as_json = result.count("json") > 0;
 
-  LoadedModel loaded = load_trained_model(parsed.model);
-  CollabModelImpl& model = *loaded.model;
+  const LoadedModel loaded = load_trained_model(parsed.model);
   torch::NoGradGuard no_grad;
-  const int64_t n_items = loaded.items.size();
-
-  torch::Tensor scores;
-  std::vector<int64_t> exclude;
-  std::string mode, description;
-  json user_json = nullptr;
+  Ranking ranking;
   if (result.count("user")) {
-    const std::string raw = result["user"].as<std::string>();
-    const auto user = loaded.users.find(raw);
-    if (!user) {
-      throw Error("user \"" + raw + "\" is not one of the model's " +
-                  std::to_string(loaded.users.size()) + " users (use --ratings for a new user)");
-    }
-    const torch::Tensor pairs = torch::stack(
-        {torch::full({n_items}, *user, torch::kLong), torch::arange(n_items, torch::kLong)}, 1);
-    scores = model.forward(pairs);
-    if (!include_seen) exclude = load_training_ratings(loaded, std::cerr).items_by_user[*user];
-    mode = "trained user";
-    description = "user " + raw;
-    user_json = raw;
+    ranking = rank_for_trained_user(loaded, result["user"].as<std::string>(), include_seen);
   } else {
     const auto given = result.count("ratings")
                            ? parse_given_ratings(result["ratings"].as<std::string>(), loaded.items)
                            : std::vector<GivenRating>();
     if (!given.empty()) {
-      std::vector<int64_t> items;
-      std::vector<float> ratings;
-      for (const auto& g : given) {
-        items.push_back(g.item);
-        ratings.push_back(g.rating);
-        if (!include_seen) exclude.push_back(g.item);
-      }
-      FoldInOptions fold;
-      fold.prior_weight = result["prior-weight"].as<double>();
-      if (fold.prior_weight < 0) throw std::invalid_argument("--prior-weight must be >= 0");
-      torch::Tensor w;
-      {
-        // CollabNN's fold-in takes gradient steps: it needs autograd back.
-        torch::AutoGradMode grad(true);
-        w = fold_in_user(model, items, ratings, fold);
-      }
-      scores = score_items(model, w);
-      mode = "fold-in";
-      description = "a new user folded in from " + std::to_string(given.size()) + " rating(s)";
+      ranking = rank_for_folded_in_user(*loaded.model, given, result["prior-weight"].as<double>(),
+                                        include_seen);
     } else {
-      const auto bias = item_bias(model);
-      std::string fallback = result.count("fallback") ? result["fallback"].as<std::string>()
-                                                      : (bias ? "bias" : "mean-user");
-      const torch::Tensor mean_user = user_vectors(model).mean(0);
-      if (fallback == "bias") {
-        if (!bias) {
-          throw Error("--fallback bias: " + model.arch() +
-                      " has no item bias (use --fallback mean-user)");
-        }
-        // The item bias alone: the mean user's bias (where there is one) and no factors. Its
-        // ranking is the items' bias order whatever the user part is.
-        const auto linear = linear_user_model(model);
-        torch::Tensor r = *bias;
-        if (linear && linear->design.size(1) > 0) {
-          // Biases' and DotProductBias' user bias is the last coordinate of the user vector, and
-          // Biases' global term is in the offset.
-          r = linear->offset + mean_user[-1];
-        }
-        scores = sigmoid_range(r, model.y_range());
-        mode = "fallback: item bias";
-        description = "a new user with no ratings (items ranked by learned bias)";
-      } else if (fallback == "mean-user") {
-        scores = score_items(model, mean_user);
-        mode = "fallback: mean user";
-        description = "a new user with no ratings (the mean trained user's predictions)";
-      } else {
-        throw std::invalid_argument("--fallback must be \"bias\" or \"mean-user\", not \"" +
-                                    fallback + "\"");
-      }
-      if (!as_json) std::cerr << "no ratings given: " << description << "\n";
+      const auto fallback = result.count("fallback")
+                                ? std::optional<std::string>(result["fallback"].as<std::string>())
+                                : std::nullopt;
+      ranking = rank_without_ratings(*loaded.model, fallback);
+      if (!as_json) std::cerr << "no ratings given: " << ranking.description << "\n";
     }
   }
-
-  const auto top = top_k(scores, k, exclude);
-  if (as_json) {
-    json items = json::array();
-    for (size_t r = 0; r < top.size(); ++r) {
-      items.push_back({{"rank", r + 1},
-                       {"item", loaded.items.raw(top[r].item)},
-                       {"title", loaded.items.title(top[r].item)},
-                       {"score", top[r].score}});
-    }
-    const json out = {{"model", loaded.path}, {"arch", model.arch()},       {"user", user_json},
-                      {"mode", mode},         {"excluded", exclude.size()}, {"items", items}};
-    std::cout << json_text(out) << "\n";
-    return 0;
-  }
-  std::cout << description << ": top " << top.size() << " of " << n_items
-            << " items by predicted rating (" << model.arch() << ", " << mode;
-  if (!exclude.empty()) std::cout << "; " << exclude.size() << " rated items left out";
-  std::cout << ")\n";
-  print_ranked_items(std::cout, top, loaded.items, "rating");
+  print_ranking(loaded, ranking, k, as_json);
   return 0;
 }
 

@@ -7,7 +7,7 @@
 // train/neighbours.h.
 // Item cold start: `--features "Thriller,Crime,1990s"` instead of --item asks for the items
 // nearest to a new item that only has content features, whose vector a feature-based model
-// (ContentBased, HybridDotProductBias) builds from them (models/user_side.h: item_from_features).
+// (ContentBased, HybridDotProductBias) builds from them (CollabModelImpl::item_from_features).
 #include <algorithm>
 #include <cxxopts.hpp>
 #include <iomanip>
@@ -24,10 +24,104 @@
 #include "collab/common/error.h"
 #include "collab/data/item_features.h"
 #include "collab/data/item_lookup.h"
-#include "collab/models/user_side.h"
 #include "collab/infer/neighbours.h"
 
 namespace collab {
+
+namespace {
+
+// The query: a trained item's factors, or a new item's built from its content features.
+struct Query {
+  torch::Tensor vector;
+  int64_t item = -1;     // the trained item, or -1
+  std::string features;  // the new item's --features, or ""
+};
+
+Query new_item_query(const LoadedModel& loaded, const std::string& spec) {
+  const auto new_item = loaded.model->item_from_features(parse_item_features(spec));
+  if (!new_item) {
+    throw Error("--features needs a model that reads item features into item factors; " +
+                loaded.path + " is " + loaded.model->arch());
+  }
+  return {new_item->factors, -1, spec};
+}
+
+// The items rated fewer than `min_ratings` times in training. Without the training data they
+// are none (with a warning) unless --min-ratings was given (`required`).
+std::vector<int64_t> rarely_rated_items(const LoadedModel& loaded, int64_t min_ratings,
+                                        bool required) {
+  std::vector<int64_t> out;
+  if (min_ratings <= 0) return out;
+  try {
+    const auto counts = load_training_ratings(loaded, std::cerr).item_counts;
+    for (int64_t i = 0; i < loaded.items.size(); ++i) {
+      if (counts[static_cast<size_t>(i)] < min_ratings) out.push_back(i);
+    }
+  } catch (const Error& e) {
+    // The counts need the training data; without it the neighbours are still well defined.
+    if (required) throw;
+    std::cerr << "warning: " << e.what() << "; neighbours include rarely-rated items\n";
+  }
+  return out;
+}
+
+// The top `k` items by cosine similarity to `query` of the factors, both centred on the items
+// that compete as neighbours (those not excluded): the rarely-rated ones sit near their zero
+// start and would dilute the shared component.
+std::vector<ScoredItem> centred_neighbours(const torch::Tensor& factors, const torch::Tensor& query,
+                                           const std::vector<int64_t>& exclude, int64_t k) {
+  std::vector<bool> candidate(static_cast<size_t>(factors.size(0)), true);
+  for (const int64_t i : exclude) candidate[static_cast<size_t>(i)] = false;
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < factors.size(0); ++i) {
+    if (candidate[static_cast<size_t>(i)]) rows.push_back(i);
+  }
+  const torch::Tensor mean =
+      mean_row(rows.empty() ? factors : factors.index_select(0, torch::tensor(rows, torch::kLong)));
+  return top_k(
+      cosine_similarities_to(factors.to(torch::kDouble) - mean, query.to(torch::kDouble) - mean), k,
+      exclude);
+}
+
+void print_neighbours(const LoadedModel& loaded, const Query& query, int64_t min_ratings,
+                      const std::vector<ScoredItem>& neighbours, bool as_json) {
+  const Vocabulary& items = loaded.items;
+  if (as_json) {
+    json list = json::array();
+    for (size_t r = 0; r < neighbours.size(); ++r) {
+      list.push_back({{"rank", r + 1},
+                      {"item", items.raw(neighbours[r].item)},
+                      {"title", items.title(neighbours[r].item)},
+                      {"cosine", neighbours[r].score}});
+    }
+    json out = {{"model", loaded.path},
+                {"arch", loaded.model->arch()},
+                {"min_ratings", min_ratings},
+                {"neighbours", list}};
+    if (query.item < 0) {
+      out["features"] = query.features;
+    } else {
+      out["item"] = items.raw(query.item);
+      out["title"] = items.title(query.item);
+    }
+    std::cout << json_text(out) << "\n";
+    return;
+  }
+  if (query.item < 0) {
+    std::cout << "items nearest to a new item with features \"" << query.features << "\"";
+  } else {
+    std::cout << "items nearest to \"" << items.title(query.item) << "\"";
+    if (items.raw(query.item) != items.title(query.item)) {
+      std::cout << " (" << items.raw(query.item) << ")";
+    }
+  }
+  std::cout << " by cosine similarity of the centred item factors (" << loaded.model->arch();
+  if (min_ratings > 0) std::cout << "; items with " << min_ratings << "+ training ratings";
+  std::cout << ")\n";
+  print_ranked_items(std::cout, neighbours, items, "cosine");
+}
+
+}  // namespace
 
 int similar_command(int argc, char** argv) {
   cxxopts::Options options("collab similar",
@@ -59,86 +153,22 @@ int similar_command(int argc, char** argv) {
   if (k < 0) throw std::invalid_argument("-k must be >= 0 (0: all items)");
 
   const LoadedModel loaded = load_trained_model(parsed.model);
-  const torch::Tensor factors = item_factors(*loaded.model);
-  torch::Tensor query;
-  int64_t item = -1;
+  const torch::Tensor factors = loaded.model->item_factor_table();
+  Query query;
   std::vector<int64_t> exclude;
   if (by_features) {
-    const auto spec = result["features"].as<std::string>();
-    const auto new_item = item_from_features(*loaded.model, parse_item_features(spec));
-    if (!new_item) {
-      throw Error(
-          "--features needs a model that reads item features (ContentBased, "
-          "HybridDotProductBias); " +
-          loaded.path + " is " + loaded.model->arch());
-    }
-    query = new_item->factors;
+    query = new_item_query(loaded, result["features"].as<std::string>());
   } else {
-    item = find_item(loaded.items, result["item"].as<std::string>());
-    query = factors[item];
-    exclude.push_back(item);
+    query.item = find_item(loaded.items, result["item"].as<std::string>());
+    query.vector = factors[query.item];
+    exclude.push_back(query.item);
   }
   const int64_t min_ratings = result["min-ratings"].as<int64_t>();
-  if (min_ratings > 0) {
-    try {
-      const auto counts = load_training_ratings(loaded, std::cerr).item_counts;
-      for (int64_t i = 0; i < loaded.items.size(); ++i) {
-        if (counts[static_cast<size_t>(i)] < min_ratings) exclude.push_back(i);
-      }
-    } catch (const Error& e) {
-      // The counts need the training data; without it the neighbours are still well defined.
-      if (result.count("min-ratings")) throw;
-      std::cerr << "warning: " << e.what() << "; neighbours include rarely-rated items\n";
-    }
+  for (const int64_t i : rarely_rated_items(loaded, min_ratings, result.count("min-ratings") > 0)) {
+    exclude.push_back(i);
   }
-  // Centre on the items that compete as neighbours (those with --min-ratings ratings): the
-  // rarely-rated ones sit near their zero start and would dilute the shared component.
-  std::vector<bool> candidate(static_cast<size_t>(factors.size(0)), true);
-  for (const int64_t i : exclude) candidate[static_cast<size_t>(i)] = false;
-  std::vector<int64_t> rows;
-  for (int64_t i = 0; i < factors.size(0); ++i) {
-    if (candidate[static_cast<size_t>(i)]) rows.push_back(i);
-  }
-  const torch::Tensor mean =
-      mean_row(rows.empty() ? factors : factors.index_select(0, torch::tensor(rows, torch::kLong)));
-  const auto neighbours = top_k(
-      cosine_similarities_to(factors.to(torch::kDouble) - mean, query.to(torch::kDouble) - mean), k,
-      exclude);
-  const std::string features = by_features ? result["features"].as<std::string>() : "";
-
-  if (result.count("json")) {
-    json items = json::array();
-    for (size_t r = 0; r < neighbours.size(); ++r) {
-      items.push_back({{"rank", r + 1},
-                       {"item", loaded.items.raw(neighbours[r].item)},
-                       {"title", loaded.items.title(neighbours[r].item)},
-                       {"cosine", neighbours[r].score}});
-    }
-    json out = {{"model", loaded.path},
-                {"arch", loaded.model->arch()},
-                {"min_ratings", min_ratings},
-                {"neighbours", items}};
-    if (by_features) {
-      out["features"] = features;
-    } else {
-      out["item"] = loaded.items.raw(item);
-      out["title"] = loaded.items.title(item);
-    }
-    std::cout << json_text(out) << "\n";
-    return 0;
-  }
-  if (by_features) {
-    std::cout << "items nearest to a new item with features \"" << features << "\"";
-  } else {
-    std::cout << "items nearest to \"" << loaded.items.title(item) << "\"";
-    if (loaded.items.raw(item) != loaded.items.title(item)) {
-      std::cout << " (" << loaded.items.raw(item) << ")";
-    }
-  }
-  std::cout << " by cosine similarity of the centred item factors (" << loaded.model->arch();
-  if (min_ratings > 0) std::cout << "; items with " << min_ratings << "+ training ratings";
-  std::cout << ")\n";
-  print_ranked_items(std::cout, neighbours, loaded.items, "cosine");
+  const auto neighbours = centred_neighbours(factors, query.vector, exclude, k);
+  print_neighbours(loaded, query, min_ratings, neighbours, result.count("json") > 0);
   return 0;
 }
 

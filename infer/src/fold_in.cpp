@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "collab/common/error.h"
-#include "collab/models/user_side.h"
 
 namespace collab {
 
@@ -50,7 +49,7 @@ torch::Tensor fold_in_gradient(CollabModelImpl& model, const UserPrior& prior,
     adam.zero_grad();
     const torch::Tensor d = w - mean;
     const torch::Tensor loss =
-        (score_items(model, w, items) - target).square().sum() + d.dot(penalty.matmul(d));
+        (model.score_items(w, items) - target).square().sum() + d.dot(penalty.matmul(d));
     loss.backward();
     adam.step();
   }
@@ -77,9 +76,9 @@ UserPrior fit_user_prior(const torch::Tensor& vectors) {
 torch::Tensor fold_in_user(CollabModelImpl& model, const std::vector<int64_t>& items,
                            const std::vector<float>& ratings, const FoldInOptions& options) {
   if (items.size() != ratings.size()) throw Error("fold-in needs one rating per item");
-  const UserPrior prior = fit_user_prior(user_vectors(model));
+  const UserPrior prior = fit_user_prior(model.user_vectors());
   if (items.empty()) return prior.mean.to(torch::kFloat);
-  const int64_t n_items = item_factors(model).size(0);
+  const int64_t n_items = model.item_factor_table().size(0);
   for (const int64_t i : items) {
     if (i < 0 || i >= n_items) {
       throw Error("fold-in item index " + std::to_string(i) + " is outside the " +
@@ -89,7 +88,7 @@ torch::Tensor fold_in_user(CollabModelImpl& model, const std::vector<int64_t>& i
   const torch::Tensor index = torch::tensor(items, torch::kLong);
   const torch::Tensor y =
       torch::tensor(std::vector<double>(ratings.begin(), ratings.end()), torch::kDouble);
-  if (const auto linear = linear_user_model(model)) {
+  if (const auto linear = model.linear_user_model()) {
     torch::NoGradGuard no_grad;
     return fold_in_linear(model, *linear, prior, index, y, options).to(torch::kFloat);
   }

@@ -27,6 +27,17 @@ def forward(self, x: Tensor) -> Tensor:
 )JIT");
 }
 
+std::optional<LinearUserModel> BiasesImpl::linear_user_model() const {
+  // The user vector is the user bias alone; the global term joins the item bias.
+  const torch::Tensor bias = item_bias->weight.detach().squeeze(1);
+  return LinearUserModel{torch::ones({bias.size(0), 1}, bias.options()),
+                         bias + global_bias.detach().reshape({})};
+}
+
+std::optional<torch::Tensor> BiasesImpl::bias_ratings(const torch::Tensor& user_vector) const {
+  return linear_user_model()->offset + user_vector[-1];
+}
+
 CollabModel make_biases(ConfigReader& model, const ModelShape& shape) {
   BiasesOptions options;
   options.shape = shape;

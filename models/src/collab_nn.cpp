@@ -89,6 +89,16 @@ def forward(self, x: Tensor) -> Tensor:
   m.define(code);
 }
 
+torch::Tensor CollabNNImpl::score_items(const torch::Tensor& user_vector,
+                                        const torch::Tensor& items) {
+  // forward() with the user's embedding row replaced by `user_vector`; embedding dropout is the
+  // identity in eval mode, so it is left out.
+  const torch::Tensor item_rows = rows_of(item_factors->weight, items);
+  const torch::Tensor h =
+      torch::cat({user_vector.unsqueeze(0).expand({item_rows.size(0), -1}), item_rows}, 1);
+  return sigmoid_range(layers->forward(h).squeeze(1), options_.y_range);
+}
+
 CollabModel make_collab_nn(ConfigReader& model, const ModelShape& shape) {
   CollabNNOptions o;
   o.shape = shape;

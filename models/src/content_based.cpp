@@ -38,6 +38,41 @@ def forward(self, x: Tensor) -> Tensor:
   m.define(code);
 }
 
+torch::Tensor ContentBasedImpl::user_vectors() const {
+  if (!user_bias) return user_profile->weight.detach();
+  return torch::cat({user_profile->weight, user_bias->weight}, 1).detach();
+}
+
+std::optional<torch::Tensor> ContentBasedImpl::learned_item_bias() const {
+  if (!item_bias) return std::nullopt;
+  return item_bias->weight.detach().squeeze(1);
+}
+
+std::optional<LinearUserModel> ContentBasedImpl::linear_user_model() const {
+  const torch::Tensor features = item_features.detach();
+  const int64_t n = features.size(0);
+  return LinearUserModel{
+      user_bias ? torch::cat({features, torch::ones({n, 1}, features.options())}, 1) : features,
+      item_bias ? item_bias->weight.detach().squeeze(1) : torch::zeros({n}, features.options())};
+}
+
+std::optional<torch::Tensor> ContentBasedImpl::bias_ratings(
+    const torch::Tensor& user_vector) const {
+  if (!item_bias) return std::nullopt;
+  const torch::Tensor bias = item_bias->weight.detach().squeeze(1);
+  // Without a user bias every coordinate of the user vector is a profile weight.
+  return user_bias ? bias + user_vector[-1] : bias;
+}
+
+std::optional<FeatureItem> ContentBasedImpl::item_from_features(
+    const torch::Tensor& features) const {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor factors = features.to(torch::kCPU, torch::kFloat).reshape({1, -1}).squeeze(0);
+  const torch::Tensor design =
+      user_bias ? torch::cat({factors, torch::ones({1}, factors.options())}) : factors;
+  return FeatureItem{factors, design, 0.0};
+}
+
 CollabModel make_content_based(ConfigReader& model, const ModelShape& shape) {
   ContentBasedOptions options;
   options.shape = shape;

@@ -29,6 +29,11 @@ def forward(self, x: Tensor) -> Tensor:
 )JIT");
 }
 
+std::optional<LinearUserModel> DotProductImpl::linear_user_model() const {
+  const torch::Tensor factors = item_factors->weight.detach();
+  return LinearUserModel{factors, torch::zeros({factors.size(0)}, factors.options())};
+}
+
 CollabModel make_dot_product(ConfigReader& model, const ModelShape& shape) {
   DotProductOptions options;
   options.shape = shape;

@@ -36,6 +36,23 @@ def forward(self, x: Tensor) -> Tensor:
 )JIT");
 }
 
+torch::Tensor DotProductBiasImpl::user_vectors() const {
+  return torch::cat({user_factors->weight, user_bias->weight}, 1).detach();
+}
+
+std::optional<LinearUserModel> DotProductBiasImpl::linear_user_model() const {
+  const torch::Tensor factors = item_factors->weight.detach();
+  // The user bias is the last coordinate of the user vector, so its design column is ones.
+  return LinearUserModel{
+      torch::cat({factors, torch::ones({factors.size(0), 1}, factors.options())}, 1),
+      item_bias->weight.detach().squeeze(1)};
+}
+
+std::optional<torch::Tensor> DotProductBiasImpl::bias_ratings(
+    const torch::Tensor& user_vector) const {
+  return item_bias->weight.detach().squeeze(1) + user_vector[-1];
+}
+
 CollabModel make_dot_product_bias(ConfigReader& model, const ModelShape& shape) {
   DotProductBiasOptions options;
   options.shape = shape;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <sstream>
+#include <stdexcept>
 #include <vector>
 
 #include "collab/common/error.h"
@@ -20,13 +21,18 @@ namespace {
 namespace fs = std::filesystem;
 
 // The vocabularies must be the ones the tables were built for: a mismatch would make every
-// exported lookup silently score the wrong row.
-void check_rows(const CollabModelImpl& model, const char* table, const char* what, int64_t n) {
+// exported lookup silently score the wrong row. `table` is one the model names (row_tables()).
+void check_rows(const CollabModelImpl& model, const std::string& table, const char* what,
+                int64_t n) {
+  if (table.empty()) return;
   const auto params = model.named_parameters();
   const auto buffers = model.named_buffers();
   const torch::Tensor* weight = params.find(table);
   if (weight == nullptr) weight = buffers.find(table);
-  if (weight != nullptr && weight->size(0) != n) {
+  if (weight == nullptr) {
+    throw std::logic_error(model.arch() + "::row_tables names no tensor \"" + table + "\"");
+  }
+  if (weight->size(0) != n) {
     throw Error(std::string("export: the ") + what + " vocabulary has " + std::to_string(n) +
                 " entries but the model's " + table + " has " + std::to_string(weight->size(0)) +
                 " rows");
@@ -93,10 +99,9 @@ void write_atomically(const std::string& path, const std::string& bytes) {
 
 torch::jit::Module to_torchscript(const CollabModelImpl& model, const Vocabulary& users,
                                   const Vocabulary& items, const std::string& config_json) {
-  check_rows(model, "user_factors.weight", "user", users.size());
-  check_rows(model, "item_factors.weight", "item", items.size());
-  check_rows(model, "user_profile.weight", "user", users.size());  // ContentBased
-  check_rows(model, "item_features", "item", items.size());        // feature-based models
+  const RowTables rows = model.row_tables();
+  check_rows(model, rows.users, "user", users.size());
+  check_rows(model, rows.items, "item", items.size());
 
   // The __torch__ prefix is where torch.jit.load looks classes up.
   torch::jit::Module m(c10::QualifiedName("__torch__.collab." + model.arch()));

@@ -7,14 +7,8 @@ namespace collab {
 
 namespace {
 
-// A bias-free Linear initialised like the embeddings (fastai's trunc_normal_, std 0.01) rather
-// than torch's kaiming bound 1/sqrt(28) ~ 0.19: the projection then starts at the scale of the
-// free item factors it is added to, and the hybrid starts where DotProductBias does.
-torch::nn::Linear make_projection(int64_t in, int64_t out) {
-  torch::nn::Linear linear(torch::nn::LinearOptions(in, out).bias(false));
-  torch::NoGradGuard no_grad;
-  linear->weight.normal_(0.0, 1.0).fmod_(2.0).mul_(0.01);
-  return linear;
+torch::Tensor all_items(const torch::Tensor& item_features) {
+  return torch::arange(item_features.size(0), item_features.options().dtype(torch::kLong));
 }
 
 }  // namespace
@@ -27,10 +21,13 @@ HybridDotProductBiasImpl::HybridDotProductBiasImpl(const HybridDotProductBiasOpt
   item_factors = register_module("item_factors", make_embedding(s.n_items, options.n_factors));
   user_bias = register_module("user_bias", make_embedding(s.n_users, 1));
   if (options.item_bias) item_bias = register_module("item_bias", make_embedding(s.n_items, 1));
+  // Initialised like the embeddings (layers.h: make_feature_linear), so the projection starts at
+  // the scale of the free item factors it is added to, and the hybrid starts where DotProductBias
+  // does.
   feature_projection =
-      register_module("feature_projection", make_projection(kItemFeatures, options.n_factors));
+      register_module("feature_projection", make_feature_linear(kItemFeatures, options.n_factors));
   if (options.feature_bias) {
-    feature_bias = register_module("feature_bias", make_projection(kItemFeatures, 1));
+    feature_bias = register_module("feature_bias", make_feature_linear(kItemFeatures, 1));
   }
 }
 
@@ -74,6 +71,47 @@ def forward(self, x: Tensor) -> Tensor:
   if (feature_bias) code += "    r = r + torch.linear(f, self.feature_bias_weight).squeeze(1)\n";
   code += "    return self.sigmoid_range(r)\n";
   m.define(code);
+}
+
+torch::Tensor HybridDotProductBiasImpl::user_vectors() const {
+  return torch::cat({user_factors->weight, user_bias->weight}, 1).detach();
+}
+
+torch::Tensor HybridDotProductBiasImpl::item_factor_table() const {
+  torch::NoGradGuard no_grad;
+  return item_vectors(all_items(item_features));
+}
+
+std::optional<torch::Tensor> HybridDotProductBiasImpl::learned_item_bias() const {
+  if (!item_bias && !feature_bias) return std::nullopt;
+  torch::NoGradGuard no_grad;
+  return item_biases(all_items(item_features));
+}
+
+std::optional<LinearUserModel> HybridDotProductBiasImpl::linear_user_model() const {
+  const torch::Tensor vectors = item_factor_table();
+  torch::NoGradGuard no_grad;
+  return LinearUserModel{
+      torch::cat({vectors, torch::ones({vectors.size(0), 1}, vectors.options())}, 1),
+      item_biases(all_items(item_features))};
+}
+
+std::optional<torch::Tensor> HybridDotProductBiasImpl::bias_ratings(
+    const torch::Tensor& user_vector) const {
+  if (!item_bias && !feature_bias) return std::nullopt;
+  torch::NoGradGuard no_grad;
+  return item_biases(all_items(item_features)) + user_vector[-1];
+}
+
+std::optional<FeatureItem> HybridDotProductBiasImpl::item_from_features(
+    const torch::Tensor& features) const {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor f = features.to(torch::kCPU, torch::kFloat).reshape({1, -1});
+  // The free embedding and the item bias of an item nobody rated are zero: what is left is the
+  // projection of its features and their linear bias.
+  const torch::Tensor factors = torch::linear(f, feature_projection->weight).squeeze(0);
+  const double offset = feature_bias ? torch::linear(f, feature_bias->weight).item<double>() : 0.0;
+  return FeatureItem{factors, torch::cat({factors, torch::ones({1}, factors.options())}), offset};
 }
 
 CollabModel make_hybrid_dot_product_bias(ConfigReader& model, const ModelShape& shape) {

@@ -28,6 +28,13 @@ torch::nn::Embedding make_embedding(int64_t n, int64_t dim) {
   return embedding;
 }
 
+torch::nn::Linear make_feature_linear(int64_t in, int64_t out) {
+  torch::nn::Linear linear(torch::nn::LinearOptions(in, out).bias(false));
+  torch::NoGradGuard no_grad;
+  linear->weight.normal_(0.0, 1.0).fmod_(2.0).mul_(0.01);
+  return linear;
+}
+
 torch::Tensor sigmoid_range(const torch::Tensor& x, const std::optional<YRange>& range) {
   if (!range) return x;
   return torch::sigmoid(x) * (range->hi - range->lo) + range->lo;

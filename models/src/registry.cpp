@@ -1,10 +1,12 @@
 #include "collab/models/registry.h"
 
+#include "collab/common/error.h"
 #include "collab/models/biases.h"
 #include "collab/models/collab_nn.h"
 #include "collab/models/content_based.h"
 #include "collab/models/dot_product.h"
 #include "collab/models/dot_product_bias.h"
+#include "collab/models/feature_biases.h"
 #include "collab/models/hybrid_dot_product_bias.h"
 
 namespace collab {
@@ -27,6 +29,7 @@ const Entry kArchitectures[] = {
     {"Biases", make_biases},
     {"ContentBased", make_content_based},
     {"HybridDotProductBias", make_hybrid_dot_product_bias},
+    {"FeatureBiases", make_feature_biases},
 };
 // clang-format on
 
@@ -36,6 +39,16 @@ std::vector<std::string> architectures() {
   std::vector<std::string> names;
   for (const auto& e : kArchitectures) names.emplace_back(e.arch);
   return names;
+}
+
+CollabModel build_model_from_config(const json& config, const ModelShape& shape,
+                                    const std::string& source) {
+  if (!config.is_object() || !config.contains("model") || !config["model"].is_object()) {
+    throw Error(source + ": the model's config has no model section");
+  }
+  json section_json = config["model"];
+  ConfigReader section(section_json, "model", nullptr);
+  return build_model(section, shape);
 }
 
 CollabModel build_model(ConfigReader& model, const ModelShape& shape) {

@@ -2,7 +2,7 @@
 // with the item side held fixed, so recommend can rank items for them without retraining.
 //
 // Both solvers minimise the same objective over the user vector w (factors, plus the bias for
-// DotProductBias; see models/user_side.h):
+// DotProductBias; see CollabModelImpl::user_vectors in models/collab_model.h):
 //   sum_j (rating_j - predict(w, item_j))^2 + prior_weight * (w - mean)' precision (w - mean)
 // where mean and precision (the inverse covariance) are those of the trained users' vectors: a
 // ridge penalty that pulls towards where users actually lie, so 5 ratings cannot fling 50

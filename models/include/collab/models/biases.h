@@ -21,6 +21,16 @@ class BiasesImpl : public CollabModelImpl {
   std::string arch() const override { return "Biases"; }
   std::optional<YRange> y_range() const override { return options_.y_range; }
 
+  // Views (collab_model.h): the user vector is the user bias alone; no item factors.
+  RowTables row_tables() const override { return {"user_bias.weight", "item_bias.weight"}; }
+  torch::Tensor user_vectors() const override { return user_bias->weight.detach(); }
+  torch::Tensor item_factor_table() const override { no_view("item factors (only biases)"); }
+  std::optional<torch::Tensor> learned_item_bias() const override {
+    return item_bias->weight.detach().squeeze(1);
+  }
+  std::optional<LinearUserModel> linear_user_model() const override;
+  std::optional<torch::Tensor> bias_ratings(const torch::Tensor& user_vector) const override;
+
   // The global term: a learned scalar (starting at 0) rather than the training mean, so the
   // model needs nothing but the shape to be built and trains like every other architecture.
   torch::Tensor global_bias;

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "collab/models/kernel_tables.h"
+#include "collab/models/model_views.h"
 
 namespace collab {
 
@@ -58,7 +59,57 @@ class CollabModelImpl : public torch::nn::Module {
   // none otherwise (the model then trains by autograd).
   virtual std::optional<DotTables> dot_tables() { return std::nullopt; }
   virtual std::optional<MlpTables> mlp_tables() { return std::nullopt; }
+
+  // --- Views for inference beyond forward() (model_views.h): recommend, similar, interpret and
+  // fold-in (train/fold_in.h) read a model only through these. Each architecture implements
+  // those it has beside its forward(); the defaults here say "none" (nullopt) or throw a
+  // collab::Error naming the architecture. All return detached tensors unless stated.
+
+  // The tables export checks against the vocabularies (model_views.h); none by default.
+  virtual RowTables row_tables() const { return {}; }
+
+  // The trained users' vectors [n_users, d]: what stands for a user in linear_user_model() and
+  // score_items(). Default: throws.
+  virtual torch::Tensor user_vectors() const;
+
+  // The item factors [n_items, f] that item similarity and PCA read. Default: throws.
+  virtual torch::Tensor item_factor_table() const;
+
+  // The learned item bias [n_items] (without any global term); nullopt (the default) for
+  // architectures or configurations without one.
+  virtual std::optional<torch::Tensor> learned_item_bias() const { return std::nullopt; }
+
+  // The prediction as a linear function of the user vector (model_views.h); nullopt (the
+  // default) where a user enters non-linearly.
+  virtual std::optional<LinearUserModel> linear_user_model() const { return std::nullopt; }
+
+  // The ratings of every item [n_items] from the biases alone, before sigmoid_range, for a user
+  // whose vector is `user_vector` [d]: the item bias, the global term and the user's own bias
+  // (where the model has them), no factors. nullopt (the default) without an item bias.
+  virtual std::optional<torch::Tensor> bias_ratings(const torch::Tensor& /*user_vector*/) const {
+    return std::nullopt;
+  }
+
+  // An item unseen in training from its content `features` (data/item_features.h); nullopt (the
+  // default) for architectures that do not build an item's factors from its features.
+  virtual std::optional<FeatureItem> item_from_features(const torch::Tensor& /*features*/) const {
+    return std::nullopt;
+  }
+
+  // Predicted ratings of `items` (int64 [m]; undefined: every item, [n_items]) for a user whose
+  // vector is `user_vector` [d], as forward() computes them in eval mode. Differentiable in
+  // `user_vector` (CollabNN's fold-in takes gradient steps through it); the model should be in
+  // eval mode. Default: through linear_user_model(), and throws where there is none.
+  virtual torch::Tensor score_items(const torch::Tensor& user_vector,
+                                    const torch::Tensor& items = {});
+
+ protected:
+  // The collab::Error a view the architecture lacks throws: "architecture "X" has no <what>".
+  [[noreturn]] void no_view(const std::string& what) const;
 };
+
+// `table`'s rows `items` (int64 [m]), or the whole table when `items` is undefined.
+torch::Tensor rows_of(const torch::Tensor& table, const torch::Tensor& items);
 
 using CollabModel = std::shared_ptr<CollabModelImpl>;
 

@@ -33,6 +33,14 @@ class CollabNNImpl : public CollabModelImpl {
     return MlpTables{user_factors, item_factors, embedding_dropout->options.p(), layers};
   }
 
+  // Views (collab_model.h): the user vector is the user's embedding; no item bias, and no linear
+  // form, so fold-in takes gradient steps through score_items().
+  RowTables row_tables() const override { return {"user_factors.weight", "item_factors.weight"}; }
+  torch::Tensor user_vectors() const override { return user_factors->weight.detach(); }
+  torch::Tensor item_factor_table() const override { return item_factors->weight.detach(); }
+  torch::Tensor score_items(const torch::Tensor& user_vector,
+                            const torch::Tensor& items = {}) override;
+
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
   torch::nn::Dropout embedding_dropout{nullptr};
   torch::nn::Sequential layers{nullptr};

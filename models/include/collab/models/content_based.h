@@ -29,6 +29,16 @@ class ContentBasedImpl : public CollabModelImpl {
   bool uses_item_features() const override { return true; }
   const ContentBasedOptions& options() const { return options_; }
 
+  // Views (collab_model.h): the user vector is the profile, then the user bias when there is one;
+  // the item factors are the features themselves, so a new item is its features.
+  RowTables row_tables() const override { return {"user_profile.weight", "item_features"}; }
+  torch::Tensor user_vectors() const override;
+  torch::Tensor item_factor_table() const override { return item_features.detach(); }
+  std::optional<torch::Tensor> learned_item_bias() const override;
+  std::optional<LinearUserModel> linear_user_model() const override;
+  std::optional<torch::Tensor> bias_ratings(const torch::Tensor& user_vector) const override;
+  std::optional<FeatureItem> item_from_features(const torch::Tensor& features) const override;
+
   torch::Tensor item_features;                                  // buffer [n_items, kItemFeatures]
   torch::nn::Embedding user_profile{nullptr};                   // [n_users, kItemFeatures]
   torch::nn::Embedding user_bias{nullptr}, item_bias{nullptr};  // null when switched off

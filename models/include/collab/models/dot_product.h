@@ -22,6 +22,12 @@ class DotProductImpl : public CollabModelImpl {
   std::optional<YRange> y_range() const override { return options_.y_range; }
   std::optional<DotTables> dot_tables() override { return DotTables{user_factors, item_factors}; }
 
+  // Views (collab_model.h): the user vector is the user's factors; no item bias.
+  RowTables row_tables() const override { return {"user_factors.weight", "item_factors.weight"}; }
+  torch::Tensor user_vectors() const override { return user_factors->weight.detach(); }
+  torch::Tensor item_factor_table() const override { return item_factors->weight.detach(); }
+  std::optional<LinearUserModel> linear_user_model() const override;
+
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
 
  private:

@@ -24,6 +24,17 @@ class DotProductBiasImpl : public CollabModelImpl {
     return DotTables{user_factors, item_factors, user_bias, item_bias};
   }
 
+  // Views (collab_model.h): the user vector is the user's factors with their bias as a last
+  // coordinate.
+  RowTables row_tables() const override { return {"user_factors.weight", "item_factors.weight"}; }
+  torch::Tensor user_vectors() const override;
+  torch::Tensor item_factor_table() const override { return item_factors->weight.detach(); }
+  std::optional<torch::Tensor> learned_item_bias() const override {
+    return item_bias->weight.detach().squeeze(1);
+  }
+  std::optional<LinearUserModel> linear_user_model() const override;
+  std::optional<torch::Tensor> bias_ratings(const torch::Tensor& user_vector) const override;
+
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
   torch::nn::Embedding user_bias{nullptr}, item_bias{nullptr};
 

@@ -13,12 +13,14 @@
 // item_to_index (Dict[str, int]; item_to_index also maps a title-keyed vocabulary's item ids,
 // its aliases, to their title's index), plus the model's parameters and buffers named as in the eager
 // model with '.' replaced by '_' ("layers.0.weight" -> "layers_0_weight"), on the CPU.
+// import_torchscript reads such a module back into the eager model (src/export_reader.cpp).
 #pragma once
 
 #include <string>
 
 #include <torch/torch.h>
 
+#include "collab/common/config_reader.h"
 #include "collab/data/vocabulary.h"
 #include "collab/models/collab_model.h"
 
@@ -38,5 +40,19 @@ torch::jit::Module to_torchscript(const CollabModelImpl& model, const Vocabulary
 void export_torchscript(const CollabModelImpl& model, const Vocabulary& users,
                         const Vocabulary& items, const std::string& config_json,
                         const std::string& path);
+
+// An export read back: the eager model its `config` builds (registry.h), with the exported
+// tensors copied in by name, and its vocabularies (titles and aliases included).
+struct ImportedModel {
+  CollabModel model;  // on the CPU, in the mode build_model leaves it (training)
+  Vocabulary users;
+  Vocabulary items;
+  json config;  // the run's resolved config
+};
+
+// Reads the TorchScript module at `path` that export_torchscript wrote. Throws collab::Error
+// naming `path` when it is no loadable module, no collab export, or its tensors do not fit the
+// model its config builds.
+ImportedModel import_torchscript(const std::string& path);
 
 }  // namespace collab

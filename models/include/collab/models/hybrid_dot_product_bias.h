@@ -41,6 +41,17 @@ class HybridDotProductBiasImpl : public CollabModelImpl {
   // The full item biases [m] (item_bias + feature_bias) of `items`; zeros when both are off.
   torch::Tensor item_biases(const torch::Tensor& items) const;
 
+  // Views (collab_model.h): the user vector is the user's factors with their bias as a last
+  // coordinate; the item factors and bias are the full ones above (the item bias is nullopt when
+  // item_bias and feature_bias are both off); a new item is the projection of its features.
+  RowTables row_tables() const override { return {"user_factors.weight", "item_factors.weight"}; }
+  torch::Tensor user_vectors() const override;
+  torch::Tensor item_factor_table() const override;
+  std::optional<torch::Tensor> learned_item_bias() const override;
+  std::optional<LinearUserModel> linear_user_model() const override;
+  std::optional<torch::Tensor> bias_ratings(const torch::Tensor& user_vector) const override;
+  std::optional<FeatureItem> item_from_features(const torch::Tensor& features) const override;
+
   torch::Tensor item_features;  // buffer [n_items, kItemFeatures]
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
   torch::nn::Embedding user_bias{nullptr};

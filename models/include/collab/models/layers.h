@@ -18,6 +18,11 @@ namespace collab {
 // (values beyond 2 standard deviations wrap around rather than being resampled).
 torch::nn::Embedding make_embedding(int64_t n, int64_t dim);
 
+// A bias-free Linear(in, out) over item features, its weight initialised like make_embedding
+// (fastai's trunc_normal_, std 0.01) rather than torch's kaiming bound (1/sqrt(28) ~ 0.19 for
+// the 28 item features): a feature term then starts at the scale of the embeddings beside it.
+torch::nn::Linear make_feature_linear(int64_t in, int64_t out);
+
 // sigmoid(x) * (hi - lo) + lo, or x unchanged without a range.
 torch::Tensor sigmoid_range(const torch::Tensor& x, const std::optional<YRange>& range);
 

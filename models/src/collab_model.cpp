@@ -1,0 +1,34 @@
+// CollabModelImpl's default views: "none", or an error naming the architecture.
+#include "collab/models/collab_model.h"
+
+#include "collab/common/error.h"
+#include "collab/models/layers.h"
+
+namespace collab {
+
+void CollabModelImpl::no_view(const std::string& what) const {
+  throw Error("architecture \"" + arch() + "\" has no " + what);
+}
+
+torch::Tensor CollabModelImpl::user_vectors() const {
+  no_view("user vectors");
+}
+
+torch::Tensor CollabModelImpl::item_factor_table() const {
+  no_view("item factors");
+}
+
+torch::Tensor CollabModelImpl::score_items(const torch::Tensor& user_vector,
+                                           const torch::Tensor& items) {
+  const auto linear = linear_user_model();
+  if (!linear) no_view("linear user model to score items for a user vector");
+  const torch::Tensor design = rows_of(linear->design, items);
+  const torch::Tensor r = design.matmul(user_vector) + rows_of(linear->offset, items);
+  return sigmoid_range(r, y_range());
+}
+
+torch::Tensor rows_of(const torch::Tensor& table, const torch::Tensor& items) {
+  return items.defined() ? table.index_select(0, items) : table;
+}
+
+}  // namespace collab
