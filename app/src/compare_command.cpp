@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include <cxxopts.hpp>
 
@@ -110,9 +112,90 @@ FoldResult run_fold(const CompareCandidate& candidate, const std::string& fold_n
   return result;
 }
 
+// The protocol's splits, each read once and shared by every candidate.
+struct Splits {
+  std::vector<std::string> names;
+  std::vector<Dataset> data;
+};
+
+Splits load_splits(const CompareConfig& config, bool quiet) {
+  if (!config.data.dataset.empty()) ensure_dataset(config.data.dataset, config.data.dir, quiet);
+  Splits splits;
+  for (int64_t f = 0; f < fold_count(config.protocol); ++f) {
+    splits.names.push_back(fold_name(config.protocol, f));
+    splits.data.push_back(load_fold(config.data, config.protocol, f));
+  }
+  return splits;
+}
+
+void print_plan(const CompareConfig& config, const Splits& splits, const std::string& run_dir) {
+  const Dataset& first = splits.data[0];
+  std::cout << config.candidates.size() << " candidate(s) x " << splits.data.size()
+            << " split(s): " << protocol_text(config) << "; " << first.users.size() << " users, "
+            << first.items.size() << " items, " << first.train.size() << " train / "
+            << first.valid.size() << " test ratings in " << splits.names[0] << "; run dir "
+            << run_dir << "\n";
+  std::cout.flush();
+}
+
+// Trains `candidate` on every split, printing a line per split.
+CandidateResult run_candidate(const CompareCandidate& candidate, const Splits& splits,
+                              const RankingOptions& ranking, Progress& progress) {
+  CandidateResult r;
+  r.name = candidate.name;
+  r.arch = candidate.run.model.value("arch", std::string());
+  for (size_t f = 0; f < splits.data.size(); ++f) {
+    r.folds.push_back(run_fold(candidate, splits.names[f], splits.data[f], ranking, progress));
+    const FoldResult& fr = r.folds.back();
+    char text[256];
+    std::snprintf(text, sizeof text, "%s %s: rmse %.4f mae %.4f ndcg@%lld %.4f",
+                  candidate.name.c_str(), fr.fold.c_str(), fr.rating.rmse, fr.rating.mae,
+                  static_cast<long long>(ranking.k), fr.ranking.ndcg);
+    progress.line(text);
+  }
+  return r;
+}
+
+void write_reports(const CompareConfig& config, const std::vector<CandidateResult>& results,
+                   const std::string& run_dir) {
+  write_json_atomically(run_dir + "/compare.json", results_json(config, results));
+  write_file_atomically(run_dir + "/compare.csv", results_csv(config, results));
+  write_file_atomically(run_dir + "/compare.md", results_markdown(config, results));
+  write_file_atomically(run_dir + "/learning_curves.svg", learning_curves_svg(config, results));
+  write_file_atomically(run_dir + "/final_metrics.svg", final_metrics_svg(config, results));
+}
+
+// Trains every candidate on every split into `requested_run_dir` ("" for
+// runs/compare-<time>), then prints the summary table.
+int run_compare(const CompareConfig& config, const std::string& requested_run_dir, bool quiet) {
+  const Splits splits = load_splits(config, quiet);
+  const std::string run_dir = prepare_run_dir(requested_run_dir, "compare");
+  write_json_atomically(run_dir + "/config.json", config.resolved);
+  const int64_t n_folds = static_cast<int64_t>(splits.data.size());
+  int64_t total_epochs = 0;
+  for (const auto& c : config.candidates) total_epochs += c.run.train.epochs * n_folds;
+  if (!quiet) print_plan(config, splits, run_dir);
+
+  Progress progress(quiet, total_epochs);
+  std::vector<CandidateResult> results;
+  for (const auto& candidate : config.candidates) {
+    results.push_back(run_candidate(candidate, splits, config.ranking, progress));
+    // Rewritten after each candidate, so an interrupted comparison keeps what it finished.
+    write_json_atomically(run_dir + "/compare.json", results_json(config, results));
+  }
+  progress.finish();
+  write_reports(config, results, run_dir);
+  std::cout << summary_table(results, config.ranking.k);
+  if (!quiet) {
+    std::cout << "mean ± sd over " << n_folds << " split(s); wrote compare.json, compare.csv, "
+              << "compare.md, learning_curves.svg, final_metrics.svg to " << run_dir << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
-int run_compare(int argc, char** argv) {
+int run_compare_command(int argc, char** argv) {
   cxxopts::Options options("collab compare",
                            "Train several models on the same splits and compare their metrics.");
   options.positional_help("CONFIG");
@@ -133,73 +216,16 @@ int run_compare(int argc, char** argv) {
   if (!args.unmatched().empty()) {
     throw std::invalid_argument("unexpected argument \"" + args.unmatched()[0] + "\"");
   }
-  const bool quiet = args.count("quiet") > 0;
   const auto overrides =
       args.count("set") ? args["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   const CompareConfig config = load_compare_config(args["config"].as<std::string>(), overrides);
-
-  if (!config.data.dataset.empty()) ensure_dataset(config.data.dataset, config.data.dir, quiet);
-  const int64_t n_folds = fold_count(config.protocol);
-  std::vector<std::string> fold_names;
-  std::vector<Dataset> folds;
-  for (int64_t f = 0; f < n_folds; ++f) {
-    fold_names.push_back(fold_name(config.protocol, f));
-    folds.push_back(load_fold(config.data, config.protocol, f));
-  }
-  const std::string run_dir = prepare_run_dir(args["run-dir"].as<std::string>(), "compare");
-  write_json_atomically(run_dir + "/config.json", config.resolved);
-
-  int64_t total_epochs = 0;
-  for (const auto& c : config.candidates) total_epochs += c.run.train.epochs * n_folds;
-  if (!quiet) {
-    std::cout << config.candidates.size() << " candidate(s) x " << n_folds
-              << " split(s): " << protocol_text(config) << "; " << folds[0].users.size()
-              << " users, " << folds[0].items.size() << " items, " << folds[0].train.size()
-              << " train / " << folds[0].valid.size() << " test ratings in " << fold_names[0]
-              << "; run dir " << run_dir << "\n";
-    std::cout.flush();
-  }
-
-  Progress progress(quiet, total_epochs);
-  std::vector<CandidateResult> results;
-  for (const auto& candidate : config.candidates) {
-    CandidateResult r;
-    r.name = candidate.name;
-    r.arch = candidate.run.model.value("arch", std::string());
-    for (int64_t f = 0; f < n_folds; ++f) {
-      r.folds.push_back(run_fold(candidate, fold_names[static_cast<size_t>(f)],
-                                 folds[static_cast<size_t>(f)], config.ranking, progress));
-      const FoldResult& fr = r.folds.back();
-      char text[256];
-      std::snprintf(text, sizeof text, "%s %s: rmse %.4f mae %.4f ndcg@%lld %.4f",
-                    candidate.name.c_str(), fr.fold.c_str(), fr.rating.rmse, fr.rating.mae,
-                    static_cast<long long>(config.ranking.k), fr.ranking.ndcg);
-      progress.line(text);
-    }
-    results.push_back(std::move(r));
-    // Rewritten after each candidate, so an interrupted comparison keeps what it finished.
-    write_json_atomically(run_dir + "/compare.json", results_json(config, results));
-  }
-  progress.finish();
-
-  write_json_atomically(run_dir + "/compare.json", results_json(config, results));
-  write_file_atomically(run_dir + "/compare.csv", results_csv(config, results));
-  write_file_atomically(run_dir + "/compare.md", results_markdown(config, results));
-  write_file_atomically(run_dir + "/learning_curves.svg", learning_curves_svg(config, results));
-  write_file_atomically(run_dir + "/final_metrics.svg", final_metrics_svg(config, results));
-
-  std::cout << summary_table(results, config.ranking.k);
-  if (!quiet) {
-    std::cout << "mean ± sd over " << n_folds << " split(s); wrote compare.json, compare.csv, "
-              << "compare.md, learning_curves.svg, final_metrics.svg to " << run_dir << "\n";
-  }
-  return 0;
+  return run_compare(config, args["run-dir"].as<std::string>(), args.count("quiet") > 0);
 }
 
 }  // namespace compare_internal
 
 int compare_command(int argc, char** argv) {
-  return compare_internal::run_compare(argc, argv);
+  return compare_internal::run_compare_command(argc, argv);
 }
 
 }  // namespace collab
