@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collab/app/checkpoints.h"
+#include "collab/common/file_io.h"
 #include "collab/train/checkpoint.h"
 #include "test_support.h"
 
