@@ -2,6 +2,7 @@
 // Titles must come out as valid UTF-8 whatever the bytes (latin-1 is converted).
 #include "collab/common/config_reader.h"
 #include "collab/common/text.h"
+#include "collab/common/utf8.h"
 #include "collab/data/item_catalog.h"
 #include "fuzz_support.h"
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "collab/common/error.h"
+#include "collab/common/file_io.h"
 #include "collab/models/registry.h"
 #include "collab/train/checkpoint.h"
 #include "test_support.h"

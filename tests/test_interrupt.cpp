@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "collab/common/file_io.h"
 #include "collab/train/run_checkpoints.h"
 #include "collab/train/checkpoint.h"
 #include "test_support.h"

@@ -8,6 +8,7 @@
 
 #include "collab/common/error.h"
 #include "collab/common/text.h"
+#include "collab/common/utf8.h"
 #include "collab/data/item_catalog.h"
 #include "test_support.h"
 

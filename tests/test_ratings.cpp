@@ -7,6 +7,7 @@
 #include <string>
 
 #include "collab/common/error.h"
+#include "collab/common/file_io.h"
 #include "collab/data/ratings.h"
 #include "test_support.h"
 

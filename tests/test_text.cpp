@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collab/common/text.h"
+#include "collab/common/utf8.h"
 
 namespace test_text {
 

@@ -11,10 +11,9 @@
 #include <string>
 #include <vector>
 
-#include <cxxopts.hpp>
-
 #include "collab/app/commands.h"
 #include "collab/app/compare.h"
+#include "collab/common/cli.h"
 #include "collab/common/error.h"
 #include "collab/common/text.h"
 #include "collab/train/checkpoint.h"
@@ -57,11 +56,11 @@ class Progress {
                                            static_cast<double>(std::max<int64_t>(1, total_)));
       std::printf("\r\033[K[%s%s] %lld/%lld %s  ETA %s", std::string(filled, '#').c_str(),
                   std::string(width - filled, '.').c_str(), static_cast<long long>(done_),
-                  static_cast<long long>(total_), detail, format_time(eta).c_str());
+                  static_cast<long long>(total_), detail, format_duration(eta).c_str());
     } else {
-      std::printf("%s (%s; %lld/%lld epochs, ETA %s)\n", detail, format_time(m.seconds).c_str(),
+      std::printf("%s (%s; %lld/%lld epochs, ETA %s)\n", detail, format_duration(m.seconds).c_str(),
                   static_cast<long long>(done_), static_cast<long long>(total_),
-                  format_time(eta).c_str());
+                  format_duration(eta).c_str());
     }
     std::fflush(stdout);
   }
@@ -198,27 +197,20 @@ int run_compare(const CompareConfig& config, const std::string& requested_run_di
 int run_compare_command(int argc, char** argv) {
   cxxopts::Options options("collab compare",
                            "Train several models on the same splits and compare their metrics.");
-  options.positional_help("CONFIG");
-  options.add_options()("config", "JSON compare config", cxxopts::value<std::string>())(
+  options.add_options()(
       "set", "override a config key, e.g. --set eval.k=20 --set train.epochs=3 (repeatable)",
       cxxopts::value<std::vector<std::string>>())(
       "run-dir", "folder for compare.json/.csv/.md and the plots (default runs/compare-<time>)",
-      cxxopts::value<std::string>()->default_value(""))("q,quiet", "print only the final table")(
-      "h,help", "show this help");
-  options.parse_positional({"config"});
-  const auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << "\n";
-    return 0;
-  }
-  if (!args.count("config"))
-    throw std::invalid_argument("need a CONFIG file (collab compare --help)");
-  if (!args.unmatched().empty()) {
-    throw std::invalid_argument("unexpected argument \"" + args.unmatched()[0] + "\"");
-  }
+      cxxopts::value<std::string>()->default_value(""))("q,quiet", "print only the final table");
+  const CommandLine line = parse_command_line(
+      options, argc, argv,
+      {"compare", "collab compare CONFIG [--set KEY=VALUE]... [--run-dir DIR]", "CONFIG", 1, 1,
+       ""});
+  if (line.help) return 0;
+  const cxxopts::ParseResult& args = line.options;
   const auto overrides =
       args.count("set") ? args["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  const CompareConfig config = load_compare_config(args["config"].as<std::string>(), overrides);
+  const CompareConfig config = load_compare_config(line.positionals[0], overrides);
   return run_compare(config, args["run-dir"].as<std::string>(), args.count("quiet") > 0);
 }
 

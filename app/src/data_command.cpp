@@ -1,12 +1,12 @@
 // `collab data fetch <dataset>`: downloads, verifies and unpacks a known dataset into the data
 // root (or --dest), printing the dataset's folder on stdout.
-#include <cxxopts.hpp>
 #include <iostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "collab/app/commands.h"
+#include "collab/common/cli.h"
 #include "collab/data/data_config.h"
 #include "collab/data/fetch.h"
 
@@ -24,30 +24,20 @@ int data_command(int argc, char** argv) {
       ("md5", "expected MD5 of the archive (\"\" skips the check)", cxxopts::value<std::string>())
       ("size", "expected size of the archive in bytes (0 skips the check)",
                cxxopts::value<int64_t>())
-      ("quiet", "no progress output")
-      ("h,help", "print this help")
-      ("args", "subcommand and dataset", cxxopts::value<std::vector<std::string>>());
+      ("quiet", "no progress output");
   // clang-format on
-  options.parse_positional({"args"});
-  cxxopts::ParseResult result;
-  try {
-    result = options.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    throw std::invalid_argument(std::string(e.what()) + " (see collab data --help)");
-  }
-  if (result.count("help")) {
-    std::cout << options.help({""}) << "\nknown datasets: ml-100k\n";
-    return 0;
-  }
-  const auto args = result.count("args") ? result["args"].as<std::vector<std::string>>()
-                                         : std::vector<std::string>();
-  if (args.empty()) throw std::invalid_argument("need a subcommand: collab data fetch <dataset>");
+  const CommandLine line =
+      parse_command_line(options, argc, argv,
+                         {"data", "collab data fetch <dataset>", "a subcommand (fetch)", 1, 2,
+                          "known datasets: ml-100k\n"});
+  if (line.help) return 0;
+  const cxxopts::ParseResult& result = line.options;
+  const std::vector<std::string>& args = line.positionals;
   if (args[0] != "fetch") {
     throw std::invalid_argument("unknown data subcommand \"" + args[0] +
                                 "\"; the only one is fetch");
   }
   if (args.size() < 2) throw std::invalid_argument("need a dataset name after fetch, e.g. ml-100k");
-  if (args.size() > 2) throw std::invalid_argument("unexpected argument \"" + args[2] + "\"");
 
   DatasetSource source = known_dataset(args[1]);
   if (result.count("url")) source.url = result["url"].as<std::string>();

@@ -1,6 +1,5 @@
 // `collab export CHECKPOINT -o model.pt`: rebuilds a checkpoint's model and writes it as a
 // TorchScript module (models/export.h) that LibTorch and Python load without collab.
-#include <cxxopts.hpp>
 #include <filesystem>
 #include <iostream>
 #include <stdexcept>
@@ -9,6 +8,7 @@
 
 #include "collab/train/run_checkpoints.h"
 #include "collab/app/commands.h"
+#include "collab/common/cli.h"
 #include "collab/common/error.h"
 #include "collab/models/export.h"
 #include "collab/models/registry.h"
@@ -24,26 +24,14 @@ int export_command(int argc, char** argv) {
   // clang-format off
   options.add_options()
       ("o,output", "the TorchScript file to write", cxxopts::value<std::string>())
-      ("quiet", "no summary on stderr")
-      ("h,help", "print this help")
-      ("checkpoint", "checkpoint file or run dir", cxxopts::value<std::vector<std::string>>());
+      ("quiet", "no summary on stderr");
   // clang-format on
-  options.parse_positional({"checkpoint"});
-  cxxopts::ParseResult result;
-  try {
-    result = options.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    throw std::invalid_argument(std::string(e.what()) + " (see collab export --help)");
-  }
-  if (result.count("help")) {
-    std::cout << options.help({""});
-    return 0;
-  }
-  const auto args = result.count("checkpoint") ? result["checkpoint"].as<std::vector<std::string>>()
-                                               : std::vector<std::string>();
-  if (args.empty())
-    throw std::invalid_argument("need a checkpoint: collab export CHECKPOINT -o FILE");
-  if (args.size() > 1) throw std::invalid_argument("unexpected argument \"" + args[1] + "\"");
+  const CommandLine line = parse_command_line(
+      options, argc, argv,
+      {"export", "collab export CHECKPOINT -o FILE", "CHECKPOINT", 1, 1, ""});
+  if (line.help) return 0;
+  const cxxopts::ParseResult& result = line.options;
+  const std::vector<std::string>& args = line.positionals;
   if (!result.count("output")) {
     throw std::invalid_argument("need -o FILE, the TorchScript file to write");
   }

@@ -10,8 +10,11 @@ namespace collab {
 
 namespace {
 
-// Written only by the handler; sig_atomic_t is the one type a handler may store to safely.
+// Written only by the handler (which blocks the other signal while it runs, so it never races
+// with itself); sig_atomic_t is the one type a handler may store to safely.
 volatile std::sig_atomic_t g_signal = 0;
+volatile std::sig_atomic_t g_count = 0;
+volatile std::sig_atomic_t g_record_only = 0;  // set before the handlers are installed
 
 void write_stderr(const char* text) {
   // write(2) is async-signal-safe; a failed write has nowhere better to go.
@@ -20,6 +23,11 @@ void write_stderr(const char* text) {
 }
 
 void on_signal(int sig) {
+  g_count = g_count + 1;
+  if (g_record_only) {
+    g_signal = sig;
+    return;
+  }
   if (g_signal != 0) {
     // The second signal: exit now. _exit runs no destructors and flushes nothing, which is what
     // leaves the files as they are; a checkpoint being written stays a temporary file that the
@@ -36,24 +44,32 @@ void on_signal(int sig) {
 
 }  // namespace
 
-void install_interrupt_handlers() {
+void install_interrupt_handlers(InterruptMode mode) {
+  const bool record_only = mode == InterruptMode::kRecordOnly;
+  g_record_only = record_only ? 1 : 0;
   struct sigaction action;
   std::memset(&action, 0, sizeof action);
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
+  sigaddset(&action.sa_mask, SIGINT);
+  sigaddset(&action.sa_mask, SIGTERM);
+  action.sa_flags = record_only ? 0 : SA_RESTART;
   for (const int sig : {SIGINT, SIGTERM}) {
     // A signal ignored at startup stays ignored, as for any Unix program: a shell starts
     // background jobs (`collab train ... &`) and nohup its commands with SIGINT ignored so that
     // Ctrl-C at the terminal does not reach them.
     struct sigaction old;
-    if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    if (!record_only && sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
     sigaction(sig, &action, nullptr);
   }
 }
 
 int interrupt_signal() {
   return g_signal;
+}
+
+int interrupt_count() {
+  return g_count;
 }
 
 const char* signal_name(int signal) {

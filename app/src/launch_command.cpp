@@ -28,9 +28,9 @@
 #include <string>
 #include <vector>
 
-#include <cxxopts.hpp>
-
 #include "collab/app/commands.h"
+#include "collab/app/interrupt.h"
+#include "collab/common/cli.h"
 #include "collab/common/error.h"
 
 extern char** environ;
@@ -38,13 +38,6 @@ extern char** environ;
 namespace collab {
 
 namespace {
-
-volatile sig_atomic_t g_stop_signal = 0;  // the last SIGINT/SIGTERM received
-volatile sig_atomic_t g_stop_count = 0;   // how many were received
-void on_stop_signal(int signal) {
-  g_stop_signal = signal;
-  g_stop_count = g_stop_count + 1;  // the handler blocks both signals: no race with itself
-}
 
 // A TCP port nobody listens on now (the kernel picks it); another program could take it before
 // rank 0 binds it, a race torchrun's default port shares.
@@ -162,16 +155,13 @@ std::optional<LaunchOptions> parse_launch_args(int argc, char** argv) {
       cxxopts::value<int>())("output", "all: every rank's output; rank0: stdout of rank 0 only",
                              cxxopts::value<std::string>()->default_value("all"))(
       "grace", "seconds a worker gets after SIGTERM before SIGKILL",
-      cxxopts::value<int>()->default_value("5"))("h,help", "show this help");
-  const auto args = options.parse(split, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << "\n";
-    return std::nullopt;
-  }
-  if (!args.unmatched().empty()) {
-    throw std::invalid_argument("unexpected argument \"" + args.unmatched()[0] +
-                                "\" (the command goes after --)");
-  }
+      cxxopts::value<int>()->default_value("5"));
+  // Launch's own options come before "--"; the workers' command after it.
+  const CommandLine line = parse_command_line(
+      options, split, argv,
+      {"launch", "collab launch [--nproc N] [options] -- COMMAND ARGS...", "", 0, 0, ""});
+  if (line.help) return std::nullopt;
+  const cxxopts::ParseResult& args = line.options;
   if (split + 1 >= argc) {
     throw std::invalid_argument(
         "need a command after --, e.g. collab launch --nproc 2 -- train "
@@ -209,16 +199,6 @@ std::vector<std::string> inherited_environment() {
     if (!replaced) inherited.push_back(entry);
   }
   return inherited;
-}
-
-void install_stop_handlers() {
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  sigaddset(&action.sa_mask, SIGINT);
-  sigaddset(&action.sa_mask, SIGTERM);
-  ::sigaction(SIGINT, &action, nullptr);
-  ::sigaction(SIGTERM, &action, nullptr);
 }
 
 // The running workers and their output streams.
@@ -294,7 +274,7 @@ void forward_output(std::vector<Stream>& streams) {
 int supervise(Workers& w, int grace) {
   int failed_code = 0;
   bool stopping = false;
-  sig_atomic_t forwarded = 0;  // interrupts passed on to the workers
+  int forwarded = 0;  // interrupts passed on to the workers
   std::chrono::steady_clock::time_point kill_at = std::chrono::steady_clock::time_point::max();
   auto stop_all = [&](int signal) {
     for (const auto& worker : w.workers) {
@@ -317,13 +297,13 @@ int supervise(Workers& w, int grace) {
                   << "; stopping the other workers\n";
       }
     }
-    if (g_stop_count > forwarded) {
+    if (interrupt_count() > forwarded) {
       // The user's interrupt, passed on: the workers checkpoint and exit in their own time (a
       // second interrupt makes them exit at once), so no SIGKILL deadline.
-      forwarded = g_stop_count;
-      if (!stopping) failed_code = 128 + g_stop_signal;
+      forwarded = interrupt_count();
+      if (!stopping) failed_code = 128 + interrupt_signal();
       stopping = true;
-      stop_all(g_stop_signal);
+      stop_all(interrupt_signal());
     } else if (!stopping && failed_code != 0) {
       stopping = true;
       stop_all(SIGTERM);
@@ -344,7 +324,7 @@ int launch_command(int argc, char** argv) {
   if (!launch) return 0;
   const std::string exe = self_executable();
   const std::vector<std::string> inherited = inherited_environment();
-  install_stop_handlers();
+  install_interrupt_handlers(InterruptMode::kRecordOnly);
   Workers workers;
   for (int rank = 0; rank < launch->nproc; ++rank) {
     start_worker(*launch, exe, inherited, rank, workers);

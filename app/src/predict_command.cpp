@@ -17,7 +17,9 @@
 #include "collab/app/model_args.h"
 #include "collab/app/model_source.h"
 #include "collab/common/error.h"
+#include "collab/common/file_io.h"
 #include "collab/common/text.h"
+#include "collab/data/delimited.h"
 #include "collab/data/ratings.h"
 
 namespace collab {
@@ -33,30 +35,26 @@ struct PairRow {
 std::vector<PairRow> read_pairs(const std::string& path, char delimiter, bool header) {
   const std::string text = read_file(path);
   std::vector<PairRow> rows;
-  std::istringstream lines(text);
-  std::string line;
-  for (size_t line_no = 1; std::getline(lines, line); ++line_no) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if ((header && line_no == 1) || trim(line).empty()) continue;
-    std::vector<std::string> fields;
-    std::stringstream fs(line);
-    for (std::string f; std::getline(fs, f, delimiter);) fields.emplace_back(trim(f));
-    if (fields.size() < 2 || fields[0].empty() || fields[1].empty()) {
+  for_each_record_line(text, header, [&](size_t line_no, std::string_view line) {
+    std::string_view fields[3];
+    const size_t n = split_fields(line, delimiter, fields, 3);
+    if (n < 2 || fields[0].empty() || fields[1].empty()) {
       throw Error(path + ":" + std::to_string(line_no) + ": expected user" + delimiter + "item[" +
-                  delimiter + "rating...], got \"" + line + "\"");
+                  delimiter + "rating...], got \"" + std::string(line) + "\"");
     }
     double rating = std::nan("");
-    if (fields.size() >= 3) {
+    if (n >= 3) {
+      const std::string value(fields[2]);
       try {
         size_t used = 0;
-        rating = std::stod(fields[2], &used);
-        if (used != fields[2].size()) rating = std::nan("");
+        rating = std::stod(value, &used);
+        if (used != value.size()) rating = std::nan("");
       } catch (const std::exception&) {
         rating = std::nan("");
       }
     }
-    rows.push_back({line_no, fields[0], fields[1], rating});
-  }
+    rows.push_back({line_no, std::string(fields[0]), std::string(fields[1]), rating});
+  });
   return rows;
 }
 
@@ -116,12 +114,9 @@ int predict_command(int argc, char** argv) {
     for (size_t k = 0; k < known.size(); ++k) predictions[known[k]] = p[k];
   }
 
-  std::ofstream file;
-  if (result.count("output")) {
-    file.open(result["output"].as<std::string>(), std::ios::binary | std::ios::trunc);
-    if (!file) throw Error(result["output"].as<std::string>() + ": cannot write");
-  }
-  std::ostream& out = result.count("output") ? file : std::cout;
+  // --output is written whole and atomically (common/file_io.h), like every file collab writes.
+  std::ostringstream csv;
+  std::ostream& out = result.count("output") ? csv : std::cout;
   out << "user,item,prediction\n";
   double squared = 0;
   size_t rated = 0;
@@ -138,8 +133,12 @@ int predict_command(int argc, char** argv) {
     }
     out << '\n';
   }
-  out.flush();
-  if (!out) throw Error("cannot write the predictions");
+  if (result.count("output")) {
+    write_file_atomically(result["output"].as<std::string>(), csv.str());
+  } else {
+    out.flush();
+    if (!out) throw Error("cannot write the predictions");
+  }
   if (unknown > 0) {
     std::cerr << "note: " << unknown << " of " << rows.size()
               << " rows have a user or item the model never saw (first: " << first_unknown

@@ -8,9 +8,8 @@
 #include <string>
 #include <vector>
 
-#include <cxxopts.hpp>
-
 #include "collab/app/commands.h"
+#include "collab/common/cli.h"
 #include "collab/train/run_config.h"
 #include "collab/app/training.h"
 
@@ -18,9 +17,7 @@ namespace collab {
 
 int resume_command(int argc, char** argv) {
   cxxopts::Options options("collab resume", "Continue a run from its latest checkpoint.");
-  options.positional_help("RUN_DIR");
-  options.add_options()("run-dir", "the run's folder (holds checkpoints/)",
-                        cxxopts::value<std::string>())(
+  options.add_options()(
       "epochs",
       "train this many epochs in all instead of the run's train.epochs; the one-cycle schedule is "
       "recomputed for the new total, so the result differs from an uninterrupted run",
@@ -28,19 +25,13 @@ int resume_command(int argc, char** argv) {
       "device",
       "train on this device instead of the run's train.device (\"cpu\", \"cuda\", \"cuda:N\", "
       "\"auto\"); the run continues, bit-identically only on the device it was saved from",
-      cxxopts::value<std::string>())("q,quiet", "print only the final metrics")("h,help",
-                                                                                "show this help");
-  options.parse_positional({"run-dir"});
-  const auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << "\n";
-    return 0;
-  }
-  if (!args.count("run-dir")) throw std::invalid_argument("need a RUN_DIR (collab resume --help)");
-  if (!args.unmatched().empty()) {
-    throw std::invalid_argument("unexpected argument \"" + args.unmatched()[0] + "\"");
-  }
-  const std::string run_dir = args["run-dir"].as<std::string>();
+      cxxopts::value<std::string>())("q,quiet", "print only the final metrics");
+  const CommandLine line = parse_command_line(
+      options, argc, argv,
+      {"resume", "collab resume RUN_DIR [--epochs N] [--device D]", "RUN_DIR", 1, 1, ""});
+  if (line.help) return 0;
+  const cxxopts::ParseResult& args = line.options;
+  const std::string run_dir = line.positionals[0];
   std::optional<ResumePoint> resume = latest_resume_point(run_dir);
 
   std::vector<std::string> overrides;

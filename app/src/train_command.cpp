@@ -9,11 +9,10 @@
 #include <string>
 #include <vector>
 
-#include <cxxopts.hpp>
-
 #include "collab/app/commands.h"
 #include "collab/app/interrupt.h"
 #include "collab/app/training.h"
+#include "collab/common/cli.h"
 #include "collab/common/error.h"
 #include "collab/common/text.h"
 #include "collab/train/run.h"
@@ -28,7 +27,7 @@ namespace {
 void print_row(const json& m) {
   std::printf("%-7lld%-12.6f%-12.6f%-12.6f%s\n", static_cast<long long>(m.value("epoch", 0)),
               m.value("train_loss", 0.0), m.value("valid_mse", 0.0), m.value("valid_rmse", 0.0),
-              format_time(m.value("seconds", 0.0)).c_str());
+              format_duration(m.value("seconds", 0.0)).c_str());
   std::fflush(stdout);
 }
 
@@ -145,30 +144,23 @@ int train_and_report(const RunConfig& run, const std::string& run_dir, bool quie
 
 int train_command(int argc, char** argv) {
   cxxopts::Options options("collab train", "Train a model from a JSON config.");
-  options.positional_help("CONFIG");
-  options.add_options()("config", "JSON config file", cxxopts::value<std::string>())(
+  options.add_options()(
       "set", "override a config key, e.g. --set train.lr_max=1e-2 (repeatable)",
       cxxopts::value<std::vector<std::string>>())(
       "run-dir",
       "folder for config.json, metrics.jsonl and checkpoints/ (default runs/<arch>-<time>)",
       cxxopts::value<std::string>()->default_value(""))(
       "resume", "continue the run in --run-dir from its latest checkpoint (same model and data)")(
-      "q,quiet", "print only the final metrics")("h,help", "show this help");
-  options.parse_positional({"config"});
-  const auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << "\n";
-    return 0;
-  }
-  if (!args.count("config"))
-    throw std::invalid_argument("need a CONFIG file (collab train --help)");
-  if (!args.unmatched().empty()) {
-    throw std::invalid_argument("unexpected argument \"" + args.unmatched()[0] + "\"");
-  }
-  const bool quiet = args.count("quiet") > 0;
+      "q,quiet", "print only the final metrics");
+  const CommandLine line = parse_command_line(
+      options, argc, argv,
+      {"train", "collab train CONFIG [--set KEY=VALUE]... [--run-dir DIR] [--resume]", "CONFIG",
+       1, 1, ""});
+  if (line.help) return 0;
+  const cxxopts::ParseResult& args = line.options;
   const auto overrides =
       args.count("set") ? args["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  const RunConfig run = load_run_config(args["config"].as<std::string>(), overrides);
+  const RunConfig run = load_run_config(line.positionals[0], overrides);
   const std::string run_dir = args["run-dir"].as<std::string>();
   std::optional<ResumePoint> resume;
   if (args.count("resume")) {
@@ -177,7 +169,7 @@ int train_command(int argc, char** argv) {
     }
     resume = latest_resume_point(run_dir);
   }
-  return train_and_report(run, run_dir, quiet, std::move(resume));
+  return train_and_report(run, run_dir, args.count("quiet") > 0, std::move(resume));
 }
 
 }  // namespace collab

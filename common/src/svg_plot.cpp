@@ -1,5 +1,8 @@
 #include "collab/common/svg_plot.h"
 
+#include "collab/common/utf8.h"
+#include "svg_elements.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -10,6 +13,30 @@
 
 namespace collab {
 
+// The elements both chart kinds and the scatter plot draw with (svg_elements.h).
+// Coordinates with two decimals: enough for a screen, and stable text for tests.
+std::string svg_number(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f", v);
+  return text;
+}
+
+std::string svg_text(double x, double y, const std::string& s, double size, const char* anchor,
+                     const std::string& extra) {
+  return "<text x=\"" + svg_number(x) + "\" y=\"" + svg_number(y) + "\" font-size=\"" + svg_number(size) +
+         "\" text-anchor=\"" + anchor + "\"" + extra + ">" + xml_escape(s) + "</text>\n";
+}
+
+std::string svg_header(double width, double height) {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+         svg_number(width) + "\" height=\"" + svg_number(height) + "\" viewBox=\"0 0 " + svg_number(width) + " " +
+         svg_number(height) +
+         "\" font-family=\"DejaVu Sans, Arial, Helvetica, sans-serif\">\n"
+         "<rect x=\"0\" y=\"0\" width=\"" +
+         svg_number(width) + "\" height=\"" + svg_number(height) + "\" fill=\"white\"/>\n";
+}
+
 namespace {
 
 // Tableau 10: distinct on screen and in print, and readable by most colour-blind viewers.
@@ -18,13 +45,6 @@ const char* const kPalette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59
 
 const char* colour(size_t i) {
   return kPalette[i % (sizeof kPalette / sizeof kPalette[0])];
-}
-
-// Coordinates with two decimals: enough for a screen, and stable text for tests.
-std::string num(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.2f", v);
-  return text;
 }
 
 // Tick labels with as many decimals as the step needs (0.05 -> 2), none for integers.
@@ -42,23 +62,7 @@ std::string tick_label(double v, double step) {
 // Rough text width for the default sans-serif at `size` px: lays out legends without a font
 // engine (wide enough for capitals, so text never spills into the plot).
 double text_width(const std::string& s, double size) {
-  return static_cast<double>(s.size()) * size * 0.6;
-}
-
-std::string svg_text(double x, double y, const std::string& s, double size,
-                     const char* anchor = "start", const std::string& extra = "") {
-  return "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" font-size=\"" + num(size) +
-         "\" text-anchor=\"" + anchor + "\"" + extra + ">" + xml_escape(s) + "</text>\n";
-}
-
-std::string svg_header(double width, double height) {
-  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
-         num(width) + "\" height=\"" + num(height) + "\" viewBox=\"0 0 " + num(width) + " " +
-         num(height) +
-         "\" font-family=\"DejaVu Sans, Arial, Helvetica, sans-serif\">\n"
-         "<rect x=\"0\" y=\"0\" width=\"" +
-         num(width) + "\" height=\"" + num(height) + "\" fill=\"white\"/>\n";
+  return static_cast<double>(utf8_width(s)) * size * 0.6;
 }
 
 struct Scale {
@@ -74,19 +78,19 @@ std::string axes(const Scale& sx, const Scale& sy, const std::vector<double>& xt
   const double ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
   for (const double t : yt) {
     const double y = sy(t);
-    out += "<line x1=\"" + num(x0) + "\" y1=\"" + num(y) + "\" x2=\"" + num(x1) + "\" y2=\"" +
-           num(y) + "\" stroke=\"#e0e0e0\" stroke-width=\"1\"/>\n";
+    out += "<line x1=\"" + svg_number(x0) + "\" y1=\"" + svg_number(y) + "\" x2=\"" + svg_number(x1) + "\" y2=\"" +
+           svg_number(y) + "\" stroke=\"#e0e0e0\" stroke-width=\"1\"/>\n";
     out += svg_text(x0 - 6, y + font * 0.35, tick_label(t, ystep), font, "end");
   }
   const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1;
   for (const double t : xt) {
     const double x = sx(t);
-    out += "<line x1=\"" + num(x) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x) + "\" y2=\"" +
-           num(y1 + 5) + "\" stroke=\"#333\" stroke-width=\"1\"/>\n";
+    out += "<line x1=\"" + svg_number(x) + "\" y1=\"" + svg_number(y1) + "\" x2=\"" + svg_number(x) + "\" y2=\"" +
+           svg_number(y1 + 5) + "\" stroke=\"#333\" stroke-width=\"1\"/>\n";
     out += svg_text(x, y1 + 6 + font, tick_label(t, xstep), font, "middle");
   }
-  out += "<rect x=\"" + num(x0) + "\" y=\"" + num(y0) + "\" width=\"" + num(x1 - x0) +
-         "\" height=\"" + num(y1 - y0) + "\" fill=\"none\" stroke=\"#333\" stroke-width=\"1\"/>\n";
+  out += "<rect x=\"" + svg_number(x0) + "\" y=\"" + svg_number(y0) + "\" width=\"" + svg_number(x1 - x0) +
+         "\" height=\"" + svg_number(y1 - y0) + "\" fill=\"none\" stroke=\"#333\" stroke-width=\"1\"/>\n";
   return out;
 }
 
@@ -152,9 +156,9 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
 
 std::string line_chart_svg(const LineChart& chart) {
   const double font = 13, title_font = 16;
-  size_t longest = 0;
-  for (const auto& s : chart.series) longest = std::max(longest, s.name.size());
-  const double legend_width = 40 + static_cast<double>(longest) * font * 0.6;
+  double longest = 0;
+  for (const auto& s : chart.series) longest = std::max(longest, text_width(s.name, font));
+  const double legend_width = 40 + longest;
   const double plot_w = 620, plot_h = 380;
   const double left = 80, top = 50, right = legend_width + 30, bottom = 60;
   const double width = left + plot_w + right;
@@ -195,7 +199,7 @@ std::string line_chart_svg(const LineChart& chart) {
   out += svg_text(left + plot_w / 2, top + plot_h + 45, chart.x_label, font, "middle");
   const double ly = top + plot_h / 2;
   out += svg_text(left - 60, ly, chart.y_label, font, "middle",
-                  " transform=\"rotate(-90 " + num(left - 60) + " " + num(ly) + ")\"");
+                  " transform=\"rotate(-90 " + svg_number(left - 60) + " " + svg_number(ly) + ")\"");
 
   for (size_t k = 0; k < chart.series.size(); ++k) {
     const LineSeries& s = chart.series[k];
@@ -203,28 +207,28 @@ std::string line_chart_svg(const LineChart& chart) {
     if (s.lo.size() == s.x.size() && s.hi.size() == s.x.size() && !s.x.empty()) {
       std::string points;
       for (size_t i = 0; i < s.x.size(); ++i)
-        points += num(sx(s.x[i])) + "," + num(sy(s.hi[i])) + " ";
+        points += svg_number(sx(s.x[i])) + "," + svg_number(sy(s.hi[i])) + " ";
       for (size_t i = s.x.size(); i-- > 0;)
-        points += num(sx(s.x[i])) + "," + num(sy(s.lo[i])) + " ";
+        points += svg_number(sx(s.x[i])) + "," + svg_number(sy(s.lo[i])) + " ";
       points.pop_back();
       out += "<polygon points=\"" + points + "\" fill=\"" + colour(k) +
              "\" fill-opacity=\"0.18\" stroke=\"none\"/>\n";
     }
     std::string points;
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      points += (i ? " " : "") + num(sx(s.x[i])) + "," + num(sy(s.y[i]));
+      points += (i ? " " : "") + svg_number(sx(s.x[i])) + "," + svg_number(sy(s.y[i]));
     }
     out += "<polyline points=\"" + points + "\" fill=\"none\" stroke=\"" + colour(k) +
            "\" stroke-width=\"2\"/>\n";
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      out += "<circle cx=\"" + num(sx(s.x[i])) + "\" cy=\"" + num(sy(s.y[i])) +
+      out += "<circle cx=\"" + svg_number(sx(s.x[i])) + "\" cy=\"" + svg_number(sy(s.y[i])) +
              "\" r=\"3\" fill=\"" + colour(k) + "\"/>\n";
     }
     // Legend entry, right of the plot.
     const double ey = top + 10 + 22.0 * static_cast<double>(k);
     const double ex = left + plot_w + 20;
-    out += "<line x1=\"" + num(ex) + "\" y1=\"" + num(ey) + "\" x2=\"" + num(ex + 24) + "\" y2=\"" +
-           num(ey) + "\" stroke=\"" + colour(k) + "\" stroke-width=\"3\"/>\n";
+    out += "<line x1=\"" + svg_number(ex) + "\" y1=\"" + svg_number(ey) + "\" x2=\"" + svg_number(ex + 24) + "\" y2=\"" +
+           svg_number(ey) + "\" stroke=\"" + colour(k) + "\" stroke-width=\"3\"/>\n";
     out += svg_text(ex + 30, ey + font * 0.35, s.name, font);
     out += "</g>\n";
   }
@@ -294,18 +298,18 @@ std::string bar_chart_svg(const BarChart& chart) {
       const Panel& l = layout[static_cast<size_t>(p)];
       const double x = l.sx(static_cast<double>(g)) + l.bar_w * 0.15, w = l.bar_w * 0.7;
       const double y0 = l.sy(0), y1 = l.sy(panel.value[g]);
-      out += "<rect x=\"" + num(x) + "\" y=\"" + num(std::min(y0, y1)) + "\" width=\"" + num(w) +
-             "\" height=\"" + num(std::fabs(y0 - y1)) + "\" fill=\"" + colour(g) + "\"/>\n";
+      out += "<rect x=\"" + svg_number(x) + "\" y=\"" + svg_number(std::min(y0, y1)) + "\" width=\"" + svg_number(w) +
+             "\" height=\"" + svg_number(std::fabs(y0 - y1)) + "\" fill=\"" + colour(g) + "\"/>\n";
       const double e = g < panel.error.size() ? panel.error[g] : 0;
       if (e > 0 && std::isfinite(e)) {
         const double cx = x + w / 2, ya = l.sy(panel.value[g] - e), yb = l.sy(panel.value[g] + e);
-        out += "<path d=\"M" + num(cx) + " " + num(ya) + "V" + num(yb) + "M" + num(cx - 5) + " " +
-               num(ya) + "H" + num(cx + 5) + "M" + num(cx - 5) + " " + num(yb) + "H" + num(cx + 5) +
+        out += "<path d=\"M" + svg_number(cx) + " " + svg_number(ya) + "V" + svg_number(yb) + "M" + svg_number(cx - 5) + " " +
+               svg_number(ya) + "H" + svg_number(cx + 5) + "M" + svg_number(cx - 5) + " " + svg_number(yb) + "H" + svg_number(cx + 5) +
                "\" stroke=\"#222\" stroke-width=\"1.3\" fill=\"none\"/>\n";
       }
     }
     const auto [ex, ey] = legend_pos[g];
-    out += "<rect x=\"" + num(ex) + "\" y=\"" + num(ey - 7) +
+    out += "<rect x=\"" + svg_number(ex) + "\" y=\"" + svg_number(ey - 7) +
            "\" width=\"16\" height=\"12\" fill=\"" + colour(g) + "\"/>\n";
     out += svg_text(ex + 22, ey + 3.5, chart.groups[g], font);
     out += "</g>\n";

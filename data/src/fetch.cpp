@@ -3,7 +3,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <stdlib.h>  // mkstemp, mkdtemp
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include <mutex>
 #include <vector>
 
+#include "collab/common/digest.h"
 #include "collab/common/error.h"
 
 namespace collab {
@@ -88,35 +88,11 @@ fs::path make_temp(const fs::path& dir, const std::string& stem, bool folder) {
   return pattern;
 }
 
-std::string hex(const unsigned char* bytes, unsigned len) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) out += {digits[bytes[i] >> 4], digits[bytes[i] & 15]};
-  return out;
-}
-
-using Md5Context = std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)>;
-
-Md5Context new_md5() {
-  Md5Context ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_md5(), nullptr) != 1) {
-    throw Error("OpenSSL cannot compute MD5 checksums here");
-  }
-  return ctx;
-}
-
-std::string md5_hex(EVP_MD_CTX* ctx) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_DigestFinal_ex(ctx, digest, &len);
-  return hex(digest, len);
-}
-
 // State shared with libcurl's callbacks: the file being written, its running MD5, progress.
 struct Transfer {
   const DatasetSource* source;
   FILE* file;
-  EVP_MD_CTX* md5;
+  Digest* md5;
   bool quiet;
   int64_t bytes = 0;
   bool too_big = false;
@@ -137,7 +113,7 @@ size_t on_data(char* data, size_t size, size_t count, void* user) {
     t->write_errno = errno ? errno : EIO;
     return 0;
   }
-  EVP_DigestUpdate(t->md5, data, len);
+  t->md5->update(data, len);
   return len;
 }
 
@@ -161,10 +137,10 @@ std::string download(const DatasetSource& s, const fs::path& path, const fs::pat
   std::call_once(curl_ready, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
   if (!file) throw Error("cannot write " + path.string() + ": " + std::strerror(errno));
-  Md5Context md5 = new_md5();
+  Digest md5(DigestKind::kMd5);
   std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) throw Error("libcurl failed to start; cannot download " + s.url);
-  Transfer t{&s, file.get(), md5.get(), quiet};
+  Transfer t{&s, file.get(), &md5, quiet};
   char error[CURL_ERROR_SIZE] = "";
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, s.url.c_str());
@@ -202,7 +178,7 @@ std::string download(const DatasetSource& s, const fs::path& path, const fs::pat
     throw Error(what + " has " + std::to_string(t.bytes) + " bytes, expected " +
                 std::to_string(s.size) + "; " + manual_hint(s, target));
   }
-  return md5_hex(md5.get());
+  return md5.finish_hex();
 }
 
 // Zip entries name paths inside the archive; anything that could land outside is refused.
@@ -336,14 +312,7 @@ void ensure_dataset(const std::string& name, const std::string& dataset_dir, boo
 }
 
 std::string file_md5(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read " + path);
-  Md5Context md5 = new_md5();
-  std::vector<char> buffer(1 << 16);
-  while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
-    EVP_DigestUpdate(md5.get(), buffer.data(), static_cast<size_t>(in.gcount()));
-  }
-  return md5_hex(md5.get());
+  return file_digest_hex(DigestKind::kMd5, path);
 }
 
 }  // namespace collab

@@ -3,7 +3,9 @@
 #include <string_view>
 
 #include "collab/common/error.h"
+#include "collab/common/file_io.h"
 #include "collab/common/text.h"
+#include "collab/common/utf8.h"
 #include "collab/data/ratings.h"
 
 namespace collab {

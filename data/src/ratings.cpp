@@ -12,6 +12,7 @@
 
 #include "collab/common/error.h"
 #include "collab/common/text.h"
+#include "collab/data/delimited.h"
 
 namespace collab {
 
@@ -184,38 +185,7 @@ Ratings Ratings::select(const std::vector<int64_t>& rows) const {
   return out;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) throw Error(path + ": read error");
-  return std::move(bytes).str();
-}
-
 namespace {
-
-std::string delimiter_name(char d) {
-  if (d == '\t') return "tab";
-  if (d == ' ') return "space";
-  return std::string("'") + d + "'";
-}
-
-// Splits `line` on `delimiter`; a space delimiter also treats runs of spaces as one.
-size_t split_fields(std::string_view line, char delimiter, std::string_view* fields, size_t max) {
-  size_t n = 0, start = 0;
-  while (start <= line.size()) {
-    size_t end = line.find(delimiter, start);
-    if (end == std::string_view::npos) end = line.size();
-    std::string_view field = line.substr(start, end - start);
-    if (!(delimiter == ' ' && field.empty())) {
-      if (n == max) return max + 1;
-      fields[n++] = trim(field);
-    }
-    start = end + 1;
-  }
-  return n;
-}
 
 // A file's raw ids -> its own indices. Ids written as small canonical decimal numbers (most
 // data sets: "196", "0") skip the string hash through a direct table; the vocabulary stays the

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "collab/common/error.h"
+#include "collab/common/file_io.h"
 
 namespace collab {
 
@@ -75,11 +76,13 @@ struct FileCloser {
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
+// Buffers the cache's many small fields and hands them to the atomic file in large writes.
 class Writer {
  public:
-  explicit Writer(std::FILE* f) : f_(f) {}
+  explicit Writer(AtomicFile& file) : file_(file) {}
   void bytes(const void* data, size_t n) {
-    if (n != 0 && std::fwrite(data, 1, n, f_) != n) ok_ = false;
+    buffer_.append(static_cast<const char*>(data), n);
+    if (buffer_.size() >= (1u << 20)) flush();
   }
   template <typename T>
   void value(T v) {
@@ -93,11 +96,14 @@ class Writer {
   void array(const std::vector<T>& v) {
     bytes(v.data(), v.size() * sizeof(T));
   }
-  bool ok() const { return ok_; }
+  void flush() {
+    file_.write(buffer_);
+    buffer_.clear();
+  }
 
  private:
-  std::FILE* f_;
-  bool ok_ = true;
+  AtomicFile& file_;
+  std::string buffer_;
 };
 
 class Reader {
@@ -210,16 +216,15 @@ std::string load(const std::string& cache_path, const Key& key, ParsedRatings& o
   return "";
 }
 
-// Writes the cache next to its final name and renames it into place; returns an error or "".
+// Writes the cache atomically (common/file_io.h); returns an error or "": a cache that cannot be
+// written is no reason to fail the read.
 std::string store(const std::string& cache_path, const Key& key, const ParsedRatings& parsed) {
   std::error_code ec;
   fs::create_directories(fs::path(cache_path).parent_path(), ec);
   if (ec) return "cannot create " + fs::path(cache_path).parent_path().string();
-  const std::string tmp = cache_path + ".tmp." + std::to_string(::getpid());
-  {
-    File f(std::fopen(tmp.c_str(), "wb"));
-    if (!f) return "cannot write " + tmp + " (" + std::strerror(errno) + ")";
-    Writer w(f.get());
+  try {
+    AtomicFile file(cache_path);
+    Writer w(file);
     w.bytes(kMagic, 8);
     w.value(kVersion);
     write_key(w, key);
@@ -242,14 +247,10 @@ std::string store(const std::string& cache_path, const Key& key, const ParsedRat
     }
     w.array(r.timestamps);
     w.bytes(kEndMagic, 8);
-    if (!w.ok() || std::fflush(f.get()) != 0) {
-      std::remove(tmp.c_str());
-      return "write error on " + tmp;
-    }
-  }
-  if (std::rename(tmp.c_str(), cache_path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return "cannot rename " + tmp;
+    w.flush();
+    file.commit();
+  } catch (const Error& e) {
+    return e.what();
   }
   return "";
 }

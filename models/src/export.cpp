@@ -1,9 +1,5 @@
 #include "collab/models/export.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +8,7 @@
 #include <vector>
 
 #include "collab/common/error.h"
+#include "collab/common/file_io.h"
 #include "collab/models/layers.h"
 
 namespace collab {
@@ -53,46 +50,6 @@ c10::Dict<std::string, int64_t> index_of(const Vocabulary& vocab) {
   // Aliases (the item ids of a title-keyed vocabulary) look up their entry too.
   for (const auto& [alias, i] : vocab.aliases()) dict.insert(alias, i);
   return dict;
-}
-
-// Writes `bytes` to `path` through a temporary file in the same folder (so the rename never
-// crosses file systems), fsyncing the file before and the folder after the rename: a crash
-// leaves either the old file or the complete new one, never a partial one under `path`.
-void write_atomically(const std::string& path, const std::string& bytes) {
-  const auto fail = [&](int err) -> void {
-    throw Error("export: cannot write " + path + ": " + std::strerror(err));
-  };
-  const fs::path target(path);
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  // open(O_EXCL) with a name unique to this process and call, rather than mkstemp, so the file
-  // gets the usual 0666 & ~umask permissions.
-  static std::atomic<int> counter{0};
-  const std::string tmp = (dir / ("." + target.filename().string() + ".tmp-" +
-                                  std::to_string(::getpid()) + "-" + std::to_string(++counter)))
-                              .string();
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  if (fd < 0) fail(errno);
-  int err = 0;
-  for (size_t done = 0; err == 0 && done < bytes.size();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n >= 0) {
-      done += static_cast<size_t>(n);
-    } else if (errno != EINTR) {
-      err = errno;
-    }
-  }
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
-  if (err != 0) {
-    ::unlink(tmp.c_str());
-    fail(err);
-  }
-  // Persist the rename itself; failing to is no reason to report the export as failed.
-  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 }  // namespace
@@ -163,7 +120,7 @@ void export_torchscript(const CollabModelImpl& model, const Vocabulary& users,
     throw Error("export: cannot serialise the module for " + path + ": " +
                 e.what_without_backtrace());
   }
-  write_atomically(path, bytes.str());
+  write_file_atomically(path, bytes.str());
 }
 
 }  // namespace collab

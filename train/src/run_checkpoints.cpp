@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "collab/common/error.h"
+#include "collab/common/file_io.h"
 #include "collab/common/text.h"
 #include "collab/data/ratings.h"
 

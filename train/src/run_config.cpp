@@ -3,7 +3,9 @@
 #include <filesystem>
 
 #include "collab/common/error.h"
+#include "collab/common/file_io.h"
 #include "collab/common/text.h"
+#include "collab/common/utf8.h"
 #include "collab/data/ratings.h"
 #include "collab/models/registry.h"
 

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "collab/common/error.h"
+#include "collab/common/file_io.h"
 
 namespace collab {
 
@@ -29,23 +30,11 @@ std::string prepare_run_dir(const std::string& requested, const std::string& arc
 }
 
 void write_json_atomically(const std::string& path, const json& value) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << value.dump(2) << "\n";
-    out.flush();
-    if (!out) throw Error(tmp + ": cannot write (" + std::strerror(errno) + ")");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw Error(path + ": cannot replace (" + ec.message() + ")");
+  write_file_atomically(path, value.dump(2) + "\n");
 }
 
 void append_json_line(const std::string& path, const json& value) {
-  std::ofstream out(path, std::ios::binary | std::ios::app);
-  out << json_text(value) << "\n";
-  out.flush();
-  if (!out) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
+  append_line(path, json_text(value));
 }
 
 }  // namespace collab

@@ -1,17 +1,26 @@
-// SIGINT and SIGTERM during training: the first one only sets a flag that the training loop
-// polls after each step (it then saves a checkpoint and exits 130 or 143); a second one exits at
-// once. Checkpoints are written to a temporary file and renamed into place, so exiting at any
-// moment leaves every checkpoint either absent or whole.
+// collab's one SIGINT/SIGTERM handler, in the two behaviours its commands need.
+// Training (kCheckpointThenExit): the first signal only sets a flag that the training loop polls
+// after each step (it then saves a checkpoint and exits 130 or 143); a second one exits at once.
+// Checkpoints are written to a temporary file and renamed into place, so exiting at any moment
+// leaves every checkpoint either absent or whole.
+// Launching workers (kRecordOnly): every signal is only counted, for `collab launch` to forward
+// to its workers; system calls it interrupts fail with EINTR, so a waiting launcher wakes up.
 #pragma once
 
 namespace collab {
 
-// Installs the handlers (SA_RESTART, so interrupted reads and writes continue), leaving a signal
-// that is ignored (as for background jobs of a non-interactive shell) ignored. Idempotent.
-void install_interrupt_handlers();
+enum class InterruptMode { kCheckpointThenExit, kRecordOnly };
 
-// The signal received since install_interrupt_handlers (SIGINT or SIGTERM), or 0.
+// Installs the handlers. kCheckpointThenExit: SA_RESTART (interrupted reads and writes
+// continue), and a signal ignored at startup (as for background jobs of a non-interactive shell)
+// stays ignored. kRecordOnly: no SA_RESTART, both signals blocked while the handler runs.
+void install_interrupt_handlers(InterruptMode mode = InterruptMode::kCheckpointThenExit);
+
+// The signal received since install_interrupt_handlers (SIGINT or SIGTERM; the last one in
+// kRecordOnly), or 0.
 int interrupt_signal();
+// How many signals were received since install_interrupt_handlers.
+int interrupt_count();
 
 // "SIGINT", "SIGTERM", or "a signal".
 const char* signal_name(int signal);

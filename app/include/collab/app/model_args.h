@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include <cxxopts.hpp>
+#include "collab/common/cli.h"
 
 namespace collab {
 
@@ -14,9 +14,9 @@ struct ModelArgs {
   bool help = false;  // --help was given and printed: the command returns 0
 };
 
-// Adds --help and the positional MODEL to `options` and parses. cxxopts' errors, a missing MODEL
-// (the message shows `usage`) and extra positionals become std::invalid_argument naming
-// `command`.
+// parse_command_line (common/cli.h) with one positional MODEL: adds --help and MODEL to
+// `options` and parses; every mistake is std::invalid_argument in the wording all commands share
+// (a missing MODEL shows `usage`).
 ModelArgs parse_model_args(cxxopts::Options& options, int argc, char** argv,
                            const std::string& command, const std::string& usage);
 

@@ -129,7 +129,4 @@ Ratings read_ratings(const std::string& path, const RatingsFormat& format, Vocab
 Ratings parse_ratings(std::string_view text, const std::string& origin, const RatingsFormat& format,
                       Vocabulary& users, Vocabulary& items);
 
-// The whole file as bytes; throws collab::Error naming it when it cannot be read.
-std::string read_file(const std::string& path);
-
 }  // namespace collab

@@ -7,11 +7,12 @@
 //   "COLLABCK" | uint32 format version | uint64 payload length | SHA-256 of the payload | payload
 // The header lets a reader tell a truncated or corrupted file, a file of another format version
 // and a file that is no checkpoint at all apart, each with its own one-line error naming the file.
-// Payload (version 2): uint64 manifest length | manifest: UTF-8 JSON (config, metrics, data
-// fingerprint, the trainer's scalars, parameter/buffer/optimizer names, Adam step counts, and a
-// table of tensor records {name, dtype, shape, offset, nbytes}) | zeros to a 64-byte boundary of
-// the file | the tensors' raw little-endian bytes, each record 64-byte aligned. Vocabularies'
-// raw ids and titles (arbitrary bytes) are a uint8 tensor and an int64 tensor of end offsets.
+// Payload (version 2): a tensor archive (train/src/tensor_archive.h): uint64 manifest length |
+// manifest: UTF-8 JSON (config, metrics, data fingerprint, the trainer's scalars,
+// parameter/buffer/optimizer names, Adam step counts, and a table of tensor records {name, dtype,
+// shape, offset, nbytes}) | zeros to a 64-byte boundary of the file | the tensors' raw
+// little-endian bytes, each record 64-byte aligned. Vocabularies' raw ids and titles (arbitrary
+// bytes) are a uint8 tensor and an int64 tensor of end offsets.
 // We parse it ourselves, validating every field, dtype, shape and byte range before touching
 // memory: unlike version 1 (a LibTorch archive), reading a checkpoint runs no unpickler.
 #pragma once
@@ -21,6 +22,8 @@
 #include <string_view>
 
 #include "collab/common/config_reader.h"
+// write_checkpoint's writer: its temporary files are the ones resume cleans up.
+#include "collab/common/file_io.h"
 #include "collab/data/dataset.h"
 #include "collab/data/vocabulary.h"
 #include "collab/train/trainer.h"
@@ -55,20 +58,10 @@ Checkpoint decode_checkpoint(std::string_view bytes, const std::string& path);
 // payload is damaged on purpose but whose checksum is right.
 std::string frame_checkpoint(std::string_view payload, uint32_t version = kCheckpointFormatVersion);
 
-// encode_checkpoint written with write_file_atomically.
+// encode_checkpoint written with write_file_atomically (common/file_io.h).
 void write_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 // Reads and verifies `path`. Throws collab::Error naming it when it is missing, truncated,
 // corrupted, of another format version or not a checkpoint.
 Checkpoint read_checkpoint(const std::string& path);
-
-// Replaces `path` with `bytes` so that a crash at any moment leaves either the old file or the
-// complete new one: a temporary file in the same folder, written, fsync'ed, renamed over `path`,
-// then the folder fsync'ed so the rename itself is durable. On failure (a full disk) the
-// temporary file is removed and collab::Error names `path` and the system's reason.
-void write_file_atomically(const std::string& path, std::string_view bytes);
-
-// The suffix of write_file_atomically's temporary files ("<path><suffix><pid>"), so that leftovers
-// of a killed process can be recognised and removed.
-constexpr const char* kTempFileSuffix = ".tmp-";
 
 }  // namespace collab

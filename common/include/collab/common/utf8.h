@@ -1,0 +1,24 @@
+// UTF-8: strict validation (as JSON encoders check it), latin-1 conversion for data files that
+// are not UTF-8, and counting and cutting text by code point for aligned tables and labels.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace collab {
+
+bool is_valid_utf8(std::string_view s);
+// Bytes as latin-1 (ISO-8859-1) re-encoded as UTF-8.
+std::string latin1_to_utf8(std::string_view s);
+// `s` unchanged when it is valid UTF-8, else read as latin-1 (MovieLens' u.item is latin-1).
+std::string to_utf8(std::string_view s);
+
+// The columns `s` takes in a terminal or the glyphs in a label: its code points (every byte but
+// continuation bytes), so "±" counts one. Wide (CJK) and combining characters are not told apart.
+size_t utf8_width(std::string_view s);
+// `s` when it has at most `max_points` code points, else its first `max_points - 1` and "…":
+// never cuts a multi-byte character in half.
+std::string utf8_shorten(const std::string& s, size_t max_points);
+
+}  // namespace collab

@@ -1,0 +1,84 @@
+#include "collab/common/utf8.h"
+
+namespace collab {
+
+namespace {
+
+bool is_continuation(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
+
+}  // namespace
+
+// Well-formed UTF-8 as RFC 3629 defines it (Unicode's table 3-7): besides the lead and
+// continuation bytes' shapes, no overlong forms (E0 80..9F, F0 80..8F), no UTF-16 surrogates
+// (ED A0..BF) and nothing above U+10FFFF (F4 90..). JSON encoders (nlohmann's included) reject
+// those, so a title this accepted as UTF-8 must encode.
+bool is_valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t extra = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c < 0x80) {
+      extra = 0;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      extra = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      extra = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      extra = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= extra) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (b < lo || b > hi) : (b & 0xC0) != 0x80) return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+std::string latin1_to_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + s.size() / 8);
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x80) {
+      out.push_back(ch);
+    } else {
+      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return out;
+}
+
+std::string to_utf8(std::string_view s) {
+  return is_valid_utf8(s) ? std::string(s) : latin1_to_utf8(s);
+}
+
+size_t utf8_width(std::string_view s) {
+  size_t points = 0;
+  for (const char c : s) points += is_continuation(c) ? 0 : 1;
+  return points;
+}
+
+std::string utf8_shorten(const std::string& s, size_t max_points) {
+  if (max_points == 0) return "";
+  size_t points = 0, cut = s.size();
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (is_continuation(s[i])) continue;
+    if (points == max_points - 1) cut = i;
+    ++points;
+  }
+  return points <= max_points ? s : s.substr(0, cut) + "\u2026";
+}
+
+}  // namespace collab
