@@ -6,26 +6,37 @@
 #include <stdexcept>
 #include <string>
 
+#include "adam_table.h"
 #include "row_kernels.h"
 #include "small_matmul.h"
+#include "touched_rows.h"
 
 namespace collab {
 
-namespace {
+// An embedding table [rows, dim] with its Adam state and gradient rows, and the rows the batch
+// touched (their slots in the gradient).
+struct FusedNNStep::Embedding {
+  AdamTable table;
+  TouchedRows touched;
 
-FusedNNStep::Param make_param(const torch::Tensor& tensor, FastaiAdam& optimizer,
-                              int64_t grad_size) {
-  FastaiAdam::State& state = optimizer.state_of(tensor);
-  FusedNNStep::Param p{tensor.data_ptr<float>(),
-                       state.exp_avg.data_ptr<float>(),
-                       SecondMomentRoot(state.exp_avg_sq),
-                       &state.step,
-                       tensor.numel(),
-                       optimizer.decays(tensor),
-                       {}};
-  p.grad.assign(static_cast<size_t>(grad_size), 0.0f);
-  return p;
-}
+  Embedding(const torch::Tensor& weight, FastaiAdam& optimizer, int64_t max_batch)
+      : table(weight, optimizer, max_batch) {
+    touched.reset(table.rows, max_batch);
+  }
+
+  void clear_gradients() {
+    table.clear_grad(touched.size());
+    touched.clear();
+  }
+};
+
+// A Linear layer: out = in W^T + b, W [outputs, inputs].
+struct FusedNNStep::Layer {
+  AdamTable weight, bias;
+  int64_t inputs, outputs;
+};
+
+namespace {
 
 // The Linear layers of a CollabNN MLP made of [Linear, ReLU] * hidden + [Linear(., 1)] only, or
 // none when it holds anything else (BatchNorm, dropout).
@@ -50,34 +61,24 @@ std::vector<torch::nn::Linear> plain_mlp(const torch::nn::Sequential& mlp) {
 
 }  // namespace
 
+FusedNNStep::FusedNNStep() = default;
+
 std::unique_ptr<FusedNNStep> FusedNNStep::create(CollabModelImpl& model, FastaiAdam& optimizer,
                                                  int64_t max_batch) {
   const std::optional<MlpTables> nn = model.mlp_tables();
   if (!nn || nn->embedding_dropout != 0) return nullptr;
   const std::vector<torch::nn::Linear> linears = plain_mlp(nn->mlp);
   if (linears.empty()) return nullptr;
-  for (const auto& p : model.parameters()) {
-    if (!fused_step_can_use(p)) return nullptr;
-  }
-  for (const auto& state : optimizer.states()) {
-    if (!fused_step_can_use(state.exp_avg) || !fused_step_can_use(state.exp_avg_sq)) return nullptr;
-  }
+  if (!fused_step_can_use_all(model, optimizer)) return nullptr;
 
   std::unique_ptr<FusedNNStep> fused(new FusedNNStep());
-  fused->y_range_ = model.y_range();
+  fused->output_range_ = OutputRange(model.y_range());
   fused->options_ = optimizer.options();
   fused->max_batch_ = max_batch;
-  auto make_embedding = [&](Embedding& side, const torch::Tensor& weight) {
-    side.rows = weight.size(0);
-    side.dim = weight.size(1);
-    side.table = make_param(weight, optimizer, max_batch * side.dim);
-    side.slot_of_row.assign(static_cast<size_t>(side.rows), -1);
-    side.touched.reserve(static_cast<size_t>(max_batch));
-  };
-  make_embedding(fused->users_, nn->user_embedding->weight);
-  make_embedding(fused->items_, nn->item_embedding->weight);
+  fused->users_ = std::make_unique<Embedding>(nn->user_embedding->weight, optimizer, max_batch);
+  fused->items_ = std::make_unique<Embedding>(nn->item_embedding->weight, optimizer, max_batch);
 
-  int64_t width = fused->users_.dim + fused->items_.dim;
+  int64_t width = fused->users_->table.dim + fused->items_->table.dim;
   auto add_activation = [&](int64_t w) {
     fused->activations_.emplace_back(static_cast<size_t>(max_batch * w), 0.0f);
     fused->gradients_.emplace_back(static_cast<size_t>(max_batch * w), 0.0f);
@@ -86,32 +87,16 @@ std::unique_ptr<FusedNNStep> FusedNNStep::create(CollabModelImpl& model, FastaiA
   for (const auto& linear : linears) {
     const torch::Tensor& w = linear->weight;
     if (w.size(1) != width) return nullptr;  // not a chain of layers
-    fused->layers_.push_back({make_param(w, optimizer, w.numel()),
-                              make_param(linear->bias, optimizer, w.size(0)), w.size(1),
-                              w.size(0)});
+    fused->layers_.push_back({AdamTable(w, optimizer, w.size(0)),
+                              AdamTable(linear->bias, optimizer, w.size(0)), w.size(1), w.size(0)});
     width = w.size(0);
     add_activation(width);
   }
   return fused;
 }
 
-double FusedNNStep::forward_backward(const BatchSpan& batch) {
-  const int64_t n = batch.size;
-  if (n > max_batch_) {
-    throw std::logic_error("FusedNNStep: a batch of " + std::to_string(n) + " ratings, more than " +
-                           std::to_string(max_batch_));
-  }
-  const int64_t* x = batch.x;
-  const float* y = batch.y;
-  const int64_t du = users_.dim, di = items_.dim, d = du + di;
-
-  // The concatenated embedding rows.
-  float* X = activations_[0].data();
-  for (int64_t r = 0; r < n; ++r) {
-    std::memcpy(X + r * d, users_.table.param + x[2 * r] * du, sizeof(float) * du);
-    std::memcpy(X + r * d + du, items_.table.param + x[2 * r + 1] * di, sizeof(float) * di);
-  }
-  // The MLP: Linear, then ReLU on all but the output layer.
+const float* FusedNNStep::forward_layers(int64_t n) {
+  // Linear, then ReLU on all but the output layer.
   const size_t n_layers = layers_.size();
   for (size_t l = 0; l < n_layers; ++l) {
     const Layer& layer = layers_[l];
@@ -123,27 +108,13 @@ double FusedNNStep::forward_backward(const BatchSpan& batch) {
       for (int64_t k = 0; k < n * layer.outputs; ++k) out[k] = out[k] < 0 ? 0.0f : out[k];
     }
   }
-  // sigmoid_range, the MSE loss and its gradient with respect to the output layer's output.
-  const float* output = activations_[n_layers].data();
-  float* output_grad = gradients_[n_layers].data();
-  const float lo = y_range_ ? static_cast<float>(y_range_->lo) : 0.0f;
-  const float span = y_range_ ? static_cast<float>(y_range_->hi - y_range_->lo) : 1.0f;
-  const float norm = 2.0f / static_cast<float>(n);  // d mean((p - y)^2) / dp = 2 (p - y) / n
-  double loss = 0;
-  for (int64_t r = 0; r < n; ++r) {
-    float pred = output[r], dpred = 1.0f;
-    if (y_range_) {
-      const float s = 1.0f / (1.0f + std::exp(-output[r]));
-      pred = s * span + lo;
-      dpred = s * (1.0f - s) * span;
-    }
-    const float err = pred - y[r];
-    loss += static_cast<double>(err) * err;
-    output_grad[r] = norm * err * dpred;
-  }
-  // Backward through the layers: dW = dOut^T In, db = column sums of dOut, dIn = dOut W, then
-  // through the ReLU below (zero where it was inactive).
-  for (size_t l = n_layers; l-- > 0;) {
+  return activations_[n_layers].data();
+}
+
+void FusedNNStep::backward_layers(int64_t n) {
+  // Per layer: dW = dOut^T In, db = column sums of dOut, dIn = dOut W, then through the ReLU
+  // below (zero where it was inactive).
+  for (size_t l = layers_.size(); l-- > 0;) {
     Layer& layer = layers_[l];
     const float* d_out = gradients_[l + 1].data();
     const float* in = activations_[l].data();
@@ -160,20 +131,44 @@ double FusedNNStep::forward_backward(const BatchSpan& batch) {
       }
     }
   }
+}
+
+double FusedNNStep::forward_backward(const BatchSpan& batch) {
+  const int64_t n = batch.size;
+  if (n > max_batch_) {
+    throw std::logic_error("FusedNNStep: a batch of " + std::to_string(n) + " ratings, more than " +
+                           std::to_string(max_batch_));
+  }
+  const int64_t* x = batch.x;
+  const float* y = batch.y;
+  AdamTable& users = users_->table;
+  AdamTable& items = items_->table;
+  const int64_t du = users.dim, di = items.dim, d = du + di;
+
+  // The concatenated embedding rows.
+  float* X = activations_[0].data();
+  for (int64_t r = 0; r < n; ++r) {
+    std::memcpy(X + r * d, users.param + x[2 * r] * du, sizeof(float) * du);
+    std::memcpy(X + r * d + du, items.param + x[2 * r + 1] * di, sizeof(float) * di);
+  }
+  const float* output = forward_layers(n);
+  // sigmoid_range, the MSE loss and its gradient with respect to the output layer's output.
+  float* output_grad = gradients_.back().data();
+  const float norm = 2.0f / static_cast<float>(n);  // d mean((p - y)^2) / dp = 2 (p - y) / n
+  double loss = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    const Prediction pred = output_range_.apply(output[r]);
+    const float err = pred.value - y[r];
+    loss += static_cast<double>(err) * err;
+    output_grad[r] = norm * err * pred.slope;
+  }
+  backward_layers(n);
   // The input's gradient, scattered into the touched rows of the two tables.
-  auto slot = [](Embedding& side, int64_t row) {
-    int32_t& s = side.slot_of_row[static_cast<size_t>(row)];
-    if (s < 0) {
-      s = static_cast<int32_t>(side.touched.size());
-      side.touched.push_back(row);
-    }
-    return s;
-  };
   const float* dX = gradients_[0].data();
   for (int64_t r = 0; r < n; ++r) {
-    const int32_t su = slot(users_, x[2 * r]), si = slot(items_, x[2 * r + 1]);
-    add_scaled(users_.table.grad.data() + su * du, dX + r * d, 1.0f, du);
-    add_scaled(items_.table.grad.data() + si * di, dX + r * d + du, 1.0f, di);
+    const int32_t su = users_->touched.slot(x[2 * r]), si = items_->touched.slot(x[2 * r + 1]);
+    add_scaled(users.grad.data() + su * du, dX + r * d, 1.0f, du);
+    add_scaled(items.grad.data() + si * di, dX + r * d + du, 1.0f, di);
   }
   return loss / static_cast<double>(n);
 }
@@ -181,16 +176,17 @@ double FusedNNStep::forward_backward(const BatchSpan& batch) {
 void FusedNNStep::adam_update(double lr, double beta1) {
   // The MovieLens 100k model holds ~260k parameters: one thread, as FusedDotStep below its
   // threshold, where a parallel region's fork and barrier cost what a second thread saves.
-  for (Embedding* side : {&users_, &items_}) {
-    Param& t = side->table;
-    const AdamScalars s = adam_scalars(options_, t.decay, lr, beta1, ++*t.step);
-    adam_table_rows(t.param, t.exp_avg, t.exp_avg_root.data(), side->dim, side->slot_of_row.data(),
-                    t.grad.data(), 0, side->rows, s);
+  for (Embedding* side : {users_.get(), items_.get()}) {
+    AdamTable& t = side->table;
+    const AdamScalars s = t.next_step(options_, lr, beta1);
+    adam_table_rows(t.param, t.exp_avg, t.exp_avg_root.data(), t.dim, side->touched.slot_of_row(),
+                    t.grad.data(), 0, t.rows, s);
   }
   for (Layer& layer : layers_) {
-    for (Param* p : {&layer.weight, &layer.bias}) {
-      const AdamScalars s = adam_scalars(options_, p->decay, lr, beta1, ++*p->step);
-      adam_rows_with_grad(p->param, p->exp_avg, p->exp_avg_root.data(), p->grad.data(), p->size, s);
+    for (AdamTable* p : {&layer.weight, &layer.bias}) {
+      const AdamScalars s = p->next_step(options_, lr, beta1);
+      adam_rows_with_grad(p->param, p->exp_avg, p->exp_avg_root.data(), p->grad.data(), p->size(),
+                          s);
     }
   }
 }
@@ -200,25 +196,20 @@ FusedNNStep::~FusedNNStep() {
 }
 
 void FusedNNStep::flush() {
-  users_.table.exp_avg_root.write_back();
-  items_.table.exp_avg_root.write_back();
+  if (!users_) return;  // create() gave up before the tables were made
+  users_->table.exp_avg_root.write_back();
+  items_->table.exp_avg_root.write_back();
   for (const Layer& layer : layers_) {
     layer.weight.exp_avg_root.write_back();
     layer.bias.exp_avg_root.write_back();
   }
 }
 
-void FusedNNStep::clear_gradients(Embedding& side) {
-  std::fill_n(side.table.grad.begin(), side.touched.size() * static_cast<size_t>(side.dim), 0.0f);
-  for (const int64_t row : side.touched) side.slot_of_row[static_cast<size_t>(row)] = -1;
-  side.touched.clear();
-}
-
 double FusedNNStep::step(const BatchSpan& batch, double lr, double beta1) {
   const double loss = forward_backward(batch);
   adam_update(lr, beta1);
-  clear_gradients(users_);
-  clear_gradients(items_);
+  users_->clear_gradients();
+  items_->clear_gradients();
   return loss;
 }
 

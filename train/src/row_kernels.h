@@ -4,6 +4,7 @@
 // Private to train/: the paths' own headers stay free of kernel details.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "collab/train/adam_options.h"
@@ -70,6 +71,19 @@ inline float dot_product_inline(const float* __restrict a, const float* __restri
 }
 
 float dot_product(const float* a, const float* b, int64_t n);
+
+// Asks for the cache lines of a row of `bytes` bytes, to read or to write, into every level of
+// cache (locality 3) or only as far as L2 (2).
+template <bool for_writing, int locality = 3>
+inline void prefetch_row(const float* row, int64_t bytes) {
+  const char* start = reinterpret_cast<const char*>(row);
+  for (int64_t b = 0; b < bytes + 63; b += 64) {
+    __builtin_prefetch(start + std::min(b, bytes - 1), for_writing ? 1 : 0, locality);
+  }
+}
+// How far ahead of its use a row is prefetched: enough for the transfers to overlap, few enough
+// that a large batch's rows are not evicted before their turn.
+constexpr int64_t kRowLookahead = 16;
 
 // grad_a += g * b and grad_b += g * a: one rating's contribution to its two factor rows.
 void accumulate_pair(float* grad_a, float* grad_b, const float* a, const float* b, float g,

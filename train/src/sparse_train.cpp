@@ -12,6 +12,7 @@
 
 #include "collab/common/error.h"
 #include "row_kernels.h"
+#include "touched_rows.h"
 
 // The per-rating loops are bound by vector arithmetic on rows that sit in cache: they are
 // COLLAB_MULTIVERSION (row_kernels.h), built for AVX2/FMA too and picked at load time.
@@ -20,59 +21,45 @@ namespace collab {
 
 // One parameter table with, for lazy Adam, its moments and per-row step counts.
 struct SparseTrainer::Table {
-  float* param = nullptr;
+  float* param = nullptr;  // null for the biases of a model without them
   int64_t rows = 0;
   int64_t dim = 0;
   std::vector<float> exp_avg, exp_avg_sq;
   std::vector<int32_t> steps;
+
+  Table() = default;
+  Table(const torch::Tensor& weight, bool lazy_adam)
+      : param(weight.data_ptr<float>()), rows(weight.size(0)), dim(weight.size(1)) {
+    if (!lazy_adam) return;
+    exp_avg.assign(static_cast<size_t>(rows * dim), 0.0f);
+    exp_avg_sq.assign(static_cast<size_t>(rows * dim), 0.0f);
+    steps.assign(static_cast<size_t>(rows), 0);
+  }
 };
 
-// A thread's lazy-Adam buffers: gradient rows of the touched rows of the current mini-batch.
+// The model's tables, by name.
+struct SparseTrainer::Tables {
+  Table user_factors, item_factors;
+  Table user_bias, item_bias;  // param null when the model has no biases
+  bool has_biases() const { return user_bias.param != nullptr; }
+};
+
+// The gradient rows of the user (or item) rows the current mini-batch touched.
+struct SparseTrainer::BatchGradients {
+  TouchedRows touched;
+  std::vector<float> grad;       // [batch, dim], by slot
+  std::vector<float> bias_grad;  // [batch], by slot
+};
+
+// A thread's lazy-Adam buffers.
 struct SparseTrainer::Scratch {
-  struct Side {
-    std::vector<int32_t> slot_of_row;  // -1 for rows the batch does not touch
-    std::vector<int32_t> touched;      // rows in slot order
-    std::vector<float> grad;           // [batch, dim]
-    std::vector<float> bias_grad;      // [batch]
-  };
-  Side users, items;
+  BatchGradients users, items;
   std::vector<float> neg_step;  // -lr / (1 - beta1^t) by row step t, for this round
 };
 
 namespace {
 
-// splitmix64: a small, fast, seeded generator for the one-off shuffle.
-struct SplitMix {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n) (Lemire's multiply-shift; the bias is below 2^-32 for n < 2^32).
-  uint64_t below(uint64_t n) {
-    return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
-  }
-};
-
-void swap_rows(Ratings& r, size_t a, size_t b) {
-  std::swap(r.users[a], r.users[b]);
-  std::swap(r.items[a], r.items[b]);
-  r.ratings.swap_rows(a, b);
-}
-
-struct Prediction {
-  float value;
-  float slope;  // d value / d dot
-};
-
-inline Prediction predict_from(float dot, bool squash, float lo, float span) {
-  if (!squash) return {dot, 1.0f};
-  const float s = 1.0f / (1.0f + std::exp(-dot));
-  return {s * span + lo, s * (1.0f - s) * span};
-}
-
+// One SGD update of a rating's two factor rows, each from the other's old values.
 inline void sgd_pair(float* __restrict p, float* __restrict q, float decay, float lg, int64_t n) {
   for (int64_t k = 0; k < n; ++k) {
     const float pk = p[k], qk = q[k];
@@ -92,12 +79,11 @@ struct SgdArgs {
   float* bi;
   int64_t dim;
   float lr, decay;  // decay = 1 - lr * wd
-  bool squash;
-  float lo, span;
+  OutputRange range;
 };
 
 // Per-rating SGD over one block; returns the sum of squared errors before each update.
-COLLAB_MULTIVERSION double sgd_block(const SgdArgs a) {
+COLLAB_MULTIVERSION double sgd_ratings(const SgdArgs a) {
   constexpr int64_t kAhead = 8;  // ratings ahead whose rows are prefetched
   const int64_t dim = a.dim;
   double loss = 0;
@@ -115,7 +101,7 @@ COLLAB_MULTIVERSION double sgd_block(const SgdArgs a) {
     float* q = a.Q + i * dim;
     float dot = dot_product_inline(p, q, dim);
     if (a.bu) dot += a.bu[u] + a.bi[i];
-    const Prediction pred = predict_from(dot, a.squash, a.lo, a.span);
+    const Prediction pred = a.range.apply(dot);
     const float err = pred.value - a.ratings[static_cast<size_t>(r)];
     loss += static_cast<double>(err) * err;
     const float lg = a.lr * err * pred.slope;
@@ -128,7 +114,10 @@ COLLAB_MULTIVERSION double sgd_block(const SgdArgs a) {
   return loss;
 }
 
-// fastai's Adam step on one row (the fused path's formula), with the row's own bias correction.
+// fastai's Adam step on one row, with the row's own bias correction. The recipe of the fused
+// steps' adam_rows_with_grad (row_kernels.h) but not their float operations: v is kept rather
+// than its root, and the update divides by sqrt(v / (1 - beta2^t)) + eps. One shared kernel
+// would change sparse_adam's results, so each keeps its own.
 COLLAB_MULTIVERSION void adam_row(float* __restrict p, float* __restrict m, float* __restrict v,
                                   const float* __restrict g, int64_t n, float decay, float beta1,
                                   float beta2, float inv_debias2, float neg_step, float eps) {
@@ -154,90 +143,6 @@ constexpr double kNegligible = 1e-17;
 
 }  // namespace
 
-std::vector<uint16_t> balanced_ranges(const std::vector<int64_t>& counts, int64_t parts) {
-  const int64_t total = std::accumulate(counts.begin(), counts.end(), int64_t{0});
-  std::vector<uint16_t> range(counts.size(), 0);
-  int64_t before = 0;
-  for (size_t r = 0; r < counts.size(); ++r) {
-    // The range holding the row's middle rating, so ranges stay contiguous and ordered.
-    const double middle = static_cast<double>(before) + 0.5 * static_cast<double>(counts[r]);
-    const auto part = total == 0 ? static_cast<int64_t>(r * static_cast<size_t>(parts) /
-                                                        std::max<size_t>(1, counts.size()))
-                                 : static_cast<int64_t>(middle * static_cast<double>(parts) /
-                                                        static_cast<double>(total));
-    range[r] = static_cast<uint16_t>(std::min(parts - 1, part));
-    before += counts[r];
-  }
-  return range;
-}
-
-BlockGrid partition_into_blocks(Ratings& ratings, int64_t n_users, int64_t n_items, int64_t blocks,
-                                uint64_t seed, int64_t threads) {
-  if (blocks < 1 || blocks > 4096) {
-    throw Error("train.blocks: expected 1..4096 blocks per side, got " + std::to_string(blocks));
-  }
-  ratings.timestamps.clear();
-  ratings.timestamps.shrink_to_fit();
-  const size_t n = ratings.size();
-  std::vector<int64_t> user_counts(static_cast<size_t>(n_users), 0);
-  std::vector<int64_t> item_counts(static_cast<size_t>(n_items), 0);
-  for (size_t k = 0; k < n; ++k) {
-    ++user_counts[static_cast<size_t>(ratings.users[k])];
-    ++item_counts[static_cast<size_t>(ratings.items[k])];
-  }
-  BlockGrid grid;
-  grid.size = blocks;
-  grid.user_range = balanced_ranges(user_counts, blocks);
-  grid.item_range = balanced_ranges(item_counts, blocks);
-  auto block_of = [&](size_t k) {
-    return static_cast<size_t>(grid.user_range[static_cast<size_t>(ratings.users[k])]) *
-               static_cast<size_t>(blocks) +
-           grid.item_range[static_cast<size_t>(ratings.items[k])];
-  };
-  const auto n_blocks = static_cast<size_t>(blocks * blocks);
-  grid.offsets.assign(n_blocks + 1, 0);
-  for (size_t k = 0; k < n; ++k) ++grid.offsets[block_of(k) + 1];
-  for (size_t b = 0; b < n_blocks; ++b) grid.offsets[b + 1] += grid.offsets[b];
-  // In-place bucket permutation (American flag sort): each rating is swapped straight into the
-  // next free slot of its block, so no second copy of the ratings is ever held.
-  std::vector<int64_t> next(grid.offsets.begin(), grid.offsets.end() - 1);
-  for (size_t b = 0; b < n_blocks; ++b) {
-    const auto end = static_cast<size_t>(grid.offsets[b + 1]);
-    while (static_cast<size_t>(next[b]) < end) {
-      const auto k = static_cast<size_t>(next[b]);
-      size_t home = block_of(k);
-      while (home != b) {
-        swap_rows(ratings, k, static_cast<size_t>(next[home]++));
-        home = block_of(k);
-      }
-      ++next[b];
-    }
-  }
-  // A seeded shuffle inside each block (one generator per block, so the order does not depend
-  // on the threads; a block's rows are close in memory, so this is far cheaper than shuffling
-  // the whole table first). SGD needs it: files are often sorted by user or time.
-#pragma omp parallel for schedule(dynamic, 1) \
-    num_threads(static_cast <int>(std::max <int64_t>(1, threads)))
-  for (int64_t b = 0; b < static_cast<int64_t>(n_blocks); ++b) {
-    SplitMix rng{seed ^ (0x9e3779b97f4a7c15ull * static_cast<uint64_t>(b + 1))};
-    const auto first = static_cast<size_t>(grid.offsets[static_cast<size_t>(b)]);
-    const auto count = static_cast<size_t>(grid.offsets[static_cast<size_t>(b) + 1]) - first;
-    for (size_t k = count; k > 1; --k) swap_rows(ratings, first + k - 1, first + rng.below(k));
-  }
-  return grid;
-}
-
-std::vector<std::pair<int64_t, int64_t>> blocks_of_round(int64_t blocks, int64_t round) {
-  std::vector<std::pair<int64_t, int64_t>> out;
-  for (int64_t a = 0; a < blocks; ++a) out.emplace_back(a, (a + round) % blocks);
-  return out;
-}
-
-int64_t default_blocks(int64_t threads) {
-  const int64_t t = std::max<int64_t>(1, threads);
-  return t >= 4 ? t : (4 + t - 1) / t * t;
-}
-
 SparseTrainer::SparseTrainer(CollabModelImpl& model, Ratings train, const Ratings& valid,
                              const TrainConfig& config)
     : config_(config),
@@ -246,17 +151,32 @@ SparseTrainer::SparseTrainer(CollabModelImpl& model, Ratings train, const Rating
       train_(std::move(train)),
       valid_(&valid),
       schedule_(config.one_cycle, 1) {
-  const std::string name = "train.optimizer \"" + config.optimizer + "\"";
-  std::vector<torch::Tensor> weights;
-  if (const std::optional<DotTables> tables = model.dot_tables()) {
-    weights = {tables->user_factors->weight, tables->item_factors->weight};
-    if (tables->has_biases()) {
-      weights.push_back(tables->user_bias->weight);
-      weights.push_back(tables->item_bias->weight);
-    }
-  } else {
+  tables_ = make_tables(model);
+  output_range_ = OutputRange(model.y_range());
+  dim_ = tables_->user_factors.dim;
+  const int64_t blocks = config.blocks > 0 ? config.blocks : default_blocks(threads_);
+  const auto setup_start = std::chrono::steady_clock::now();
+  grid_ = partition_into_blocks(train_, tables_->user_factors.rows, tables_->item_factors.rows,
+                                blocks, config.seed, threads_);
+  setup_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - setup_start).count();
+  schedule_ = OneCycle(config.one_cycle, config.epochs * blocks);
+  block_loss_.assign(static_cast<size_t>(blocks * blocks), 0.0);
+  block_cpu_seconds_.assign(static_cast<size_t>(blocks * blocks), 0.0);
+  if (lazy_adam_) make_lazy_adam_buffers();
+}
+
+std::unique_ptr<SparseTrainer::Tables> SparseTrainer::make_tables(CollabModelImpl& model) const {
+  const std::string name = "train.optimizer \"" + config_.optimizer + "\"";
+  const std::optional<DotTables> dot = model.dot_tables();
+  if (!dot) {
     throw Error(name + " trains DotProduct and DotProductBias only, not " + model.arch() +
                 " (use \"adam\")");
+  }
+  std::vector<torch::Tensor> weights = {dot->user_factors->weight, dot->item_factors->weight};
+  if (dot->has_biases()) {
+    weights.push_back(dot->user_bias->weight);
+    weights.push_back(dot->item_bias->weight);
   }
   for (const auto& w : weights) {
     if (!w.device().is_cpu() || w.scalar_type() != torch::kFloat || !w.is_contiguous()) {
@@ -264,47 +184,31 @@ SparseTrainer::SparseTrainer(CollabModelImpl& model, Ratings train, const Rating
     }
   }
   if (train_.size() == 0) throw Error(name + ": no training ratings");
-  y_range_ = model.y_range();
-  dim_ = weights[0].size(1);
-  for (const auto& w : weights) {
-    Table t;
-    t.param = w.data_ptr<float>();
-    t.rows = w.size(0);
-    t.dim = w.size(1);
-    if (lazy_adam_) {
-      t.exp_avg.assign(static_cast<size_t>(t.rows * t.dim), 0.0f);
-      t.exp_avg_sq.assign(static_cast<size_t>(t.rows * t.dim), 0.0f);
-      t.steps.assign(static_cast<size_t>(t.rows), 0);
-    }
-    tables_.push_back(std::move(t));
+  auto tables = std::make_unique<Tables>();
+  tables->user_factors = Table(weights[0], lazy_adam_);
+  tables->item_factors = Table(weights[1], lazy_adam_);
+  if (dot->has_biases()) {
+    tables->user_bias = Table(weights[2], lazy_adam_);
+    tables->item_bias = Table(weights[3], lazy_adam_);
   }
-  const int64_t blocks = config.blocks > 0 ? config.blocks : default_blocks(threads_);
-  const auto setup_start = std::chrono::steady_clock::now();
-  grid_ = partition_into_blocks(train_, tables_[0].rows, tables_[1].rows, blocks, config.seed,
-                                threads_);
-  setup_seconds_ =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - setup_start).count();
-  schedule_ = OneCycle(config.one_cycle, config.epochs * blocks);
-  block_loss_.assign(static_cast<size_t>(blocks * blocks), 0.0);
-  block_cpu_seconds_.assign(static_cast<size_t>(blocks * blocks), 0.0);
+  return tables;
+}
 
-  if (lazy_adam_) {
-    const double beta2 = config.adam.beta2;
-    inv_debias2_.push_back(1.0f);  // t = 0 is never used
-    for (int64_t t = 1; std::pow(beta2, static_cast<double>(t)) > kNegligible; ++t) {
-      inv_debias2_.push_back(
-          static_cast<float>(1.0 / (1.0 - std::pow(beta2, static_cast<double>(t)))));
-    }
-    const auto batch = static_cast<size_t>(config.batch_size);
-    scratch_.resize(static_cast<size_t>(threads_));
-    for (Scratch& s : scratch_) {
-      for (auto [side, rows] :
-           {std::pair{&s.users, tables_[0].rows}, std::pair{&s.items, tables_[1].rows}}) {
-        side->slot_of_row.assign(static_cast<size_t>(rows), -1);
-        side->touched.reserve(batch);
-        side->grad.assign(batch * static_cast<size_t>(dim_), 0.0f);
-        side->bias_grad.assign(batch, 0.0f);
-      }
+void SparseTrainer::make_lazy_adam_buffers() {
+  const double beta2 = config_.adam.beta2;
+  inv_debias2_.push_back(1.0f);  // t = 0 is never used
+  for (int64_t t = 1; std::pow(beta2, static_cast<double>(t)) > kNegligible; ++t) {
+    inv_debias2_.push_back(
+        static_cast<float>(1.0 / (1.0 - std::pow(beta2, static_cast<double>(t)))));
+  }
+  const auto batch = static_cast<size_t>(config_.batch_size);
+  scratch_.resize(static_cast<size_t>(threads_));
+  for (Scratch& s : scratch_) {
+    for (auto [side, rows] : {std::pair{&s.users, tables_->user_factors.rows},
+                              std::pair{&s.items, tables_->item_factors.rows}}) {
+      side->touched.reset(rows, config_.batch_size);
+      side->grad.assign(batch * static_cast<size_t>(dim_), 0.0f);
+      side->bias_grad.assign(batch, 0.0f);
     }
   }
 }
@@ -313,101 +217,116 @@ SparseTrainer::~SparseTrainer() = default;
 
 void SparseTrainer::train_block(int64_t a, int64_t b, double lr, double beta1, Scratch* scratch) {
   const int64_t begin = grid_.begin(a, b), end = grid_.end(a, b);
-  const bool squash = y_range_.has_value();
-  const float lo = squash ? static_cast<float>(y_range_->lo) : 0.0f;
-  const float span = squash ? static_cast<float>(y_range_->hi - y_range_->lo) : 1.0f;
-  const bool bias = tables_.size() == 4;
+  const double loss =
+      lazy_adam_ ? lazy_adam_block(begin, end, lr, beta1, *scratch) : sgd_block(begin, end, lr);
+  block_loss_[static_cast<size_t>(a * grid_.size + b)] = loss;
+}
+
+double SparseTrainer::sgd_block(int64_t begin, int64_t end, double lr) {
+  const Tables& t = *tables_;
+  const bool bias = t.has_biases();
+  SgdArgs args{train_.users.data() + begin,
+               train_.items.data() + begin,
+               train_.ratings.view().from(static_cast<size_t>(begin)),
+               end - begin,
+               t.user_factors.param,
+               t.item_factors.param,
+               bias ? t.user_bias.param : nullptr,
+               bias ? t.item_bias.param : nullptr,
+               dim_,
+               static_cast<float>(lr),
+               static_cast<float>(1.0 - lr * config_.adam.weight_decay),
+               output_range_};
+  return sgd_ratings(args);
+}
+
+// One lazy-Adam step's scalars (a block's: the lr and beta1 are the round's), and the step of a
+// touched row.
+struct SparseTrainer::LazyAdamStep {
+  float decay;  // 1 - lr * wd, or 1 without weight decay
+  float beta1, beta2, eps;
+  float neg_lr;                           // -lr: -lr / (1 - beta1^t) once beta1^t is negligible
+  const std::vector<float>& neg_step;     // -lr / (1 - beta1^t) by row step t
+  const std::vector<float>& inv_debias2;  // 1 / (1 - beta2^t) by row step t
+
+  // Row `row` of `t` takes its next step with gradient row g.
+  void update(Table& t, int64_t row, const float* g) const {
+    const auto s = static_cast<size_t>(++t.steps[static_cast<size_t>(row)]);
+    const float inv2 = s < inv_debias2.size() ? inv_debias2[s] : 1.0f;
+    const float ns = s < neg_step.size() ? neg_step[s] : neg_lr;
+    const size_t off = static_cast<size_t>(row) * static_cast<size_t>(t.dim);
+    adam_row(t.param + off, t.exp_avg.data() + off, t.exp_avg_sq.data() + off, g, t.dim, decay,
+             beta1, beta2, inv2, ns, eps);
+  }
+};
+
+double SparseTrainer::lazy_adam_block(int64_t begin, int64_t end, double lr, double beta1,
+                                      Scratch& scratch) {
+  const LazyAdamStep step{config_.adam.weight_decay != 0
+                              ? static_cast<float>(1.0 - lr * config_.adam.weight_decay)
+                              : 1.0f,
+                          static_cast<float>(beta1),
+                          static_cast<float>(config_.adam.beta2),
+                          static_cast<float>(config_.adam.eps),
+                          static_cast<float>(-lr),
+                          scratch.neg_step,
+                          inv_debias2_};
   double loss = 0;
-  if (!lazy_adam_) {
-    SgdArgs args{train_.users.data() + begin,
-                 train_.items.data() + begin,
-                 train_.ratings.view().from(static_cast<size_t>(begin)),
-                 end - begin,
-                 tables_[0].param,
-                 tables_[1].param,
-                 bias ? tables_[2].param : nullptr,
-                 bias ? tables_[3].param : nullptr,
-                 dim_,
-                 static_cast<float>(lr),
-                 static_cast<float>(1.0 - lr * config_.adam.weight_decay),
-                 squash,
-                 lo,
-                 span};
-    loss = sgd_block(args);
-  } else {
-    const float decay = config_.adam.weight_decay != 0
-                            ? static_cast<float>(1.0 - lr * config_.adam.weight_decay)
-                            : 1.0f;
-    const auto fbeta1 = static_cast<float>(beta1), fbeta2 = static_cast<float>(config_.adam.beta2);
-    const auto eps = static_cast<float>(config_.adam.eps);
-    const std::vector<float>& neg_step = scratch->neg_step;
-    auto step_of = [&](Table& t, int32_t row) {
-      int32_t& s = t.steps[static_cast<size_t>(row)];
-      ++s;
-      return static_cast<size_t>(s);
-    };
-    auto update = [&](Table& t, int32_t row, const float* g) {
-      const size_t s = step_of(t, row);
-      const float inv2 = s < inv_debias2_.size() ? inv_debias2_[s] : 1.0f;
-      const float ns = s < neg_step.size() ? neg_step[s] : static_cast<float>(-lr);
-      const size_t off = static_cast<size_t>(row) * static_cast<size_t>(t.dim);
-      adam_row(t.param + off, t.exp_avg.data() + off, t.exp_avg_sq.data() + off, g, t.dim, decay,
-               fbeta1, fbeta2, inv2, ns, eps);
-    };
-    const float* U = tables_[0].param;
-    const float* I = tables_[1].param;
-    const float* bu = bias ? tables_[2].param : nullptr;
-    const float* bi = bias ? tables_[3].param : nullptr;
-    auto slot = [](Scratch::Side& side, int32_t row) {
-      int32_t& s = side.slot_of_row[static_cast<size_t>(row)];
-      if (s < 0) {
-        s = static_cast<int32_t>(side.touched.size());
-        side.touched.push_back(row);
-      }
-      return static_cast<size_t>(s);
-    };
-    for (int64_t start = begin; start < end; start += config_.batch_size) {
-      const int64_t stop = std::min(end, start + config_.batch_size);
-      const float norm = 2.0f / static_cast<float>(stop - start);  // d mean((p - y)^2) / dp
-      for (int64_t r = start; r < stop; ++r) {
-        const int32_t u = train_.users[static_cast<size_t>(r)];
-        const int32_t i = train_.items[static_cast<size_t>(r)];
-        const float* ur = U + u * dim_;
-        const float* ir = I + i * dim_;
-        float dot = dot_product_inline(ur, ir, dim_);
-        if (bias) dot += bu[u] + bi[i];
-        const Prediction pred = predict_from(dot, squash, lo, span);
-        const float err = pred.value - train_.ratings[static_cast<size_t>(r)];
-        loss += static_cast<double>(err) * err;
-        const float g = norm * err * pred.slope;
-        const size_t su = slot(scratch->users, u), si = slot(scratch->items, i);
-        float* gu = scratch->users.grad.data() + su * static_cast<size_t>(dim_);
-        float* gi = scratch->items.grad.data() + si * static_cast<size_t>(dim_);
-        for (int64_t k = 0; k < dim_; ++k) {
-          gu[k] += g * ir[k];
-          gi[k] += g * ur[k];
-        }
-        if (bias) {
-          scratch->users.bias_grad[su] += g;
-          scratch->items.bias_grad[si] += g;
-        }
-      }
-      for (auto [side, factors, bias_table] :
-           {std::tuple{&scratch->users, &tables_[0], bias ? &tables_[2] : nullptr},
-            std::tuple{&scratch->items, &tables_[1], bias ? &tables_[3] : nullptr}}) {
-        for (size_t s = 0; s < side->touched.size(); ++s) {
-          const int32_t row = side->touched[s];
-          update(*factors, row, side->grad.data() + s * static_cast<size_t>(dim_));
-          if (bias_table) update(*bias_table, row, side->bias_grad.data() + s);
-          side->slot_of_row[static_cast<size_t>(row)] = -1;
-        }
-        std::fill_n(side->grad.begin(), side->touched.size() * static_cast<size_t>(dim_), 0.0f);
-        std::fill_n(side->bias_grad.begin(), side->touched.size(), 0.0f);
-        side->touched.clear();
-      }
+  for (int64_t start = begin; start < end; start += config_.batch_size) {
+    const int64_t stop = std::min(end, start + config_.batch_size);
+    accumulate_gradients(start, stop, scratch, loss);
+    Tables& t = *tables_;
+    apply_lazy_adam(scratch.users, t.user_factors, t.has_biases() ? &t.user_bias : nullptr, step);
+    apply_lazy_adam(scratch.items, t.item_factors, t.has_biases() ? &t.item_bias : nullptr, step);
+  }
+  return loss;
+}
+
+void SparseTrainer::accumulate_gradients(int64_t start, int64_t stop, Scratch& scratch,
+                                         double& loss) const {
+  const Tables& t = *tables_;
+  const bool bias = t.has_biases();
+  const float* U = t.user_factors.param;
+  const float* I = t.item_factors.param;
+  const float norm = 2.0f / static_cast<float>(stop - start);  // d mean((p - y)^2) / dp
+  for (int64_t r = start; r < stop; ++r) {
+    const int32_t u = train_.users[static_cast<size_t>(r)];
+    const int32_t i = train_.items[static_cast<size_t>(r)];
+    const float* ur = U + u * dim_;
+    const float* ir = I + i * dim_;
+    float dot = dot_product_inline(ur, ir, dim_);
+    if (bias) dot += t.user_bias.param[u] + t.item_bias.param[i];
+    const Prediction pred = output_range_.apply(dot);
+    const float err = pred.value - train_.ratings[static_cast<size_t>(r)];
+    loss += static_cast<double>(err) * err;
+    const float g = norm * err * pred.slope;
+    const auto su = static_cast<size_t>(scratch.users.touched.slot(u));
+    const auto si = static_cast<size_t>(scratch.items.touched.slot(i));
+    float* gu = scratch.users.grad.data() + su * static_cast<size_t>(dim_);
+    float* gi = scratch.items.grad.data() + si * static_cast<size_t>(dim_);
+    // Not accumulate_pair (row_kernels.h): its AVX2 build fuses the multiply-adds, which
+    // rounds differently from this loop and would change sparse_adam's results.
+    for (int64_t k = 0; k < dim_; ++k) {
+      gu[k] += g * ir[k];
+      gi[k] += g * ur[k];
+    }
+    if (bias) {
+      scratch.users.bias_grad[su] += g;
+      scratch.items.bias_grad[si] += g;
     }
   }
-  block_loss_[static_cast<size_t>(a * grid_.size + b)] = loss;
+}
+
+void SparseTrainer::apply_lazy_adam(BatchGradients& side, Table& factors, Table* bias,
+                                    const LazyAdamStep& step) {
+  const std::vector<int64_t>& rows = side.touched.rows();
+  for (size_t s = 0; s < rows.size(); ++s) {
+    step.update(factors, rows[s], side.grad.data() + s * static_cast<size_t>(dim_));
+    if (bias) step.update(*bias, rows[s], side.bias_grad.data() + s);
+  }
+  std::fill_n(side.grad.begin(), rows.size() * static_cast<size_t>(dim_), 0.0f);
+  std::fill_n(side.bias_grad.begin(), rows.size(), 0.0f);
+  side.touched.clear();
 }
 
 EpochMetrics SparseTrainer::run_epoch() {
@@ -473,16 +392,15 @@ RatingMetrics SparseTrainer::evaluate() const {
   const Ratings& v = *valid_;
   RatingMetrics m;
   if (v.size() == 0) return m;
-  const bool squash = y_range_.has_value();
-  const float lo = squash ? static_cast<float>(y_range_->lo) : 0.0f;
-  const float span = squash ? static_cast<float>(y_range_->hi - y_range_->lo) : 1.0f;
-  const bool bias = tables_.size() == 4;
+  const Tables& t = *tables_;
+  const bool bias = t.has_biases();
   double se = 0, ae = 0;
   for (size_t r = 0; r < v.size(); ++r) {
     const int64_t u = v.users[r], i = v.items[r];
-    float dot = dot_product_inline(tables_[0].param + u * dim_, tables_[1].param + i * dim_, dim_);
-    if (bias) dot += tables_[2].param[u] + tables_[3].param[i];
-    const double err = predict_from(dot, squash, lo, span).value - v.ratings[r];
+    float dot =
+        dot_product_inline(t.user_factors.param + u * dim_, t.item_factors.param + i * dim_, dim_);
+    if (bias) dot += t.user_bias.param[u] + t.item_bias.param[i];
+    const double err = output_range_.apply(dot).value - v.ratings[r];
     se += err * err;
     ae += std::abs(err);
   }

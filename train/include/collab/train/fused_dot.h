@@ -26,13 +26,11 @@
 #include "collab/models/collab_model.h"
 #include "collab/train/adam.h"
 #include "collab/train/fused_step.h"
+#include "collab/train/sigmoid_range.h"
 
 namespace collab {
 
 class StepPool;
-// train/src/row_kernels.h; complete wherever Table's members are used (std::vector allows an
-// incomplete element type until then).
-struct AdamScalars;
 
 class FusedDotStep : public FusedStep {
  public:
@@ -66,64 +64,26 @@ class FusedDotStep : public FusedStep {
   // back to the optimizer.
   void flush() override;
 
-  // One parameter table (an embedding) with its Adam state and its batch gradient rows.
-  struct Table {
-    float* param;
-    float* exp_avg;
-    SecondMomentRoot exp_avg_root;
-    int64_t* step;
-    int64_t rows;
-    int64_t dim;
-    bool decay;
-    std::vector<float> grad;  // [max_batch, dim]: rows of the gradient, one per touched row
-    // Whether untouched rows take their steps late (see above), or all rows every step.
-    bool deferred;
-    // The scalars of the steps since the last flush, oldest first (deferred tables only).
-    std::vector<AdamScalars> history;
-  };
-  // The users' or the items' side: a factor table and optionally a bias table, sharing the map
-  // from a touched row to its slot in the gradient buffers.
-  struct Side {
-    Table factors;
-    std::unique_ptr<Table> bias;       // null for DotProduct
-    std::vector<int32_t> slot_of_row;  // -1 for rows the batch does not touch
-    std::vector<int64_t> touched;      // rows in slot order
-    // Per row, how many steps of the tables' history it has taken.
-    std::vector<int32_t> applied;
-    // prepare()'s rows to bring up to date, and per row the step that last listed it (so that
-    // a row the batch names twice is listed once).
-    std::vector<int64_t> pending;
-    std::vector<int64_t> listed_by;
-  };
-
  private:
-  FusedDotStep() = default;
-  double forward_backward(const BatchSpan& batch);
-  // The prediction for user u and item i, and d prediction / d dot product.
-  float predict_one(int64_t u, int64_t i, float* dpred_ddot) const;
-  // Advances `table`'s step counter and returns this step's Adam scalars for it.
-  AdamScalars advance(Table& table, double lr, double beta1) const;
-  // Row `row` of `side` takes the steps of the history it has not taken.
-  static void catch_up(Side& side, int64_t row);
-  // Every row takes the steps it has not taken, and the histories start again.
-  void catch_up_all();
-  // Lists in Side::pending the rows of prepare()'s batch that this step does not touch and
-  // that have steps to take.
-  void list_upcoming_rows();
-  // Rows [first, last) of `side`'s pending list take their steps.
-  static void catch_up_upcoming(Side& side, int64_t first, int64_t last);
-  // Dense tables take this step on every row; in deferred ones the touched rows take it and the
-  // others have it added to their history.
-  void adam_update(double lr, double beta1);
-  void clear_gradients(Side& side);
+  // The users' or the items' tables (fused_dot.cpp).
+  struct Side;
 
-  Side users_, items_;
-  std::optional<YRange> y_range_;
+  FusedDotStep();
+  double forward_backward(const BatchSpan& batch);
+  // The prediction for user u and item i, and its slope: d prediction / d dot product.
+  Prediction predict_one(int64_t u, int64_t i) const;
+  // Every table takes this step: a dense one on every row; in a deferred one the touched rows
+  // take it with their gradient and the others have it added to their history.
+  void adam_update(double lr, double beta1);
+  // Every deferred row takes the steps it has not taken, and the histories start again.
+  void catch_up_all();
+
+  std::unique_ptr<Side> users_, items_;
+  OutputRange output_range_;
   AdamOptions options_;
   std::unique_ptr<StepPool> pool_;  // the step's threads, the caller included
-  BatchSpan upcoming_{nullptr, nullptr,
-                      0};  // prepare()'s batch, until the next step lists its rows
-  int64_t prepare_calls_ = 0;
+  // prepare()'s batch, until the next step lists its rows.
+  BatchSpan upcoming_{nullptr, nullptr, 0};
 };
 
 }  // namespace collab

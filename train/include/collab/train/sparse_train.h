@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -31,40 +32,13 @@
 #include "collab/data/ratings.h"
 #include "collab/models/collab_model.h"
 #include "collab/infer/metrics.h"
+#include "collab/train/block_grid.h"
 #include "collab/train/one_cycle.h"
+#include "collab/train/sigmoid_range.h"
 #include "collab/train/train_config.h"
 #include "collab/train/trainer.h"
 
 namespace collab {
-
-// The ratings of `ratings` grouped into a B x B grid of (user range, item range) blocks.
-struct BlockGrid {
-  int64_t size = 0;                  // B, ranges per side
-  std::vector<uint16_t> user_range;  // range of each user row
-  std::vector<uint16_t> item_range;  // range of each item row
-  // Block (a, b)'s ratings are rows [offsets[a * B + b], offsets[a * B + b + 1]).
-  std::vector<int64_t> offsets;
-
-  int64_t begin(int64_t a, int64_t b) const { return offsets[static_cast<size_t>(a * size + b)]; }
-  int64_t end(int64_t a, int64_t b) const { return offsets[static_cast<size_t>(a * size + b + 1)]; }
-};
-
-// Cuts rows 0..n-1 into `parts` contiguous ranges holding about equal sums of `counts`;
-// returns each row's range.
-std::vector<uint16_t> balanced_ranges(const std::vector<int64_t>& counts, int64_t parts);
-
-// Reorders `ratings` in place, without a copy of the data, so that each block's ratings are
-// contiguous, each block in a seeded random order; drops the timestamps. `blocks` is B
-// (1..4096); `threads` shuffle blocks in parallel (the result does not depend on them).
-BlockGrid partition_into_blocks(Ratings& ratings, int64_t n_users, int64_t n_items, int64_t blocks,
-                                uint64_t seed, int64_t threads = 1);
-
-// The blocks of round `round` (0..B-1): (a, (a + round) mod B) for a = 0..B-1.
-std::vector<std::pair<int64_t, int64_t>> blocks_of_round(int64_t blocks, int64_t round);
-
-// The grid size when train.blocks is 0: at least 4 and a multiple of the threads, so that the
-// default gives the same results for 1, 2 and 4 threads.
-int64_t default_blocks(int64_t threads);
 
 class SparseTrainer {
  public:
@@ -94,11 +68,30 @@ class SparseTrainer {
   // Seconds the constructor spent building the block grid (bucketing and shuffling).
   double setup_seconds() const { return setup_seconds_; }
 
-  struct Table;
-  struct Scratch;
-
  private:
+  // A table with lazy Adam's state; the four tables by name; one side's gradient rows of a
+  // mini-batch, and a thread's two; one lazy-Adam step's scalars (sparse_train.cpp).
+  struct Table;
+  struct Tables;
+  struct BatchGradients;
+  struct Scratch;
+  struct LazyAdamStep;
+
+  // The model's tables, checked (DotProduct or DotProductBias, float32 on the CPU).
+  std::unique_ptr<Tables> make_tables(CollabModelImpl& model) const;
+  void make_lazy_adam_buffers();
+  // Trains block (a, b) of the grid, and stores its sum of squared errors in block_loss_.
   void train_block(int64_t a, int64_t b, double lr, double beta1, Scratch* scratch);
+  // Per-rating SGD over ratings [begin, end); returns their sum of squared errors.
+  double sgd_block(int64_t begin, int64_t end, double lr);
+  // Lazy Adam over ratings [begin, end) in mini-batches; returns their sum of squared errors.
+  double lazy_adam_block(int64_t begin, int64_t end, double lr, double beta1, Scratch& scratch);
+  // The gradient rows of ratings [start, stop), one mini-batch, into `scratch`; adds their
+  // squared errors to `loss` (one running sum per block, rating by rating).
+  void accumulate_gradients(int64_t start, int64_t stop, Scratch& scratch, double& loss) const;
+  // The rows one side of the mini-batch touched (factors, and biases where not null) take
+  // their step; the side's gradient rows are cleared.
+  void apply_lazy_adam(BatchGradients& side, Table& factors, Table* bias, const LazyAdamStep& step);
 
   TrainConfig config_;
   bool lazy_adam_;
@@ -107,9 +100,9 @@ class SparseTrainer {
   const Ratings* valid_;
   BlockGrid grid_;
   OneCycle schedule_;
-  std::vector<Table> tables_;  // user factors, item factors[, user bias, item bias]
+  std::unique_ptr<Tables> tables_;
   int64_t dim_ = 0;
-  std::optional<YRange> y_range_;
+  OutputRange output_range_;
   std::vector<double> block_loss_;
   std::vector<Scratch> scratch_;    // one per thread (lazy Adam)
   std::vector<float> inv_debias2_;  // 1 / (1 - beta2^t) by row step t; 1 past the end
