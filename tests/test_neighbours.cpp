@@ -99,6 +99,25 @@ TEST(Pca, FindsPlantedDirections) {
   EXPECT_NEAR(pca.scores.mean(0).abs().max().item<double>(), 0.0, 1e-9);
 }
 
+// similar's ranking centres on the rows that compete: excluded rows (rarely rated) never appear
+// and do not move the centre.
+TEST(Neighbours, CentredNearestItemsCentresOnTheCandidates) {
+  // Rows 0-2 share a large common component (10, 10); row 3 sits far off and is excluded.
+  const torch::Tensor factors =
+      torch::tensor({{11.0, 10.0}, {10.0, 11.0}, {11.5, 10.0}, {-50.0, -50.0}});
+  const auto ranked = collab::centred_nearest_items(factors, factors[0], {3}, 0);
+  ASSERT_EQ(ranked.size(), 3u);  // every candidate, the excluded row left out
+  // Centred on rows 0-2's mean, row 2 points the way row 0 does, row 1 the other way; without
+  // centring all three cosines would be about 1.
+  EXPECT_EQ(ranked[0].item, 0);
+  EXPECT_EQ(ranked[1].item, 2);
+  EXPECT_EQ(ranked[2].item, 1);
+  EXPECT_NEAR(ranked[0].score, 1.0, 1e-12);
+  EXPECT_LT(ranked[2].score, 0.0);
+  // k limits the list.
+  EXPECT_EQ(collab::centred_nearest_items(factors, factors[0], {3}, 2).size(), 2u);
+}
+
 }  // namespace
 
 }  // namespace test_neighbours

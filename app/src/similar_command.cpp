@@ -65,24 +65,6 @@ std::vector<int64_t> rarely_rated_items(const LoadedModel& loaded, int64_t min_r
   return out;
 }
 
-// The top `k` items by cosine similarity to `query` of the factors, both centred on the items
-// that compete as neighbours (those not excluded): the rarely-rated ones sit near their zero
-// start and would dilute the shared component.
-std::vector<ScoredItem> centred_neighbours(const torch::Tensor& factors, const torch::Tensor& query,
-                                           const std::vector<int64_t>& exclude, int64_t k) {
-  std::vector<bool> candidate(static_cast<size_t>(factors.size(0)), true);
-  for (const int64_t i : exclude) candidate[static_cast<size_t>(i)] = false;
-  std::vector<int64_t> rows;
-  for (int64_t i = 0; i < factors.size(0); ++i) {
-    if (candidate[static_cast<size_t>(i)]) rows.push_back(i);
-  }
-  const torch::Tensor mean =
-      mean_row(rows.empty() ? factors : factors.index_select(0, torch::tensor(rows, torch::kLong)));
-  return top_k(
-      cosine_similarities_to(factors.to(torch::kDouble) - mean, query.to(torch::kDouble) - mean), k,
-      exclude);
-}
-
 void print_neighbours(const LoadedModel& loaded, const Query& query, int64_t min_ratings,
                       const std::vector<ScoredItem>& neighbours, bool as_json) {
   const Vocabulary& items = loaded.items;
@@ -167,7 +149,7 @@ int similar_command(int argc, char** argv) {
   for (const int64_t i : rarely_rated_items(loaded, min_ratings, result.count("min-ratings") > 0)) {
     exclude.push_back(i);
   }
-  const auto neighbours = centred_neighbours(factors, query.vector, exclude, k);
+  const auto neighbours = centred_nearest_items(factors, query.vector, exclude, k);
   print_neighbours(loaded, query, min_ratings, neighbours, result.count("json") > 0);
   return 0;
 }

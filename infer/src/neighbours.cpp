@@ -35,4 +35,22 @@ std::vector<ScoredItem> nearest_items(const torch::Tensor& factors, int64_t item
   return top_k(cosine_similarities(factors, item), k, {item});
 }
 
+std::vector<ScoredItem> centred_nearest_items(const torch::Tensor& factors,
+                                              const torch::Tensor& query,
+                                              const std::vector<int64_t>& exclude, int64_t k) {
+  std::vector<bool> candidate(static_cast<size_t>(factors.size(0)), true);
+  for (const int64_t i : exclude) {
+    if (i >= 0 && i < factors.size(0)) candidate[static_cast<size_t>(i)] = false;
+  }
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < factors.size(0); ++i) {
+    if (candidate[static_cast<size_t>(i)]) rows.push_back(i);
+  }
+  const torch::Tensor mean =
+      mean_row(rows.empty() ? factors : factors.index_select(0, torch::tensor(rows, torch::kLong)));
+  return top_k(
+      cosine_similarities_to(factors.to(torch::kDouble) - mean, query.to(torch::kDouble) - mean), k,
+      exclude);
+}
+
 }  // namespace collab

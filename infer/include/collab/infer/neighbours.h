@@ -26,6 +26,14 @@ torch::Tensor cosine_similarities_to(const torch::Tensor& factors, const torch::
 // pulls every cosine towards 1.
 torch::Tensor mean_row(const torch::Tensor& factors);
 
+// `collab similar`'s ranking: the top `k` rows of `factors` [n, d] by cosine similarity to
+// `query` [d], both centred on the mean of the rows that compete as neighbours (those not in
+// `exclude`, which never appear): rarely-rated items sit near their zero start and would dilute
+// the shared component.
+std::vector<ScoredItem> centred_nearest_items(const torch::Tensor& factors,
+                                              const torch::Tensor& query,
+                                              const std::vector<int64_t>& exclude, int64_t k);
+
 // The `k` rows most similar to row `item` (itself left out), most similar first; k <= 0: all.
 std::vector<ScoredItem> nearest_items(const torch::Tensor& factors, int64_t item, int64_t k);
 

@@ -12,8 +12,8 @@ namespace collab {
 torch::Device resolve_device(const std::string& spec);
 
 // train.data_placement "auto" uploads the training ratings to a GPU when they take at most this
-// much there (24 bytes a rating: 1 GiB holds 44M ratings, MovieLens 25M included); larger sets
-// are staged batch by batch. A fixed size rather than the free memory: the same config then
+// much there (20 bytes a rating, training_bytes(): 1 GiB holds 53M ratings, MovieLens 25M
+// included); larger sets are staged batch by batch. A fixed size rather than the free memory: the same config then
 // places data the same way on every GPU, and every GPU collab targets has far more.
 constexpr int64_t kDeviceDataLimitBytes = int64_t{1} << 30;
 
