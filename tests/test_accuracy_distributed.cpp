@@ -4,16 +4,12 @@
 // epochs keep it to about a minute; it prints seconds per epoch of both runs.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <filesystem>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "collab/train/distributed.h"
 #include "test_support.h"
-
-namespace fs = std::filesystem;
 
 namespace collab::test {
 namespace test_accuracy_distributed {
@@ -38,8 +34,7 @@ TrainRun train(const std::string& prefix, const std::string& run_dir,
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   TrainRun run;
   run.out = r.out;
-  const auto pos = r.out.rfind("valid_mse ");
-  if (pos != std::string::npos) run.mse = std::stod(r.out.substr(pos + 10));
+  run.mse = last_valid_mse(r.out);
   std::istringstream lines(read_text(run_dir + "/metrics.jsonl"));
   int epochs = 0;
   for (std::string line; std::getline(lines, line); ++epochs) {
@@ -66,11 +61,7 @@ TEST(AccuracyDistributed, TwoGlooWorkersMatchOneProcessAndOneProcessResumes) {
 
   // One process continues the two workers' run from their epoch-2 checkpoint.
   const std::string checkpoints = dir + "/two/checkpoints";
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(checkpoints)) {
-    if (e.path().extension() == ".ckpt") names.push_back(e.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
+  const std::vector<std::string> names = checkpoint_file_names(dir + "/two");
   ASSERT_EQ(names.size(), 3u);
   write_text(checkpoints + "/latest", names[1] + "\n");
   const TrainRun resumed = train("", dir + "/two", "--resume");

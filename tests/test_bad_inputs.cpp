@@ -27,11 +27,7 @@
 namespace test_bad_inputs {
 
 namespace fs = std::filesystem;
-using collab::test::CommandResult;
-using collab::test::read_text;
-using collab::test::run_collab;
-using collab::test::shell_quote;
-using collab::test::write_text;
+using namespace collab::test;  // the shared helpers: test_support.h
 using nlohmann::json;
 
 namespace {
@@ -52,45 +48,14 @@ json base_config() {
           {"train", {{"epochs", 1}, {"batch_size", 16}, {"threads", 1}}}};
 }
 
-// A folder with config.json and ratings.tsv.
-struct Workspace {
-  std::string dir = collab::test::temp_dir("collab-bad");
-  std::string config = dir + "/config.json";
-  std::string ratings = dir + "/ratings.tsv";
-  std::string run_dir = dir + "/run";
+// config.json and ratings.tsv (base_config() and ratings_text() unless given); trains quietly.
+struct Workspace : collab::test::Workspace {
   explicit Workspace(const json& config_json = base_config(),
-                     const std::string& ratings_content = ratings_text()) {
-    write_config(config_json);
-    write_text(ratings, ratings_content);
+                     const std::string& ratings_content = ratings_text())
+      : collab::test::Workspace(config_json, ratings_content, "collab-bad") {
+    train_options = "--quiet";
   }
-  void write_config(const json& c) const { write_text(config, c.dump(2)); }
-  CommandResult train(const std::string& extra = "") const {
-    return run_collab("train " + shell_quote(config) + " --run-dir " + shell_quote(run_dir) +
-                      " --quiet " + extra);
-  }
-  std::string latest() const { return collab::latest_checkpoint(run_dir); }
 };
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// A refused input: a non-zero exit, exactly one line on stderr, starting "collab COMMAND: error: ",
-// with no C++ backtrace, holding each of `parts`.
-void expect_one_line_error(const CommandResult& r, const std::string& command,
-                           const std::vector<std::string>& parts) {
-  EXPECT_NE(r.exit_code, 0) << "stdout: " << r.out;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
-  EXPECT_EQ(r.err.rfind("collab " + command + ": error: ", 0), 0u) << "stderr: " << r.err;
-  EXPECT_FALSE(contains(r.err, "Exception raised from")) << "stderr: " << r.err;
-  for (const auto& part : parts) {
-    EXPECT_TRUE(contains(r.err, part)) << "stderr lacks \"" << part << "\": " << r.err;
-  }
-}
-
-void expect_ok(const CommandResult& r) {
-  ASSERT_EQ(r.exit_code, 0) << "stdout: " << r.out << "\nstderr: " << r.err;
-}
 
 // Trains `ws` for one epoch and returns the path of its checkpoint.
 std::string trained_checkpoint(const Workspace& ws) {

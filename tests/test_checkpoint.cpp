@@ -31,6 +31,7 @@ namespace fs = std::filesystem;
 using collab::Checkpoint;
 using collab::json;
 using collab::TrainerState;
+using namespace collab::test;  // the shared helpers: test_support.h
 
 namespace {
 
@@ -66,15 +67,6 @@ TrainerState clone(const TrainerState& s) {
   c.cpu_generator = c.cpu_generator.clone();
   c.order_generator = c.order_generator.clone();
   return c;
-}
-
-void expect_same_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& a,
-                         const std::vector<std::pair<std::string, torch::Tensor>>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t k = 0; k < a.size(); ++k) {
-    EXPECT_EQ(a[k].first, b[k].first);
-    EXPECT_TRUE(torch::equal(a[k].second, b[k].second)) << a[k].first;
-  }
 }
 
 void expect_same_vocabulary(const collab::Vocabulary& a, const collab::Vocabulary& b) {
@@ -120,20 +112,6 @@ Checkpoint mid_epoch_checkpoint() {
 const Checkpoint& sample() {
   static const Checkpoint c = mid_epoch_checkpoint();
   return c;
-}
-
-// Expects `f` to throw collab::Error with a one-line message holding each of `parts`.
-template <typename F>
-void expect_error(F f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error";
-  } catch (const collab::Error& e) {
-    const std::string what = e.what();
-    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
-    for (const auto& p : parts)
-      EXPECT_NE(what.find(p), std::string::npos) << p << " not in: " << what;
-  }
 }
 
 }  // namespace
@@ -221,37 +199,37 @@ TEST(Checkpoint, DamagedFilesAreRefusedNamingTheFile) {
   };
 
   std::string p = write("half.ckpt", bytes.substr(0, bytes.size() / 2));
-  expect_error(read(p), {p, "truncated"});
+  expect_one_line_error_thrown(read(p), {p, "truncated"});
   p = write("short.ckpt", bytes.substr(0, 20));
-  expect_error(read(p), {p, "truncated"});
+  expect_one_line_error_thrown(read(p), {p, "truncated"});
   p = write("short-magic.ckpt", bytes.substr(0, 5));
-  expect_error(read(p), {p, "truncated"});
+  expect_one_line_error_thrown(read(p), {p, "truncated"});
 
   for (const size_t at : {bytes.size() / 2, bytes.size() - 1, size_t{30}}) {  // payload, hash
     std::string flipped = bytes;
     flipped[at] = static_cast<char>(flipped[at] ^ 0x10);
     p = write("flipped-" + std::to_string(at) + ".ckpt", flipped);
-    expect_error(read(p), {p, "corrupted"});
+    expect_one_line_error_thrown(read(p), {p, "corrupted"});
   }
   p = write("longer.ckpt", bytes + "x");
-  expect_error(read(p), {p, "corrupted"});
+  expect_one_line_error_thrown(read(p), {p, "corrupted"});
 
   std::string random(4096, '\0');
   std::mt19937 rng(3);
   for (auto& ch : random) ch = static_cast<char>(rng());
   p = write("random.ckpt", random);
-  expect_error(read(p), {p, "not a collab checkpoint"});
+  expect_one_line_error_thrown(read(p), {p, "not a collab checkpoint"});
   p = write("empty.ckpt", "");
-  expect_error(read(p), {p, "not a collab checkpoint"});
+  expect_one_line_error_thrown(read(p), {p, "not a collab checkpoint"});
   p = write("text.ckpt", "{\"model\": 1}\n");
-  expect_error(read(p), {p, "not a collab checkpoint"});
+  expect_one_line_error_thrown(read(p), {p, "not a collab checkpoint"});
 
   std::string newer = bytes;
   newer[8] = 3;  // the version follows the 8-byte magic
   p = write("v3.ckpt", newer);
-  expect_error(read(p), {p, "format version 3", "reads version 2", "newer collab"});
+  expect_one_line_error_thrown(read(p), {p, "format version 3", "reads version 2", "newer collab"});
 
-  expect_error(read(dir + "/missing.ckpt"), {dir + "/missing.ckpt", "cannot open"});
+  expect_one_line_error_thrown(read(dir + "/missing.ckpt"), {dir + "/missing.ckpt", "cannot open"});
 }
 
 // Version 1 checkpoints were LibTorch archives, read by LibTorch's unpickler; this collab no
@@ -262,17 +240,19 @@ TEST(Checkpoint, FormatVersion1IsRefusedWithWhatToDo) {
   for (const char* name : {"unpickler-out-of-range.bin", "tensor-storage-beyond-its-record.bin"}) {
     const std::string path =
         std::string(COLLAB_SOURCE_DIR) + "/fuzz/regressions/checkpoint/" + name;
-    expect_error([&] { collab::read_checkpoint(path); },
-                 {path + ": checkpoint format version 1, but this collab reads version 2",
-                  "written by an older collab", "resume it with that collab, or train again"});
+    expect_one_line_error_thrown(
+        [&] { collab::read_checkpoint(path); },
+        {path + ": checkpoint format version 1, but this collab reads version 2",
+         "written by an older collab", "resume it with that collab, or train again"});
   }
   // The third, a version 1 payload alone, is what the fuzzer gives a version 2 header: its
   // zip signature read as a manifest length claims far more bytes than there are.
   const std::string payload =
       collab::test::read_text(std::string(COLLAB_SOURCE_DIR) +
                               "/fuzz/regressions/checkpoint/unpickler-claims-1gb-string.bin");
-  expect_error([&] { collab::decode_checkpoint(collab::frame_checkpoint(payload), "p.ckpt"); },
-               {"p.ckpt: not a valid collab checkpoint (its manifest claims "});
+  expect_one_line_error_thrown(
+      [&] { collab::decode_checkpoint(collab::frame_checkpoint(payload), "p.ckpt"); },
+      {"p.ckpt: not a valid collab checkpoint (its manifest claims "});
 }
 
 namespace {
@@ -335,8 +315,8 @@ TEST(Checkpoint, DamagedPayloadsAreRefusedSayingWhatIsWrong) {
   const Payload good = take_apart(collab::encode_checkpoint(sample()));
   const auto refused = [&](const std::string& file, const std::string& what) {
     SCOPED_TRACE(what);
-    expect_error([&] { collab::decode_checkpoint(file, "bad.ckpt"); },
-                 {"bad.ckpt: not a valid collab checkpoint (" + what});
+    expect_one_line_error_thrown([&] { collab::decode_checkpoint(file, "bad.ckpt"); },
+                                 {"bad.ckpt: not a valid collab checkpoint (" + what});
   };
   const auto edited = [&](const std::function<void(json&)>& edit) {
     json m = good.manifest;
@@ -464,9 +444,9 @@ TEST(Checkpoint, LossSumsRoundTripBitForBit) {
 TEST(Checkpoint, TensorsOfOtherTypesAreNotWritten) {
   Checkpoint c = sample();
   c.state.buffers.emplace_back("counts", torch::zeros({3}, torch::kInt));
-  expect_error([&] { collab::encode_checkpoint(c); },
-               {"cannot checkpoint tensor \"buffer_", "of type Int",
-                "checkpoints hold float32, float64, int64 or uint8"});
+  expect_one_line_error_thrown([&] { collab::encode_checkpoint(c); },
+                               {"cannot checkpoint tensor \"buffer_", "of type Int",
+                                "checkpoints hold float32, float64, int64 or uint8"});
 }
 
 // A write that fails half-way (here: the file-size limit, as a full disk would) leaves the old
@@ -516,8 +496,9 @@ TEST(Checkpoint, AtomicWriteReplacesTheFile) {
   collab::write_file_atomically(path, "one");
   collab::write_file_atomically(path, "two");
   EXPECT_EQ(collab::test::read_text(path), "two");
-  expect_error([&] { collab::write_file_atomically(dir + "/no/such/folder/f", "x"); },
-               {dir + "/no/such/folder/f"});
+  expect_one_line_error_thrown(
+      [&] { collab::write_file_atomically(dir + "/no/such/folder/f", "x"); },
+      {dir + "/no/such/folder/f"});
 }
 
 }  // namespace test_checkpoint

@@ -18,10 +18,7 @@
 namespace test_cli {
 
 namespace fs = std::filesystem;
-using collab::test::run_collab;
-using collab::test::shell_quote;
-using collab::test::synthetic_ratings;
-using collab::test::write_text;
+using namespace collab::test;  // the shared helpers: test_support.h
 using nlohmann::json;
 
 namespace {
@@ -32,37 +29,12 @@ const char* kConfig = R"({
   "train": {"epochs": 1, "batch_size": 16, "threads": 1}
 })";
 
-// A folder with ratings.tsv and config.json (the given config text).
-struct Workspace {
-  std::string dir = collab::test::temp_dir("collab-cli");
-  std::string config = dir + "/config.json";
-  std::string ratings = dir + "/ratings.tsv";
-  std::string run_dir = dir + "/run";
+// ratings.tsv (200 synthetic ratings unless given) and config.json (the given config text).
+struct Workspace : collab::test::Workspace {
   explicit Workspace(const std::string& config_text = kConfig,
-                     const std::string& ratings_text = synthetic_ratings(200, 20, 30, /*seed=*/1)) {
-    write_text(config, config_text);
-    write_text(ratings, ratings_text);
-  }
-  // `collab train <config> --run-dir <run_dir> <extra>`.
-  collab::test::CommandResult train(const std::string& extra = "") const {
-    return run_collab("train " + shell_quote(config) + " --run-dir " + shell_quote(run_dir) + " " +
-                      extra);
-  }
+                     const std::string& ratings_text = synthetic_ratings(200, 20, 30, /*seed=*/1))
+      : collab::test::Workspace(config_text, ratings_text, "collab-cli") {}
 };
-
-// A failed command: non-zero exit, and exactly one line on stderr, without a C++ backtrace,
-// holding every one of `parts`.
-void expect_one_line_error(const collab::test::CommandResult& r,
-                           const std::vector<std::string>& parts) {
-  EXPECT_NE(r.exit_code, 0) << "stdout: " << r.out;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
-  EXPECT_FALSE(r.err.empty() || r.err.back() != '\n') << "stderr: " << r.err;
-  EXPECT_EQ(r.err.find("Exception raised from"), std::string::npos) << "stderr: " << r.err;
-  EXPECT_EQ(r.err.rfind("collab train: error: ", 0), 0u) << "stderr: " << r.err;
-  for (const auto& part : parts) {
-    EXPECT_NE(r.err.find(part), std::string::npos) << "stderr lacks " << part << ": " << r.err;
-  }
-}
 
 }  // namespace
 
@@ -99,25 +71,25 @@ TEST(Cli, TrainWithoutConfigFails) {
 TEST(Cli, UnknownConfigKey) {
   Workspace ws(R"({"data": {"ratings": "ratings.tsv"}, "model": {"arch": "DotProduct"},
                    "train": {"epoch": 1}})");
-  expect_one_line_error(ws.train(), {"train.epoch", "unknown key", "epochs"});
+  expect_one_line_error(ws.train(), "train", {"train.epoch", "unknown key", "epochs"});
   EXPECT_FALSE(fs::exists(ws.run_dir));  // nothing is written for a bad config
 }
 
 TEST(Cli, WrongType) {
   Workspace ws;
-  expect_one_line_error(ws.train("--set train.lr_max=fast"),
+  expect_one_line_error(ws.train("--set train.lr_max=fast"), "train",
                         {"train.lr_max: expected a positive number, got \"fast\""});
 }
 
 TEST(Cli, MalformedOverride) {
   Workspace ws;
-  expect_one_line_error(ws.train("--set train.lr_max"), {"--set", "train.lr_max"});
+  expect_one_line_error(ws.train("--set train.lr_max"), "train", {"--set", "train.lr_max"});
 }
 
 TEST(Cli, MissingDataFile) {
   Workspace ws(R"({"data": {"ratings": "missing.tsv"}, "model": {"arch": "DotProduct"},
                    "train": {"epochs": 1}})");
-  expect_one_line_error(ws.train(), {(fs::path(ws.dir) / "missing.tsv").string()});
+  expect_one_line_error(ws.train(), "train", {(fs::path(ws.dir) / "missing.tsv").string()});
 }
 
 TEST(Cli, MalformedDataLine) {
@@ -126,33 +98,34 @@ TEST(Cli, MalformedDataLine) {
   for (int line = 1; line < 7; ++line) pos = ratings.find('\n', pos) + 1;
   ratings.insert(pos, "5\t6\n");  // line 7 has two fields
   Workspace ws(kConfig, ratings);
-  expect_one_line_error(ws.train(), {ws.ratings + ":7:", "expected 3 or 4 fields"});
+  expect_one_line_error(ws.train(), "train", {ws.ratings + ":7:", "expected 3 or 4 fields"});
 }
 
 TEST(Cli, CudaOnACpuBuild) {
   if (torch::cuda::is_available()) GTEST_SKIP() << "CUDA is available here; nothing to refuse";
   Workspace ws;
-  expect_one_line_error(ws.train("--set train.device=cuda"), {"train.device", "cuda"});
+  expect_one_line_error(ws.train("--set train.device=cuda"), "train", {"train.device", "cuda"});
 }
 
 TEST(Cli, ConfigNotJson) {
   Workspace ws("{\n  \"data\": {\"ratings\": \"ratings.tsv\"\n  \"model\": {}\n}\n");
-  expect_one_line_error(ws.train(), {ws.config, "not valid JSON", "line 3"});
+  expect_one_line_error(ws.train(), "train", {ws.config, "not valid JSON", "line 3"});
 }
 
 TEST(Cli, BatchLargerThanTheDataIsReportedAtTrainTime) {
   Workspace ws;
-  expect_one_line_error(ws.train("--set train.batch_size=100000"), {"train.batch_size", "100000"});
+  expect_one_line_error(ws.train("--set train.batch_size=100000"), "train",
+                        {"train.batch_size", "100000"});
 }
 
 TEST(Cli, UnexpectedArgument) {
   Workspace ws;
-  expect_one_line_error(ws.train("extra"), {"extra"});
+  expect_one_line_error(ws.train("extra"), "train", {"extra"});
 }
 
 TEST(Cli, UnknownOption) {
   Workspace ws;
-  expect_one_line_error(ws.train("--frobnicate"), {"frobnicate"});
+  expect_one_line_error(ws.train("--frobnicate"), "train", {"frobnicate"});
 }
 
 TEST(Cli, TinyTrainingRunWritesItsRunDir) {

@@ -6,6 +6,7 @@
 
 #include "collab/common/config_reader.h"
 #include "collab/common/error.h"
+#include "test_support.h"
 
 namespace test_config_reader {
 
@@ -14,18 +15,7 @@ namespace {
 using collab::ConfigReader;
 using collab::json;
 using collab::NumberRange;
-
-// The message of the collab::Error `f` throws, or "" (with a failure) when it throws none.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const collab::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a collab::Error";
-  return "";
-}
+using namespace collab::test;  // the shared helpers: test_support.h
 
 }  // namespace
 

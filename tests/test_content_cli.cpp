@@ -19,6 +19,7 @@ namespace test_content_cli {
 namespace {
 
 using json = nlohmann::json;
+using namespace collab::test;  // the shared helpers: test_support.h
 
 // Genre of item i: 0 Action, 1 Comedy, 2 Drama (i % 3).
 int genre_of(int item) {
@@ -76,21 +77,9 @@ class ContentCli : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string path(const std::string& name) { return "'" + *dir_ + "/" + name + "'"; }
-  static json run_json(const std::string& args) {
-    const auto r = collab::test::run_collab(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return json::parse(r.out);
-  }
   static std::string* dir_;
 };
 std::string* ContentCli::dir_ = nullptr;
-
-void one_line_error(const std::string& args, const std::string& needle) {
-  const auto r = collab::test::run_collab(args);
-  EXPECT_EQ(r.exit_code, 1) << args;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
-}
 
 TEST_F(ContentCli, HybridRatesAnUnratedItemByItsGenre) {
   const std::string pairs = *dir_ + "/pairs.csv";
@@ -116,8 +105,8 @@ TEST_F(ContentCli, HybridRatesAnUnratedItemByItsGenre) {
 TEST_F(ContentCli, SimilarByFeaturesRanksThatGenreFirst) {
   for (const std::string model : {"hybrid", "hybrid.pt"}) {
     SCOPED_TRACE(model);
-    const json near =
-        run_json("similar " + path(model) + " --features 'Action' -k 5 --min-ratings 0 --json");
+    const json near = run_collab_json("similar " + path(model) +
+                                      " --features 'Action' -k 5 --min-ratings 0 --json");
     EXPECT_EQ(near["features"], "Action");
     EXPECT_EQ(near["arch"], "HybridDotProductBias");
     ASSERT_EQ(near["neighbours"].size(), 5u);
@@ -127,8 +116,8 @@ TEST_F(ContentCli, SimilarByFeaturesRanksThatGenreFirst) {
     }
   }
   // ContentBased's item vectors are the features: all ten Action items of 1995 match exactly.
-  const json exact = run_json("similar " + path("content") +
-                              " --features 'action,1995' -k 10 --min-ratings 0 --json");
+  const json exact = run_collab_json("similar " + path("content") +
+                                     " --features 'action,1995' -k 10 --min-ratings 0 --json");
   ASSERT_EQ(exact["neighbours"].size(), 10u);
   for (const auto& n : exact["neighbours"]) {
     EXPECT_EQ(genre_of(std::stoi(n["item"].get<std::string>())), 0) << n;
@@ -142,7 +131,7 @@ TEST_F(ContentCli, SimilarTableAndRecommendAndInterpretWork) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("a new item with features \"Comedy,1990s\""), std::string::npos) << r.out;
   // User 1 rated every trained Action item: the unrated Action item 30 comes first, no Comedy.
-  const json rec = run_json("recommend " + path("hybrid") + " --user 1 -k 3 --json");
+  const json rec = run_collab_json("recommend " + path("hybrid") + " --user 1 -k 3 --json");
   ASSERT_EQ(rec["items"].size(), 3u);
   EXPECT_EQ(rec["items"][0]["item"], "30");
   for (const auto& item : rec["items"]) {
@@ -150,24 +139,24 @@ TEST_F(ContentCli, SimilarTableAndRecommendAndInterpretWork) {
   }
   // A new user who panned two Comedies and loved an Action film gets Action films.
   const json folded =
-      run_json("recommend " + path("hybrid") + " --ratings '1:1,4:1,3:5' -k 3 --json");
+      run_collab_json("recommend " + path("hybrid") + " --ratings '1:1,4:1,3:5' -k 3 --json");
   EXPECT_EQ(folded["mode"], "fold-in");
   for (const auto& item : folded["items"]) {
     EXPECT_EQ(genre_of(std::stoi(item["item"].get<std::string>())), 0) << item;
   }
-  const json interpreted = run_json("interpret " + path("content") + " --top 2 --json");
+  const json interpreted = run_collab_json("interpret " + path("content") + " --top 2 --json");
   EXPECT_EQ(interpreted["pca"]["components"].size(), 3u);
 }
 
 TEST_F(ContentCli, ErrorsAreOneLine) {
-  one_line_error("similar " + path("hybrid") + " --features 'Action,Cowboy'", "\"Cowboy\"");
-  one_line_error("similar " + path("hybrid") + " --features Action --item 1", "exactly one of");
-  one_line_error("similar " + path("hybrid"), "exactly one of");
+  expect_refused("similar " + path("hybrid") + " --features 'Action,Cowboy'", "\"Cowboy\"");
+  expect_refused("similar " + path("hybrid") + " --features Action --item 1", "exactly one of");
+  expect_refused("similar " + path("hybrid"), "exactly one of");
   // Training a feature model without an item catalogue says which key is missing.
   collab::test::write_text(*dir_ + "/no_items.json", R"({
     "data": {"train": "train.tsv", "valid": "valid.tsv"},
     "model": {"arch": "HybridDotProductBias"}, "train": {"epochs": 1, "threads": 1}})");
-  one_line_error("train " + path("no_items.json") + " --run-dir " + path("no_items") + " --quiet",
+  expect_refused("train " + path("no_items.json") + " --run-dir " + path("no_items") + " --quiet",
                  "needs \"items\"");
 }
 

@@ -16,12 +16,14 @@
 #include "collab/models/registry.h"
 #include "collab/train/adam.h"
 #include "collab/train/fused_step.h"
+#include "test_support.h"
 
 namespace test_content_models {
 
 namespace {
 
 using collab::json;
+using namespace collab::test;  // the shared helpers: test_support.h
 constexpr int64_t kUsers = 3, kItems = 4;
 
 // Item 0: Action + 1990s; item 1: Comedy, Drama; item 2: nothing (an item seen only in
@@ -44,32 +46,9 @@ collab::ModelShape shape() {
   return collab::ModelShape(kUsers, kItems, features());
 }
 
-torch::Tensor pairs(const std::vector<std::pair<int64_t, int64_t>>& rows) {
-  torch::Tensor x = torch::empty({static_cast<int64_t>(rows.size()), 2}, torch::kLong);
-  for (size_t r = 0; r < rows.size(); ++r) {
-    x[static_cast<int64_t>(r)][0] = rows[r].first;
-    x[static_cast<int64_t>(r)][1] = rows[r].second;
-  }
-  return x;
-}
-
 collab::CollabModel build(const json& config, const collab::ModelShape& s = shape()) {
   collab::ConfigReader reader(config, "model", nullptr);
   return collab::build_model(reader, s);
-}
-
-std::string build_error(const json& config, const collab::ModelShape& s = shape()) {
-  try {
-    build(config, s);
-  } catch (const collab::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "build_model(" << config.dump() << ") did not throw";
-  return "";
-}
-
-double sigmoid(double x) {
-  return 1.0 / (1.0 + std::exp(-x));
 }
 
 TEST(ContentBased, ForwardIsProfileDotFeaturesPlusBiases) {
@@ -82,7 +61,7 @@ TEST(ContentBased, ForwardIsProfileDotFeaturesPlusBiases) {
   model->user_profile->weight.normal_();
   model->user_bias->weight.normal_();
   model->item_bias->weight.normal_();
-  const torch::Tensor y = model->forward(pairs({{0, 0}, {1, 1}, {2, 2}, {2, 3}}));
+  const torch::Tensor y = model->forward(user_item_pairs({{0, 0}, {1, 1}, {2, 2}, {2, 3}}));
   ASSERT_EQ(y.sizes(), (std::vector<int64_t>{4}));
   const auto f = features();
   for (int64_t r = 0; r < 4; ++r) {
@@ -118,7 +97,7 @@ TEST(HybridDotProductBias, ForwardAddsProjectionAndFeatureBias) {
   collab::HybridDotProductBias model(o);
   torch::NoGradGuard no_grad;
   for (auto& p : model->parameters()) p.normal_();
-  const torch::Tensor y = model->forward(pairs({{0, 0}, {1, 2}, {2, 3}}));
+  const torch::Tensor y = model->forward(user_item_pairs({{0, 0}, {1, 2}, {2, 3}}));
   ASSERT_EQ(y.sizes(), (std::vector<int64_t>{3}));
   const auto f = features();
   const std::vector<std::pair<int64_t, int64_t>> rows = {{0, 0}, {1, 2}, {2, 3}};
@@ -141,7 +120,7 @@ TEST(HybridDotProductBias, GradientReachesTheProjectionAndNotTheFeatures) {
   const auto model = build({{"arch", "HybridDotProductBias"}, {"n_factors", 4}});
   auto* h = dynamic_cast<collab::HybridDotProductBiasImpl*>(model.get());
   ASSERT_NE(h, nullptr);
-  const torch::Tensor x = pairs({{0, 0}, {1, 1}, {2, 3}});
+  const torch::Tensor x = user_item_pairs({{0, 0}, {1, 1}, {2, 3}});
   (model->forward(x) - torch::tensor({4.0f, 1.0f, 3.0f})).square().mean().backward();
   const torch::Tensor g = h->feature_projection->weight.grad();
   ASSERT_TRUE(g.defined());
@@ -187,11 +166,11 @@ TEST(FeatureModels, BufferIsCopiedZeroWithoutDataAndShapeChecked) {
   const torch::Tensor zeros = rebuilt->named_buffers()["item_features"];
   EXPECT_EQ(zeros.sizes(), (std::vector<int64_t>{kItems, collab::kItemFeatures}));
   EXPECT_EQ(zeros.abs().sum().item<float>(), 0.0f);
-  const std::string wrong = build_error(
+  const std::string wrong = build_model_error(
       {{"arch", "ContentBased"}}, collab::ModelShape(kUsers, kItems, torch::zeros({kItems, 5})));
   EXPECT_NE(wrong.find("item features: expected [4, 28]"), std::string::npos) << wrong;
-  const std::string rows = build_error({{"arch", "HybridDotProductBias"}},
-                                       collab::ModelShape(kUsers, kItems + 1, features()));
+  const std::string rows = build_model_error({{"arch", "HybridDotProductBias"}},
+                                             collab::ModelShape(kUsers, kItems + 1, features()));
   EXPECT_NE(rows.find("one row per item"), std::string::npos) << rows;
 }
 
@@ -245,15 +224,19 @@ TEST(FeatureModels, UserSideMatchesForward) {
 }
 
 TEST(FeatureModels, RegistryRejectsBadKeys) {
-  const std::string typo = build_error({{"arch", "ContentBased"}, {"n_factors", 3}});
+  const std::string typo = build_model_error({{"arch", "ContentBased"}, {"n_factors", 3}}, shape());
   EXPECT_EQ(typo.rfind("model.n_factors: unknown key", 0), 0u) << typo;
-  const std::string type = build_error({{"arch", "ContentBased"}, {"item_bias", "yes"}});
+  const std::string type =
+      build_model_error({{"arch", "ContentBased"}, {"item_bias", "yes"}}, shape());
   EXPECT_EQ(type.rfind("model.item_bias: ", 0), 0u) << type;
-  const std::string hybrid = build_error({{"arch", "HybridDotProductBias"}, {"user_bias", false}});
+  const std::string hybrid =
+      build_model_error({{"arch", "HybridDotProductBias"}, {"user_bias", false}}, shape());
   EXPECT_EQ(hybrid.rfind("model.user_bias: unknown key", 0), 0u) << hybrid;
-  const std::string factors = build_error({{"arch", "HybridDotProductBias"}, {"n_factors", 0}});
+  const std::string factors =
+      build_model_error({{"arch", "HybridDotProductBias"}, {"n_factors", 0}}, shape());
   EXPECT_EQ(factors.rfind("model.n_factors: ", 0), 0u) << factors;
-  const std::string fb = build_error({{"arch", "HybridDotProductBias"}, {"feature_bias", 1}});
+  const std::string fb =
+      build_model_error({{"arch", "HybridDotProductBias"}, {"feature_bias", 1}}, shape());
   EXPECT_EQ(fb.rfind("model.feature_bias: ", 0), 0u) << fb;
 }
 

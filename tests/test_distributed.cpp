@@ -4,10 +4,6 @@
 // training on the whole batch.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -22,42 +18,16 @@
 #include "collab/models/registry.h"
 #include "collab/train/distributed.h"
 #include "collab/train/trainer.h"
+#include "test_support.h"
 
 namespace test_distributed {
 
 using collab::Collective;
 using collab::DistributedConfig;
 using collab::DistributedEnv;
+using namespace collab::test;  // the shared helpers: test_support.h
 
 namespace {
-
-// Sets environment variables for the scope, restoring what was there.
-class ScopedEnv {
- public:
-  explicit ScopedEnv(const std::map<std::string, std::optional<std::string>>& values) {
-    for (const auto& [name, value] : values) {
-      const char* old = std::getenv(name.c_str());
-      saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
-      if (value) {
-        ::setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        ::unsetenv(name.c_str());
-      }
-    }
-  }
-  ~ScopedEnv() {
-    for (const auto& [name, value] : saved_) {
-      if (value) {
-        ::setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        ::unsetenv(name.c_str());
-      }
-    }
-  }
-
- private:
-  std::map<std::string, std::optional<std::string>> saved_;
-};
 
 const std::map<std::string, std::optional<std::string>> kRank1Of2 = {
     {"WORLD_SIZE", "2"},      {"RANK", "1"},
@@ -72,18 +42,6 @@ std::string env_error(std::map<std::string, std::optional<std::string>> values) 
     return e.what();
   }
   return "";
-}
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // Runs `body(collective)` on two ranks, one thread each, joined through a loopback TCPStore.

@@ -27,6 +27,7 @@
 namespace test_fetch {
 
 namespace fs = std::filesystem;
+using namespace collab::test;  // the shared helpers: test_support.h
 
 namespace {
 
@@ -144,19 +145,6 @@ class HttpServer {
   std::thread thread_;
 };
 
-// A port nothing listens on: bound by us, then released.
-int closed_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::vector<std::string> listing(const std::string& dir) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
@@ -169,14 +157,7 @@ std::vector<std::string> listing(const std::string& dir) {
 template <typename Fetch>
 void expect_clean_failure(Fetch fetch, const std::string& dest,
                           const std::vector<std::string>& parts) {
-  try {
-    fetch();
-    ADD_FAILURE() << "expected a collab::Error";
-  } catch (const collab::Error& e) {
-    const std::string message = e.what();
-    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
-    for (const auto& part : parts) EXPECT_NE(message.find(part), std::string::npos) << message;
-  }
+  expect_one_line_error_thrown(fetch, parts);
   EXPECT_TRUE(listing(dest).empty()) << "left behind: " << listing(dest).front();
 }
 
@@ -245,7 +226,7 @@ TEST(FetchTest, HttpErrorIsReported) {
 
 TEST(FetchTest, OfflineErrorSaysHowToGetTheDataByHand) {
   const std::string dest = collab::test::temp_dir();
-  const std::string url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/ml-100k.zip";
+  const std::string url = "http://127.0.0.1:" + std::to_string(free_port()) + "/ml-100k.zip";
   const collab::DatasetSource s{"ml-100k", url, "", 0};
   expect_clean_failure([&] { collab::fetch_dataset(s, dest, true); }, dest,
                        {"cannot download " + url, "COLLAB_DATA_DIR"});
@@ -278,24 +259,12 @@ TEST(FetchTest, RejectsArchiveWithoutTheDatasetFolder) {
       {"no ml-100k/ folder"});
 }
 
-// setenv for one test; the variables are unset again when it ends.
-struct ScopedEnv {
-  std::vector<std::string> names;
-  void set(const std::string& name, const std::string& value) {
-    setenv(name.c_str(), value.c_str(), 1);
-    names.push_back(name);
-  }
-  ~ScopedEnv() {
-    for (const auto& n : names) unsetenv(n.c_str());
-  }
-};
-
 TEST(FetchTest, EnsureDatasetLeavesAPresentCopyAlone) {
   const std::string dir = collab::test::temp_dir() + "/ml-100k";
   collab::test::write_text(dir + "/u.data", "mine\n");
   collab::test::write_text(dir + "/u.item", "mine too\n");
   ScopedEnv env;  // any download attempt would fail
-  env.set("COLLAB_ML100K_URL", "http://127.0.0.1:" + std::to_string(closed_port()) + "/x.zip");
+  env.set("COLLAB_ML100K_URL", "http://127.0.0.1:" + std::to_string(free_port()) + "/x.zip");
   EXPECT_NO_THROW(collab::ensure_dataset("ml-100k", dir, true));
   EXPECT_NO_THROW(collab::ensure_dataset("ml-100k", dir + "/", true));
   EXPECT_NO_THROW(collab::ensure_dataset("", "/nonexistent/folder", true));

@@ -12,9 +12,12 @@
 #include "collab/train/adam.h"
 #include "collab/train/fused_dot.h"
 #include "collab/train/one_cycle.h"
+#include "test_support.h"
 
 namespace collab {
 namespace test_fused_dot {
+
+using test::step_both_ways;
 
 constexpr int64_t kUsers = 37, kItems = 53, kBatch = 16;
 
@@ -58,12 +61,7 @@ double max_relative_difference(bool with_bias, std::optional<YRange> y_range, in
                               torch::randint(kItems, {kBatch}, torch::kLong)},
                              1),
                 torch::randint(1, 6, {kBatch}, torch::kFloat)};
-    const torch::Tensor loss = torch::mse_loss(reference->forward(batch.x), batch.y);
-    reference_opt.zero_grad();
-    loss.backward();
-    reference_opt.step(schedule.lr(t), schedule.beta1(t));
-    const double fused_loss = fused->step(batch, schedule.lr(t), schedule.beta1(t));
-    EXPECT_NEAR(fused_loss, loss.item<double>(), 1e-5 * loss.item<double>()) << "step " << t;
+    step_both_ways(*reference, reference_opt, *fused, batch, schedule.lr(t), schedule.beta1(t), t);
   }
   fused->flush();  // rows not touched lately have steps to take
   double worst = 0;

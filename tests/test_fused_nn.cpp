@@ -10,9 +10,12 @@
 #include "collab/train/fused_nn.h"
 #include "collab/train/fused_step.h"
 #include "collab/train/one_cycle.h"
+#include "test_support.h"
 
 namespace collab {
 namespace test_fused_nn {
+
+using test::step_both_ways;
 
 constexpr int64_t kUsers = 37, kItems = 53, kBatch = 16;
 
@@ -74,12 +77,7 @@ Difference train_both(const CollabNNOptions& o, int64_t steps) {
     if (t == 0) users.fill_(3);  // one user throughout: its gradient row sums 16 ratings
     Batch batch{torch::stack({users, torch::randint(kItems, {n}, torch::kLong)}, 1),
                 torch::randint(1, 6, {n}, torch::kFloat)};
-    const torch::Tensor loss = torch::mse_loss(reference->forward(batch.x), batch.y);
-    reference_opt.zero_grad();
-    loss.backward();
-    reference_opt.step(schedule.lr(t), schedule.beta1(t));
-    const double fused_loss = fused->step(batch, schedule.lr(t), schedule.beta1(t));
-    EXPECT_NEAR(fused_loss, loss.item<double>(), 1e-5 * loss.item<double>()) << "step " << t;
+    step_both_ways(*reference, reference_opt, *fused, batch, schedule.lr(t), schedule.beta1(t), t);
   }
   fused->flush();  // the second moments, kept as roots while the fused step trains
   Difference d;

@@ -10,7 +10,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <functional>
 #include <random>
 #include <regex>
 #include <string>
@@ -27,41 +26,10 @@
 namespace test_interrupt {
 
 namespace fs = std::filesystem;
-using collab::test::CommandResult;
-using collab::test::read_text;
-using collab::test::run_collab;
-using collab::test::shell_quote;
-using collab::test::synthetic_ratings;
-using collab::test::write_text;
+using namespace collab::test;  // the shared helpers: test_support.h
 using nlohmann::json;
 
 namespace {
-
-struct Workspace {
-  std::string dir = collab::test::temp_dir("collab-interrupt");
-  std::string config = dir + "/config.json";
-  Workspace(const json& config_json, const std::string& ratings) {
-    write_text(config, config_json.dump(2));
-    write_text(dir + "/ratings.tsv", ratings);
-  }
-};
-
-// Waits up to `seconds` for `done`, polling every 200 us.
-bool wait_for(const std::function<bool()>& done, double seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-  return true;
-}
-
-// The exit code of `pid` (128 + N when killed by signal N).
-int wait_exit_code(pid_t pid) {
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // CollabNN (autograd steps, dropout drawing from the CPU generator) on 4000 ratings: 200 steps
 // an epoch, 600 in all, a checkpoint every 50.
@@ -95,7 +63,7 @@ TEST_P(InterruptTraining, SavesACheckpointPrintsTheResumeCommandAndResumesBitIde
   // Training has started once the first checkpoint is there; a few ms later it is mid-epoch,
   // between two periodic checkpoints.
   const bool started =
-      wait_for([&] { return fs::exists(collab::checkpoints_dir(run) + "/latest"); }, 30);
+      wait_until([&] { return fs::exists(collab::checkpoints_dir(run) + "/latest"); }, 30);
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   kill(pid, signal);
   const int code = wait_exit_code(pid);
@@ -147,13 +115,13 @@ TEST(Interrupt, SecondSigintExitsAtOnceLeavingTheCheckpointsWhole) {
   const std::string run = ws.dir + "/run", log = ws.dir + "/run.log";
   const pid_t pid = collab::test::start_collab({"train", ws.config, "--run-dir", run}, log);
   const bool started =
-      wait_for([&] { return fs::exists(collab::checkpoints_dir(run) + "/latest"); }, 60);
+      wait_until([&] { return fs::exists(collab::checkpoints_dir(run) + "/latest"); }, 60);
   // Steps take ~20 ms here: a step after the periodic checkpoint is under way, so the first
   // SIGINT asks for a checkpoint of its own.
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   kill(pid, SIGINT);
   const bool first_seen =
-      wait_for([&] { return read_text(log).find("SIGINT received") != std::string::npos; }, 10);
+      wait_until([&] { return read_text(log).find("SIGINT received") != std::string::npos; }, 10);
   kill(pid, SIGINT);
   const int code = wait_exit_code(pid);
   const std::string output = read_text(log);

@@ -16,16 +16,7 @@ namespace test_item_catalog {
 
 namespace {
 
-// A u.item line: id|title|date|video date|url|19 genre flags, with the flags at `genres` set.
-std::string item_line(const std::string& id, const std::string& title, const std::string& date,
-                      std::initializer_list<int> genres) {
-  std::string flags[collab::kMovieLensGenres];
-  for (auto& f : flags) f = "0";
-  for (const int g : genres) flags[g] = "1";
-  std::string line = id + "|" + title + "|" + date + "||http://us.imdb.com/x";
-  for (const auto& f : flags) line += "|" + f;
-  return line + "\n";
-}
+using namespace collab::test;  // the shared helpers: test_support.h
 
 std::string write_items(const std::string& text) {
   const std::string path = collab::test::temp_dir("collab-items") + "/u.item";
@@ -35,17 +26,8 @@ std::string write_items(const std::string& text) {
 
 std::string read_error(const std::string& path) {
   collab::Vocabulary items;
-  try {
-    collab::read_movielens_items(path, items);
-  } catch (const collab::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "read_movielens_items(" << path << ") did not throw";
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
+  return error_of([&] { collab::read_movielens_items(path, items); },
+                  "read_movielens_items(" + path + ")");
 }
 
 }  // namespace

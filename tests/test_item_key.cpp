@@ -20,26 +20,13 @@ namespace test_item_key {
 namespace {
 
 using collab::json;
-using collab::test::run_collab;
-using collab::test::shell_quote;
-using collab::test::temp_dir;
-using collab::test::write_text;
-
-// A u.item line: id|title|date|video date|url|19 genre flags, with the flags at `genres` set.
-std::string item_line(const std::string& id, const std::string& title,
-                      std::initializer_list<int> genres) {
-  std::string flags[collab::kMovieLensGenres];
-  for (auto& f : flags) f = "0";
-  for (const int g : genres) flags[g] = "1";
-  std::string line = id + "|" + title + "|01-Jan-1997||http://us.imdb.com/x";
-  for (const auto& f : flags) line += "|" + f;
-  return line + "\n";
-}
+using namespace collab::test;  // the shared helpers: test_support.h
 
 // Four ids, two of which (2 and 4) are one film listed twice, as MovieLens 100k lists 18.
-const std::string kItems =
-    item_line("1", "Alpha (1995)", {1}) + item_line("2", "Chasing Amy (1997)", {5, 8}) +
-    item_line("3", "Gamma (1996)", {16}) + item_line("4", "Chasing Amy (1997)", {5, 8});
+const std::string kItems = item_line("1", "Alpha (1995)", "01-Jan-1997", {1}) +
+                           item_line("2", "Chasing Amy (1997)", "01-Jan-1997", {5, 8}) +
+                           item_line("3", "Gamma (1996)", "01-Jan-1997", {16}) +
+                           item_line("4", "Chasing Amy (1997)", "01-Jan-1997", {5, 8});
 
 struct Files {
   std::string dir;
@@ -70,17 +57,8 @@ collab::Dataset load(const Files& f, const std::string& key) {
 }
 
 std::string load_error(const Files& f, const std::vector<std::string>& overrides) {
-  try {
-    collab::load_dataset(collab::load_run_config(f.config, overrides).data);
-  } catch (const collab::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no error";
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
+  return error_of([&] { collab::load_dataset(collab::load_run_config(f.config, overrides).data); },
+                  "load_dataset");
 }
 
 }  // namespace
@@ -169,14 +147,14 @@ TEST(ItemKey, TitleKeysRejectARatedItemTheCatalogueLacks) {
 }
 
 TEST(ItemKey, TitleKeysRejectATitleThatIsAnotherItemsId) {
-  const Files f = write_files(kTrain, kValid, kItems + item_line("5", "3", {}));
+  const Files f = write_files(kTrain, kValid, kItems + item_line("5", "3", "01-Jan-1997", {}));
   const std::string message = load_error(f, {"data.item_key=title"});
   EXPECT_TRUE(contains(message, f.dir + "/u.item")) << message;
   EXPECT_TRUE(contains(message, "\"3\"")) << message;
 }
 
 TEST(ItemKey, TitleKeysRejectAnEmptyTitle) {
-  const Files f = write_files(kTrain, kValid, kItems + item_line("5", "", {}));
+  const Files f = write_files(kTrain, kValid, kItems + item_line("5", "", "01-Jan-1997", {}));
   const std::string message = load_error(f, {"data.item_key=title"});
   EXPECT_TRUE(contains(message, "item 5 has no title")) << message;
 }

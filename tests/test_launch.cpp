@@ -5,9 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,48 +31,22 @@ namespace test_launch {
 
 namespace fs = std::filesystem;
 using collab::json;
-using collab::test::CommandResult;
-using collab::test::read_text;
-using collab::test::run_collab;
-using collab::test::shell_quote;
-using collab::test::synthetic_ratings;
-using collab::test::write_text;
+using namespace collab::test;  // the shared helpers: test_support.h
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Workspace {
-  std::string dir = collab::test::temp_dir("collab-launch");
-  std::string config = dir + "/config.json";
-  Workspace(int n_ratings, const json& train) {
-    write_text(dir + "/ratings.tsv", synthetic_ratings(n_ratings, 60, 80, /*seed=*/5));
-    write_text(
-        config,
-        json({{"data", {{"ratings", "ratings.tsv"}}},
-              {"model", {{"arch", "DotProductBias"}, {"n_factors", 8}, {"y_range", {0, 5.5}}}},
-              {"train", train},
-              {"checkpoint", {{"every_epochs", 1}, {"keep_last", 0}}}})
-            .dump(2));
-  }
+// `n_ratings` ratings of 60 users and 80 items, DotProductBias trained with the `train` section.
+struct Workspace : collab::test::Workspace {
+  Workspace(int n_ratings, const json& train)
+      : collab::test::Workspace(
+            json({{"data", {{"ratings", "ratings.tsv"}}},
+                  {"model", {{"arch", "DotProductBias"}, {"n_factors", 8}, {"y_range", {0, 5.5}}}},
+                  {"train", train},
+                  {"checkpoint", {{"every_epochs", 1}, {"keep_last", 0}}}}),
+            synthetic_ratings(n_ratings, 60, 80, /*seed=*/5), "collab-launch") {}
 };
-
-double final_mse(const std::string& out) {
-  const auto pos = out.rfind("valid_mse ");
-  return pos == std::string::npos ? -1.0 : std::stod(out.substr(pos + 10));
-}
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // A `collab` process with extra environment variables and its output in files.
 struct Child {
@@ -109,16 +81,14 @@ struct Child {
   }
   // Waits up to `limit`; false if still running then.
   bool wait_for(std::chrono::seconds limit) {
-    const auto end = Clock::now() + limit;
-    while (Clock::now() < end) {
-      int status = 0;
-      if (::waitpid(pid, &status, WNOHANG) == pid) {
-        code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
+    return wait_until(
+        [&] {
+          int status = 0;
+          if (::waitpid(pid, &status, WNOHANG) != pid) return false;
+          code = exit_code_of(status);
+          return true;
+        },
+        static_cast<double>(limit.count()), std::chrono::milliseconds(20));
   }
   void kill_now() {
     if (code >= 0) return;
@@ -139,12 +109,8 @@ std::vector<pid_t> children_of(pid_t pid) {
 }
 
 bool wait_for_file(const std::string& path, std::chrono::seconds limit) {
-  const auto end = Clock::now() + limit;
-  while (Clock::now() < end) {
-    if (fs::exists(path)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
+  return wait_until([&] { return fs::exists(path); }, static_cast<double>(limit.count()),
+                    std::chrono::milliseconds(20));
 }
 
 // Two ranks of `collab train` started by hand, as torchrun on two machines would.
@@ -186,23 +152,19 @@ TEST(Launch, TwoWorkersTrainLikeOneProcessAndOneProcessResumes) {
   ASSERT_EQ(r1.exit_code, 0) << r1.err;
   // Two ranks sum the same gradients as one process (which here also uses the fused kernel):
   // only float rounding differs.
-  EXPECT_NEAR(final_mse(r2.out), final_mse(r1.out), 2e-3) << r2.out << r1.out;
+  EXPECT_NEAR(last_valid_mse(r2.out), last_valid_mse(r1.out), 2e-3) << r2.out << r1.out;
 
   // Rank 0's checkpoints hold the whole run: point `latest` back at epoch 2 and let one process
   // train the last epoch.
   const auto checkpoints = collab::checkpoints_dir(two);
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(checkpoints)) {
-    if (e.path().extension() == ".ckpt") names.push_back(e.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
+  const std::vector<std::string> names = checkpoint_file_names(two);
   ASSERT_EQ(names.size(), 3u);
   write_text(checkpoints + "/latest", names[1] + "\n");
   const CommandResult resumed =
       run_collab("train " + shell_quote(w.config) + " --run-dir " + shell_quote(two) + " --resume");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.out.find("resuming from"), std::string::npos);
-  EXPECT_NEAR(final_mse(resumed.out), final_mse(r2.out), 2e-3) << resumed.out;
+  EXPECT_NEAR(last_valid_mse(resumed.out), last_valid_mse(r2.out), 2e-3) << resumed.out;
 }
 
 TEST(Launch, KilledWorkerMakesTheOtherFailWithinTheTimeout) {

@@ -14,21 +14,14 @@
 #include "collab/models/dot_product_bias.h"
 #include "collab/models/layers.h"
 #include "collab/models/registry.h"
+#include "test_support.h"
 
 namespace test_models {
 
 namespace {
 
 using collab::json;
-
-torch::Tensor pairs(const std::vector<std::vector<int64_t>>& rows) {
-  torch::Tensor x = torch::empty({static_cast<int64_t>(rows.size()), 2}, torch::kLong);
-  for (size_t r = 0; r < rows.size(); ++r) {
-    x[static_cast<int64_t>(r)][0] = rows[r][0];
-    x[static_cast<int64_t>(r)][1] = rows[r][1];
-  }
-  return x;
-}
+using namespace collab::test;  // the shared helpers: test_support.h
 
 std::vector<collab::CollabModel> all_models(const collab::ModelShape& shape,
                                             std::optional<collab::YRange> y_range) {
@@ -64,26 +57,11 @@ std::vector<float> values(const torch::Tensor& t) {
   return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
 }
 
-std::string build_error(const json& config) {
-  collab::ConfigReader reader(config, "model", nullptr);
-  try {
-    collab::build_model(reader, {3, 4});
-  } catch (const collab::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "build_model(" << config.dump() << ") did not throw";
-  return "";
-}
-
-double sigmoid(double x) {
-  return 1.0 / (1.0 + std::exp(-x));
-}
-
 }  // namespace
 
 TEST(Models, OutputShapeIsN) {
   torch::manual_seed(1);
-  const torch::Tensor x = pairs({{0, 0}, {1, 2}, {4, 6}, {2, 3}, {3, 1}});
+  const torch::Tensor x = user_item_pairs({{0, 0}, {1, 2}, {4, 6}, {2, 3}, {3, 1}});
   for (const auto& model : all_models({5, 7}, std::nullopt)) {
     for (const bool training : {true, false}) {
       model->train(training);
@@ -97,7 +75,7 @@ TEST(Models, OutputShapeIsN) {
 TEST(Models, YRangeBoundsOutputs) {
   torch::manual_seed(2);
   const collab::YRange range{1.0, 5.5};
-  const torch::Tensor x = pairs({{0, 0}, {1, 2}, {4, 6}, {2, 3}, {3, 1}, {4, 4}});
+  const torch::Tensor x = user_item_pairs({{0, 0}, {1, 2}, {4, 6}, {2, 3}, {3, 1}, {4, 4}});
   for (const auto& model : all_models({5, 7}, range)) {
     ASSERT_TRUE(model->y_range().has_value());
     EXPECT_EQ(model->y_range()->hi, 5.5);
@@ -239,7 +217,7 @@ TEST(DotProductBias, ForwardEqualsHandComputation) {
   set_weight(model->item_factors, {{0.5f, -1.0f}, {2.0f, 0.0f}});
   set_weight(model->user_bias, {{0.1f}, {0.2f}});
   set_weight(model->item_bias, {{-0.3f}, {0.4f}});
-  const torch::Tensor x = pairs({{0, 0}, {1, 1}, {0, 1}, {1, 0}});
+  const torch::Tensor x = user_item_pairs({{0, 0}, {1, 1}, {0, 1}, {1, 0}});
   // u.i + bu + bi:  (1*0.5 + 2*-1) + 0.1 - 0.3 = -1.7;  (3*2 + 4*0) + 0.2 + 0.4 = 6.6;
   //                 (1*2 + 2*0) + 0.1 + 0.4 = 2.5;     (3*0.5 + 4*-1) + 0.2 - 0.3 = -2.6.
   const std::vector<double> expected = {-1.7, 6.6, 2.5, -2.6};
@@ -271,7 +249,7 @@ TEST(Biases, ForwardEqualsHandComputation) {
   set_weight(model->user_bias, {{0.1f}, {-0.2f}});
   set_weight(model->item_bias, {{0.5f}, {-1.0f}});
   // b + bu + bi: 3.5 + 0.1 + 0.5 = 4.1; 3.5 - 0.2 - 1.0 = 2.3; 3.5 + 0.1 - 1.0 = 2.6.
-  const std::vector<float> y = values(model->forward(pairs({{0, 0}, {1, 1}, {0, 1}})));
+  const std::vector<float> y = values(model->forward(user_item_pairs({{0, 0}, {1, 1}, {0, 1}})));
   const std::vector<double> expected = {4.1, 2.3, 2.6};
   for (size_t k = 0; k < expected.size(); ++k) EXPECT_NEAR(y[k], expected[k], 1e-5) << k;
   EXPECT_EQ(model->parameters().size(), 3u);  // no factors
@@ -284,7 +262,8 @@ TEST(DotProduct, ForwardEqualsHandComputation) {
   collab::DotProduct model(o);
   set_weight(model->user_factors, {{1.0f, 0.0f, -1.0f}, {0.5f, 0.5f, 0.5f}});
   set_weight(model->item_factors, {{2.0f, 1.0f, 1.0f}, {0.0f, 0.0f, 4.0f}, {1.0f, 1.0f, 1.0f}});
-  const std::vector<float> y = values(model->forward(pairs({{0, 0}, {0, 1}, {1, 2}, {1, 1}})));
+  const std::vector<float> y =
+      values(model->forward(user_item_pairs({{0, 0}, {0, 1}, {1, 2}, {1, 1}})));
   const std::vector<double> expected = {1.0, -4.0, 1.5, 2.0};
   for (size_t k = 0; k < expected.size(); ++k) EXPECT_NEAR(y[k], expected[k], 1e-6) << k;
 }
@@ -300,7 +279,7 @@ TEST(Registry, BuildsEachArchitectureByName) {
     const collab::CollabModel model = collab::build_model(reader, {3, 4});
     ASSERT_NE(model, nullptr) << arch;
     EXPECT_EQ(model->arch(), arch);
-    EXPECT_EQ(model->forward(pairs({{2, 3}})).sizes(), (std::vector<int64_t>{1})) << arch;
+    EXPECT_EQ(model->forward(user_item_pairs({{2, 3}})).sizes(), (std::vector<int64_t>{1})) << arch;
     EXPECT_EQ(resolved["arch"], arch);
     EXPECT_TRUE(resolved.contains("y_range")) << resolved.dump();  // defaults are recorded
   }
@@ -320,21 +299,23 @@ TEST(Registry, ReadsArchitectureKeys) {
 }
 
 TEST(Registry, RejectsUnknownArchitectureAndKeys) {
-  const std::string unknown = build_error({{"arch", "Transformer"}});
+  const std::string unknown = build_model_error({{"arch", "Transformer"}}, {3, 4});
   EXPECT_EQ(unknown.rfind("model.arch: ", 0), 0u) << unknown;
   EXPECT_NE(unknown.find("\"Transformer\""), std::string::npos) << unknown;
   for (const char* arch : {"\"DotProduct\"", "\"DotProductBias\"", "\"CollabNN\""}) {
     EXPECT_NE(unknown.find(arch), std::string::npos) << unknown;
   }
-  const std::string missing = build_error(json::object());
+  const std::string missing = build_model_error(json::object(), {3, 4});
   EXPECT_EQ(missing.rfind("model.arch: missing", 0), 0u) << missing;
-  const std::string typo = build_error({{"arch", "DotProduct"}, {"n_factor", 3}});
+  const std::string typo = build_model_error({{"arch", "DotProduct"}, {"n_factor", 3}}, {3, 4});
   EXPECT_EQ(typo.rfind("model.n_factor: unknown key", 0), 0u) << typo;
   // A key of another architecture is unknown to this one.
-  const std::string foreign = build_error({{"arch", "DotProduct"}, {"layers", json::array({10})}});
+  const std::string foreign =
+      build_model_error({{"arch", "DotProduct"}, {"layers", json::array({10})}}, {3, 4});
   EXPECT_EQ(foreign.rfind("model.layers: unknown key", 0), 0u) << foreign;
-  const std::string dropout = build_error(
-      {{"arch", "CollabNN"}, {"layers", json::array({10, 5})}, {"dropout", json::array({0.1})}});
+  const std::string dropout = build_model_error(
+      {{"arch", "CollabNN"}, {"layers", json::array({10, 5})}, {"dropout", json::array({0.1})}},
+      {3, 4});
   EXPECT_EQ(dropout.rfind("model.dropout: ", 0), 0u) << dropout;
 }
 

@@ -16,6 +16,7 @@ namespace test_ratings {
 namespace {
 
 using collab::RatingsFormat;
+using namespace collab::test;  // the shared helpers: test_support.h
 
 std::string write_ratings(const std::string& text, const std::string& name = "ratings.tsv") {
   const std::string path = collab::test::temp_dir("collab-ratings") + "/" + name;
@@ -33,20 +34,12 @@ RatingsFormat csv(bool header = false) {
 // The message of the collab::Error read_ratings throws, or "" with a failure.
 std::string read_error(const std::string& path, const RatingsFormat& format = {}) {
   collab::Vocabulary users, items;
-  try {
-    collab::read_ratings(path, format, users, items);
-  } catch (const collab::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "read_ratings(" << path << ") did not throw";
-  return "";
+  return error_of([&] { collab::read_ratings(path, format, users, items); },
+                  "read_ratings(" + path + ")");
 }
 
 bool starts_with(const std::string& text, const std::string& prefix) {
   return text.rfind(prefix, 0) == 0;
-}
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 }  // namespace

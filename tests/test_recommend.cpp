@@ -18,6 +18,7 @@ namespace test_recommend {
 namespace {
 
 using json = nlohmann::json;
+using namespace collab::test;  // the shared helpers: test_support.h
 namespace fs = std::filesystem;
 
 class RecommendCli : public ::testing::Test {
@@ -62,26 +63,14 @@ class RecommendCli : public ::testing::Test {
     for (int j = 0; j < 10; ++j) out.insert(std::to_string((u + j) % 30 + 1));
     return out;
   }
-  static json run_json(const std::string& args) {
-    const auto r = collab::test::run_collab(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return json::parse(r.out);
-  }
   static std::string* dir_;
 };
 std::string* RecommendCli::dir_ = nullptr;
 
-void one_line_error(const std::string& args, const std::string& needle) {
-  const auto r = collab::test::run_collab(args);
-  EXPECT_EQ(r.exit_code, 1) << args;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
-}
-
 TEST_F(RecommendCli, NeverRecommendsSeenItemsUnlessAsked) {
   for (const int u : {1, 20}) {
     const json out =
-        run_json("recommend " + run() + " --user " + std::to_string(u) + " -k 0 --json");
+        run_collab_json("recommend " + run() + " --user " + std::to_string(u) + " -k 0 --json");
     EXPECT_EQ(out["mode"], "trained user");
     EXPECT_EQ(out["excluded"], 10);
     ASSERT_EQ(out["items"].size(), 20u);
@@ -95,9 +84,9 @@ TEST_F(RecommendCli, NeverRecommendsSeenItemsUnlessAsked) {
 }
 
 TEST_F(RecommendCli, IncludeSeenAndK) {
-  const json all = run_json("recommend " + run() + " --user 5 -k 0 --include-seen --json");
+  const json all = run_collab_json("recommend " + run() + " --user 5 -k 0 --include-seen --json");
   EXPECT_EQ(all["items"].size(), 30u);
-  const json top3 = run_json("recommend " + run() + " --user 5 -k 3 --json");
+  const json top3 = run_collab_json("recommend " + run() + " --user 5 -k 3 --json");
   EXPECT_EQ(top3["items"].size(), 3u);
   EXPECT_EQ(top3["items"][0]["title"].get<std::string>().rfind("Movie ", 0), 0u);
 }
@@ -112,7 +101,7 @@ TEST_F(RecommendCli, TableNamesTheUserAndTitles) {
 
 TEST_F(RecommendCli, ColdStartFoldsInOrFallsBack) {
   const json folded =
-      run_json("recommend " + run() + " --ratings '1:5, 2:1,Movie 3 (1973):4' -k 0 --json");
+      run_collab_json("recommend " + run() + " --ratings '1:5, 2:1,Movie 3 (1973):4' -k 0 --json");
   EXPECT_EQ(folded["mode"], "fold-in");
   EXPECT_EQ(folded["excluded"], 3);
   EXPECT_EQ(folded["items"].size(), 27u);
@@ -128,11 +117,13 @@ TEST_F(RecommendCli, NoRatingsFallsBackAndSaysWhich) {
   r = collab::test::run_collab("recommend " + run() + " --fallback mean-user -k 3");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("the mean trained user"), std::string::npos) << r.err;
-  EXPECT_EQ(run_json("recommend " + run() + " --ratings '' --json")["mode"], "fallback: item bias");
+  EXPECT_EQ(run_collab_json("recommend " + run() + " --ratings '' --json")["mode"],
+            "fallback: item bias");
 }
 
 TEST_F(RecommendCli, SimilarByTitlePrefix) {
-  const json near = run_json("similar " + run() + " --item 'movie 12' -k 4 --min-ratings 0 --json");
+  const json near =
+      run_collab_json("similar " + run() + " --item 'movie 12' -k 4 --min-ratings 0 --json");
   EXPECT_EQ(near["item"], "12");
   ASSERT_EQ(near["neighbours"].size(), 4u);
   for (const auto& n : near["neighbours"]) {
@@ -144,10 +135,11 @@ TEST_F(RecommendCli, SimilarByTitlePrefix) {
 TEST_F(RecommendCli, MinRatingsAndInterpret) {
   // Every item here has fewer than 1000 training ratings: none qualifies as a neighbour.
   EXPECT_TRUE(
-      run_json("similar " + run() + " --item 12 --min-ratings 1000 --json")["neighbours"].empty());
+      run_collab_json("similar " + run() + " --item 12 --min-ratings 1000 --json")["neighbours"]
+          .empty());
   const std::string svg = *dir_ + "/pca.svg";
-  const json interpreted =
-      run_json("interpret " + run() + " --top 3 --plot '" + svg + "' --plot-items 30 --json");
+  const json interpreted = run_collab_json("interpret " + run() + " --top 3 --plot '" + svg +
+                                           "' --plot-items 30 --json");
   EXPECT_EQ(interpreted["lowest_bias"].size(), 3u);
   EXPECT_EQ(interpreted["pca"]["components"].size(), 3u);
   const std::string text = collab::test::read_text(svg);
@@ -157,36 +149,36 @@ TEST_F(RecommendCli, MinRatingsAndInterpret) {
 
 TEST_F(RecommendCli, ExportedModelFindsTheSameNeighbours) {
   const std::string pt = *dir_ + "/model.pt";
-  const json a = run_json("similar " + run() + " --item 12 --min-ratings 0 --json");
-  const json b = run_json("similar '" + pt + "' --item 12 --min-ratings 0 --json");
+  const json a = run_collab_json("similar " + run() + " --item 12 --min-ratings 0 --json");
+  const json b = run_collab_json("similar '" + pt + "' --item 12 --min-ratings 0 --json");
   EXPECT_EQ(a["neighbours"], b["neighbours"]);
 }
 
 TEST_F(RecommendCli, ExportedModelRecommendsTheSame) {
   const std::string pt = *dir_ + "/model.pt";
-  const json ra = run_json("recommend " + run() + " --user 4 --json");
-  const json rb = run_json("recommend '" + pt + "' --user 4 --json");
+  const json ra = run_collab_json("recommend " + run() + " --user 4 --json");
+  const json rb = run_collab_json("recommend '" + pt + "' --user 4 --json");
   EXPECT_EQ(ra["items"], rb["items"]);
 }
 
 TEST_F(RecommendCli, ErrorsAreOneLineNamingTheValue) {
-  one_line_error("recommend " + run() + " --user 999",
+  expect_refused("recommend " + run() + " --user 999",
                  "user \"999\" is not one of the model's 20 users");
-  one_line_error("similar " + run() + " --item 'Casablanca'", "item \"Casablanca\"");
+  expect_refused("similar " + run() + " --item 'Casablanca'", "item \"Casablanca\"");
 }
 
 TEST_F(RecommendCli, ItemErrorsAreOneLineNamingTheValue) {
-  one_line_error("similar " + run() + " --item 'movie 1'", "item \"movie 1\" is ambiguous");
-  one_line_error("recommend " + run() + " --ratings '77:5'", "item \"77\"");
+  expect_refused("similar " + run() + " --item 'movie 1'", "item \"movie 1\" is ambiguous");
+  expect_refused("recommend " + run() + " --ratings '77:5'", "item \"77\"");
 }
 
 TEST_F(RecommendCli, RatingErrorsAreOneLineNamingTheValue) {
-  one_line_error("recommend " + run() + " --ratings '1:good'", "rating \"good\" of item \"1\"");
-  one_line_error("similar '" + *dir_ + "/nothing.ckpt' --item 1", "nothing.ckpt");
+  expect_refused("recommend " + run() + " --ratings '1:good'", "rating \"good\" of item \"1\"");
+  expect_refused("similar '" + *dir_ + "/nothing.ckpt' --item 1", "nothing.ckpt");
 }
 
 TEST_F(RecommendCli, SimilarByFeaturesNeedsAFeatureModel) {
-  one_line_error("similar " + run() + " --features Drama",
+  expect_refused("similar " + run() + " --features Drama",
                  "--features needs a model that reads item features");
 }
 

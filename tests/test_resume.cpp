@@ -27,12 +27,7 @@ namespace test_resume {
 
 namespace fs = std::filesystem;
 using collab::json;
-using collab::test::CommandResult;
-using collab::test::read_text;
-using collab::test::run_collab;
-using collab::test::shell_quote;
-using collab::test::synthetic_ratings;
-using collab::test::write_text;
+using namespace collab::test;  // the shared helpers: test_support.h
 
 namespace {
 
@@ -47,37 +42,16 @@ json config_for(const json& model, int epochs = 4) {
 
 const json kDotProductBias = {{"arch", "DotProductBias"}, {"n_factors", 4}, {"y_range", {0, 5.5}}};
 
-struct Workspace {
-  std::string dir = collab::test::temp_dir("collab-resume");
-  std::string config = dir + "/config.json";
-  std::string ratings = dir + "/ratings.tsv";
+// config.json and ratings.tsv (DotProductBias on 400 ratings unless given); trains quietly, each
+// run into a folder of its own (train_into).
+struct Workspace : collab::test::Workspace {
   explicit Workspace(const json& config_json = config_for(kDotProductBias),
                      const std::string& ratings_text = synthetic_ratings(400, 30, 40,
-                                                                         /*seed=*/11)) {
-    write_config(config_json);
-    write_text(ratings, ratings_text);
-  }
-  void write_config(const json& c) const { write_text(config, c.dump(2)); }
-  std::string run_dir(const std::string& name) const { return dir + "/" + name; }
-  CommandResult train(const std::string& run_dir, const std::string& extra = "") const {
-    return run_collab("train " + shell_quote(config) + " --run-dir " + shell_quote(run_dir) +
-                      " --quiet " + extra);
+                                                                         /*seed=*/11))
+      : collab::test::Workspace(config_json, ratings_text, "collab-resume") {
+    train_options = "--quiet";
   }
 };
-
-void expect_ok(const CommandResult& r) {
-  ASSERT_EQ(r.exit_code, 0) << "stdout: " << r.out << "\nstderr: " << r.err;
-}
-
-void expect_one_line_error(const CommandResult& r, const std::string& command,
-                           const std::vector<std::string>& parts) {
-  EXPECT_NE(r.exit_code, 0) << "stdout: " << r.out;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
-  EXPECT_EQ(r.err.rfind("collab " + command + ": error: ", 0), 0u) << "stderr: " << r.err;
-  for (const auto& part : parts) {
-    EXPECT_NE(r.err.find(part), std::string::npos) << "stderr lacks " << part << ": " << r.err;
-  }
-}
 
 std::vector<int64_t> checkpoint_steps(const std::string& run_dir) {
   std::vector<int64_t> steps;
@@ -106,28 +80,6 @@ void stop_at(const std::string& from, const std::string& to, int64_t step) {
   write_text(collab::checkpoints_dir(to) + "/latest", collab::checkpoint_file_name(step) + "\n");
 }
 
-// metrics.jsonl without the wall-clock times, which no two runs share.
-std::vector<json> metrics_without_time(const std::string& run_dir) {
-  std::vector<json> out;
-  std::istringstream lines(read_text(run_dir + "/metrics.jsonl"));
-  std::string line;
-  while (std::getline(lines, line)) {
-    json m = json::parse(line);
-    m.erase("seconds");
-    out.push_back(m);
-  }
-  return out;
-}
-
-void expect_same_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& a,
-                         const std::vector<std::pair<std::string, torch::Tensor>>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t k = 0; k < a.size(); ++k) {
-    EXPECT_EQ(a[k].first, b[k].first);
-    EXPECT_TRUE(torch::equal(a[k].second, b[k].second)) << a[k].first << " differs";
-  }
-}
-
 // The two runs ended in the same state: final checkpoints equal tensor for tensor, and the same
 // metrics (all but the times).
 void expect_same_result(const std::string& straight, const std::string& resumed) {
@@ -148,7 +100,8 @@ void expect_same_result(const std::string& straight, const std::string& resumed)
   EXPECT_TRUE(torch::equal(a.state.cpu_generator, b.state.cpu_generator));
   EXPECT_TRUE(torch::equal(a.state.order_generator, b.state.order_generator));
   EXPECT_EQ(a.state.smoothed_loss_average, b.state.smoothed_loss_average);
-  const std::vector<json> ma = metrics_without_time(straight), mb = metrics_without_time(resumed);
+  const std::vector<json> ma = metrics_without_seconds(straight),
+                          mb = metrics_without_seconds(resumed);
   EXPECT_EQ(ma.size(), static_cast<size_t>(a.state.epoch));
   EXPECT_EQ(ma, mb);
 }
@@ -193,25 +146,25 @@ TEST_P(ResumeEachArch, FromAnEpochEndAndFromMidEpochIsBitIdentical) {
     }
     write_text(ws.dir + "/u.item", items);
   }
-  const std::string straight = ws.run_dir("straight");
-  expect_ok(ws.train(straight));
+  const std::string straight = ws.path("straight");
+  expect_ok(ws.train_into(straight));
   const std::vector<int64_t> steps = checkpoint_steps(straight);
   EXPECT_EQ(steps,
             (std::vector<int64_t>{7, 14, 20, 21, 28, 35, 40, 42, 49, 56, 60, 63, 70, 77, 80}));
 
-  const std::string at_epoch_end = ws.run_dir("epoch-end");
+  const std::string at_epoch_end = ws.path("epoch-end");
   stop_at(straight, at_epoch_end, 40);
   expect_ok(run_collab("resume " + shell_quote(at_epoch_end) + " --quiet"));
   expect_same_result(straight, at_epoch_end);
 
   // Through `collab train --resume`, with the same config.
-  const std::string mid_epoch = ws.run_dir("mid-epoch");
+  const std::string mid_epoch = ws.path("mid-epoch");
   stop_at(straight, mid_epoch, 49);
   const collab::Checkpoint mid = collab::read_checkpoint(checkpoint_path(mid_epoch, 49));
   EXPECT_EQ(mid.state.epoch, 2);
   EXPECT_EQ(mid.state.batch, 9);
   EXPECT_EQ(mid.metrics.size(), 2u);
-  expect_ok(ws.train(mid_epoch, "--resume"));
+  expect_ok(ws.train_into(mid_epoch, "--resume"));
   expect_same_result(straight, mid_epoch);
 }
 
@@ -227,24 +180,14 @@ TEST(Resume, AfterSigkillIsBitIdentical) {
   json config = config_for(model_for("CollabNN"), 3);
   config["checkpoint"] = {{"every_epochs", 1}, {"every_steps", 50}, {"keep_last", 2}};
   Workspace ws(config, synthetic_ratings(4000, 30, 40, /*seed=*/11));
-  const std::string straight = ws.run_dir("straight");
-  expect_ok(ws.train(straight));
+  const std::string straight = ws.path("straight");
+  expect_ok(ws.train_into(straight));
 
-  const std::string killed = ws.run_dir("killed");
+  const std::string killed = ws.path("killed");
   const std::string latest = collab::checkpoints_dir(killed) + "/latest";
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const std::string out = ws.dir + "/killed.out";
-    if (!freopen(out.c_str(), "w", stdout) || !freopen(out.c_str(), "a", stderr)) _exit(126);
-    execl(COLLAB_BIN, COLLAB_BIN, "train", ws.config.c_str(), "--run-dir", killed.c_str(),
-          "--quiet", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!fs::exists(latest) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
+  const pid_t pid = collab::test::start_collab({"train", ws.config, "--run-dir", killed, "--quiet"},
+                                               ws.dir + "/killed.out");
+  collab::test::wait_until([&] { return fs::exists(latest); }, 20);
   kill(pid, SIGKILL);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -268,9 +211,9 @@ TEST(Resume, AfterSigkillIsBitIdentical) {
 // newest checkpoint is taken.
 TEST(Resume, WithoutLatestTakesTheNewestCheckpoint) {
   Workspace ws;
-  const std::string straight = ws.run_dir("straight");
-  expect_ok(ws.train(straight));
-  const std::string first = ws.run_dir("first");
+  const std::string straight = ws.path("straight");
+  expect_ok(ws.train_into(straight));
+  const std::string first = ws.path("first");
   stop_at(straight, first, 7);
   fs::remove(collab::checkpoints_dir(first) + "/latest");
   expect_ok(run_collab("resume " + shell_quote(first) + " --quiet"));
@@ -283,9 +226,9 @@ TEST(Resume, WithoutLatestTakesTheNewestCheckpoint) {
 // saved config must say the device it now trains on.
 TEST(Resume, OnAnotherDeviceContinuesTheRun) {
   Workspace ws;
-  const std::string straight = ws.run_dir("straight");
-  expect_ok(ws.train(straight));
-  const std::string moved = ws.run_dir("moved");
+  const std::string straight = ws.path("straight");
+  expect_ok(ws.train_into(straight));
+  const std::string moved = ws.path("moved");
   stop_at(straight, moved, 49);
   expect_ok(run_collab("resume " + shell_quote(moved) + " --device auto --quiet"));
   expect_same_result(straight, moved);
@@ -295,8 +238,8 @@ TEST(Resume, OnAnotherDeviceContinuesTheRun) {
 TEST(Resume, OnADeviceThisBuildLacksIsAOneLineError) {
   if (torch::cuda::is_available()) GTEST_SKIP() << "this machine has CUDA";
   Workspace ws(config_for(kDotProductBias, 1));
-  const std::string run = ws.run_dir("run");
-  expect_ok(ws.train(run));
+  const std::string run = ws.path("run");
+  expect_ok(ws.train_into(run));
   expect_one_line_error(run_collab("resume " + shell_quote(run) + " --device cuda:1"), "resume",
                         {"train.device", "cuda:1", "no usable CUDA"});
   expect_one_line_error(run_collab("resume " + shell_quote(run) + " --device tpu"), "resume",
@@ -305,10 +248,10 @@ TEST(Resume, OnADeviceThisBuildLacksIsAOneLineError) {
 
 TEST(Resume, MoreEpochsContinuesWithARecomputedSchedule) {
   Workspace ws(config_for(kDotProductBias, 2));
-  const std::string run = ws.run_dir("run");
-  expect_ok(ws.train(run));
+  const std::string run = ws.path("run");
+  expect_ok(ws.train_into(run));
   expect_ok(run_collab("resume " + shell_quote(run) + " --epochs 3 --quiet"));
-  EXPECT_EQ(metrics_without_time(run).size(), 3u);
+  EXPECT_EQ(metrics_without_seconds(run).size(), 3u);
   EXPECT_EQ(json::parse(read_text(run + "/config.json"))["train"]["epochs"], 3);
   EXPECT_EQ(collab::read_checkpoint(collab::latest_checkpoint(run)).state.global_step, 60);
 
@@ -318,31 +261,31 @@ TEST(Resume, MoreEpochsContinuesWithARecomputedSchedule) {
 
 TEST(Resume, RefusesAnotherArchitecture) {
   Workspace ws(config_for(kDotProductBias, 1));
-  const std::string run = ws.run_dir("run");
-  expect_ok(ws.train(run));
+  const std::string run = ws.path("run");
+  expect_ok(ws.train_into(run));
   ws.write_config(config_for(model_for("CollabNN"), 1));
-  expect_one_line_error(ws.train(run, "--resume"), "train",
+  expect_one_line_error(ws.train_into(run, "--resume"), "train",
                         {"cannot resume", checkpoint_path(run, 20), "model.arch", "\"CollabNN\"",
                          "\"DotProductBias\""});
   ws.write_config(
       config_for({{"arch", "DotProductBias"}, {"n_factors", 8}, {"y_range", {0, 5.5}}}, 1));
-  expect_one_line_error(ws.train(run, "--resume"), "train", {"model.n_factors", "8", "4"});
+  expect_one_line_error(ws.train_into(run, "--resume"), "train", {"model.n_factors", "8", "4"});
 }
 
 TEST(Resume, RefusesAnotherBatchSize) {
   Workspace ws(config_for(kDotProductBias, 1));
-  const std::string run = ws.run_dir("run");
-  expect_ok(ws.train(run));
+  const std::string run = ws.path("run");
+  expect_ok(ws.train_into(run));
   json other_batch = config_for(kDotProductBias, 1);
   other_batch["train"]["batch_size"] = 32;
   ws.write_config(other_batch);
-  expect_one_line_error(ws.train(run, "--resume"), "train", {"train.batch_size", "32", "16"});
+  expect_one_line_error(ws.train_into(run, "--resume"), "train", {"train.batch_size", "32", "16"});
 }
 
 TEST(Resume, RefusesChangedData) {
   Workspace ws(config_for(kDotProductBias, 1));
-  const std::string run = ws.run_dir("run");
-  expect_ok(ws.train(run));
+  const std::string run = ws.path("run");
+  expect_ok(ws.train_into(run));
   std::string ratings = synthetic_ratings(400, 30, 40, /*seed=*/11);
 
   // One rating changed: same vocabularies, other data.
@@ -360,21 +303,21 @@ TEST(Resume, RefusesChangedData) {
 
 TEST(Resume, RefusesOtherVocabularies) {
   Workspace ws(config_for(kDotProductBias, 1));
-  const std::string run = ws.run_dir("run");
-  expect_ok(ws.train(run));
+  const std::string run = ws.path("run");
+  expect_ok(ws.train_into(run));
   // A new user: the vocabularies no longer match.
   write_text(ws.ratings, synthetic_ratings(400, 30, 40, /*seed=*/11) + "999\t1\t3\t880009999\n");
-  expect_one_line_error(ws.train(run, "--resume"), "train",
+  expect_one_line_error(ws.train_into(run, "--resume"), "train",
                         {"cannot resume", "31 users", "30 users"});
 }
 
 TEST(Resume, DamagedOrMissingCheckpointsAreOneLineErrors) {
   Workspace ws(config_for(kDotProductBias, 2));
-  const std::string run = ws.run_dir("run");
-  expect_ok(ws.train(run));
+  const std::string run = ws.path("run");
+  expect_ok(ws.train_into(run));
 
   // A fresh train into a run dir with checkpoints would mix two runs: refused.
-  expect_one_line_error(ws.train(run), "train", {run, "--resume"});
+  expect_one_line_error(ws.train_into(run), "train", {run, "--resume"});
 
   const std::string last = checkpoint_path(run, 40);
   std::string bytes = read_text(last);
@@ -387,11 +330,12 @@ TEST(Resume, DamagedOrMissingCheckpointsAreOneLineErrors) {
 
 TEST(Resume, NothingToResumeFrom) {
   Workspace ws;
-  const std::string empty = ws.run_dir("empty");
+  const std::string empty = ws.path("empty");
   fs::create_directories(empty);
   expect_one_line_error(run_collab("resume " + shell_quote(empty)), "resume",
                         {empty, "no checkpoint to resume from"});
-  expect_one_line_error(ws.train(empty, "--resume"), "train", {"no checkpoint to resume from"});
+  expect_one_line_error(ws.train_into(empty, "--resume"), "train",
+                        {"no checkpoint to resume from"});
   expect_one_line_error(run_collab("train " + shell_quote(ws.config) + " --resume"), "train",
                         {"--resume needs --run-dir"});
 }
@@ -400,20 +344,20 @@ TEST(Resume, CheckpointConfigIsStrict) {
   json config = config_for(kDotProductBias, 1);
   config["checkpoint"]["every_step"] = 3;
   Workspace ws(config);
-  expect_one_line_error(ws.train(ws.run_dir("run")), "train",
+  expect_one_line_error(ws.train_into(ws.path("run")), "train",
                         {"checkpoint.every_step", "unknown key"});
   config = config_for(kDotProductBias, 1);
   config["checkpoint"]["keep_last"] = -1;
   ws.write_config(config);
-  expect_one_line_error(ws.train(ws.run_dir("run")), "train", {"checkpoint.keep_last"});
+  expect_one_line_error(ws.train_into(ws.path("run")), "train", {"checkpoint.keep_last"});
 }
 
 TEST(Resume, NoCheckpointsWhenBothPeriodsAreZero) {
   json config = config_for(kDotProductBias, 1);
   config["checkpoint"] = {{"every_epochs", 0}, {"every_steps", 0}};
   Workspace ws(config);
-  const std::string run = ws.run_dir("run");
-  expect_ok(ws.train(run));
+  const std::string run = ws.path("run");
+  expect_ok(ws.train_into(run));
   EXPECT_FALSE(fs::exists(collab::checkpoints_dir(run)));
 }
 

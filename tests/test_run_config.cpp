@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 using collab::json;
+using namespace collab::test;  // the shared helpers: test_support.h
 
 const char* kMinimal = R"({
   "data": {"ratings": "ratings.tsv"},
@@ -37,42 +38,9 @@ std::string write_config(const std::string& text, const std::string& sub = "") {
 
 // The message of the collab::Error that load_run_config throws, or "" with a failure.
 std::string load_error(const std::string& path, const std::vector<std::string>& overrides = {}) {
-  try {
-    collab::load_run_config(path, overrides);
-  } catch (const collab::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "load_run_config(" << path << ") did not throw";
-  return "";
+  return error_of([&] { collab::load_run_config(path, overrides); },
+                  "load_run_config(" + path + ")");
 }
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// Sets an environment variable for the scope of a test and restores it after.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) {
-      setenv(name, value, 1);
-    } else {
-      unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 }  // namespace
 

@@ -1,22 +1,30 @@
 #include "test_support.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include <torch/torch.h>
 
 #include "collab/train/run_checkpoints.h"
 #include "collab/common/error.h"
+#include "collab/data/item_catalog.h"
+#include "collab/models/registry.h"
 #include "collab/train/checkpoint.h"
 
 namespace fs = std::filesystem;
@@ -72,9 +80,84 @@ CommandResult run_collab(const std::string& args, const std::string& env) {
   const std::string out_path = dir + "/out", err_path = dir + "/err";
   const std::string cmd =
       env + " '" COLLAB_BIN "' " + args + " >'" + out_path + "' 2>'" + err_path + "' </dev/null";
-  const int status = std::system(cmd.c_str());
-  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return {code, read_text(out_path), read_text(err_path)};
+  return {exit_code_of(std::system(cmd.c_str())), read_text(out_path), read_text(err_path)};
+}
+
+json run_collab_json(const std::string& args) {
+  const CommandResult r = run_collab(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return json::parse(r.out);
+}
+
+int exit_code_of(int wait_status) {
+  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+}
+
+int wait_exit_code(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return exit_code_of(status);
+}
+
+bool wait_until(const std::function<bool()>& done, double seconds, std::chrono::microseconds poll) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(poll);
+  }
+  return true;
+}
+
+ScopedEnv::ScopedEnv(const std::map<std::string, std::optional<std::string>>& values) {
+  for (const auto& [name, value] : values) set(name, value);
+}
+
+ScopedEnv::ScopedEnv(const std::string& name, const char* value) {
+  set(name, value ? std::optional<std::string>(value) : std::nullopt);
+}
+
+ScopedEnv::~ScopedEnv() {
+  for (const auto& [name, value] : saved_) {
+    if (value) {
+      ::setenv(name.c_str(), value->c_str(), 1);
+    } else {
+      ::unsetenv(name.c_str());
+    }
+  }
+}
+
+void ScopedEnv::set(const std::string& name, const std::optional<std::string>& value) {
+  if (saved_.count(name) == 0) {
+    const char* old = std::getenv(name.c_str());
+    saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
+  }
+  if (value) {
+    ::setenv(name.c_str(), value->c_str(), 1);
+  } else {
+    ::unsetenv(name.c_str());
+  }
+}
+
+std::string item_line(const std::string& id, const std::string& title, const std::string& date,
+                      std::initializer_list<int> genres) {
+  std::string flags[collab::kMovieLensGenres];
+  for (auto& f : flags) f = "0";
+  for (const int g : genres) flags[g] = "1";
+  std::string line = id + "|" + title + "|" + date + "||http://us.imdb.com/x";
+  for (const auto& f : flags) line += "|" + f;
+  return line + "\n";
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
 }
 
 std::string synthetic_ratings(int n, int users, int items, unsigned seed) {
@@ -130,18 +213,6 @@ std::string tensors_difference(const std::vector<std::pair<std::string, torch::T
   return "";
 }
 
-std::vector<std::string> metrics_lines_without_seconds(const std::string& run_dir) {
-  std::vector<std::string> out;
-  std::istringstream lines(read_text(run_dir + "/metrics.jsonl"));
-  std::string line;
-  while (std::getline(lines, line)) {
-    collab::json m = collab::json::parse(line);
-    m.erase("seconds");
-    out.push_back(m.dump());
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string final_state_difference(const std::string& run_dir, const std::string& other_run_dir) {
@@ -176,13 +247,146 @@ std::string final_state_difference(const std::string& run_dir, const std::string
         a.state.smoothed_loss_count != b.state.smoothed_loss_count) {
       return "trainer position or smoothed loss differs";
     }
-    if (metrics_lines_without_seconds(run_dir) != metrics_lines_without_seconds(other_run_dir)) {
+    if (metrics_without_seconds(run_dir) != metrics_without_seconds(other_run_dir)) {
       return "metrics.jsonl differs";
     }
   } catch (const collab::Error& e) {
     return e.what();
   }
   return "";
+}
+
+std::vector<json> metrics_without_seconds(const std::string& run_dir) {
+  std::vector<json> out;
+  std::istringstream lines(read_text(run_dir + "/metrics.jsonl"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    json m = json::parse(line);
+    m.erase("seconds");
+    out.push_back(m);
+  }
+  return out;
+}
+
+std::vector<std::string> checkpoint_file_names(const std::string& run_dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(collab::checkpoints_dir(run_dir))) {
+    if (e.path().extension() == ".ckpt") names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+double last_valid_mse(const std::string& out) {
+  const auto pos = out.rfind("valid_mse ");
+  return pos == std::string::npos ? -1.0 : std::stod(out.substr(pos + 10));
+}
+
+Workspace::Workspace(const json& config_json, const std::string& ratings_text,
+                     const std::string& prefix)
+    : Workspace(config_json.dump(2), ratings_text, prefix) {}
+
+Workspace::Workspace(const std::string& config_text, const std::string& ratings_text,
+                     const std::string& prefix)
+    : dir(temp_dir(prefix)),
+      config(dir + "/config.json"),
+      ratings(dir + "/ratings.tsv"),
+      run_dir(dir + "/run") {
+  write_config(config_text);
+  write_text(ratings, ratings_text);
+}
+
+void Workspace::write_config(const json& config_json) const {
+  write_config(config_json.dump(2));
+}
+
+void Workspace::write_config(const std::string& config_text) const {
+  write_text(config, config_text);
+}
+
+std::string Workspace::path(const std::string& name) const {
+  return dir + "/" + name;
+}
+
+CommandResult Workspace::train(const std::string& extra) const {
+  return train_into(run_dir, extra);
+}
+
+CommandResult Workspace::train_into(const std::string& run, const std::string& extra) const {
+  return run_collab("train " + shell_quote(config) + " --run-dir " + shell_quote(run) + " " +
+                    train_options + " " + extra);
+}
+
+std::string Workspace::latest() const {
+  return collab::latest_checkpoint(run_dir);
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+void expect_ok(const CommandResult& r) {
+  ASSERT_EQ(r.exit_code, 0) << "stdout: " << r.out << "\nstderr: " << r.err;
+}
+
+void expect_one_line_error(const CommandResult& r, const std::string& command,
+                           const std::vector<std::string>& parts) {
+  EXPECT_NE(r.exit_code, 0) << "stdout: " << r.out;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
+  EXPECT_FALSE(r.err.empty() || r.err.back() != '\n') << "stderr: " << r.err;
+  EXPECT_EQ(r.err.rfind("collab " + command + ": error: ", 0), 0u) << "stderr: " << r.err;
+  EXPECT_FALSE(contains(r.err, "Exception raised from")) << "stderr: " << r.err;
+  for (const auto& part : parts) {
+    EXPECT_TRUE(contains(r.err, part)) << "stderr lacks \"" << part << "\": " << r.err;
+  }
+}
+
+void expect_refused(const std::string& args, const std::string& needle) {
+  const CommandResult r = run_collab(args);
+  EXPECT_EQ(r.exit_code, 1) << args;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+}
+
+void expect_same_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& a,
+                         const std::vector<std::pair<std::string, torch::Tensor>>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].first, b[k].first);
+    EXPECT_TRUE(torch::equal(a[k].second, b[k].second)) << a[k].first << " differs";
+  }
+}
+
+std::string build_model_error(const json& config, const ModelShape& shape) {
+  return error_of(
+      [&] {
+        ConfigReader reader(config, "model", nullptr);
+        build_model(reader, shape);
+      },
+      "build_model(" + config.dump() + ")");
+}
+
+void step_both_ways(CollabModelImpl& reference, FastaiAdam& reference_opt, FusedStep& fused,
+                    const Batch& batch, double lr, double beta1, int64_t t) {
+  const torch::Tensor loss = torch::mse_loss(reference.forward(batch.x), batch.y);
+  reference_opt.zero_grad();
+  loss.backward();
+  reference_opt.step(lr, beta1);
+  const double fused_loss = fused.step(batch, lr, beta1);
+  EXPECT_NEAR(fused_loss, loss.item<double>(), 1e-5 * loss.item<double>()) << "step " << t;
+}
+
+double sigmoid(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
+
+torch::Tensor user_item_pairs(const std::vector<std::pair<int64_t, int64_t>>& rows) {
+  torch::Tensor x = torch::empty({static_cast<int64_t>(rows.size()), 2}, torch::kLong);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    x[static_cast<int64_t>(r)][0] = rows[r].first;
+    x[static_cast<int64_t>(r)][1] = rows[r].second;
+  }
+  return x;
 }
 
 }  // namespace collab::test
