@@ -1,4 +1,4 @@
-// Ranking metrics (train/ranking_metrics.h) on cases small enough to compute by hand, including
+// Ranking metrics (infer/ranking_metrics.h) on cases small enough to compute by hand, including
 // users with no relevant test item (left out of the averages) and k larger than the candidates.
 #include <gtest/gtest.h>
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -387,6 +388,37 @@ torch::Tensor user_item_pairs(const std::vector<std::pair<int64_t, int64_t>>& ro
     x[static_cast<int64_t>(r)][1] = rows[r].second;
   }
   return x;
+}
+
+std::string error_past_file_size_limit(const std::function<void()>& write, long limit_bytes) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) return "pipe failed";
+  const pid_t pid = fork();
+  if (pid < 0) return "fork failed";
+  if (pid == 0) {
+    close(pipe_fds[0]);
+    signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{static_cast<rlim_t>(limit_bytes), static_cast<rlim_t>(limit_bytes)};
+    setrlimit(RLIMIT_FSIZE, &limit);
+    std::string message = "no error";
+    try {
+      write();
+    } catch (const collab::Error& e) {
+      message = e.what();
+    } catch (...) {
+      message = "other exception";
+    }
+    (void)!::write(pipe_fds[1], message.data(), message.size());
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  std::string message;
+  char buffer[4096];
+  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;) message.append(buffer, n);
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return message;
 }
 
 }  // namespace collab::test

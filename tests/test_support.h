@@ -176,6 +176,14 @@ double sigmoid(double x);
 // An (n, 2) long tensor of (user, item) rows, as a model's forward takes them.
 torch::Tensor user_item_pairs(const std::vector<std::pair<int64_t, int64_t>>& rows);
 
+// Runs `write` in a child process whose file-size limit is `limit_bytes` (a write then fails half
+// way, as on a full disk; SIGXFSZ ignored so it fails with EFBIG) and returns the message of the
+// collab::Error it threw, or "no error" / "other exception". In a child process because the limit
+// applies to the whole process (root ignores folder permissions, so a read-only folder would not
+// fail).
+std::string error_past_file_size_limit(const std::function<void()>& write,
+                                       long limit_bytes = 4096);
+
 }  // namespace collab::test
 
 // Skips the current test with a message when MovieLens 100k is not in ../shared.

@@ -58,6 +58,80 @@ std::vector<PairRow> read_pairs(const std::string& path, char delimiter, bool he
   return rows;
 }
 
+// The model's predictions for `rows`, NaN where the user or item is unknown to it. Known rows go
+// to the model in one batch; unknown ones keep their place.
+struct Predictions {
+  std::vector<double> values;
+  size_t unknown = 0;
+  std::string first_unknown;  // "FILE:LINE user \"ID\"", for the note
+};
+
+Predictions predict_rows(const LoadedModel& loaded, const std::vector<PairRow>& rows,
+                         const std::string& input) {
+  Predictions out;
+  std::vector<int64_t> flat;
+  std::vector<size_t> known;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const auto u = loaded.users.find(rows[r].user);
+    const auto i = loaded.items.find(rows[r].item);
+    if (!u || !i) {
+      if (out.unknown++ == 0) {
+        const std::string what =
+            !u ? "user \"" + rows[r].user + "\"" : "item \"" + rows[r].item + "\"";
+        out.first_unknown = input + ":" + std::to_string(rows[r].line) + " " + what;
+      }
+      continue;
+    }
+    known.push_back(r);
+    flat.push_back(*u);
+    flat.push_back(*i);
+  }
+  out.values.assign(rows.size(), std::nan(""));
+  if (!known.empty()) {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor x =
+        torch::from_blob(flat.data(), {static_cast<int64_t>(known.size()), 2}, torch::kLong);
+    const torch::Tensor y = loaded.model->forward(x).to(torch::kDouble).contiguous();
+    const double* p = y.data_ptr<double>();
+    for (size_t k = 0; k < known.size(); ++k) out.values[known[k]] = p[k];
+  }
+  return out;
+}
+
+// Writes the predictions as CSV to `output` (whole and atomically, like every file collab
+// writes) or to standard output (""); prints the RMSE over the rows that carry a rating.
+void write_predictions(const std::vector<PairRow>& rows, const std::vector<double>& predictions,
+                       const std::string& output) {
+  std::ostringstream csv;
+  std::ostream& out = output.empty() ? std::cout : csv;
+  out << "user,item,prediction\n";
+  double squared = 0;
+  size_t rated = 0;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    out << rows[r].user << ',' << rows[r].item << ',';
+    if (!std::isnan(predictions[r])) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%.6f", predictions[r]);
+      out << value;
+      if (!std::isnan(rows[r].rating)) {
+        squared += std::pow(predictions[r] - rows[r].rating, 2);
+        ++rated;
+      }
+    }
+    out << '\n';
+  }
+  if (!output.empty()) {
+    write_file_atomically(output, csv.str());
+  } else {
+    out.flush();
+    if (!out) throw Error("cannot write the predictions");
+  }
+  if (rated > 0) {
+    std::cerr << "rmse " << std::sqrt(squared / static_cast<double>(rated)) << " over " << rated
+              << " rated rows\n";
+  }
+}
+
 }  // namespace
 
 int predict_command(int argc, char** argv) {
@@ -85,69 +159,14 @@ int predict_command(int argc, char** argv) {
   const std::vector<PairRow> rows = read_pairs(input, delimiter[0], result.count("header") > 0);
   const LoadedModel loaded = load_trained_model(parsed.model);
 
-  // Known rows go to the model in one batch; unknown ones keep their place with no prediction.
-  std::vector<int64_t> flat;
-  std::vector<size_t> known;
-  size_t unknown = 0;
-  std::string first_unknown;
-  for (size_t r = 0; r < rows.size(); ++r) {
-    const auto u = loaded.users.find(rows[r].user);
-    const auto i = loaded.items.find(rows[r].item);
-    if (!u || !i) {
-      if (unknown++ == 0) {
-        first_unknown = input + ":" + std::to_string(rows[r].line) + " " +
-                        (!u ? "user \"" + rows[r].user + "\"" : "item \"" + rows[r].item + "\"");
-      }
-      continue;
-    }
-    known.push_back(r);
-    flat.push_back(*u);
-    flat.push_back(*i);
+  const Predictions predictions = predict_rows(loaded, rows, input);
+  if (predictions.unknown > 0) {
+    std::cerr << "note: " << predictions.unknown << " of " << rows.size()
+              << " rows have a user or item the model never saw (first: "
+              << predictions.first_unknown << "); their prediction is left empty\n";
   }
-  std::vector<double> predictions(rows.size(), std::nan(""));
-  if (!known.empty()) {
-    torch::NoGradGuard no_grad;
-    const torch::Tensor x =
-        torch::from_blob(flat.data(), {static_cast<int64_t>(known.size()), 2}, torch::kLong);
-    const torch::Tensor y = loaded.model->forward(x).to(torch::kDouble).contiguous();
-    const double* p = y.data_ptr<double>();
-    for (size_t k = 0; k < known.size(); ++k) predictions[known[k]] = p[k];
-  }
-
-  // --output is written whole and atomically (common/file_io.h), like every file collab writes.
-  std::ostringstream csv;
-  std::ostream& out = result.count("output") ? csv : std::cout;
-  out << "user,item,prediction\n";
-  double squared = 0;
-  size_t rated = 0;
-  for (size_t r = 0; r < rows.size(); ++r) {
-    out << rows[r].user << ',' << rows[r].item << ',';
-    if (!std::isnan(predictions[r])) {
-      char value[32];
-      std::snprintf(value, sizeof value, "%.6f", predictions[r]);
-      out << value;
-      if (!std::isnan(rows[r].rating)) {
-        squared += std::pow(predictions[r] - rows[r].rating, 2);
-        ++rated;
-      }
-    }
-    out << '\n';
-  }
-  if (result.count("output")) {
-    write_file_atomically(result["output"].as<std::string>(), csv.str());
-  } else {
-    out.flush();
-    if (!out) throw Error("cannot write the predictions");
-  }
-  if (unknown > 0) {
-    std::cerr << "note: " << unknown << " of " << rows.size()
-              << " rows have a user or item the model never saw (first: " << first_unknown
-              << "); their prediction is left empty\n";
-  }
-  if (rated > 0) {
-    std::cerr << "rmse " << std::sqrt(squared / static_cast<double>(rated)) << " over " << rated
-              << " rated rows\n";
-  }
+  write_predictions(rows, predictions.values,
+                    result.count("output") ? result["output"].as<std::string>() : "");
   return 0;
 }
 

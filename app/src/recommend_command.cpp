@@ -1,6 +1,6 @@
 // `collab recommend MODEL --user RAW_ID | --ratings "ITEM:RATING,..."`: top-k items for a
 // trained user (without the items they rated in training unless --include-seen), or for a new
-// user folded in from a few ratings (train/fold_in.h), or with no ratings at all a fallback
+// user folded in from a few ratings (infer/fold_in.h), or with no ratings at all a fallback
 // ranking: items by learned bias, or the mean (representative) user.
 #include <algorithm>
 #include <cmath>

@@ -1,10 +1,10 @@
 // `collab similar MODEL --item RAW_ID|"TITLE" [-k 10]`: the items nearest to one item by cosine
-// similarity of the item factors (train/neighbours.h), the seed's "movies like Silence of the
+// similarity of the item factors (infer/neighbours.h), the seed's "movies like Silence of the
 // Lambs". Items rated fewer than --min-ratings times in training are left out of the
 // neighbours: their factors barely moved from their random start, and cosine, blind to a
 // vector's length, would rank that noise beside well-learned items. The factors are centred
 // first (the mean row of those neighbour candidates subtracted): see mean_row() in
-// train/neighbours.h.
+// infer/neighbours.h.
 // Item cold start: `--features "Thriller,Crime,1990s"` instead of --item asks for the items
 // nearest to a new item that only has content features, whose vector a feature-based model
 // (ContentBased, HybridDotProductBias) builds from them (CollabModelImpl::item_from_features).

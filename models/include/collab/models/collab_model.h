@@ -61,7 +61,7 @@ class CollabModelImpl : public torch::nn::Module {
   virtual std::optional<MlpTables> mlp_tables() { return std::nullopt; }
 
   // --- Views for inference beyond forward() (model_views.h): recommend, similar, interpret and
-  // fold-in (train/fold_in.h) read a model only through these. Each architecture implements
+  // fold-in (infer/fold_in.h) read a model only through these. Each architecture implements
   // those it has beside its forward(); the defaults here say "none" (nullopt) or throw a
   // collab::Error naming the architecture. All return detached tensors unless stated.
 
