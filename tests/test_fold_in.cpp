@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "collab/common/error.h"
+#include "collab/models/biases.h"
 #include "collab/models/collab_nn.h"
 #include "collab/models/dot_product_bias.h"
 #include "collab/infer/fold_in.h"
@@ -77,6 +79,30 @@ TEST(FoldIn, FewRatingsStayNearTheUsersAndNoneGiveTheMean) {
   const torch::Tensor w = collab::fold_in_user(*model, {3, 4}, {5.0f, 5.0f});
   const torch::Tensor sd = model->user_vectors().std(0);
   EXPECT_LE(((w - mean) / sd).abs().max().item<double>(), 4.0) << w;
+}
+
+// A bias-only model has no item factors: its one user coordinate (the user bias) folds in
+// through its linear user model all the same.
+TEST(FoldIn, BiasesFoldsInTheUserBias) {
+  torch::manual_seed(2);
+  collab::BiasesOptions options;
+  options.shape = {kUsers, kItems};
+  collab::Biases model(options);
+  {
+    torch::NoGradGuard no_grad;
+    model->item_bias->weight.copy_(torch::randn({kItems, 1}) * 0.3);
+    model->user_bias->weight.copy_(torch::randn({kUsers, 1}) * 0.2);
+  }
+  model->eval();
+  const torch::Tensor planted = torch::tensor({0.7f});
+  std::vector<int64_t> items;
+  std::vector<float> ratings;
+  planted_ratings(*model, planted, 20, items, ratings);
+  collab::FoldInOptions fold;
+  fold.prior_weight = 1e-7;
+  const torch::Tensor w = collab::fold_in_user(*model, items, ratings, fold);
+  EXPECT_NEAR(w[0].item<double>(), 0.7, 1e-4) << w;
+  EXPECT_THROW(collab::fold_in_user(*model, {kItems}, {3.0f}), collab::Error);
 }
 
 TEST(FoldIn, CollabNNGradientStepsFitTheGivenRatings) {

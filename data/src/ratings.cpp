@@ -243,12 +243,77 @@ size_t count_lines(std::istream& in, std::vector<char>& buffer) {
   return lines;
 }
 
+// The rating in field `text`, checked: a finite number that fits a float, inside the format's
+// rating range. `where()` prefixes errors with the file and line.
+template <class Where>
+double parse_rating(std::string_view text, const RatingsFormat& format, bool first_line,
+                    const Where& where) {
+  double rating = 0;
+  if (text.size() == 1 && text[0] >= '0' && text[0] <= '9') {
+    rating = text[0] - '0';  // the common case, without from_chars
+  } else {
+    auto [rp, rec] = std::from_chars(text.data(), text.data() + text.size(), rating);
+    if (rec != std::errc() || rp != text.data() + text.size()) {
+      std::string hint = first_line && !format.header
+                             ? " (if the file starts with a header, set data.header to true)"
+                             : "";
+      throw Error(where() + "rating \"" + std::string(text) + "\" is not a number" + hint);
+    }
+  }
+  if (!std::isfinite(rating)) {
+    throw Error(where() + "rating \"" + std::string(text) + "\" is not finite");
+  }
+  // Ratings are stored as float: a finite double beyond float's range would become inf.
+  if (std::fabs(rating) > std::numeric_limits<float>::max()) {
+    throw Error(where() + "rating \"" + std::string(text) +
+                "\" is too large (ratings are 32-bit floats)");
+  }
+  if (format.rating_range &&
+      (rating < format.rating_range->first || rating > format.rating_range->second)) {
+    std::ostringstream msg;
+    msg << where() << "rating " << text << " is outside data.rating_range ["
+        << format.rating_range->first << ", " << format.rating_range->second << "]";
+    throw Error(msg.str());
+  }
+  return rating;
+}
+
+// Calls on_line(line) for every line of `in`, read in chunks of buffer.size() bytes; the partial
+// line at a chunk's end moves to the front of the next, and the buffer grows for a line longer
+// than it.
+template <class OnLine>
+void for_each_chunked_line(std::istream& in, std::vector<char>& buffer, const std::string& path,
+                           OnLine&& on_line) {
+  size_t carry = 0;
+  while (true) {
+    if (carry == buffer.size()) buffer.resize(2 * buffer.size());  // a line longer than a chunk
+    in.read(buffer.data() + carry, static_cast<std::streamsize>(buffer.size() - carry));
+    const size_t got = static_cast<size_t>(in.gcount());
+    if (in.bad()) throw Error(path + ": read error");
+    const size_t end = carry + got;
+    const bool last = got == 0 || in.eof();
+    size_t pos = 0;
+    while (pos < end) {
+      const char* nl = static_cast<const char*>(std::memchr(buffer.data() + pos, '\n', end - pos));
+      if (!nl) break;
+      const auto line_end = static_cast<size_t>(nl - buffer.data());
+      on_line(std::string_view(buffer.data() + pos, line_end - pos));
+      pos = line_end + 1;
+    }
+    if (last) {
+      if (pos < end) on_line(std::string_view(buffer.data() + pos, end - pos));
+      return;
+    }
+    carry = end - pos;
+    std::memmove(buffer.data(), buffer.data() + pos, carry);
+  }
+}
+
 // The parser behind parse_ratings_file and parse_ratings: `in` holds the text, `path` names it.
 ParsedRatings parse_ratings_stream(std::istream& in, const std::string& path,
                                    const RatingsFormat& format) {
   // Chunks of 4 MiB, or the whole text when shorter: parse_ratings on a short string (the
-  // fuzzer calls it thousands of times a second) should not clear 4 MiB each time. The buffer
-  // still grows for a line longer than it.
+  // fuzzer calls it thousands of times a second) should not clear 4 MiB each time.
   constexpr size_t kChunk = 4 << 20;
   in.seekg(0, std::ios::end);
   const std::streamoff size = in.tellg();
@@ -264,7 +329,7 @@ ParsedRatings parse_ratings_stream(std::istream& in, const std::string& path,
   LocalIds users, items;
   size_t line_no = 0;
   auto where = [&] { return path + ":" + std::to_string(line_no) + ": "; };
-  auto parse_line = [&](std::string_view line) {
+  for_each_chunked_line(in, buffer, path, [&](std::string_view line) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line_no == 1 && format.header) return;
@@ -279,33 +344,7 @@ ParsedRatings parse_ratings_stream(std::istream& in, const std::string& path,
                   (n > 4 ? std::string("more than 4") : std::to_string(n)));
     }
     if (f[0].empty() || f[1].empty()) throw Error(where() + "empty user or item id");
-    double rating = 0;
-    if (f[2].size() == 1 && f[2][0] >= '0' && f[2][0] <= '9') {
-      rating = f[2][0] - '0';  // the common case, without from_chars
-    } else {
-      auto [rp, rec] = std::from_chars(f[2].data(), f[2].data() + f[2].size(), rating);
-      if (rec != std::errc() || rp != f[2].data() + f[2].size()) {
-        std::string hint = line_no == 1 && !format.header
-                               ? " (if the file starts with a header, set data.header to true)"
-                               : "";
-        throw Error(where() + "rating \"" + std::string(f[2]) + "\" is not a number" + hint);
-      }
-    }
-    if (!std::isfinite(rating)) {
-      throw Error(where() + "rating \"" + std::string(f[2]) + "\" is not finite");
-    }
-    // Ratings are stored as float: a finite double beyond float's range would become inf.
-    if (std::fabs(rating) > std::numeric_limits<float>::max()) {
-      throw Error(where() + "rating \"" + std::string(f[2]) +
-                  "\" is too large (ratings are 32-bit floats)");
-    }
-    if (format.rating_range &&
-        (rating < format.rating_range->first || rating > format.rating_range->second)) {
-      std::ostringstream msg;
-      msg << where() << "rating " << f[2] << " is outside data.rating_range ["
-          << format.rating_range->first << ", " << format.rating_range->second << "]";
-      throw Error(msg.str());
-    }
+    const double rating = parse_rating(f[2], format, line_no == 1, where);
     int64_t timestamp = 0;
     if (n == 4) {
       auto [tp, tec] = std::from_chars(f[3].data(), f[3].data() + f[3].size(), timestamp);
@@ -314,32 +353,7 @@ ParsedRatings parse_ratings_stream(std::istream& in, const std::string& path,
       }
     }
     out.push_back(users.index(f[0]), items.index(f[1]), static_cast<float>(rating), timestamp);
-  };
-
-  // Chunks of the file; the partial line at a chunk's end moves to the front of the next.
-  size_t carry = 0;
-  while (true) {
-    if (carry == buffer.size()) buffer.resize(2 * buffer.size());  // a line longer than a chunk
-    in.read(buffer.data() + carry, static_cast<std::streamsize>(buffer.size() - carry));
-    const size_t got = static_cast<size_t>(in.gcount());
-    if (in.bad()) throw Error(path + ": read error");
-    const size_t end = carry + got;
-    const bool last = got == 0 || in.eof();
-    size_t pos = 0;
-    while (pos < end) {
-      const char* nl = static_cast<const char*>(std::memchr(buffer.data() + pos, '\n', end - pos));
-      if (!nl) break;
-      const auto line_end = static_cast<size_t>(nl - buffer.data());
-      parse_line(std::string_view(buffer.data() + pos, line_end - pos));
-      pos = line_end + 1;
-    }
-    if (last) {
-      if (pos < end) parse_line(std::string_view(buffer.data() + pos, end - pos));
-      break;
-    }
-    carry = end - pos;
-    std::memmove(buffer.data(), buffer.data() + pos, carry);
-  }
+  });
   if (out.size() == 0) throw Error(path + ": no ratings in the file");
   parsed.user_ids = users.raws();
   parsed.item_ids = items.raws();

@@ -78,7 +78,10 @@ torch::Tensor fold_in_user(CollabModelImpl& model, const std::vector<int64_t>& i
   if (items.size() != ratings.size()) throw Error("fold-in needs one rating per item");
   const UserPrior prior = fit_user_prior(model.user_vectors());
   if (items.empty()) return prior.mean.to(torch::kFloat);
-  const int64_t n_items = model.item_factor_table().size(0);
+  // Bias-only models (Biases, FeatureBiases) have no item factors but a linear user model.
+  const auto linear = model.linear_user_model();
+  const int64_t n_items =
+      linear ? linear->design.size(0) : model.item_factor_table().size(0);
   for (const int64_t i : items) {
     if (i < 0 || i >= n_items) {
       throw Error("fold-in item index " + std::to_string(i) + " is outside the " +
@@ -88,7 +91,7 @@ torch::Tensor fold_in_user(CollabModelImpl& model, const std::vector<int64_t>& i
   const torch::Tensor index = torch::tensor(items, torch::kLong);
   const torch::Tensor y =
       torch::tensor(std::vector<double>(ratings.begin(), ratings.end()), torch::kDouble);
-  if (const auto linear = model.linear_user_model()) {
+  if (linear) {
     torch::NoGradGuard no_grad;
     return fold_in_linear(model, *linear, prior, index, y, options).to(torch::kFloat);
   }
