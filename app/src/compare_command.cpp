@@ -102,7 +102,7 @@ FoldResult run_fold(const CompareCandidate& candidate, const std::string& fold_n
   const RunResult trained = run_training(run, data, options);
   FoldResult result;
   result.fold = fold_name;
-  for (const auto& p : trained.model->parameters()) result.parameters += p.numel();
+  result.parameters = trained.parameters;
   result.epochs = trained.epochs;
   result.rating = *trained.final_metrics;
   result.ranking = evaluate_ranking(*trained.model, data.users.size(), data.items.size(),

@@ -6,6 +6,7 @@
 
 #include "collab/app/compare.h"
 #include "collab/common/svg_plot.h"
+#include "collab/common/utf8.h"
 #include "collab/train/run.h"
 
 namespace collab {
@@ -87,22 +88,17 @@ std::string pm(const MeanSd& m) {
 
 // Rows of cells as an aligned text table (UTF-8 aware: "±" is one column wide).
 std::string text_table(const std::vector<std::vector<std::string>>& rows) {
-  auto width = [](const std::string& s) {
-    size_t w = 0;
-    for (const unsigned char ch : s) w += (ch & 0xC0) != 0x80;
-    return w;
-  };
   std::vector<size_t> widths;
   for (const auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()), 0);
-    for (size_t j = 0; j < row.size(); ++j) widths[j] = std::max(widths[j], width(row[j]));
+    for (size_t j = 0; j < row.size(); ++j) widths[j] = std::max(widths[j], utf8_width(row[j]));
   }
   std::string out;
   for (const auto& row : rows) {
     std::string line;
     for (size_t j = 0; j < row.size(); ++j) {
       line += row[j];
-      if (j + 1 < row.size()) line += std::string(widths[j] - width(row[j]) + 2, ' ');
+      if (j + 1 < row.size()) line += std::string(widths[j] - utf8_width(row[j]) + 2, ' ');
     }
     out += line + "\n";
   }

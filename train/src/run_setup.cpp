@@ -9,6 +9,16 @@
 
 namespace collab {
 
+namespace {
+
+int64_t parameter_count(const CollabModelImpl& model) {
+  int64_t n = 0;
+  for (const auto& p : model.parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace
+
 RunSetup::RunSetup(const RunConfig& run_config, const Dataset& dataset, Ratings* owned,
                    const RunOptions& run_options, const torch::Device& run_device,
                    int64_t thread_count)
@@ -30,7 +40,7 @@ RunSetup::RunSetup(const RunConfig& run_config, const Dataset& dataset, Ratings*
 RunStart RunSetup::start(const std::string& run_dir) const {
   RunStart start;
   start.model = model.get();
-  for (const auto& p : model->parameters()) start.parameters += p.numel();
+  start.parameters = parameter_count(*model);
   start.data = &data;
   start.train_ratings = data.train.size();
   start.device = device;
@@ -44,6 +54,7 @@ RunStart RunSetup::start(const std::string& run_dir) const {
 RunResult RunSetup::result() const {
   RunResult result;
   result.model = model;
+  result.parameters = parameter_count(*model);
   result.device = device;
   result.lead = lead;
   return result;

@@ -76,6 +76,7 @@ struct RunOptions {
 
 struct RunResult {
   CollabModel model;  // trained, on `device`
+  int64_t parameters = 0;  // the model's parameter count
   torch::Device device{torch::kCPU};
   std::vector<EpochMetrics> epochs;  // the epochs trained by this call
   std::optional<RatingMetrics> final_metrics;  // on the validation set; none when stopped
