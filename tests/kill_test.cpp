@@ -4,7 +4,8 @@
 // the final checkpoints' tensors torch::equal and metrics.jsonl the same but for the times.
 // Prints one line per run and "N/N bit-identical"; exits 1 if any run differs.
 //
-//   collab_kill_test [--runs 20] [--seed S] [--keep DIR]
+//   collab_kill_test [--runs 20] [--seed S] [--keep DIR] [--optimizer adam|sgd|sparse_adam]
+// With sgd or sparse_adam the run is the sparse path's: a round of its block grid is a step.
 // (scripts/kill_test.sh builds and runs it; CTest runs it under the label `kill`.)
 #include <signal.h>
 #include <sys/wait.h>
@@ -56,6 +57,16 @@ const json kConfig = {
     {"train", {{"epochs", 6}, {"batch_size", 64}, {"threads", 1}, {"lr_max", 5e-3}}},
     {"checkpoint", {{"every_epochs", 1}, {"every_steps", 25}, {"keep_last", 3}}}};
 
+// The sparse path: a pass over 16000 ratings takes under a millisecond, so many more of them (4
+// rounds of a 4x4 grid each, on 2 threads), with a checkpoint every 100 rounds, mid-pass too.
+json sparse_config(const std::string& optimizer) {
+  json config = kConfig;
+  config["train"] = {{"epochs", 2000}, {"batch_size", 64}, {"threads", 2},
+                     {"blocks", 4},    {"lr_max", 5e-3},   {"optimizer", optimizer}};
+  config["checkpoint"] = {{"every_epochs", 0}, {"every_steps", 102}, {"keep_last", 3}};
+  return config;
+}
+
 std::string train_args(const std::string& config, const std::string& run_dir) {
   return "train " + shell_quote(config) + " --run-dir " + shell_quote(run_dir) + " --quiet";
 }
@@ -65,7 +76,7 @@ std::string train_args(const std::string& config, const std::string& run_dir) {
 int main(int argc, char** argv) {
   int runs = 20;
   uint64_t seed = std::random_device{}();
-  std::string keep;
+  std::string keep, optimizer = "adam";
   for (int k = 1; k + 1 < argc; k += 2) {
     if (std::strcmp(argv[k], "--runs") == 0)
       runs = std::atoi(argv[k + 1]);
@@ -73,13 +84,17 @@ int main(int argc, char** argv) {
       seed = std::strtoull(argv[k + 1], nullptr, 10);
     else if (std::strcmp(argv[k], "--keep") == 0)
       keep = argv[k + 1];
+    else if (std::strcmp(argv[k], "--optimizer") == 0)
+      optimizer = argv[k + 1];
   }
   const std::string dir = keep.empty() ? collab::test::temp_dir("collab-kill") : keep;
   fs::create_directories(dir);
   const std::string config = dir + "/config.json";
-  collab::test::write_text(config, kConfig.dump(2));
+  collab::test::write_text(config,
+                           (optimizer == "adam" ? kConfig : sparse_config(optimizer)).dump(2));
   collab::test::write_text(dir + "/ratings.tsv", ratings_text());
-  std::printf("kill test: %d runs, seed %llu (rerun with --seed %llu), in %s\n", runs,
+  std::printf("kill test (%s): %d runs, seed %llu (rerun with --seed %llu), in %s\n",
+              optimizer.c_str(), runs,
               static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed),
               dir.c_str());
 

@@ -87,7 +87,7 @@ TEST(BadInputs, ZeroEpochs) {
   json config = base_config();
   config["train"]["epochs"] = 0;
   Workspace ws(config);
-  expect_one_line_error(ws.train(), "train", {"train.epochs: expected a positive integer, got 0"});
+  expect_one_line_error(ws.train(), "train", {"train.epochs: expected an integer in [1, 1000000], got 0"});
 }
 
 TEST(BadInputs, UnknownArchitecture) {

@@ -172,17 +172,20 @@ TEST(ReadRatings, RatingBeyondFloatRangeIsRejected) {
   } catch (const collab::Error& e) {
     EXPECT_EQ(std::string(e.what()),
               "fuzzed.tsv:1: rating \"8866666666666666666666666666666668250948\" is too large "
-              "(ratings are 32-bit floats)");
+              "(collab trains on ratings within +-1e6)");
   }
   for (const char* bad : {"1e39", "-3.5e38"}) {
     const std::string path = write_ratings(std::string("1\t10\t5\n1\t11\t") + bad + "\n");
     EXPECT_EQ(read_error(path),
-              path + ":2: rating \"" + bad + "\" is too large (ratings are 32-bit floats)");
+              path + ":2: rating \"" + bad +
+                  "\" is too large (collab trains on ratings within +-1e6)");
   }
-  // The largest float itself is still a (silly but representable) rating.
-  const std::string path = write_ratings("1\t10\t3.4028234e38\n");
+  // The bound itself is still a (silly) rating; float's largest value is not: training would
+  // square its errors past float's range.
+  const std::string path = write_ratings("1\t10\t1e6\n");
   collab::Vocabulary u2, i2;
-  EXPECT_EQ(collab::read_ratings(path, {}, u2, i2).ratings[0], std::numeric_limits<float>::max());
+  EXPECT_EQ(collab::read_ratings(path, {}, u2, i2).ratings[0], 1e6f);
+  EXPECT_TRUE(contains(read_error(write_ratings("1\t10\t3.4028234e38\n")), "too large"));
 }
 
 TEST(ReadRatings, BadTimestamp) {

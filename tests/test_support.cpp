@@ -227,7 +227,8 @@ std::string final_state_difference(const std::string& run_dir, const std::string
     const collab::Checkpoint b = collab::read_checkpoint(path_b);
     for (const std::string& d :
          {tensors_difference(a.state.parameters, b.state.parameters, "parameter"),
-          tensors_difference(a.state.buffers, b.state.buffers, "buffer")}) {
+          tensors_difference(a.state.buffers, b.state.buffers, "buffer"),
+          tensors_difference(a.state.sparse, b.state.sparse, "sparse-path state")}) {
       if (!d.empty()) return d;
     }
     if (a.state.optimizer.size() != b.state.optimizer.size()) return "optimizer state sizes";

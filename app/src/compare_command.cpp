@@ -169,6 +169,7 @@ void write_reports(const CompareConfig& config, const std::vector<CandidateResul
 int run_compare(const CompareConfig& config, const std::string& requested_run_dir, bool quiet) {
   const Splits splits = load_splits(config, quiet);
   const std::string run_dir = prepare_run_dir(requested_run_dir, "compare");
+  const auto lock = RunDirLock::acquire(run_dir);  // one writer, for the whole compare
   write_json_atomically(run_dir + "/config.json", config.resolved);
   const int64_t n_folds = static_cast<int64_t>(splits.data.size());
   int64_t total_epochs = 0;

@@ -39,6 +39,7 @@ int export_command(int argc, char** argv) {
   const std::string path =
       std::filesystem::is_directory(args[0]) ? latest_checkpoint(args[0]) : args[0];
 
+  refuse_overwriting_input(output, path, "the checkpoint it exports");
   const Checkpoint checkpoint = read_checkpoint(path);
   if (!checkpoint.config.is_object() || !checkpoint.config.contains("model") ||
       !checkpoint.config["model"].is_object()) {

@@ -1,7 +1,9 @@
 // collab: train, compare and serve collaborative-filtering recommenders.
+#include <csignal>
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <new>
 #include <string>
 
 #include "collab/app/commands.h"
@@ -40,6 +42,10 @@ void print_usage(std::ostream& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past a file-size limit (ulimit -f) a write then fails with EFBIG, which the writer reports
+  // naming the file, and the temporary file is removed; the default action would kill the
+  // process with neither.
+  std::signal(SIGXFSZ, SIG_IGN);
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     print_usage(argc < 2 ? std::cerr : std::cout);
     return argc < 2 ? 2 : 0;
@@ -48,11 +54,23 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[1], c.name) != 0) continue;
     try {
       return c.run(argc - 1, argv + 1);
+    } catch (const std::bad_alloc&) {
+      std::cerr << "collab " << c.name << ": error: out of memory (the data or model is too "
+                << "large for this machine's memory or its ulimit -v)\n";
+      return 1;
     } catch (const std::exception& e) {
       // One line, no stack trace: collab::Error messages already name the file, line or key.
       std::string message = e.what();
       if (const auto pos = message.find("\nException raised from"); pos != std::string::npos) {
         message.resize(pos);  // c10::Error appends a C++ backtrace; users need the first line
+      }
+      // LibTorch's allocator says "DefaultCPUAllocator: can't allocate memory: you tried to
+      // allocate N bytes" over several lines; any message must stay one line.
+      if (message.find("can't allocate memory") != std::string::npos) {
+        message = "out of memory: " + message.substr(0, message.find('\n'));
+      }
+      for (char& ch : message) {
+        if (ch == '\n' || ch == '\r') ch = ' ';
       }
       std::cerr << "collab " << c.name << ": error: " << message << "\n";
       return 1;

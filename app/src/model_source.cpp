@@ -5,13 +5,14 @@
 #include <ostream>
 #include <utility>
 
-#include "collab/train/run_checkpoints.h"
-#include "collab/train/run_config.h"
 #include "collab/common/error.h"
+#include "collab/common/file_io.h"
 #include "collab/data/dataset.h"
 #include "collab/models/export.h"
 #include "collab/models/registry.h"
 #include "collab/train/checkpoint.h"
+#include "collab/train/run_checkpoints.h"
+#include "collab/train/run_config.h"
 
 namespace collab {
 
@@ -51,6 +52,7 @@ LoadedModel load_checkpoint_model(const std::string& path) {
 LoadedModel load_trained_model(const std::string& path) {
   namespace fs = std::filesystem;
   const std::string file = fs::is_directory(path) ? latest_checkpoint(path) : path;
+  require_regular_file(file);
   std::ifstream in(file, std::ios::binary);
   if (!in) throw Error(file + ": cannot open the model (no such file or not readable)");
   char magic[4] = {};
@@ -61,6 +63,13 @@ LoadedModel load_trained_model(const std::string& path) {
                                                                       : load_checkpoint_model(file);
   out.model->to(torch::kCPU);
   out.model->eval();
+  // A diverged run's weights would answer every question with "nan" and exit 0.
+  for (const auto& p : out.model->named_parameters()) {
+    if (!torch::isfinite(p.value()).all().item<bool>()) {
+      throw Error(file + ": the model's " + p.key() +
+                  " holds NaN or infinite values (its training diverged)");
+    }
+  }
   return out;
 }
 

@@ -19,6 +19,7 @@
 #include "collab/common/error.h"
 #include "collab/common/file_io.h"
 #include "collab/common/text.h"
+#include "collab/common/utf8.h"
 #include "collab/data/delimited.h"
 #include "collab/data/ratings.h"
 
@@ -40,17 +41,21 @@ std::vector<PairRow> read_pairs(const std::string& path, char delimiter, bool he
     const size_t n = split_fields(line, delimiter, fields, 3);
     if (n < 2 || fields[0].empty() || fields[1].empty()) {
       throw Error(path + ":" + std::to_string(line_no) + ": expected user" + delimiter + "item[" +
-                  delimiter + "rating...], got \"" + std::string(line) + "\"");
+                  delimiter + "rating...], got " + quoted_for_message(line));
     }
     double rating = std::nan("");
     if (n >= 3) {
+      // A rating that is not a number would silently leave the RMSE; name it instead.
       const std::string value(fields[2]);
+      size_t used = 0;
       try {
-        size_t used = 0;
         rating = std::stod(value, &used);
-        if (used != value.size()) rating = std::nan("");
       } catch (const std::exception&) {
-        rating = std::nan("");
+        used = 0;
+      }
+      if (used == 0 || used != value.size() || !std::isfinite(rating)) {
+        throw Error(path + ":" + std::to_string(line_no) + ": rating " + quoted_for_message(value) +
+                    " is not a finite number");
       }
     }
     rows.push_back({line_no, std::string(fields[0]), std::string(fields[1]), rating});
@@ -156,6 +161,11 @@ int predict_command(int argc, char** argv) {
   if (delimiter.size() != 1) throw std::invalid_argument("--delimiter must be one character");
 
   const std::string input = result["input"].as<std::string>();
+  const std::string output = result.count("output") ? result["output"].as<std::string>() : "";
+  if (!output.empty()) {
+    refuse_overwriting_input(output, input, "the --input file");
+    refuse_overwriting_input(output, parsed.model, "the model");
+  }
   const std::vector<PairRow> rows = read_pairs(input, delimiter[0], result.count("header") > 0);
   const LoadedModel loaded = load_trained_model(parsed.model);
 
@@ -165,8 +175,7 @@ int predict_command(int argc, char** argv) {
               << " rows have a user or item the model never saw (first: "
               << predictions.first_unknown << "); their prediction is left empty\n";
   }
-  write_predictions(rows, predictions.values,
-                    result.count("output") ? result["output"].as<std::string>() : "");
+  write_predictions(rows, predictions.values, output);
   return 0;
 }
 

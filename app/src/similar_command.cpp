@@ -146,6 +146,7 @@ int similar_command(int argc, char** argv) {
     exclude.push_back(query.item);
   }
   const int64_t min_ratings = result["min-ratings"].as<int64_t>();
+  if (min_ratings < 0) throw std::invalid_argument("--min-ratings must be >= 0 (0: keep all)");
   for (const int64_t i : rarely_rated_items(loaded, min_ratings, result.count("min-ratings") > 0)) {
     exclude.push_back(i);
   }

@@ -121,10 +121,6 @@ int report_end(const RunResult& result) {
 
 int train_and_report(const RunConfig& run, const std::string& run_dir, bool quiet,
                      std::optional<ResumePoint> resume) {
-  // Before anything slow: from here on SIGINT/SIGTERM stop training after the current step, with
-  // a checkpoint, instead of killing the process. Sparse runs are not resumable: a signal ends
-  // them as usual.
-  if (!run.train.sparse()) install_interrupt_handlers();
   RunOptions options;
   options.run_dir = run_dir;
   options.resume = std::move(resume);
@@ -134,9 +130,15 @@ int train_and_report(const RunConfig& run, const std::string& run_dir, bool quie
   if (options.distributed && options.distributed->rank != 0) quiet = true;
   options.quiet = quiet;
   options.hooks.stop_requested = [] { return interrupt_signal() != 0; };
+  // Until training starts (reading data, building the model), SIGINT and SIGTERM end the process
+  // as usual: there is nothing to save, and no read loop polls a flag. From the first step on
+  // they stop training after the current step, with a checkpoint.
+  options.hooks.on_start = [&run, quiet](const RunStart& s) {
+    install_interrupt_handlers();
+    if (!quiet) print_start(s, run);
+  };
   if (!quiet) {
     options.hooks.on_data = print_reads;
-    options.hooks.on_start = [&run](const RunStart& s) { print_start(s, run); };
     options.hooks.on_epoch = [](const EpochMetrics& m) { print_row(epoch_json(m)); };
   }
   return report_end(run_training(run, options));

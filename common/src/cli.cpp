@@ -4,6 +4,8 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "collab/common/utf8.h"
+
 namespace collab {
 
 namespace {
@@ -56,14 +58,14 @@ std::string in_our_words(const cxxopts::exceptions::exception& e, int argc, char
   }
   if (dynamic_cast<const cxxopts::exceptions::incorrect_argument_type*>(&e)) {
     const std::string option = option_of_value(argc, argv, name);
-    return (option.empty() ? std::string("an option") : "option " + option) + ": \"" + name +
-           "\" is not a valid value";
+    return (option.empty() ? std::string("an option") : "option " + option) + ": " +
+           quoted_for_message(name) + " is not a valid value";
   }
   if (dynamic_cast<const cxxopts::exceptions::gratuitous_argument_for_option*>(&e)) {
     return "option " + dashed(name) + " takes no value";
   }
   if (dynamic_cast<const cxxopts::exceptions::invalid_option_syntax*>(&e)) {
-    return "cannot read argument \"" + name + "\"";
+    return "cannot read argument " + quoted_for_message(name);
   }
   return what;
 }
@@ -101,8 +103,9 @@ CommandLine parse_command_line(cxxopts::Options& options, int argc, char** argv,
     throw std::invalid_argument("missing " + spec.positional + "; usage: " + spec.usage);
   }
   if (line.positionals.size() > spec.max_positionals) {
-    throw std::invalid_argument("unexpected argument \"" + line.positionals[spec.max_positionals] +
-                                "\"; usage: " + spec.usage);
+    throw std::invalid_argument("unexpected argument " +
+                                quoted_for_message(line.positionals[spec.max_positionals]) +
+                                "; usage: " + spec.usage);
   }
   return line;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <unordered_set>
 
 #include "collab/common/error.h"
 
@@ -26,6 +27,64 @@ bool NumberRange::contains(double x) const {
   const bool above = lo_inclusive ? x >= lo : x > lo;
   const bool below = hi_inclusive ? x <= hi : x < hi;
   return above && below;
+}
+
+namespace {
+
+// Thrown from the parser callback; caught by parse_json_text, which adds the origin.
+struct StrictJsonViolation {
+  std::string what;
+};
+
+// The dotted path of the keys open at this point of the parse ("train.moms").
+std::string key_path(const std::vector<std::string>& open_keys) {
+  std::string path;
+  for (const auto& k : open_keys) {
+    if (!k.empty()) path += (path.empty() ? "" : ".") + k;
+  }
+  return path;
+}
+
+}  // namespace
+
+json parse_json_text(std::string_view text, const std::string& origin) {
+  // One entry per open object: its keys so far, and the key whose value is being read.
+  std::vector<std::unordered_set<std::string>> seen;
+  std::vector<std::string> open_keys;
+  const json::parser_callback_t check = [&](int depth, json::parse_event_t event, json& parsed) {
+    using E = json::parse_event_t;
+    if ((event == E::object_start || event == E::array_start) && depth >= kMaxJsonDepth) {
+      throw StrictJsonViolation{"arrays and objects nested more than " +
+                                std::to_string(kMaxJsonDepth) + " levels deep"};
+    }
+    if (event == E::object_start) {
+      seen.emplace_back();
+      open_keys.emplace_back();
+    } else if (event == E::object_end) {
+      seen.pop_back();
+      open_keys.pop_back();
+    } else if (event == E::key) {
+      const std::string key = parsed.get<std::string>();
+      auto& keys = seen.back();
+      open_keys.back() = key;
+      if (!keys.insert(key).second) {
+        throw StrictJsonViolation{"key " + describe(json(key_path(open_keys))) +
+                                  " appears twice (collab would not know which to use)"};
+      }
+    }
+    return true;
+  };
+  try {
+    return json::parse(text.begin(), text.end(), check);
+  } catch (const StrictJsonViolation& v) {
+    throw Error(origin + ": not valid JSON: " + v.what);
+  } catch (const json::exception& e) {
+    // nlohmann's message reads "[json.exception.parse_error.101] parse error at line 3, ...".
+    // Not only parse_error: a number too large for a double ("1e400") is out_of_range.406.
+    std::string what = e.what();
+    if (const auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
+    throw Error(origin + ": not valid JSON: " + what);
+  }
 }
 
 std::string json_text(const json& value, int indent) {

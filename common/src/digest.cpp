@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "collab/common/error.h"
+#include "collab/common/file_io.h"
 
 namespace collab {
 
@@ -58,6 +59,7 @@ std::string to_hex(std::string_view bytes) {
 }
 
 std::string file_digest_hex(DigestKind kind, const std::string& path) {
+  require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
   Digest digest(kind);

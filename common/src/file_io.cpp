@@ -45,17 +45,52 @@ void sync_folder(const std::string& dir) {
 
 }  // namespace
 
-std::string read_file(const std::string& path) {
+void require_regular_file(const std::string& path) {
   struct stat info;
-  if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
-    throw Error(path + ": is a directory");
+  if (::stat(path.c_str(), &info) != 0) throw Error(path + ": cannot open (" + reason(errno) + ")");
+  if (S_ISREG(info.st_mode)) return;
+  if (S_ISDIR(info.st_mode)) throw Error(path + ": is a directory");
+  const char* kind = S_ISCHR(info.st_mode)    ? "a character device"
+                     : S_ISBLK(info.st_mode)  ? "a block device"
+                     : S_ISFIFO(info.st_mode) ? "a FIFO"
+                     : S_ISSOCK(info.st_mode) ? "a socket"
+                                              : "a special file";
+  throw Error(path + ": not a regular file (" + kind + "); collab reads data, configs and " +
+              "models from regular files only");
+}
+
+std::string read_file(const std::string& path, size_t max_bytes) {
+  require_regular_file(path);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open (" + reason(errno) + ")");
+  std::string bytes;
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      throw Error(path + ": cannot read (" + reason(error) + ")");
+    }
+    if (n == 0) break;
+    if (bytes.size() + static_cast<size_t>(n) > max_bytes) {
+      ::close(fd);
+      throw Error(path + ": more than " + std::to_string(max_bytes) +
+                  " bytes, too large for what it is read as");
+    }
+    bytes.append(buffer, static_cast<size_t>(n));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open (" + reason(errno) + ")");
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) throw Error(path + ": cannot read (" + reason(errno) + ")");
-  return std::move(bytes).str();
+  ::close(fd);
+  return bytes;
+}
+
+void refuse_overwriting_input(const std::string& output, const std::string& input,
+                              const std::string& what) {
+  std::error_code ec;
+  if (fs::equivalent(output, input, ec) && !ec) {
+    throw Error(output + ": is " + what + "; write the output to another file");
+  }
 }
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {

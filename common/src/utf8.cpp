@@ -81,4 +81,52 @@ std::string utf8_shorten(const std::string& s, size_t max_points) {
   return points <= max_points ? s : s.substr(0, cut) + "\u2026";
 }
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence of two or more bytes at `s`[i], or 0.
+size_t multibyte_sequence_at(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  const size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+  if (n == 0 || s.size() - i < n || !is_valid_utf8(s.substr(i, n))) return 0;
+  return n;
+}
+
+}  // namespace
+
+std::string quoted_for_message(std::string_view value, size_t max_bytes) {
+  static const char* const kHex = "0123456789abcdef";
+  std::string out = "\"";
+  size_t i = 0;
+  while (i < value.size() && i < max_bytes) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    if (c >= 0x80) {
+      if (const size_t n = multibyte_sequence_at(value, i)) {
+        out.append(value.substr(i, n));
+        i += n;
+        continue;
+      }
+    }
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 || c >= 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+    ++i;
+  }
+  out += '"';
+  if (i < value.size()) out += "... (" + std::to_string(value.size()) + " bytes)";
+  return out;
+}
+
 }  // namespace collab

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "collab/common/error.h"
+#include "collab/common/utf8.h"
 
 namespace collab {
 
@@ -24,7 +25,8 @@ std::string resolve_path(const std::string& value, const std::string& base_dir,
   for (size_t i = 0; i < value.size();) {
     if (value.compare(i, 2, "${") == 0) {
       const size_t close = value.find('}', i);
-      if (close == std::string::npos) throw Error(key + ": unclosed ${ in \"" + value + "\"");
+      if (close == std::string::npos)
+        throw Error(key + ": unclosed ${ in " + quoted_for_message(value));
       const std::string name = value.substr(i + 2, close - i - 2);
       const char* env = std::getenv(name.c_str());
       if (name == "COLLAB_DATA_DIR") {
@@ -32,7 +34,8 @@ std::string resolve_path(const std::string& value, const std::string& base_dir,
       } else if (env) {
         out += env;
       } else {
-        throw Error(key + ": environment variable " + name + " in \"" + value + "\" is not set");
+        throw Error(key + ": environment variable " + name + " in " + quoted_for_message(value) +
+                    " is not set");
       }
       i = close + 1;
     } else {
@@ -91,7 +94,7 @@ DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
   const std::string delimiter = r.string("delimiter", "\t");
   if (delimiter.size() != 1) {
     r.fail("delimiter",
-           "expected one character such as \"\\t\" or \",\", got \"" + delimiter + "\"");
+           "expected one character such as \"\\t\" or \",\", got " + quoted_for_message(delimiter));
   }
   c.format.delimiter = delimiter[0];
   c.format.header = r.boolean("header", false);

@@ -1,6 +1,7 @@
 #include "collab/data/item_catalog.h"
 
 #include <string_view>
+#include <unordered_map>
 
 #include "collab/common/error.h"
 #include "collab/common/file_io.h"
@@ -28,6 +29,7 @@ ItemCatalog parse_movielens_items(std::string_view text, const std::string& orig
                                   Vocabulary& items) {
   const std::string& path = origin;
   ItemCatalog catalog;
+  std::unordered_map<int64_t, size_t> line_of_item;  // to refuse an id listed twice
   size_t line_no = 0, pos = 0;
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
@@ -36,6 +38,7 @@ ItemCatalog parse_movielens_items(std::string_view text, const std::string& orig
     pos = end + 1;
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line_no == 1 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);  // a BOM
     if (trim(line).empty()) continue;
 
     std::vector<std::string_view> fields;
@@ -56,6 +59,11 @@ ItemCatalog parse_movielens_items(std::string_view text, const std::string& orig
     }
     if (trim(fields[0]).empty()) throw Error(where + "empty item id");
     const int64_t index = items.add(trim(fields[0]));
+    if (const auto [at, first] = line_of_item.emplace(index, line_no); !first) {
+      throw Error(where + "item " + quoted_for_message(trim(fields[0])) +
+                  " is listed again (first at line " + std::to_string(at->second) +
+                  "); which title and genres would be meant?");
+    }
     items.set_title(index, to_utf8(trim(fields[1])));
     catalog.resize(items.size());
     catalog.release_dates[static_cast<size_t>(index)] = std::string(trim(fields[2]));
@@ -63,8 +71,8 @@ ItemCatalog parse_movielens_items(std::string_view text, const std::string& orig
       const std::string_view flag = trim(fields[5 + static_cast<size_t>(g)]);
       if (flag != "0" && flag != "1") {
         throw Error(where + "genre flag " + std::to_string(g + 1) + " (" +
-                    kMovieLensGenreNames[static_cast<size_t>(g)] + ") is \"" + std::string(flag) +
-                    "\", expected 0 or 1");
+                    kMovieLensGenreNames[static_cast<size_t>(g)] + ") is " +
+                    quoted_for_message(flag) + ", expected 0 or 1");
       }
       catalog.genres[static_cast<size_t>(index)][static_cast<size_t>(g)] = flag == "1";
     }

@@ -5,6 +5,7 @@
 
 #include "collab/common/error.h"
 #include "collab/common/text.h"
+#include "collab/common/utf8.h"
 
 namespace collab {
 
@@ -79,8 +80,8 @@ torch::Tensor parse_item_features(const std::string& spec) {
     if (it == names.end()) {
       std::string list;
       for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-      throw Error("item features: unknown entry \"" + std::string(entry) +
-                  "\"; expected genres, decades or 4-digit years among: " + list);
+      throw Error("item features: unknown entry " + quoted_for_message(entry) +
+                  "; expected genres, decades or 4-digit years among: " + list);
     }
     f[it - names.begin()] = 1.0f;
   }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "collab/common/error.h"
+#include "collab/common/utf8.h"
 
 namespace collab {
 
@@ -27,8 +28,9 @@ std::string ascii_lower(std::string s) {
   }
   if (matches.size() > kListed)
     list += ", ... (" + std::to_string(matches.size() - kListed) + " more)";
-  throw Error("item \"" + query + "\" is ambiguous, it matches " + std::to_string(matches.size()) +
-              " items: " + list + "; give a raw id or more of the title");
+  throw Error("item " + quoted_for_message(query) + " is ambiguous, it matches " +
+              std::to_string(matches.size()) + " items: " + list +
+              "; give a raw id or more of the title");
 }
 
 }  // namespace
@@ -50,7 +52,7 @@ int64_t find_item(const Vocabulary& items, const std::string& query) {
     if (stage->size() == 1) return stage->front();
     if (stage->size() > 1) ambiguous_item(items, query, *stage);
   }
-  throw Error("item \"" + query + "\" is not an item id or title of the model's " +
+  throw Error("item " + quoted_for_message(query) + " is not an item id or title of the model's " +
               std::to_string(items.size()) + " items");
 }
 

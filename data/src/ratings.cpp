@@ -11,7 +11,9 @@
 #include <string_view>
 
 #include "collab/common/error.h"
+#include "collab/common/file_io.h"
 #include "collab/common/text.h"
+#include "collab/common/utf8.h"
 #include "collab/data/delimited.h"
 
 namespace collab {
@@ -257,16 +259,17 @@ double parse_rating(std::string_view text, const RatingsFormat& format, bool fir
       std::string hint = first_line && !format.header
                              ? " (if the file starts with a header, set data.header to true)"
                              : "";
-      throw Error(where() + "rating \"" + std::string(text) + "\" is not a number" + hint);
+      throw Error(where() + "rating " + quoted_for_message(text) + " is not a number" + hint);
     }
   }
   if (!std::isfinite(rating)) {
-    throw Error(where() + "rating \"" + std::string(text) + "\" is not finite");
+    throw Error(where() + "rating " + quoted_for_message(text) + " is not finite");
   }
-  // Ratings are stored as float: a finite double beyond float's range would become inf.
-  if (std::fabs(rating) > std::numeric_limits<float>::max()) {
-    throw Error(where() + "rating \"" + std::string(text) +
-                "\" is too large (ratings are 32-bit floats)");
+  // Ratings are stored as float, and training squares errors in float: a rating of 1e38 would
+  // overflow to inf and the run would "diverge" for no fault of its learning rate.
+  if (std::fabs(rating) > kMaxRatingMagnitude) {
+    throw Error(where() + "rating " + quoted_for_message(text) +
+                " is too large (collab trains on ratings within +-1e6)");
   }
   if (format.rating_range &&
       (rating < format.rating_range->first || rating > format.rating_range->second)) {
@@ -332,6 +335,8 @@ ParsedRatings parse_ratings_stream(std::istream& in, const std::string& path,
   for_each_chunked_line(in, buffer, path, [&](std::string_view line) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // A UTF-8 byte-order mark (Windows editors write one) is not part of the first user id.
+    if (line_no == 1 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
     if (line_no == 1 && format.header) return;
     if (trim(line).empty()) return;
 
@@ -349,7 +354,7 @@ ParsedRatings parse_ratings_stream(std::istream& in, const std::string& path,
     if (n == 4) {
       auto [tp, tec] = std::from_chars(f[3].data(), f[3].data() + f[3].size(), timestamp);
       if (tec != std::errc() || tp != f[3].data() + f[3].size()) {
-        throw Error(where() + "timestamp \"" + std::string(f[3]) + "\" is not an integer");
+        throw Error(where() + "timestamp " + quoted_for_message(f[3]) + " is not an integer");
       }
     }
     out.push_back(users.index(f[0]), items.index(f[1]), static_cast<float>(rating), timestamp);
@@ -388,6 +393,7 @@ Ratings read_ratings(const std::string& path, const RatingsFormat& format, Vocab
 }
 
 ParsedRatings parse_ratings_file(const std::string& path, const RatingsFormat& format) {
+  require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
   return parse_ratings_stream(in, path, format);

@@ -30,7 +30,17 @@ torch::Tensor fold_in_linear(const CollabModelImpl& model, const LinearUserModel
     const torch::Tensor j = x * slope.unsqueeze(1);
     const torch::Tensor lhs = j.t().matmul(j) + penalty;
     const torch::Tensor rhs = j.t().matmul(y - f) - penalty.matmul(w - prior.mean);
-    const torch::Tensor delta = torch::linalg::solve(lhs, rhs, /*left=*/true);
+    torch::Tensor delta;
+    try {
+      delta = torch::linalg::solve(lhs, rhs, /*left=*/true);
+    } catch (const c10::Error&) {
+      // Without the prior's pull, fewer ratings than the user has coordinates leave the
+      // system singular (LibTorch's message would name only a matrix).
+      throw Error("fold-in: " + std::to_string(items.size(0)) + " rating(s) cannot determine the " +
+                  std::to_string(x.size(1)) + " coordinates of a new user" +
+                  (options.prior_weight <= 0 ? " with --prior-weight 0" : "") +
+                  ": give more ratings or a positive --prior-weight");
+    }
     w = w + delta;
     if (delta.abs().max().item<double>() < 1e-9) break;
   }

@@ -77,9 +77,9 @@ ImportedModel import_torchscript(const std::string& path) {
   if (!m.hasattr("config")) throw Error(path + ": not a collab export (no config attribute)");
   ImportedModel out;
   try {
-    out.config = json::parse(m.attr("config").toStringRef());
-  } catch (const json::exception&) {
-    throw Error(path + ": the export's config attribute is not JSON");
+    out.config = parse_json_text(m.attr("config").toStringRef(), path + " (its config attribute)");
+  } catch (const Error& e) {
+    throw Error(path + ": the export's config attribute is not a config (" + e.what() + ")");
   }
   read_vocabularies(m, path, out);
   out.model = build_model_from_config(out.config, {out.users.size(), out.items.size()}, path);

@@ -6,6 +6,7 @@
 
 #include "collab/common/error.h"
 #include "collab/data/item_features.h"
+#include "collab/data/ratings.h"
 
 namespace collab {
 
@@ -89,6 +90,12 @@ std::string script_float(double value) {
 std::optional<YRange> read_y_range(ConfigReader& model) {
   const auto range = model.optional_range("y_range");
   if (!range) return std::nullopt;
+  if (std::fabs(range->first) > kMaxRatingMagnitude ||
+      std::fabs(range->second) > kMaxRatingMagnitude) {
+    model.fail("y_range",
+               "each bound must be within +-1e6 (ratings are; a wider range overflows "
+               "float arithmetic in training)");
+  }
   return YRange{range->first, range->second};
 }
 

@@ -157,6 +157,13 @@ TrainerState read_trainer_state(const TensorArchiveReader& r) {
     s.cuda_generators.push_back(r.vector_of("cuda_generator_" + std::to_string(i), torch::kUInt8));
   }
   s.order_generator = r.vector_of("order_generator", torch::kUInt8);
+  // Checkpoints of the dense path, and of collab before sparse runs could resume, have none.
+  if (r.has_field("sparse")) {
+    const std::vector<std::string> sparse = r.names("sparse");
+    for (size_t i = 0; i < sparse.size(); ++i) {
+      s.sparse.emplace_back(sparse[i], r.tensor("sparse_" + std::to_string(i)));
+    }
+  }
   return s;
 }
 
@@ -206,9 +213,14 @@ std::string encode_checkpoint(const Checkpoint& c) {
     w.tensor("cuda_generator_" + std::to_string(i), s.cuda_generators[i]);
   }
   w.tensor("order_generator", s.order_generator);
+  json sparse = json::array();
+  for (size_t i = 0; i < s.sparse.size(); ++i) {
+    sparse.push_back(s.sparse[i].first);
+    w.tensor("sparse_" + std::to_string(i), s.sparse[i].second);
+  }
   write_vocabulary(w, "users", c.users);
   write_vocabulary(w, "items", c.items);
-  const json manifest = {{"config", c.config},
+  json manifest = {{"config", c.config},
                          {"metrics", c.metrics},
                          {"data_fingerprint", c.data_fingerprint},
                          {"global_step", s.global_step},
@@ -221,6 +233,10 @@ std::string encode_checkpoint(const Checkpoint& c) {
                          {"buffers", buffers},
                          {"optimizer", optimizer},
                          {"cuda_generators", s.cuda_generators.size()}};
+  // Written only when present, so that a dense checkpoint without a run identity encodes to the
+  // bytes it always did (tests/test_tensor_archive.cpp).
+  if (!c.run_id.empty()) manifest["run_id"] = c.run_id;
+  if (!s.sparse.empty()) manifest["sparse"] = sparse;
   std::string file = w.file(manifest, kHeaderSize);
   fill_header(file, c.format_version);
   return file;
@@ -233,6 +249,9 @@ Checkpoint decode_checkpoint(std::string_view bytes, const std::string& path) {
   c.config = r.object("config");
   c.metrics = r.array("metrics");
   c.data_fingerprint = r.string("data_fingerprint");
+  // Checkpoints of collab before run identities have none: they belong to whichever run dir
+  // holds them.
+  if (r.has_field("run_id")) c.run_id = r.string("run_id");
   c.state = read_trainer_state(r);
   c.users = read_vocabulary(r, "users");
   c.items = read_vocabulary(r, "items");

@@ -35,12 +35,10 @@ void check_same_run(const RunConfig& run, const ResumePoint& resume) {
   }
   const json saved_optimizer =
       saved.value("train", json::object()).value("optimizer", json("adam"));
-  if (saved_optimizer != json("adam") || run.train.sparse()) {
-    throw Error("cannot resume from " + resume.path +
-                ": runs of the sparse path (train.optimizer " +
-                (saved_optimizer != json("adam") ? describe(saved_optimizer)
-                                                 : "\"" + run.train.optimizer + "\"") +
-                ") keep only their final model, not the state to continue from; start a new run");
+  if (saved_optimizer != json(run.train.optimizer)) {
+    throw Error("cannot resume from " + resume.path + ": train.optimizer is \"" +
+                run.train.optimizer + "\" in the config but " + describe(saved_optimizer) +
+                " in the checkpoint (a run continues with the optimizer that saved its state)");
   }
   const json saved_batch = saved.value("train", json::object()).value("batch_size", json());
   if (saved_batch != json(run.train.batch_size)) {

@@ -3,6 +3,7 @@
 #include "collab/train/run.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
@@ -18,6 +19,8 @@
 #include "run_setup.h"
 
 namespace collab {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -155,8 +158,18 @@ CollabModel build_model_for(ConfigReader& model, const Dataset& data) {
 
 ResumePoint latest_resume_point(const std::string& run_dir) {
   ResumePoint point;
+  // A missing dir has no checkpoint to lock: latest_checkpoint says so.
+  if (fs::is_directory(run_dir)) point.lock = RunDirLock::acquire(run_dir);
   point.path = latest_checkpoint(run_dir);
   point.checkpoint = read_checkpoint(point.path);
+  const std::string run_id = read_run_id(run_dir);
+  if (!run_id.empty() && point.checkpoint.run_id != run_id) {
+    throw Error(point.path + ": a checkpoint of another run (its run id is " +
+                (point.checkpoint.run_id.empty() ? std::string("missing")
+                                                 : "\"" + point.checkpoint.run_id + "\"") +
+                ", " + run_dir + "/run.json says \"" + run_id +
+                "\"): collab resumes a run only from its own checkpoints");
+  }
   return point;
 }
 
@@ -170,7 +183,19 @@ json epoch_json(const EpochMetrics& m) {
           {"seconds", m.seconds}};
 }
 
+// The run dir's lock for the whole run when the dir is named and exists (a new dir is locked once
+// created, by RunFiles): a second writer is refused before it reads any data.
+std::shared_ptr<const RunDirLock> lock_named_run_dir(const RunOptions& options) {
+  const bool lead = !options.distributed || options.distributed->rank == 0;
+  if (!options.write_run_dir || !lead || options.run_dir.empty() ||
+      !fs::is_directory(options.run_dir)) {
+    return nullptr;
+  }
+  return RunDirLock::acquire(options.run_dir);
+}
+
 RunResult run_training(const RunConfig& run, const RunOptions& options) {
+  const auto lock = lock_named_run_dir(options);
   check_before_data(run, options);
   const torch::Device device = resolve_device(run.train.device);
   const int64_t threads = apply_thread_policy(run.train, options.distributed);
@@ -181,6 +206,7 @@ RunResult run_training(const RunConfig& run, const RunOptions& options) {
 }
 
 RunResult run_training(const RunConfig& run, const Dataset& data, const RunOptions& options) {
+  const auto lock = lock_named_run_dir(options);
   check_before_data(run, options);
   const torch::Device device = resolve_device(run.train.device);
   const int64_t threads = apply_thread_policy(run.train, options.distributed);

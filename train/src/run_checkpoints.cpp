@@ -57,7 +57,8 @@ std::string latest_file(const std::string& run_dir) {
 std::string latest_name(const std::string& run_dir) {
   const std::string path = latest_file(run_dir);
   if (!fs::exists(path)) return "";
-  return std::string(trim(read_file(path)));
+  // A file name: anything longer is not what collab wrote.
+  return std::string(trim(read_file(path, /*max_bytes=*/4096)));
 }
 
 void remove_file(const fs::path& path) {

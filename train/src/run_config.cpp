@@ -14,20 +14,8 @@ namespace collab {
 namespace fs = std::filesystem;
 
 json read_json_file(const std::string& path) {
-  return parse_json_text(read_file(path), path);
-}
-
-json parse_json_text(const std::string& text, const std::string& origin) {
-  const std::string& path = origin;
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    // nlohmann's message reads "[json.exception.parse_error.101] parse error at line 3, ...".
-    // Not only parse_error: a number too large for a double ("1e400") is out_of_range.406.
-    std::string what = e.what();
-    if (const auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
-    throw Error(path + ": not valid JSON: " + what);
-  }
+  // A config is a few kilobytes; the bound stops a mistaken path (a ratings dump) early.
+  return parse_json_text(read_file(path, /*max_bytes=*/64 << 20), path);
 }
 
 void apply_override(json& config, const std::string& assignment) {
@@ -44,8 +32,10 @@ void apply_override(json& config, const std::string& assignment) {
   }
   const std::string key = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
+  // JSON when it parses as JSON (numbers, arrays, objects), else the text as a string; deep or
+  // duplicate-keyed JSON is refused, as in a config file.
   json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) value = text;
+  value = value.is_discarded() ? json(text) : parse_json_text(text, "--set " + key);
 
   json* node = &config;
   size_t start = 0;

@@ -68,8 +68,14 @@ RunFiles RunSetup::open_files(json history) const {
 RunFiles::RunFiles(const RunSetup& setup, json history)
     : setup_(&setup),
       run_dir_(prepare_run_dir(setup.options.run_dir, setup.model->arch())),
+      lock_(RunDirLock::acquire(run_dir_)),
       metrics_path_(run_dir_ + "/metrics.jsonl"),
       history_(std::move(history)) {
+  // A resumed run keeps its identity; a new run (or one resumed from a checkpoint of an older
+  // collab, which has none) gets its own.
+  const ResumePoint* resume = setup.options.resume ? &*setup.options.resume : nullptr;
+  run_id_ = resume && !resume->checkpoint.run_id.empty() ? resume->checkpoint.run_id : new_run_id();
+  write_run_id(run_dir_, run_id_);
   write_json_atomically(run_dir_ + "/config.json", setup.run.resolved);
   std::string lines;
   for (const auto& m : history_) lines += json_text(m) + "\n";
@@ -90,6 +96,7 @@ std::string RunFiles::save_checkpoint(TrainerState state) {
   c.items = setup_->data.items;
   c.data_fingerprint = setup_->fingerprint;
   c.metrics = history_;
+  c.run_id = run_id_;
   return collab::save_checkpoint(run_dir_, c, setup_->run.checkpoint.keep_last);
 }
 

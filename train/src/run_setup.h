@@ -31,6 +31,8 @@ class RunFiles {
  private:
   const RunSetup* setup_ = nullptr;
   std::string run_dir_;
+  std::shared_ptr<const RunDirLock> lock_;
+  std::string run_id_;
   std::string metrics_path_;
   json history_ = json::array();
 };

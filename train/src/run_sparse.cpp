@@ -1,28 +1,15 @@
 // The sparse path of a training run (train.optimizer "sgd" or "sparse_adam"): SparseTrainer over
-// blocks of the ratings, logged like the dense path, its final model saved as a checkpoint
-// without optimizer state (sparse runs cannot be resumed).
-#include <ATen/CPUGeneratorImpl.h>
-
+// blocks of the ratings, logged, checkpointed, interrupted and resumed like the dense path (a
+// round of the block grid is its step).
 #include <sstream>
 
 #include "run_setup.h"
+#include "collab/train/run_checkpoints.h"
 #include "collab/train/sparse_train.h"
 
 namespace collab {
 
 namespace {
-
-// The state a sparse run's final checkpoint holds: the model and torch's generator, at the end.
-TrainerState final_sparse_state(const CollabModelImpl& model, int64_t epochs, int64_t blocks) {
-  TrainerState s;
-  s.global_step = epochs * blocks;
-  s.epoch = epochs;
-  for (const auto& p : model.named_parameters()) s.parameters.emplace_back(p.key(), p.value().detach());
-  for (const auto& b : model.named_buffers()) s.buffers.emplace_back(b.key(), b.value().detach());
-  s.cpu_generator = at::detail::getDefaultCPUGenerator().get_state();
-  s.order_generator = s.cpu_generator;
-  return s;
-}
 
 std::string sparse_note(const TrainConfig& train, const SparseTrainer& trainer) {
   std::ostringstream note;
@@ -31,41 +18,69 @@ std::string sparse_note(const TrainConfig& train, const SparseTrainer& trainer) 
   return note.str();
 }
 
+RunStart sparse_start(const RunSetup& setup, const SparseTrainer& trainer, size_t n_train,
+                      const std::string& run_dir, const json& history) {
+  RunStart start = setup.start(run_dir);
+  start.train_ratings = n_train;
+  start.sparse_note = sparse_note(setup.run.train, trainer);
+  start.steps_per_epoch = trainer.grid().size;
+  start.total_steps = setup.run.train.epochs * trainer.grid().size;
+  start.history = history;
+  return start;
+}
+
 }  // namespace
 
 RunResult run_sparse(const RunSetup& setup) {
   const RunConfig& run = setup.run;
+  const RunOptions& options = setup.options;
+  const ResumePoint* resume = options.resume ? &*options.resume : nullptr;
   const size_t n_train = setup.data.train.size();
   // Takes the training ratings over when the caller let it (they are sorted into blocks).
   SparseTrainer trainer(*setup.model,
                         setup.owned_train ? std::move(*setup.owned_train) : setup.data.train,
                         setup.data.valid, run.train);
   if (setup.owned_train) *setup.owned_train = Ratings();
+  if (resume) {
+    try {
+      trainer.restore(resume->checkpoint.state);
+    } catch (const Error& e) {
+      throw Error("cannot resume from " + resume->path + ": " + e.what());
+    }
+  }
   RunResult result = setup.result();
-  RunFiles files = setup.open_files(json::array());
+  const json history = resume ? resume->checkpoint.metrics : json::array();
+  RunFiles files = setup.open_files(history);
+  if (files.active() && resume) {
+    discard_checkpoints_after(files.run_dir(), resume->checkpoint.state.global_step);
+  }
   result.run_dir = files.run_dir();
-  if (setup.options.hooks.on_start) {
-    RunStart start = setup.start(files.run_dir());
-    start.train_ratings = n_train;
-    start.sparse_note = sparse_note(run.train, trainer);
-    start.steps_per_epoch = trainer.grid().size;
-    start.total_steps = run.train.epochs * trainer.grid().size;
-    setup.options.hooks.on_start(start);
+  result.last_checkpoint = resume ? resume->path : "";
+  if (options.hooks.on_start) {
+    options.hooks.on_start(sparse_start(setup, trainer, n_train, files.run_dir(), history));
   }
-  result.epochs = trainer.fit([&](const EpochMetrics& m) {
+  FitHooks hooks;
+  hooks.stop_requested = options.hooks.stop_requested;
+  hooks.on_epoch = [&](const EpochMetrics& m) {
     if (files.active()) files.log_epoch(m);
-    if (setup.options.hooks.on_epoch) setup.options.hooks.on_epoch(m);
-  });
-  if (files.active() && run.checkpoint.enabled()) {
-    result.last_checkpoint = files.save_checkpoint(
-        final_sparse_state(*setup.model, run.train.epochs, trainer.grid().size));
+    if (options.hooks.on_epoch) options.hooks.on_epoch(m);
+  };
+  if (files.active()) {
+    hooks.checkpoint = run.checkpoint;
+    hooks.on_checkpoint = [&](const TrainerState& state) {
+      result.last_checkpoint = files.save_checkpoint(state);
+    };
   }
-  result.epoch = run.train.epochs;
-  result.global_step = result.total_steps = run.train.epochs * trainer.grid().size;
-  result.final_metrics = trainer.evaluate();
+  result.epochs = trainer.fit(hooks);
+  result.stopped = trainer.stopped();
+  result.epoch = trainer.epoch();
+  result.global_step = trainer.global_step();
+  result.total_steps = run.train.epochs * trainer.grid().size;
+  if (!result.stopped) result.final_metrics = trainer.evaluate();
   result.train_seconds = trainer.train_seconds();
   result.train_cpu_seconds = trainer.train_cpu_seconds();
-  result.rating_updates = static_cast<double>(n_train) * static_cast<double>(run.train.epochs);
+  result.rating_updates =
+      static_cast<double>(n_train) * static_cast<double>(result.epochs.size());
   return result;
 }
 

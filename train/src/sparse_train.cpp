@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <ctime>
+#include <mutex>
 #include <numeric>
 #include <tuple>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <omp.h>
 
@@ -145,7 +148,8 @@ constexpr double kNegligible = 1e-17;
 
 SparseTrainer::SparseTrainer(CollabModelImpl& model, Ratings train, const Ratings& valid,
                              const TrainConfig& config)
-    : config_(config),
+    : model_(&model),
+      config_(config),
       lazy_adam_(config.optimizer == "sparse_adam"),
       threads_(config.threads > 0 ? config.threads : at::get_num_threads()),
       train_(std::move(train)),
@@ -214,6 +218,115 @@ void SparseTrainer::make_lazy_adam_buffers() {
 }
 
 SparseTrainer::~SparseTrainer() = default;
+
+namespace {
+
+// A live std::vector as a tensor view of `shape` (no copy: state() is saved before the next round).
+template <class T>
+torch::Tensor view_of(const std::vector<T>& values, std::vector<int64_t> shape, torch::Dtype type) {
+  return torch::from_blob(const_cast<T*>(values.data()), shape, torch::TensorOptions(type));
+}
+
+// Copies `saved` into `values`, which must hold as many elements of the same type.
+template <class T>
+void copy_into(std::vector<T>& values, const torch::Tensor& saved, torch::Dtype type,
+               const std::string& what) {
+  if (!saved.defined() || saved.scalar_type() != type ||
+      saved.numel() != static_cast<int64_t>(values.size())) {
+    throw Error("the checkpoint's " + what + " does not fit this run's tables or block grid " +
+                "(train.blocks, train.threads and the data must be those of the saved run)");
+  }
+  std::memcpy(values.data(), saved.contiguous().data_ptr(), values.size() * sizeof(T));
+}
+
+const torch::Tensor* find_named(const std::vector<std::pair<std::string, torch::Tensor>>& named,
+                                const std::string& name) {
+  for (const auto& [key, value] : named) {
+    if (key == name) return &value;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, SparseTrainer::Table*>> SparseTrainer::named_tables() const {
+  std::vector<std::pair<std::string, Table*>> out = {{"user_factors", &tables_->user_factors},
+                                                     {"item_factors", &tables_->item_factors}};
+  if (tables_->has_biases()) {
+    out.emplace_back("user_bias", &tables_->user_bias);
+    out.emplace_back("item_bias", &tables_->item_bias);
+  }
+  return out;
+}
+
+TrainerState SparseTrainer::state() const {
+  TrainerState s;
+  s.global_step = global_step();
+  s.epoch = epoch_;
+  s.batch = round_;
+  for (const auto& p : model_->named_parameters()) s.parameters.emplace_back(p.key(), p.value().detach());
+  for (const auto& b : model_->named_buffers()) s.buffers.emplace_back(b.key(), b.value().detach());
+  {
+    at::Generator generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    s.cpu_generator = generator.get_state();
+  }
+  s.order_generator = s.cpu_generator;
+  const int64_t B = grid_.size;
+  s.sparse.emplace_back("block_loss", view_of(block_loss_, {B, B}, torch::kDouble));
+  if (!lazy_adam_) return s;
+  for (const auto& [name, table] : named_tables()) {
+    s.optimizer.push_back({name, view_of(table->exp_avg, {table->rows, table->dim}, torch::kFloat),
+                           view_of(table->exp_avg_sq, {table->rows, table->dim}, torch::kFloat), 0});
+    // As int64, a type checkpoints hold (a copy: the steps are 4 bytes a row).
+    s.sparse.emplace_back(name + ".steps",
+                          view_of(table->steps, {table->rows}, torch::kInt).to(torch::kLong));
+  }
+  return s;
+}
+
+void SparseTrainer::restore(const TrainerState& s) {
+  const int64_t B = grid_.size;
+  if (s.epoch < 0 || s.batch < 0 || s.batch >= B || s.global_step != s.epoch * B + s.batch) {
+    throw Error("the checkpoint is at epoch " + std::to_string(s.epoch) + ", round " +
+                std::to_string(s.batch) + ", step " + std::to_string(s.global_step) +
+                ", which is no position of this run's " + std::to_string(B) + "x" +
+                std::to_string(B) + " block grid");
+  }
+  const torch::Tensor* losses = find_named(s.sparse, "block_loss");
+  if (!losses) {
+    throw Error("the checkpoint holds no sparse-path state (an older collab saved only the "
+                "final model of sparse runs); start a new run");
+  }
+  copy_into(block_loss_, *losses, torch::kDouble, "block losses");
+  if (lazy_adam_) {
+    const auto tables = named_tables();
+    if (s.optimizer.size() != tables.size()) {
+      throw Error("the checkpoint holds no lazy Adam state for this model's tables");
+    }
+    for (size_t k = 0; k < tables.size(); ++k) {
+      auto& [name, table] = tables[k];
+      const torch::Tensor* steps = find_named(s.sparse, name + ".steps");
+      if (s.optimizer[k].name != name || !steps) {
+        throw Error("the checkpoint's lazy Adam state does not name table " + name);
+      }
+      copy_into(table->exp_avg, s.optimizer[k].exp_avg, torch::kFloat, name + " moments");
+      copy_into(table->exp_avg_sq, s.optimizer[k].exp_avg_sq, torch::kFloat, name + " moments");
+      const torch::Tensor saved_steps =
+          steps->scalar_type() == torch::kLong ? steps->to(torch::kInt) : *steps;
+      copy_into(table->steps, saved_steps, torch::kInt, name + " row steps");
+    }
+  }
+  load_model_state(*model_, s);
+  // The sparse path draws nothing from torch's generator; it is kept for what runs after.
+  if (s.cpu_generator.defined()) {
+    at::Generator generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(s.cpu_generator);
+  }
+  epoch_ = s.epoch;
+  round_ = s.batch;
+}
 
 void SparseTrainer::train_block(int64_t a, int64_t b, double lr, double beta1, Scratch* scratch) {
   const int64_t begin = grid_.begin(a, b), end = grid_.end(a, b);
@@ -329,43 +442,58 @@ void SparseTrainer::apply_lazy_adam(BatchGradients& side, Table& factors, Table*
   side.touched.clear();
 }
 
-EpochMetrics SparseTrainer::run_epoch() {
-  const auto start = std::chrono::steady_clock::now();
+void SparseTrainer::run_round() {
   const int64_t B = grid_.size;
+  const int64_t step = epoch_ * B + round_;
   const bool one_cycle = config_.lr_schedule == "one_cycle";
-  for (int64_t round = 0; round < B; ++round) {
-    const int64_t step = epoch_ * B + round;
-    const double lr = one_cycle ? schedule_.lr(step) : config_.one_cycle.lr_max;
-    const double beta1 = one_cycle ? schedule_.beta1(step) : config_.one_cycle.moms[0];
-    if (lazy_adam_) {
-      // -lr / (1 - beta1^t) for this round's lr and beta1, shared by all threads' blocks.
-      std::vector<float>& neg_step = scratch_[0].neg_step;
-      neg_step.assign(1, 0.0f);
-      for (int64_t t = 1; std::pow(beta1, static_cast<double>(t)) > kNegligible; ++t) {
-        neg_step.push_back(
-            static_cast<float>(-lr / (1.0 - std::pow(beta1, static_cast<double>(t)))));
-      }
-      for (size_t s = 1; s < scratch_.size(); ++s) scratch_[s].neg_step = neg_step;
+  const double lr = one_cycle ? schedule_.lr(step) : config_.one_cycle.lr_max;
+  const double beta1 = one_cycle ? schedule_.beta1(step) : config_.one_cycle.moms[0];
+  if (lazy_adam_) {
+    // -lr / (1 - beta1^t) for this round's lr and beta1, shared by all threads' blocks.
+    std::vector<float>& neg_step = scratch_[0].neg_step;
+    neg_step.assign(1, 0.0f);
+    for (int64_t t = 1; std::pow(beta1, static_cast<double>(t)) > kNegligible; ++t) {
+      neg_step.push_back(static_cast<float>(-lr / (1.0 - std::pow(beta1, static_cast<double>(t)))));
     }
-    const auto blocks = blocks_of_round(B, round);
-    const auto n_blocks = static_cast<int64_t>(blocks.size());
+    for (size_t s = 1; s < scratch_.size(); ++s) scratch_[s].neg_step = neg_step;
+  }
+  const auto blocks = blocks_of_round(B, round_);
+  const auto n_blocks = static_cast<int64_t>(blocks.size());
 #pragma omp parallel for schedule(dynamic, 1) num_threads(static_cast <int>(threads_))
-    for (int64_t j = 0; j < n_blocks; ++j) {
-      at::globalContext().setFlushDenormal(true);  // moments decay through denormals otherwise
-      Scratch* scratch =
-          lazy_adam_ ? &scratch_[static_cast<size_t>(omp_get_thread_num())] : nullptr;
-      const auto [a, b] = blocks[static_cast<size_t>(j)];
-      const double cpu_start = thread_cpu_seconds();
-      train_block(a, b, lr, beta1, scratch);
-      block_cpu_seconds_[static_cast<size_t>(a * B + b)] = thread_cpu_seconds() - cpu_start;
-    }
+  for (int64_t j = 0; j < n_blocks; ++j) {
+    at::globalContext().setFlushDenormal(true);  // moments decay through denormals otherwise
+    Scratch* scratch = lazy_adam_ ? &scratch_[static_cast<size_t>(omp_get_thread_num())] : nullptr;
+    const auto [a, b] = blocks[static_cast<size_t>(j)];
+    const double cpu_start = thread_cpu_seconds();
+    train_block(a, b, lr, beta1, scratch);
+    block_cpu_seconds_[static_cast<size_t>(a * B + b)] = thread_cpu_seconds() - cpu_start;
   }
   train_cpu_seconds_ += std::accumulate(block_cpu_seconds_.begin(), block_cpu_seconds_.end(), 0.0);
+  std::fill(block_cpu_seconds_.begin(), block_cpu_seconds_.end(), 0.0);
+  ++round_;
+}
+
+std::optional<EpochMetrics> SparseTrainer::run_epoch(const FitHooks& hooks) {
+  const auto start = std::chrono::steady_clock::now();
+  const CheckpointConfig& c = hooks.checkpoint;
+  while (round_ < grid_.size) {
+    run_round();
+    if (round_ == grid_.size) break;  // the pass's end: evaluated first, then checkpointed
+    const bool due = c.every_steps > 0 && global_step() % c.every_steps == 0;
+    if (due && hooks.on_checkpoint) checkpoint(hooks);
+    if (hooks.stop_requested && hooks.stop_requested()) {
+      if (hooks.on_checkpoint && checkpointed_step_ != global_step()) checkpoint(hooks);
+      stopped_ = true;
+      train_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return std::nullopt;
+    }
+  }
   const double loss = std::accumulate(block_loss_.begin(), block_loss_.end(), 0.0) /
                       static_cast<double>(train_.size());
   train_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EpochMetrics m;
   m.epoch = epoch_++;
+  round_ = 0;
   m.train_loss = loss;
   m.train_loss_mean = loss;
   m.valid = evaluate();
@@ -373,19 +501,49 @@ EpochMetrics SparseTrainer::run_epoch() {
   return m;
 }
 
-std::vector<EpochMetrics> SparseTrainer::fit(
-    const std::function<void(const EpochMetrics&)>& on_epoch) {
+void SparseTrainer::checkpoint(const FitHooks& hooks) {
+  const double loss = std::accumulate(block_loss_.begin(), block_loss_.end(), 0.0);
+  if (!std::isfinite(loss)) {
+    throw TrainingDiverged("training diverged: the loss became " + std::to_string(loss) +
+                           " in epoch " + std::to_string(epoch_) + " (try a smaller train.lr_max)");
+  }
+  hooks.on_checkpoint(state());
+  checkpointed_step_ = global_step();
+}
+
+std::vector<EpochMetrics> SparseTrainer::fit(const FitHooks& hooks) {
+  const CheckpointConfig& c = hooks.checkpoint;
+  stopped_ = false;
+  checkpointed_step_ = -1;
   std::vector<EpochMetrics> history;
   while (epoch_ < config_.epochs) {
-    history.push_back(run_epoch());
-    if (!std::isfinite(history.back().train_loss)) {
-      throw Error("training diverged: the loss became " +
-                  std::to_string(history.back().train_loss) + " at epoch " +
-                  std::to_string(history.back().epoch) + " (try a smaller train.lr_max)");
+    std::optional<EpochMetrics> m = run_epoch(hooks);
+    if (!m) break;  // stopped mid-pass, checkpointed
+    history.push_back(*m);
+    if (!std::isfinite(m->train_loss)) {
+      throw TrainingDiverged("training diverged: the loss became " + std::to_string(m->train_loss) +
+                             " at epoch " + std::to_string(m->epoch) +
+                             " (try a smaller train.lr_max)");
     }
-    if (on_epoch) on_epoch(history.back());
+    if (hooks.on_epoch) hooks.on_epoch(*m);
+    const bool due = c.enabled() && (epoch_ == config_.epochs ||
+                                     (c.every_epochs > 0 && epoch_ % c.every_epochs == 0) ||
+                                     (c.every_steps > 0 && global_step() % c.every_steps == 0));
+    if (due && hooks.on_checkpoint) checkpoint(hooks);
+    if (epoch_ < config_.epochs && hooks.stop_requested && hooks.stop_requested()) {
+      stopped_ = true;
+      if (hooks.on_checkpoint && checkpointed_step_ != global_step()) checkpoint(hooks);
+      break;
+    }
   }
   return history;
+}
+
+std::vector<EpochMetrics> SparseTrainer::fit(
+    const std::function<void(const EpochMetrics&)>& on_epoch) {
+  FitHooks hooks;
+  hooks.on_epoch = on_epoch;
+  return fit(hooks);
 }
 
 RatingMetrics SparseTrainer::evaluate() const {

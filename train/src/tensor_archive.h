@@ -80,6 +80,7 @@ class TensorArchiveReader {
 
   // Typed manifest fields; a missing key or another type is an error naming the key.
   const json& field(const std::string& key) const;
+  bool has_field(const std::string& key) const { return manifest_.contains(key); }
   json object(const std::string& key) const;
   json array(const std::string& key) const;
   std::string string(const std::string& key) const;

@@ -4,7 +4,8 @@ namespace collab {
 
 TrainConfig read_train_config(ConfigReader& r) {
   TrainConfig c;
-  c.epochs = r.integer("epochs", c.epochs, /*min=*/1);
+  // Bounded so that epochs x steps per epoch (and every step count) fits in 64 bits.
+  c.epochs = r.integer("epochs", c.epochs, /*min=*/1, /*max=*/1000000);
   c.batch_size = r.integer("batch_size", c.batch_size, /*min=*/1);
   c.one_cycle.lr_max = r.number("lr_max", c.one_cycle.lr_max, NumberRange::positive());
   c.adam.weight_decay = r.number("weight_decay", c.adam.weight_decay, NumberRange::non_negative());
@@ -24,8 +25,11 @@ TrainConfig read_train_config(ConfigReader& r) {
   c.lr_schedule = r.choice("lr_schedule", {"one_cycle", "constant"}, c.lr_schedule);
   c.one_cycle.pct_start =
       r.number("pct_start", c.one_cycle.pct_start, {0, 1, false, false, "a number in (0, 1)"});
-  c.one_cycle.div = r.number("div", c.one_cycle.div, NumberRange::positive());
-  c.one_cycle.div_final = r.number("div_final", c.one_cycle.div_final, NumberRange::positive());
+  // Within these bounds lr_max / div stays a float the optimizer can use (1e-300 would make the
+  // schedule's lr infinite and the run "diverge" for no fault of lr_max).
+  const NumberRange divisor{1e-6, 1e30, true, true, "a number in [1e-6, 1e30]"};
+  c.one_cycle.div = r.number("div", c.one_cycle.div, divisor);
+  c.one_cycle.div_final = r.number("div_final", c.one_cycle.div_final, divisor);
   const json moms = r.raw("moms", json(c.one_cycle.moms));
   if (!moms.is_array() || moms.size() != 3) {
     r.fail("moms", "expected three numbers in [0, 1), got " + describe(moms));

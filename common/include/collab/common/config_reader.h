@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -75,6 +76,15 @@ class ConfigReader {
   json* resolved_;
   std::vector<std::string> read_keys_;
 };
+
+// Parses `text` as one JSON document, strictly: nothing but whitespace after it, no key twice in
+// one object (nlohmann would keep the last silently), and at most kMaxJsonDepth levels of nested
+// arrays and objects (checked while parsing, before anything recurses over the value: printing
+// a 70,000-level value for an error message would overflow the stack). Throws collab::Error
+// "<origin>: not valid JSON: ..." naming the line and column, the repeated key's path, or the
+// depth.
+json parse_json_text(std::string_view text, const std::string& origin);
+constexpr int kMaxJsonDepth = 100;
 
 // `value` as JSON text for output (--json results, files): bytes that are not UTF-8, which raw
 // ids and titles from data files may hold, become U+FFFD instead of making nlohmann throw.

@@ -5,14 +5,27 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace collab {
 
-// The whole of `path` as bytes. Throws collab::Error "<path>: cannot open (<reason>)", "<path>: is
-// a directory" or "<path>: cannot read (<reason>)".
-std::string read_file(const std::string& path);
+// Throws collab::Error unless `path` (after symlinks) is a regular file: "<path>: cannot open
+// (<reason>)", "<path>: is a directory", "<path>: not a regular file (a character device ...)".
+// Before opening anything a user names: a FIFO blocks in open(), /dev/zero never ends.
+void require_regular_file(const std::string& path);
+
+// The whole of `path` (a regular file, require_regular_file) as bytes. Throws collab::Error for
+// the cases above, "<path>: cannot read (<reason>)", and "<path>: N bytes, more than the M
+// bytes ..." when it is larger than `max_bytes`.
+std::string read_file(const std::string& path, size_t max_bytes = SIZE_MAX);
+
+// Throws collab::Error when `output` is the same file as `input` (a hard link or a symlink
+// included): a command never replaces a file it is reading. `what` names the input ("the
+// checkpoint it exports").
+void refuse_overwriting_input(const std::string& output, const std::string& input,
+                              const std::string& what);
 
 // A file being written under a temporary name in the folder of `path` (so the rename never
 // crosses file systems), renamed over `path` by commit(). Until then `path` is untouched; a

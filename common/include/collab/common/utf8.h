@@ -21,4 +21,10 @@ size_t utf8_width(std::string_view s);
 // never cuts a multi-byte character in half.
 std::string utf8_shorten(const std::string& s, size_t max_points);
 
+// A value from a user's file or command line as an error message shows it: in double quotes,
+// with control bytes, DEL, quotes, backslashes and bytes that are not UTF-8 escaped (\n, \x1b,
+// \x00, \xff), so the message stays one printable line and is not cut at a NUL; longer than
+// `max_bytes`, it is cut there and ends with "... (N bytes)".
+std::string quoted_for_message(std::string_view value, size_t max_bytes = 80);
+
 }  // namespace collab

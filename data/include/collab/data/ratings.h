@@ -96,6 +96,10 @@ struct Ratings {
   Ratings select(const std::vector<int64_t>& rows) const;
 };
 
+// The largest rating magnitude (and y_range bound) collab accepts: squared errors of such values
+// stay far inside float's range.
+constexpr double kMaxRatingMagnitude = 1e6;
+
 struct RatingsFormat {
   char delimiter = '\t';  // u.data is tab-separated; ',' for CSV; ' ' also splits at runs of spaces
   bool header = false;    // skip the first line

@@ -40,6 +40,7 @@ struct Checkpoint {
   Vocabulary items;
   std::string data_fingerprint;  // data_fingerprint() of the data it was trained on
   json metrics = json::array();  // one object per completed epoch, as in metrics.jsonl
+  std::string run_id;  // the run it belongs to (run_dir.h); "" in checkpoints of older collab
 };
 
 // SHA-256 (hex) of the train and validation ratings (user and item indices, ratings) and the

@@ -20,6 +20,7 @@
 #include "collab/train/checkpoint.h"
 #include "collab/train/distributed.h"
 #include "collab/train/run_config.h"
+#include "collab/train/run_dir.h"
 #include "collab/train/trainer.h"
 
 namespace collab {
@@ -28,9 +29,12 @@ namespace collab {
 struct ResumePoint {
   std::string path;  // the checkpoint file, for messages
   Checkpoint checkpoint;
+  // The run dir's lock, held from reading the checkpoint to the resumed run's last write.
+  std::shared_ptr<const RunDirLock> lock;
 };
 
-// The checkpoint `latest` names in `run_dir`, read and verified.
+// The checkpoint `latest` names in `run_dir`, read and verified, with the run dir locked
+// (RunDirLock). Refuses a checkpoint of another run (its run id is not the run dir's).
 ResumePoint latest_resume_point(const std::string& run_dir);
 
 // What a run tells its caller once everything is set up, before the first step: enough to print

@@ -36,9 +36,7 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
 RunConfig run_config_from_json(json config, const std::string& origin,
                                const std::vector<std::string>& overrides);
 
-// Reads a JSON file, naming the file, line and column of a syntax error.
+// Reads a JSON file (parse_json_text, common/config_reader.h), at most 64 MiB.
 json read_json_file(const std::string& path);
-// The same for JSON text already in memory; `origin` names it in error messages.
-json parse_json_text(const std::string& text, const std::string& origin);
 
 }  // namespace collab

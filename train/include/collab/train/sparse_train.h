@@ -19,6 +19,11 @@
 // two threads ever touch the same row (no locks, no atomics). Each block is trained in a fixed
 // order (a seeded shuffle made once), so the result depends on B and the seed but not on the
 // number of threads. The lr (and Adam's beta1) follow train.lr_schedule per round.
+//
+// A round is the sparse path's step: fit() polls FitHooks::stop_requested and counts
+// checkpoint.every_steps in rounds, and state() at a round boundary (the model, lazy Adam's
+// moments and row steps, the pass's block losses so far) continues bit-identically after
+// restore(), as the dense path's does.
 #pragma once
 
 #include <cstdint>
@@ -49,13 +54,24 @@ class SparseTrainer {
                 const TrainConfig& config);
   ~SparseTrainer();
 
-  // One pass over the training ratings, then the validation metrics. train_loss and
+  // The rest of the current pass over the training ratings, then the validation metrics;
+  // nullopt when `hooks` asked to stop mid-pass (after a checkpoint). train_loss and
   // train_loss_mean are both the pass's mean squared error before each update.
-  EpochMetrics run_epoch();
+  std::optional<EpochMetrics> run_epoch(const FitHooks& hooks = {});
+  // Trains to train.epochs, with FitHooks' checkpoints and stop requests (see Trainer::fit).
+  std::vector<EpochMetrics> fit(const FitHooks& hooks);
   std::vector<EpochMetrics> fit(const std::function<void(const EpochMetrics&)>& on_epoch = {});
   RatingMetrics evaluate() const;
 
+  // The state to continue from, at the current round boundary: views of the live tables (save
+  // them before the next round). restore() takes it back (the model's parameters included);
+  // throws collab::Error when it belongs to another optimizer or block grid.
+  TrainerState state() const;
+  void restore(const TrainerState& state);
+  bool stopped() const { return stopped_; }
+
   int64_t epoch() const { return epoch_; }
+  int64_t global_step() const { return epoch_ * grid_.size + round_; }
   int64_t threads() const { return threads_; }
   const BlockGrid& grid() const { return grid_; }
   int64_t train_size() const { return static_cast<int64_t>(train_.size()); }
@@ -77,6 +93,8 @@ class SparseTrainer {
   struct Scratch;
   struct LazyAdamStep;
 
+  // The tables by the names the checkpoint's sparse state uses (biases only when the model has).
+  std::vector<std::pair<std::string, Table*>> named_tables() const;
   // The model's tables, checked (DotProduct or DotProductBias, float32 on the CPU).
   std::unique_ptr<Tables> make_tables(CollabModelImpl& model) const;
   void make_lazy_adam_buffers();
@@ -92,7 +110,12 @@ class SparseTrainer {
   // The rows one side of the mini-batch touched (factors, and biases where not null) take
   // their step; the side's gradient rows are cleared.
   void apply_lazy_adam(BatchGradients& side, Table& factors, Table* bias, const LazyAdamStep& step);
+  // Trains round `round_` of the current pass (its blocks side by side) and counts it done.
+  void run_round();
+  // Calls hooks.on_checkpoint with state(), after checking the pass so far is finite.
+  void checkpoint(const FitHooks& hooks);
 
+  CollabModelImpl* model_;
   TrainConfig config_;
   bool lazy_adam_;
   int64_t threads_;
@@ -107,6 +130,9 @@ class SparseTrainer {
   std::vector<Scratch> scratch_;    // one per thread (lazy Adam)
   std::vector<float> inv_debias2_;  // 1 / (1 - beta2^t) by row step t; 1 past the end
   int64_t epoch_ = 0;
+  int64_t round_ = 0;  // rounds of pass epoch_ done
+  bool stopped_ = false;
+  int64_t checkpointed_step_ = -1;
   double train_seconds_ = 0;
   double setup_seconds_ = 0;
   double train_cpu_seconds_ = 0;

@@ -90,6 +90,9 @@ struct TrainerState {
   // The batch-order generator as it was before epoch `epoch`'s shuffle, so that a mid-epoch
   // resume re-draws the same permutation and continues at batch `batch`.
   torch::Tensor order_generator;
+  // The sparse path's own state (SparseTrainer::state): its pass's block losses so far and lazy
+  // Adam's per-row step counts, by name. Empty for the dense path.
+  std::vector<std::pair<std::string, torch::Tensor>> sparse;
 };
 
 // Copies `state`'s parameters and buffers into `model` by name; throws collab::Error naming the
