@@ -316,6 +316,18 @@ TEST(HostileData, ByteOrderMarkAndRepeatedCatalogueIds) {
                                                   collab::RatingsFormat{}, users, items);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(users.raw(0), "7");
+  // A quoted CSV field keeps its comma; a quote left open is an error naming the line.
+  collab::RatingsFormat csv;
+  csv.delimiter = ',';
+  collab::Vocabulary csv_users, csv_items;
+  const collab::Ratings quoted = collab::parse_ratings("\"7,8\",2,3\n9, \"x\" ,4\n", "r.csv", csv,
+                                                       csv_users, csv_items);
+  ASSERT_EQ(quoted.size(), 2u);
+  EXPECT_EQ(csv_users.raw(0), "7,8");
+  EXPECT_EQ(csv_items.raw(1), "x");
+  collab::Vocabulary u3, i3;
+  expect_one_line_error_thrown(
+      [&] { collab::parse_ratings("1,2,3\n\"7,2,3\n", "r.csv", csv, u3, i3); }, {"r.csv:2"});
   collab::Vocabulary catalog_items;
   const std::string catalog = item_line("1", "Toy Story (1995)", "01-Jan-1995", {3}) +
                               item_line("2", "GoldenEye (1995)", "01-Jan-1995", {1}) +

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "collab/data/ratings_cache.h"
 #include "test_support.h"
@@ -88,6 +89,18 @@ TEST(RatingsCache, AChangedFileMakesTheCacheStale) {
   RatingsReadReport grown;
   EXPECT_EQ(read_parsed_ratings(file, format, cache, &grown).ratings.size(), 3u);
   EXPECT_FALSE(grown.from_cache);
+
+  // Edited in place with both the size and the mtime put back (as `touch -r` does): the inode's
+  // change time, which no tool sets back, still tells.
+  const auto kept_mtime = fs::last_write_time(file);
+  // The kernel stamps times from a clock that ticks every few milliseconds.
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  test::write_text(file, "1 1 5\n2 2 4\n3 3 1\n");
+  fs::last_write_time(file, kept_mtime);
+  RatingsReadReport edited;
+  EXPECT_EQ(read_parsed_ratings(file, format, cache, &edited).ratings.ratings.to_vector(),
+            (std::vector<float>{5, 4, 1}));
+  EXPECT_FALSE(edited.from_cache);
 }
 
 TEST(RatingsCache, ADamagedCacheIsParsedAgain) {

@@ -10,12 +10,42 @@ std::string delimiter_name(char delimiter) {
   return std::string("'") + delimiter + "'";
 }
 
+namespace {
+
+// The quoted field opening at `open` (a '"'): the position of its closing quote, or npos.
+size_t closing_quote(std::string_view line, size_t open) {
+  size_t at = open + 1;
+  while ((at = line.find('"', at)) != std::string_view::npos) {
+    if (at + 1 < line.size() && line[at + 1] == '"') {
+      at += 2;  // an escaped quote
+      continue;
+    }
+    return at;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
 size_t split_fields(std::string_view line, char delimiter, std::string_view* fields, size_t max) {
   size_t n = 0, start = 0;
   while (start <= line.size()) {
     size_t end = line.find(delimiter, start);
     if (end == std::string_view::npos) end = line.size();
     std::string_view field = line.substr(start, end - start);
+    if (delimiter == ',' && !trim(field).empty() && trim(field).front() == '"') {
+      const size_t open = line.find('"', start);
+      const size_t close = closing_quote(line, open);
+      if (close == std::string_view::npos) return 0;
+      const size_t after = line.find(delimiter, close);
+      // Only padding may follow the closing quote.
+      const size_t stop = after == std::string_view::npos ? line.size() : after;
+      if (!trim(line.substr(close + 1, stop - close - 1)).empty()) return 0;
+      if (n == max) return max + 1;
+      fields[n++] = line.substr(open + 1, close - open - 1);
+      start = stop + 1;
+      continue;
+    }
     if (!(delimiter == ' ' && field.empty())) {
       if (n == max) return max + 1;
       fields[n++] = trim(field);

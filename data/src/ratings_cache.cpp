@@ -21,7 +21,8 @@ namespace {
 
 constexpr char kMagic[8] = {'C', 'O', 'L', 'L', 'A', 'B', 'R', 'C'};
 constexpr char kEndMagic[8] = {'C', 'O', 'L', 'L', 'A', 'B', 'R', 'E'};
-constexpr uint32_t kVersion = 2;  // 2: ratings as one-byte codes into a table of values
+// 2: ratings as one-byte codes into a table of values; 3: the key holds the inode and ctime
+constexpr uint32_t kVersion = 3;
 
 uint64_t fnv1a(const std::string& text, uint64_t h = 1469598103934665603ull) {
   for (const unsigned char c : text) {
@@ -36,13 +37,19 @@ struct Key {
   std::string path;  // absolute
   uint64_t size = 0;
   int64_t mtime_ns = 0;
+  // The inode's change time, which any write sets to now and which, unlike the mtime, no user
+  // tool can set back (an in-place edit with `touch -r` restoring size and mtime still shows),
+  // and the inode itself (a file replaced by another of the same size and mtime).
+  int64_t ctime_ns = 0;
+  uint64_t inode = 0;
   char delimiter = '\t';
   uint32_t header = 0;
   uint32_t has_range = 0;
   double range_lo = 0, range_hi = 0;
 
   bool operator==(const Key& o) const {
-    return path == o.path && size == o.size && mtime_ns == o.mtime_ns && delimiter == o.delimiter &&
+    return path == o.path && size == o.size && mtime_ns == o.mtime_ns && ctime_ns == o.ctime_ns &&
+           inode == o.inode && delimiter == o.delimiter &&
            header == o.header && has_range == o.has_range && range_lo == o.range_lo &&
            range_hi == o.range_hi;
   }
@@ -61,6 +68,8 @@ std::optional<Key> key_of(const std::string& file, const RatingsFormat& format) 
   k.path = absolute_path(file);
   k.size = static_cast<uint64_t>(st.st_size);
   k.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  k.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+  k.inode = static_cast<uint64_t>(st.st_ino);
   k.delimiter = format.delimiter;
   k.header = format.header ? 1 : 0;
   if (format.rating_range) {
@@ -141,6 +150,8 @@ void write_key(Writer& w, const Key& k) {
   w.string(k.path);
   w.value(k.size);
   w.value(k.mtime_ns);
+  w.value(k.ctime_ns);
+  w.value(k.inode);
   w.value(k.delimiter);
   w.value(k.header);
   w.value(k.has_range);
@@ -153,6 +164,8 @@ Key read_key(Reader& r) {
   k.path = r.string(1 << 16);
   k.size = r.value<uint64_t>();
   k.mtime_ns = r.value<int64_t>();
+  k.ctime_ns = r.value<int64_t>();
+  k.inode = r.value<uint64_t>();
   k.delimiter = r.value<char>();
   k.header = r.value<uint32_t>();
   k.has_range = r.value<uint32_t>();
