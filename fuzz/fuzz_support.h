@@ -27,13 +27,21 @@ inline void check(bool ok, const char* what) {
 }
 
 // Runs `parse`, swallowing the rejections a user is meant to see. An error message must say
-// something (main prints it as the whole explanation).
+// something (main prints it as the whole explanation), on one line of printable text: the
+// input's bytes it quotes are escaped (quoted_for_message), none of its control bytes or NULs
+// reach the terminal, and a huge field is cut rather than echoed.
 template <typename Parse>
 void expect_accept_or_error(Parse&& parse) {
   try {
     parse();
   } catch (const collab::Error& e) {
-    check(e.what()[0] != '\0', "collab::Error with an empty message");
+    const std::string_view what = e.what();
+    check(!what.empty(), "collab::Error with an empty message");
+    for (const char c : what) {
+      const auto byte = static_cast<unsigned char>(c);
+      check(byte >= 0x20 && byte != 0x7f, "collab::Error message with a control byte");
+    }
+    check(what.size() < 4096, "collab::Error message longer than 4 KiB");
   }
 }
 

@@ -83,7 +83,16 @@ json parse_json_text(std::string_view text, const std::string& origin) {
     // Not only parse_error: a number too large for a double ("1e400") is out_of_range.406.
     std::string what = e.what();
     if (const auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
-    throw Error(origin + ": not valid JSON: " + what);
+    // nlohmann quotes the bytes it last read, escaping those below 0x20 but not DEL.
+    std::string printable;
+    for (const char c : what) {
+      if (c == 0x7f) {
+        printable += "<U+007F>";
+      } else {
+        printable += c;
+      }
+    }
+    throw Error(origin + ": not valid JSON: " + printable);
   }
 }
 
