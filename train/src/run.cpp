@@ -59,12 +59,10 @@ std::string kept_checkpoint(const std::string& last_saved, const std::string& ru
                    : "the last good checkpoint, " + last_saved + ", is kept";
 }
 
-RunStart dense_start(const RunSetup& setup, const Trainer& trainer, const std::string& run_dir,
-                     const json& history) {
+RunStart dense_start(const RunSetup& setup, const Trainer& trainer, const std::string& run_dir) {
   RunStart start = setup.start(run_dir);
   start.steps_per_epoch = trainer.steps_per_epoch();
   start.total_steps = setup.run.train.epochs * trainer.steps_per_epoch();
-  start.history = history;
   return start;
 }
 
@@ -88,18 +86,9 @@ RunResult run_dense(const RunSetup& setup) {
     trainer.set_collective(collective.get());
   }
   RunResult result = setup.result();
-  // A resumed run's metrics are the checkpoint's history: lines an interrupted run appended
-  // after its last checkpoint belong to epochs about to be trained again.
-  json history = resume ? resume->checkpoint.metrics : json::array();
-  RunFiles files = setup.open_files(history);
-  if (files.active() && resume) {
-    discard_checkpoints_after(files.run_dir(), resume->checkpoint.state.global_step);
-  }
+  RunFiles files = setup.open_files();
   result.run_dir = files.run_dir();
-  result.last_checkpoint = resume ? resume->path : "";
-  if (options.hooks.on_start) {
-    options.hooks.on_start(dense_start(setup, trainer, files.run_dir(), history));
-  }
+  if (options.hooks.on_start) options.hooks.on_start(dense_start(setup, trainer, files.run_dir()));
 
   FitHooks hooks;
   hooks.stop_requested = options.hooks.stop_requested;

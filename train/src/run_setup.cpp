@@ -48,6 +48,7 @@ RunStart RunSetup::start(const std::string& run_dir) const {
   start.run_dir = run_dir;
   start.distributed = options.distributed;
   start.resume = options.resume ? &*options.resume : nullptr;
+  start.history = history();
   return start;
 }
 
@@ -57,12 +58,23 @@ RunResult RunSetup::result() const {
   result.parameters = parameter_count(*model);
   result.device = device;
   result.lead = lead;
+  result.last_checkpoint = options.resume ? options.resume->path : "";
   return result;
 }
 
-RunFiles RunSetup::open_files(json history) const {
+json RunSetup::history() const {
+  return options.resume ? options.resume->checkpoint.metrics : json::array();
+}
+
+RunFiles RunSetup::open_files() const {
   if (!options.write_run_dir || !lead) return RunFiles();
-  return RunFiles(*this, std::move(history));
+  RunFiles files(*this, history());
+  // Checkpoints an interrupted run wrote after the one resumed from belong to steps about to be
+  // trained again.
+  if (options.resume) {
+    discard_checkpoints_after(files.run_dir(), options.resume->checkpoint.state.global_step);
+  }
+  return files;
 }
 
 RunFiles::RunFiles(const RunSetup& setup, json history)

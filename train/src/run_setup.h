@@ -47,10 +47,15 @@ class RunSetup {
 
   // The header fields every path fills the same way.
   RunStart start(const std::string& run_dir) const;
-  // A result holding the model, before training.
+  // A result holding the model (and, resuming, the checkpoint resumed from), before training.
   RunResult result() const;
-  // The run dir's files: active when the options ask for them and this is the lead process.
-  RunFiles open_files(json history) const;
+  // The metrics of the epochs already trained: a resumed run's are its checkpoint's history
+  // (lines an interrupted run appended after its last checkpoint belong to epochs about to be
+  // trained again); none for a new run.
+  json history() const;
+  // The run dir's files, holding history(): active when the options ask for them and this is the
+  // lead process. Resuming, checkpoints past the one resumed from are deleted.
+  RunFiles open_files() const;
 
   const RunConfig& run;
   const Dataset& data;

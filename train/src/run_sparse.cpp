@@ -4,7 +4,6 @@
 #include <sstream>
 
 #include "run_setup.h"
-#include "collab/train/run_checkpoints.h"
 #include "collab/train/sparse_train.h"
 
 namespace collab {
@@ -19,13 +18,12 @@ std::string sparse_note(const TrainConfig& train, const SparseTrainer& trainer) 
 }
 
 RunStart sparse_start(const RunSetup& setup, const SparseTrainer& trainer, size_t n_train,
-                      const std::string& run_dir, const json& history) {
+                      const std::string& run_dir) {
   RunStart start = setup.start(run_dir);
   start.train_ratings = n_train;
   start.sparse_note = sparse_note(setup.run.train, trainer);
   start.steps_per_epoch = trainer.grid().size;
   start.total_steps = setup.run.train.epochs * trainer.grid().size;
-  start.history = history;
   return start;
 }
 
@@ -49,15 +47,10 @@ RunResult run_sparse(const RunSetup& setup) {
     }
   }
   RunResult result = setup.result();
-  const json history = resume ? resume->checkpoint.metrics : json::array();
-  RunFiles files = setup.open_files(history);
-  if (files.active() && resume) {
-    discard_checkpoints_after(files.run_dir(), resume->checkpoint.state.global_step);
-  }
+  RunFiles files = setup.open_files();
   result.run_dir = files.run_dir();
-  result.last_checkpoint = resume ? resume->path : "";
   if (options.hooks.on_start) {
-    options.hooks.on_start(sparse_start(setup, trainer, n_train, files.run_dir(), history));
+    options.hooks.on_start(sparse_start(setup, trainer, n_train, files.run_dir()));
   }
   FitHooks hooks;
   hooks.stop_requested = options.hooks.stop_requested;
