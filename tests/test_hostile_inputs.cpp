@@ -292,6 +292,13 @@ TEST(HostileMessages, ValuesAreEscapedAndCut) {
   expect_one_line_error(long_field, "train", {"ratings.tsv:1", "(1048576 bytes)"});
   EXPECT_LT(long_field.err.size(), 400u);
   expect_one_line_error(ws.train("--set 'data.delimiter=\"\n\"'"), "train", {"data.delimiter"});
+  // A value outside a list of choices (found by fuzz_run_config) and a device name are escaped.
+  const CommandResult arch = ws.train("--set " + shell_quote("model.arch=Dot\x1b[2J\x1f"));
+  expect_one_line_error(arch, "train", {"model.arch", "\"Dot\\u001b[2J\\u001f\""});
+  EXPECT_EQ(arch.err.find('\x1b'), std::string::npos);
+  const CommandResult device = ws.train("--set " + shell_quote("train.device=cu\x1b[2Jda"));
+  expect_one_line_error(device, "train", {"train.device", "\"cu\\x1b[2Jda\""});
+  EXPECT_EQ(device.err.find('\x1b'), std::string::npos);
 }
 
 TEST(HostileMessages, OptionValuesAreNamed) {

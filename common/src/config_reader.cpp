@@ -214,7 +214,7 @@ std::string ConfigReader::choice(const std::string& key, const std::vector<std::
   if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
     std::string list;
     for (const auto& c : choices) list += (list.empty() ? "" : ", ") + ("\"" + c + "\"");
-    fail(key, "expected one of " + list + ", got \"" + value + "\"");
+    fail(key, "expected one of " + list + ", got " + describe(json(value)));
   }
   return value;
 }

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "collab/common/error.h"
+#include "collab/common/utf8.h"
 
 namespace collab {
 
@@ -77,8 +78,8 @@ ProtocolConfig read_protocol_config(ConfigReader& eval) {
            {std::pair<const char*, const std::string&>{"train_pattern", c.train_pattern},
             {"test_pattern", c.test_pattern}}) {
         if (c.folds > 1 && value.find("{fold}") == std::string::npos) {
-          eval.fail(key, "expected a file name holding {fold} (e.g. \"u{fold}.base\"), got \"" +
-                             value + "\"");
+          eval.fail(key, "expected a file name holding {fold} (e.g. \"u{fold}.base\"), got " +
+                             quoted_for_message(value));
         }
       }
       break;

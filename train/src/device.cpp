@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "collab/common/error.h"
+#include "collab/common/utf8.h"
 
 namespace collab {
 
@@ -17,17 +18,18 @@ torch::Device resolve_device(const std::string& spec) {
       std::all_of(spec.begin() + 5, spec.end(), [](unsigned char c) { return std::isdigit(c); })) {
     index = std::stoi(spec.substr(5));
   } else if (spec != "cuda") {
-    throw Error(key + ": expected \"cpu\", \"cuda\", \"cuda:N\" or \"auto\", got \"" + spec + "\"");
+    throw Error(key + ": expected \"cpu\", \"cuda\", \"cuda:N\" or \"auto\", got " +
+                quoted_for_message(spec));
   }
   if (!torch::cuda::is_available()) {
-    throw Error(key + ": \"" + spec +
-                "\" requested, but this collab has no usable CUDA (its LibTorch is CPU-only or no "
+    throw Error(key + ": " + quoted_for_message(spec) +
+                " requested, but this collab has no usable CUDA (its LibTorch is CPU-only or no "
                 "GPU is visible); use \"cpu\" or \"auto\", or build against a CUDA LibTorch");
   }
   const auto count = static_cast<int>(torch::cuda::device_count());
   if (index >= count) {
-    throw Error(key + ": \"" + spec + "\" requested, but only " + std::to_string(count) +
-                " CUDA device(s) are visible");
+    throw Error(key + ": " + quoted_for_message(spec) + " requested, but only " +
+                std::to_string(count) + " CUDA device(s) are visible");
   }
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
