@@ -312,7 +312,7 @@ TEST(LoadRunConfig, BatchSizeLargerThanTheDataIsNotCheckedHere) {
 TEST(LoadRunConfig, GpuDataKeysAreChecked) {
   const std::string path = write_config(kMinimal);
   EXPECT_EQ(load_error(path, {"train.data_placement=gpu"}),
-            "train.data_placement: expected \"auto\", \"device\" or \"staged\", got \"gpu\"");
+            "train.data_placement: expected one of \"auto\", \"device\", \"staged\", got \"gpu\"");
   EXPECT_TRUE(contains(load_error(path, {"train.sync_every=-1"}), "train.sync_every"));
   const collab::RunConfig run =
       collab::load_run_config(path, {"train.data_placement=staged", "train.sync_every=25"});

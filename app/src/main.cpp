@@ -26,6 +26,7 @@ const Command kCommands[] = {
     {"similar", collab::similar_command, "items nearest to an item in embedding space"},
     {"predict", collab::predict_command, "predicted ratings for raw (user, item) pairs"},
     {"interpret", collab::interpret_command, "item biases and a PCA map of the item factors"},
+    {"lr-find", collab::lr_find_command, "fastai's learning-rate finder: a suggested lr_max"},
     {"compare", collab::compare_command, "train models on the same splits, compare their metrics"},
     {"launch", collab::launch_command,
      "run N local workers of a distributed train (torchrun-like)"},

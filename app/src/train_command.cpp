@@ -107,6 +107,14 @@ int report_end(const RunResult& result) {
     return 128 + signal;
   }
   if (!result.final_metrics) return 0;
+  if (!result.early_stop.empty()) {
+    std::cout << "early stopping: " << result.epoch << " of " << result.total_epochs
+              << " epochs trained; " << result.early_stop << "\n";
+  }
+  if (!result.best_checkpoint.empty()) {
+    std::printf("best epoch %lld (%s %.6f): %s\n", static_cast<long long>(result.best_epoch),
+                result.best_metric.c_str(), result.best_value, result.best_checkpoint.c_str());
+  }
   if (result.train_seconds > 0) {
     std::printf("train_seconds %.4f rating_updates_per_s %.0f train_cpu_seconds %.4f\n",
                 result.train_seconds, result.rating_updates / result.train_seconds,

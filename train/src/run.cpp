@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
-#include <thread>
 
 #include "collab/common/error.h"
 #include "collab/common/text.h"
@@ -24,16 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Workers sharing a machine share its cores (torchrun sets OMP_NUM_THREADS for the same reason).
-int64_t apply_thread_policy(const TrainConfig& train, const std::optional<DistributedEnv>& dist) {
-  const int64_t cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
-  const int64_t threads =
-      train.threads > 0 ? train.threads
-                        : std::max<int64_t>(1, cores / (dist ? dist->local_world_size : 1));
-  torch::set_num_threads(static_cast<int>(threads));
-  return threads;
-}
-
 // Refusals that need no data, before anything slow.
 void check_before_data(const RunConfig& run, const RunOptions& options) {
   if (options.resume) check_same_run(run, *options.resume);
@@ -47,16 +36,6 @@ void check_before_data(const RunConfig& run, const RunOptions& options) {
     throw Error("train.optimizer \"" + run.train.optimizer +
                 "\": the sparse path trains in one process; distributed runs need \"adam\"");
   }
-}
-
-// The message that ends a failed checkpoint write or a diverged run: which checkpoint is the
-// state to continue from.
-std::string kept_checkpoint(const std::string& last_saved, const std::string& run_dir,
-                            bool resumable) {
-  if (last_saved.empty()) return "no checkpoint of this run had been written yet";
-  return resumable ? "the previous checkpoint " + last_saved + " is intact (collab resume " +
-                         shell_quoted(run_dir) + " continues from it)"
-                   : "the last good checkpoint, " + last_saved + ", is kept";
 }
 
 RunStart dense_start(const RunSetup& setup, const Trainer& trainer, const std::string& run_dir) {
@@ -90,27 +69,12 @@ RunResult run_dense(const RunSetup& setup) {
   result.run_dir = files.run_dir();
   if (options.hooks.on_start) options.hooks.on_start(dense_start(setup, trainer, files.run_dir()));
 
-  FitHooks hooks;
-  hooks.stop_requested = options.hooks.stop_requested;
-  if (files.active()) {
-    hooks.checkpoint = run.checkpoint;
-    hooks.on_epoch = [&](const EpochMetrics& m) {
-      files.log_epoch(m);
-      if (options.hooks.on_epoch) options.hooks.on_epoch(m);
-    };
-    hooks.on_checkpoint = [&](const TrainerState& state) {
-      try {
-        result.last_checkpoint = files.save_checkpoint(state);
-      } catch (const Error& e) {
-        throw Error(std::string(e.what()) + "; " +
-                    kept_checkpoint(result.last_checkpoint, files.run_dir(), true));
-      }
-    };
-  } else if (result.lead) {
-    hooks.on_epoch = options.hooks.on_epoch;
-  }
+  EpochMonitor monitor = setup.monitor();
+  const FitHooks hooks =
+      setup.fit_hooks(files, monitor, result, [&trainer] { return trainer.state(); });
   try {
-    result.epochs = trainer.fit(hooks);
+    // A resumed run that early stopping had already ended trains nothing more.
+    if (!monitor.stopped()) result.epochs = trainer.fit(hooks);
   } catch (const TrainingDiverged& e) {
     throw Error(std::string(e.what()) + "; " +
                 kept_checkpoint(result.last_checkpoint, files.run_dir(), false));
@@ -119,6 +83,7 @@ RunResult run_dense(const RunSetup& setup) {
   result.epoch = trainer.epoch();
   result.global_step = trainer.global_step();
   result.total_steps = run.train.epochs * trainer.steps_per_epoch();
+  setup.finish(monitor, result);
   if (result.lead && !result.stopped) result.final_metrics = trainer.evaluate();
   return result;
 }

@@ -9,6 +9,7 @@
 #include "collab/common/error.h"
 #include "collab/common/file_io.h"
 #include "collab/common/text.h"
+#include "collab/common/utf8.h"
 #include "collab/data/ratings.h"
 
 namespace collab {
@@ -61,6 +62,14 @@ std::string latest_name(const std::string& run_dir) {
   return std::string(trim(read_file(path, /*max_bytes=*/4096)));
 }
 
+std::string make_checkpoints_dir(const std::string& run_dir) {
+  const std::string dir = checkpoints_dir(run_dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(dir + ": cannot create the folder (" + ec.message() + ")");
+  return dir;
+}
+
 void remove_file(const fs::path& path) {
   std::error_code ec;
   fs::remove(path, ec);
@@ -86,10 +95,7 @@ bool has_checkpoints(const std::string& run_dir) {
 
 std::string save_checkpoint(const std::string& run_dir, const Checkpoint& checkpoint,
                             int64_t keep_last) {
-  const std::string dir = checkpoints_dir(run_dir);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw Error(dir + ": cannot create the folder (" + ec.message() + ")");
+  const std::string dir = make_checkpoints_dir(run_dir);
   const std::string name = checkpoint_file_name(checkpoint.state.global_step);
   const std::string path = dir + "/" + name;
   write_checkpoint(path, checkpoint);
@@ -100,6 +106,17 @@ std::string save_checkpoint(const std::string& run_dir, const Checkpoint& checkp
       if (all[k].path.filename() != name) remove_file(all[k].path);
     }
   }
+  return path;
+}
+
+std::string best_checkpoint_path(const std::string& run_dir) {
+  return checkpoints_dir(run_dir) + "/best" + kExtension;
+}
+
+std::string save_best_checkpoint(const std::string& run_dir, const Checkpoint& checkpoint) {
+  make_checkpoints_dir(run_dir);
+  const std::string path = best_checkpoint_path(run_dir);
+  write_checkpoint(path, checkpoint);
   return path;
 }
 
@@ -114,7 +131,8 @@ std::string latest_checkpoint(const std::string& run_dir) {
   }
   const std::string name = latest_name(run_dir);
   if (!step_of(name)) {
-    throw Error(latest + ": does not name a checkpoint file (holds \"" + name + "\")");
+    throw Error(latest + ": does not name a checkpoint file (holds " + quoted_for_message(name) +
+                ")");
   }
   return checkpoints_dir(run_dir) + "/" + name;
 }
@@ -129,6 +147,8 @@ void discard_checkpoints_after(const std::string& run_dir, int64_t global_step) 
   for (const Entry& e : list_checkpoints(run_dir)) {
     if (e.step > global_step) remove_file(e.path);
   }
+  const std::string best = best_checkpoint_path(run_dir);
+  if (fs::exists(best) && read_checkpoint(best).state.global_step > global_step) remove_file(best);
 }
 
 }  // namespace collab

@@ -1,8 +1,12 @@
 #include "run_setup.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <thread>
 #include <utility>
 
 #include "collab/common/error.h"
+#include "collab/common/text.h"
 #include "collab/train/run_checkpoints.h"
 #include "collab/train/run_dir.h"
 #include "resume_checks.h"
@@ -58,6 +62,7 @@ RunResult RunSetup::result() const {
   result.parameters = parameter_count(*model);
   result.device = device;
   result.lead = lead;
+  result.total_epochs = run.train.epochs;
   result.last_checkpoint = options.resume ? options.resume->path : "";
   return result;
 }
@@ -75,6 +80,78 @@ RunFiles RunSetup::open_files() const {
     discard_checkpoints_after(files.run_dir(), options.resume->checkpoint.state.global_step);
   }
   return files;
+}
+
+int64_t apply_thread_policy(const TrainConfig& train, const std::optional<DistributedEnv>& dist) {
+  // Workers sharing a machine share its cores (torchrun sets OMP_NUM_THREADS for the same reason).
+  const int64_t cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+  const int64_t threads =
+      train.threads > 0 ? train.threads
+                        : std::max<int64_t>(1, cores / (dist ? dist->local_world_size : 1));
+  torch::set_num_threads(static_cast<int>(threads));
+  return threads;
+}
+
+EpochMonitor RunSetup::monitor() const {
+  // A best checkpoint needs a run dir to be kept in.
+  EpochMonitor monitor(options.write_run_dir ? run.checkpoint.best : "", run.train.early_stopping);
+  monitor.replay(history());
+  return monitor;
+}
+
+FitHooks RunSetup::fit_hooks(RunFiles& files, EpochMonitor& monitor, RunResult& result,
+                             std::function<TrainerState()> state) const {
+  FitHooks hooks;
+  const auto& caller_stop = options.hooks.stop_requested;
+  hooks.stop_requested = [&monitor, caller_stop] {
+    return monitor.stopped() || (caller_stop && caller_stop());
+  };
+  // Only the lead process evaluates: the other ranks' metrics are zeros, and they stop when the
+  // lead does (a stop is agreed over all ranks).
+  if (!lead) return hooks;
+  hooks.on_epoch = [this, &files, &monitor, &result, state](const EpochMetrics& m) {
+    if (files.active()) files.log_epoch(m);
+    if (options.hooks.on_epoch) options.hooks.on_epoch(m);
+    const EpochMonitor::Verdict verdict = monitor.observe(epoch_json(m));
+    if (verdict.best && files.active()) result.best_checkpoint = files.save_best(state());
+  };
+  if (files.active()) {
+    hooks.checkpoint = run.checkpoint;
+    hooks.on_checkpoint = [&files, &result](const TrainerState& s) {
+      try {
+        result.last_checkpoint = files.save_checkpoint(s);
+      } catch (const Error& e) {
+        throw Error(std::string(e.what()) + "; " +
+                    kept_checkpoint(result.last_checkpoint, files.run_dir(), true));
+      }
+    };
+  }
+  return hooks;
+}
+
+void RunSetup::finish(const EpochMonitor& monitor, RunResult& result) const {
+  if (monitor.stopped() && result.epoch < run.train.epochs) {
+    result.early_stop = monitor.stop_reason();
+    result.stopped = false;  // the run is complete, not interrupted
+  }
+  if (monitor.best() && monitor.best()->best()) {
+    result.best_metric = monitor.best()->metric();
+    result.best_value = *monitor.best()->best();
+    result.best_epoch = monitor.best()->best_epoch();
+    // A resumed run whose best epoch came before the resume point kept its file.
+    if (result.best_checkpoint.empty() && !result.run_dir.empty() &&
+        std::filesystem::exists(best_checkpoint_path(result.run_dir))) {
+      result.best_checkpoint = best_checkpoint_path(result.run_dir);
+    }
+  }
+}
+
+std::string kept_checkpoint(const std::string& last_saved, const std::string& run_dir,
+                            bool resumable) {
+  if (last_saved.empty()) return "no checkpoint of this run had been written yet";
+  return resumable ? "the previous checkpoint " + last_saved + " is intact (collab resume " +
+                         shell_quoted(run_dir) + " continues from it)"
+                   : "the last good checkpoint, " + last_saved + ", is kept";
 }
 
 RunFiles::RunFiles(const RunSetup& setup, json history)
@@ -100,7 +177,7 @@ void RunFiles::log_epoch(const EpochMetrics& m) {
   append_json_line(metrics_path_, line);
 }
 
-std::string RunFiles::save_checkpoint(TrainerState state) {
+Checkpoint RunFiles::checkpoint(TrainerState state) const {
   Checkpoint c;
   c.config = setup_->run.resolved;
   c.state = std::move(state);
@@ -109,7 +186,16 @@ std::string RunFiles::save_checkpoint(TrainerState state) {
   c.data_fingerprint = setup_->fingerprint;
   c.metrics = history_;
   c.run_id = run_id_;
-  return collab::save_checkpoint(run_dir_, c, setup_->run.checkpoint.keep_last);
+  return c;
+}
+
+std::string RunFiles::save_checkpoint(TrainerState state) {
+  return collab::save_checkpoint(run_dir_, checkpoint(std::move(state)),
+                                 setup_->run.checkpoint.keep_last);
+}
+
+std::string RunFiles::save_best(TrainerState state) {
+  return save_best_checkpoint(run_dir_, checkpoint(std::move(state)));
 }
 
 }  // namespace collab

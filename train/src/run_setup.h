@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "collab/train/epoch_monitor.h"
 #include "collab/train/run.h"
 
 namespace collab {
@@ -27,8 +28,12 @@ class RunFiles {
   void log_epoch(const EpochMetrics& m);
   // Writes `state` as the run's newest checkpoint; returns its path.
   std::string save_checkpoint(TrainerState state);
+  // Writes `state` as the run's best checkpoint (checkpoint.best); returns its path.
+  std::string save_best(TrainerState state);
 
  private:
+  Checkpoint checkpoint(TrainerState state) const;
+
   const RunSetup* setup_ = nullptr;
   std::string run_dir_;
   std::shared_ptr<const RunDirLock> lock_;
@@ -56,6 +61,16 @@ class RunSetup {
   // The run dir's files, holding history(): active when the options ask for them and this is the
   // lead process. Resuming, checkpoints past the one resumed from are deleted.
   RunFiles open_files() const;
+  // checkpoint.best and train.early_stopping's watcher, with the epochs already trained replayed.
+  EpochMonitor monitor() const;
+  // The hooks both paths give their trainer: each epoch logged to `files`, shown to the caller
+  // and judged by `monitor` (a new best epoch's checkpoint taken from `state`, the trainer's,
+  // called only then); checkpoints written to `files`; a stop when the caller asks or early
+  // stopping says so. `result` receives the newest and best checkpoints' paths.
+  FitHooks fit_hooks(RunFiles& files, EpochMonitor& monitor, RunResult& result,
+                     std::function<TrainerState()> state) const;
+  // After training: early stopping's reason and the best epoch into `result`.
+  void finish(const EpochMonitor& monitor, RunResult& result) const;
 
   const RunConfig& run;
   const Dataset& data;
@@ -67,6 +82,15 @@ class RunSetup {
   std::string fingerprint;  // data_fingerprint(data) when checkpoints need it, else ""
   CollabModel model;
 };
+
+// Sets LibTorch's intra-op threads: train.threads, or the machine's cores shared among the
+// workers of a data-parallel run on it. Returns the count.
+int64_t apply_thread_policy(const TrainConfig& train, const std::optional<DistributedEnv>& dist);
+
+// The message that ends a failed checkpoint write or a diverged run: which checkpoint is the
+// state to continue from.
+std::string kept_checkpoint(const std::string& last_saved, const std::string& run_dir,
+                            bool resumable);
 
 // The sparse path (train.optimizer "sgd" / "sparse_adam") through SparseTrainer.
 RunResult run_sparse(const RunSetup& setup);

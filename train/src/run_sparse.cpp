@@ -52,23 +52,16 @@ RunResult run_sparse(const RunSetup& setup) {
   if (options.hooks.on_start) {
     options.hooks.on_start(sparse_start(setup, trainer, n_train, files.run_dir()));
   }
-  FitHooks hooks;
-  hooks.stop_requested = options.hooks.stop_requested;
-  hooks.on_epoch = [&](const EpochMetrics& m) {
-    if (files.active()) files.log_epoch(m);
-    if (options.hooks.on_epoch) options.hooks.on_epoch(m);
-  };
-  if (files.active()) {
-    hooks.checkpoint = run.checkpoint;
-    hooks.on_checkpoint = [&](const TrainerState& state) {
-      result.last_checkpoint = files.save_checkpoint(state);
-    };
-  }
-  result.epochs = trainer.fit(hooks);
+  EpochMonitor monitor = setup.monitor();
+  const FitHooks hooks =
+      setup.fit_hooks(files, monitor, result, [&trainer] { return trainer.state(); });
+  // A resumed run that early stopping had already ended trains nothing more.
+  if (!monitor.stopped()) result.epochs = trainer.fit(hooks);
   result.stopped = trainer.stopped();
   result.epoch = trainer.epoch();
   result.global_step = trainer.global_step();
   result.total_steps = run.train.epochs * trainer.grid().size;
+  setup.finish(monitor, result);
   if (!result.stopped) result.final_metrics = trainer.evaluate();
   result.train_seconds = trainer.train_seconds();
   result.train_cpu_seconds = trainer.train_cpu_seconds();

@@ -14,11 +14,7 @@ TrainConfig read_train_config(ConfigReader& r) {
   c.device = r.string("device", c.device);
   c.eval_batch_size = r.integer("eval_batch_size", c.eval_batch_size, /*min=*/1);
   c.fused = r.boolean("fused", c.fused);
-  c.data_placement = r.string("data_placement", c.data_placement);
-  if (c.data_placement != "auto" && c.data_placement != "device" && c.data_placement != "staged") {
-    r.fail("data_placement",
-           "expected \"auto\", \"device\" or \"staged\", got \"" + c.data_placement + "\"");
-  }
+  c.data_placement = r.choice("data_placement", {"auto", "device", "staged"}, c.data_placement);
   c.sync_every = r.integer("sync_every", c.sync_every, /*min=*/0);
   c.optimizer = r.choice("optimizer", {"adam", "sparse_adam", "sgd"}, c.optimizer);
   c.blocks = r.integer("blocks", c.blocks, /*min=*/0, /*max=*/4096);
@@ -49,6 +45,7 @@ TrainConfig read_train_config(ConfigReader& r) {
     c.distributed.timeout_s = d.integer("timeout_s", c.distributed.timeout_s, /*min=*/1);
     d.finish();
   }
+  c.early_stopping = read_early_stopping(r);
   r.finish();
   return c;
 }

@@ -306,6 +306,16 @@ std::vector<EpochMetrics> Trainer::fit(const FitHooks& hooks) {
   return history;
 }
 
+double Trainer::sweep_step(double lr, double beta1) {
+  model_->train();
+  if (batch_ == 0) batches_.shuffle(order_generator_);
+  train_step(batch_, lr, beta1);
+  ++step_;
+  if (++batch_ == batches_.size()) batch_ = 0;
+  loss_log_.take(losses_);
+  return losses_.back();
+}
+
 TrainerState Trainer::state() {
   if (fused_) fused_->flush();
   if (loss_log_.size() > 0) account_losses();

@@ -15,5 +15,6 @@ int predict_command(int argc, char** argv);
 int interpret_command(int argc, char** argv);
 int compare_command(int argc, char** argv);
 int launch_command(int argc, char** argv);
+int lr_find_command(int argc, char** argv);
 
 }  // namespace collab

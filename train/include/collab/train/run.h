@@ -87,10 +87,20 @@ struct RunResult {
   bool lead = true;                            // rank 0, or a single process
   bool stopped = false;                        // stop_requested() ended it early
   int64_t epoch = 0;                           // epochs completed
+  int64_t total_epochs = 0;                    // train.epochs
   int64_t global_step = 0;
   int64_t total_steps = 0;
   std::string run_dir;          // "" when the run wrote none
   std::string last_checkpoint;  // the newest whole checkpoint on disk, "" if none
+  // Why train.early_stopping ended the run before its last epoch ("valid_mse did not improve for
+  // 2 epochs (best 0.81 at epoch 3)"); "" when it did not. Such a run is complete, not stopped.
+  std::string early_stop;
+  // checkpoint.best: the best epoch so far (-1: none), its metric's value, and the checkpoint
+  // kept of it ("" without a run dir).
+  std::string best_metric;
+  double best_value = 0;
+  int64_t best_epoch = -1;
+  std::string best_checkpoint;
   // The sparse path's timings: seconds spent training (wall and CPU) and ratings trained.
   double train_seconds = 0;
   double train_cpu_seconds = 0;

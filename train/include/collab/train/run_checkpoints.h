@@ -25,6 +25,13 @@ bool has_checkpoints(const std::string& run_dir);
 std::string save_checkpoint(const std::string& run_dir, const Checkpoint& checkpoint,
                             int64_t keep_last);
 
+// RUN_DIR/checkpoints/best.ckpt: the checkpoint of the best epoch so far (checkpoint.best), an
+// ordinary checkpoint file that every command taking a model reads; never pruned by keep_last.
+std::string best_checkpoint_path(const std::string& run_dir);
+// Writes `checkpoint` as the run's best (atomically, replacing the previous best); returns its
+// path.
+std::string save_best_checkpoint(const std::string& run_dir, const Checkpoint& checkpoint);
+
 // The path of the checkpoint `latest` names (without `latest`, as after a crash right after the
 // first checkpoint, the newest checkpoint); throws collab::Error naming the run dir when there is
 // none.
@@ -32,7 +39,7 @@ std::string latest_checkpoint(const std::string& run_dir);
 
 // Before a resume from step `global_step`: removes temporary files a killed process left behind
 // and the checkpoints of steps after it (written by the continuation being abandoned, as
-// metrics.jsonl drops that continuation's epochs).
+// metrics.jsonl drops that continuation's epochs), the best checkpoint too when it is one of them.
 void discard_checkpoints_after(const std::string& run_dir, int64_t global_step);
 
 }  // namespace collab

@@ -6,7 +6,8 @@
 //             "beta2": 0.99, "eps": 1e-5, "eval_batch_size": 8192, "fused": true,
 //             "data_placement": "auto", "sync_every": 0,
 //             "optimizer": "adam", "blocks": 0, "lr_schedule": "one_cycle",
-//             "distributed": {"backend": "gloo", "timeout_s": 300}}
+//             "distributed": {"backend": "gloo", "timeout_s": 300},
+//             "early_stopping": {"monitor": "valid_mse", "patience": 1, "min_delta": 0}}
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 
 #include "collab/common/config_reader.h"
 #include "collab/train/adam.h"
+#include "collab/train/epoch_monitor.h"
 #include "collab/train/one_cycle.h"
 
 namespace collab {
@@ -58,6 +60,9 @@ struct TrainConfig {
   OneCycleOptions one_cycle;  // lr_max lives here
   AdamOptions adam;           // weight_decay lives here
   DistributedConfig distributed;
+  // Off unless the section is given (train/epoch_monitor.h). With the one-cycle schedule, a run
+  // stopped early ends before its lr has annealed, as in fastai.
+  EarlyStoppingConfig early_stopping;
 };
 
 TrainConfig read_train_config(ConfigReader& reader);

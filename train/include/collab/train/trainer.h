@@ -107,7 +107,7 @@ struct FitHooks {
   // epoch, after every `every_steps`-th step inside an epoch (a step that ends an epoch waits
   // for its evaluation), and at the end of the last epoch whenever checkpoints are enabled.
   std::function<void(const TrainerState&)> on_checkpoint;
-  CheckpointConfig checkpoint{0, 0, 0};
+  CheckpointConfig checkpoint{0, 0, 0, ""};
   // Polled after every optimizer step (it must be cheap: a signal handler's flag); in a
   // distributed run before each step, and the ranks stop together after the first step any of
   // them asked in. When it
@@ -145,6 +145,11 @@ class Trainer {
   void restore(const TrainerState& state);
   // Evaluates the model on the validation set as it is now.
   RatingMetrics evaluate();
+  // lr_find's step: trains the next batch of the shuffled order (a new epoch's order after the
+  // last batch) with `lr` and `beta1` in place of the schedule's, through autograd, and returns
+  // its loss as it came, NaN and infinities included (the sweep expects to diverge). Not for a
+  // trainer that also fit()s.
+  double sweep_step(double lr, double beta1);
 
   // True when the last fit() returned early because hooks.stop_requested() asked it to.
   bool stopped() const { return stopped_; }
