@@ -299,6 +299,10 @@ TEST(HostileMessages, ValuesAreEscapedAndCut) {
   const CommandResult device = ws.train("--set " + shell_quote("train.device=cu\x1b[2Jda"));
   expect_one_line_error(device, "train", {"train.device", "\"cu\\x1b[2Jda\""});
   EXPECT_EQ(device.err.find('\x1b'), std::string::npos);
+  // So is a key (found by fuzz_run_config: a DEL byte in an unknown key's name).
+  const CommandResult key = ws.train("--set " + shell_quote("train.lr\x7fmax=1"));
+  expect_one_line_error(key, "train", {"\"train.lr\\x7fmax\": unknown key"});
+  EXPECT_EQ(key.err.find('\x7f'), std::string::npos);
 }
 
 TEST(HostileMessages, OptionValuesAreNamed) {

@@ -91,7 +91,7 @@ TEST(ApplyOverride, RejectsValuesThatAreNotUtf8) {
     ADD_FAILURE() << "a non-UTF-8 --set value was accepted";
   } catch (const std::invalid_argument& e) {
     EXPECT_EQ(std::string(e.what()),
-              "--set train.lr_max=1e\xc3\x91\xc3\x8d\xc3\xbf: not valid UTF-8 (config keys and "
+              "--set \"train.lr_max=1e\\xd1\\xcd\\xff\": not valid UTF-8 (config keys and "
               "values are JSON text)");
   }
   EXPECT_EQ(config["train"]["lr_max"], 0.005);

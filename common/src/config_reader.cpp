@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "collab/common/error.h"
+#include "collab/common/utf8.h"
 
 namespace collab {
 
@@ -105,7 +106,10 @@ std::string describe(const json& value) {
   // a strict dump would throw nlohmann's type_error instead of reporting the key.
   std::string text = json_text(value);
   if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return text;
+  // JSON escapes the control bytes below 0x20 but not DEL, which a terminal may act on.
+  std::string shown;
+  for (const char c : text) shown += c == '\x7f' ? std::string("\\u007f") : std::string(1, c);
+  return shown;
 }
 
 ConfigReader::ConfigReader(const json& node, std::string path, json* resolved)
@@ -126,7 +130,11 @@ std::string ConfigReader::path_of(const std::string& key) const {
 }
 
 void ConfigReader::fail(const std::string& key, const std::string& message) const {
-  throw Error(path_of(key) + ": " + message);
+  // Keys come from the user's file or --set: one with a control byte, DEL or bytes that are not
+  // UTF-8 (or a very long one) is shown quoted and escaped, a plain one as it is.
+  const std::string path = path_of(key);
+  const std::string quoted = quoted_for_message(path, /*max_bytes=*/200);
+  throw Error((quoted == "\"" + path + "\"" ? path : quoted) + ": " + message);
 }
 
 const json* ConfigReader::lookup(const std::string& key) {

@@ -34,8 +34,8 @@ std::string resolve_path(const std::string& value, const std::string& base_dir,
       } else if (env) {
         out += env;
       } else {
-        throw Error(key + ": environment variable " + name + " in " + quoted_for_message(value) +
-                    " is not set");
+        throw Error(key + ": environment variable " + quoted_for_message(name) + " in " +
+                    quoted_for_message(value) + " is not set");
       }
       i = close + 1;
     } else {

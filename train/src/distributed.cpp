@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include "collab/common/error.h"
+#include "collab/common/utf8.h"
 
 // The c10d headers compile their backends only under these macros; CMake defines
 // COLLAB_WITH_GLOO / COLLAB_WITH_NCCL after checking that the headers and symbols exist.
@@ -45,8 +46,8 @@ int env_int(const char* name, std::optional<int> fallback, int min, int max) {
   char* end = nullptr;
   const long value = std::strtol(text->c_str(), &end, 10);
   if (end == text->c_str() || *end != '\0' || value < min || value > max) {
-    throw Error(std::string("environment variable ") + name + "=\"" + *text +
-                "\": expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
+    throw Error(std::string("environment variable ") + name + "=" + quoted_for_message(*text) +
+                ": expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
                 "]");
   }
   return static_cast<int>(value);

@@ -21,13 +21,13 @@ json read_json_file(const std::string& path) {
 void apply_override(json& config, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
-    throw std::invalid_argument("--set expects KEY=VALUE (e.g. train.lr_max=1e-2), got \"" +
-                                assignment + "\"");
+    throw std::invalid_argument("--set expects KEY=VALUE (e.g. train.lr_max=1e-2), got " +
+                                quoted_for_message(assignment));
   }
   // Command-line bytes need not be UTF-8 (a latin-1 terminal); the config is JSON, which must be,
   // or writing the resolved config into the run folder would fail after training started.
   if (!is_valid_utf8(assignment)) {
-    throw std::invalid_argument("--set " + latin1_to_utf8(assignment) +
+    throw std::invalid_argument("--set " + quoted_for_message(assignment) +
                                 ": not valid UTF-8 (config keys and values are JSON text)");
   }
   const std::string key = assignment.substr(0, eq);
@@ -42,10 +42,13 @@ void apply_override(json& config, const std::string& assignment) {
   while (true) {
     const size_t dot = key.find('.', start);
     const std::string part = key.substr(start, dot == std::string::npos ? dot : dot - start);
-    if (part.empty()) throw std::invalid_argument("--set: empty part in key \"" + key + "\"");
+    if (part.empty()) {
+      throw std::invalid_argument("--set: empty part in key " + quoted_for_message(key));
+    }
     if (!node->is_object()) {
-      throw std::invalid_argument("--set " + key + ": \"" + key.substr(0, start - 1) +
-                                  "\" is not an object in the config");
+      throw std::invalid_argument("--set " + quoted_for_message(key) + ": " +
+                                  quoted_for_message(key.substr(0, start - 1)) +
+                                  " is not an object in the config");
     }
     if (dot == std::string::npos) {
       (*node)[part] = value;
