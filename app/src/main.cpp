@@ -27,6 +27,7 @@ const Command kCommands[] = {
     {"predict", collab::predict_command, "predicted ratings for raw (user, item) pairs"},
     {"interpret", collab::interpret_command, "item biases and a PCA map of the item factors"},
     {"lr-find", collab::lr_find_command, "fastai's learning-rate finder: a suggested lr_max"},
+    {"tune", collab::tune_command, "hyper-parameter search: random, grid, successive halving"},
     {"compare", collab::compare_command, "train models on the same splits, compare their metrics"},
     {"launch", collab::launch_command,
      "run N local workers of a distributed train (torchrun-like)"},

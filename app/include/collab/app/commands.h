@@ -16,5 +16,6 @@ int interpret_command(int argc, char** argv);
 int compare_command(int argc, char** argv);
 int launch_command(int argc, char** argv);
 int lr_find_command(int argc, char** argv);
+int tune_command(int argc, char** argv);
 
 }  // namespace collab

@@ -1,0 +1,249 @@
+// The `collab tune` loop (train/tune.h): the planned configurations, each trained through the one
+// training-run entry point into its own run dir, the results appended as they come, resumable.
+#include "collab/train/tune.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "collab/common/error.h"
+#include "collab/common/file_io.h"
+#include "collab/common/text.h"
+#include "collab/train/run.h"
+#include "collab/train/run_checkpoints.h"
+#include "collab/train/run_dir.h"
+
+namespace collab {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+double metric_of(const RatingMetrics& m, const std::string& name) {
+  return name == "valid_mse" ? m.mse : name == "valid_mae" ? m.mae : m.rmse;
+}
+
+// The base config with the test part out of reach: data.train split again, data.valid dropped.
+json trial_base(const TuneConfig& c, const RunConfig& base) {
+  json config = c.base;
+  json data = base.resolved["data"];  // absolute paths
+  const std::string train = data["train"];
+  data.erase("train");
+  data.erase("valid");
+  data["ratings"] = train;
+  data["valid_pct"] = c.inner_valid_pct;
+  data["split_seed"] = c.seed;
+  config["data"] = data;
+  // The trial's own checkpoints: one at the end is all a resume or a continued rung needs.
+  config["checkpoint"] = {{"every_epochs", 1}, {"keep_last", 1}};
+  return config;
+}
+
+std::vector<json> planned_values(const TuneConfig& c) {
+  if (c.search == "grid") {
+    std::vector<json> grid = c.space->grid();
+    if (c.trials > 0 && static_cast<int64_t>(grid.size()) > c.trials) grid.resize(c.trials);
+    return grid;
+  }
+  std::mt19937_64 rng(c.seed);
+  std::vector<json> out;
+  for (int64_t t = 0; t < c.trials; ++t) out.push_back(c.space->sample(rng));
+  return out;
+}
+
+// Halving's epochs per rung: min_epochs, x eta, ..., up to the base's epochs.
+std::vector<int64_t> rung_epochs(const TuneConfig& c, int64_t base_epochs) {
+  if (c.search != "halving") return {base_epochs};
+  std::vector<int64_t> out;
+  for (int64_t e = std::min(c.min_epochs, base_epochs); ; e *= c.eta) {
+    out.push_back(std::min(e, base_epochs));
+    if (out.back() == base_epochs) break;
+  }
+  return out;
+}
+
+std::string trial_dir(const std::string& tune_dir, int64_t trial) {
+  char name[32];
+  std::snprintf(name, sizeof name, "trial-%04lld", static_cast<long long>(trial));
+  return (fs::path(tune_dir) / "trials" / name).string();
+}
+
+TrialResult trial_from_json(const json& j) {
+  TrialResult t;
+  t.trial = j.at("trial");
+  t.rung = j.at("rung");
+  t.epochs = j.at("epochs");
+  t.values = j.at("values");
+  t.metric = j.at("metric");
+  t.valid.mse = j.at("valid_mse");
+  t.valid.rmse = j.at("valid_rmse");
+  t.valid.mae = j.at("valid_mae");
+  t.seconds = j.at("seconds");
+  t.run_dir = j.at("run_dir");
+  return t;
+}
+
+// tune.json on a first run; on a later one, the same tune or a refusal.
+void claim_tune_dir(const TuneConfig& c, const std::string& tune_dir) {
+  const std::string path = tune_dir + "/tune.json";
+  if (fs::exists(path)) {
+    if (read_json_file(path) != c.resolved) {
+      throw Error(tune_dir + " holds another tune (its tune.json differs from this config): "
+                             "continue it with its own config, or tune into another --dir");
+    }
+    return;
+  }
+  write_json_atomically(path, c.resolved);
+}
+
+// Finished trials by (trial, rung), read back from results.jsonl.
+std::map<std::pair<int64_t, int64_t>, TrialResult> finished_trials(const std::string& path) {
+  std::map<std::pair<int64_t, int64_t>, TrialResult> out;
+  if (!fs::exists(path)) return out;
+  std::istringstream lines(read_file(path));
+  std::string line;
+  for (int64_t n = 1; std::getline(lines, line); ++n) {
+    if (trim(line).empty()) continue;
+    try {
+      const TrialResult t = trial_from_json(parse_json_text(line, path));
+      out[{t.trial, t.rung}] = t;
+    } catch (const std::exception& e) {
+      // A line cut by a crash mid-write is the last one: that trial runs again.
+      if (!lines.eof() && lines.peek() != EOF) {
+        throw Error(path + ":" + std::to_string(n) + ": not a trial result (" + e.what() + ")");
+      }
+    }
+  }
+  return out;
+}
+
+// Trains one trial to `epochs` epochs in its run dir, resuming what is there.
+TrialResult run_trial(const json& config, const std::string& origin, TrialResult planned,
+                      const TuneHooks& hooks, bool* stopped) {
+  json with_epochs = config;
+  with_epochs["train"]["epochs"] = planned.epochs;
+  const RunConfig run = run_config_from_json(with_epochs, origin, {});
+  RunOptions options;
+  options.run_dir = planned.run_dir;
+  options.quiet = true;
+  if (has_checkpoints(planned.run_dir)) options.resume = latest_resume_point(planned.run_dir);
+  options.hooks.on_epoch = hooks.on_epoch;
+  options.hooks.stop_requested = hooks.stop_requested;
+  if (hooks.on_trial_start) hooks.on_trial_start(planned);
+  const RunResult r = run_training(run, options);
+  *stopped = r.stopped;
+  if (r.stopped) return planned;
+  planned.valid = *r.final_metrics;
+  for (const EpochMetrics& m : r.epochs) planned.seconds += m.seconds;
+  return planned;
+}
+
+}  // namespace
+
+TuneResult run_tune(const TuneConfig& c, const std::string& tune_dir, const TuneHooks& hooks) {
+  fs::create_directories(tune_dir);
+  const auto lock = RunDirLock::acquire(tune_dir);
+  const RunConfig base = run_config_from_json(c.base, c.base_path, {});
+  if (base.data.train.empty()) {
+    throw Error(c.base_path + ": collab tune needs the test ratings held out as a predefined "
+                "split (data.train and data.valid, e.g. u1.base and u1.test); trials tune on "
+                "data.train alone");
+  }
+  if (c.search == "halving") {
+    for (const SearchParameter& p : c.space->parameters()) {
+      if (p.key == "train.epochs") {
+        throw Error("space.train.epochs: successive halving sets the epochs of each rung "
+                    "(halving.min_epochs up to the base's train.epochs)");
+      }
+    }
+  }
+  claim_tune_dir(c, tune_dir);
+  const json config = trial_base(c, base);
+  const std::string origin = tune_dir + "/tune.json";
+  const std::string results_path = tune_dir + "/results.jsonl";
+  auto finished = finished_trials(results_path);
+
+  TuneResult result;
+  std::vector<int64_t> alive;
+  const std::vector<json> values = planned_values(c);
+  for (size_t t = 0; t < values.size(); ++t) alive.push_back(static_cast<int64_t>(t) + 1);
+  const std::vector<int64_t> rungs = rung_epochs(c, base.train.epochs);
+  double spent = 0;
+  for (const auto& entry : finished) spent += entry.second.seconds;
+  std::vector<TrialResult> last_rung;
+  for (size_t rung = 0; rung < rungs.size() && !result.stopped; ++rung) {
+    last_rung.clear();
+    for (const int64_t trial : alive) {
+      TrialResult planned;
+      planned.trial = trial;
+      planned.rung = static_cast<int64_t>(rung);
+      planned.values = values[trial - 1];
+      // A random or grid trial trains its own train.epochs (which the space may set).
+      planned.epochs = c.search == "halving" ? rungs[rung]
+                                             : with_values(config, planned.values)["train"].value(
+                                                   "epochs", base.train.epochs);
+      planned.run_dir = trial_dir(tune_dir, trial);
+      auto done = finished.find({trial, planned.rung});
+      if (done == finished.end()) {
+        if (c.minutes > 0 && spent >= c.minutes * 60) {
+          result.budget_spent = true;
+          break;
+        }
+        bool stopped = false;
+        TrialResult t = run_trial(with_values(config, planned.values), origin, planned, hooks,
+                                  &stopped);
+        if (stopped) {
+          result.stopped = true;
+          break;
+        }
+        t.metric = metric_of(t.valid, c.metric);
+        append_json_line(results_path, trial_result_json(t));
+        done = finished.emplace(std::make_pair(trial, planned.rung), t).first;
+        spent += t.seconds;
+      }
+      if (hooks.on_trial_end) hooks.on_trial_end(done->second);
+      result.trials.push_back(done->second);
+      last_rung.push_back(done->second);
+    }
+    if (result.budget_spent) break;
+    // Halving keeps the best 1/eta (at least one) for the next rung.
+    std::stable_sort(last_rung.begin(), last_rung.end(),
+                     [](const TrialResult& a, const TrialResult& b) { return a.metric < b.metric; });
+    const size_t keep = std::max<size_t>(1, (last_rung.size() + c.eta - 1) / c.eta);
+    alive.clear();
+    for (size_t k = 0; k < std::min(keep, last_rung.size()); ++k) alive.push_back(last_rung[k].trial);
+  }
+  if (!last_rung.empty()) result.best = last_rung.front();
+  write_tune_reports(c, result.trials, tune_dir);
+  if (!result.best) return result;
+
+  // The best configuration, with the base's own split: a config `collab train` takes.
+  json best = with_values(c.base, result.best->values);
+  best["data"] = base.resolved["data"];
+  best["train"]["epochs"] = result.best->epochs;
+  result.best_config = tune_dir + "/best_config.json";
+  write_json_atomically(result.best_config, best);
+  if (!c.final || result.stopped || result.budget_spent) return result;
+
+  // The test split, read once: the best configuration trained on data.train, scored on data.valid.
+  RunOptions final_options;
+  final_options.run_dir = tune_dir + "/final";
+  final_options.quiet = true;
+  if (has_checkpoints(final_options.run_dir)) {
+    final_options.resume = latest_resume_point(final_options.run_dir);
+  }
+  final_options.hooks.on_epoch = hooks.on_epoch;
+  final_options.hooks.stop_requested = hooks.stop_requested;
+  const RunResult final_run =
+      run_training(run_config_from_json(best, result.best_config, {}), final_options);
+  result.stopped = final_run.stopped;
+  result.final_run_dir = final_run.run_dir;
+  if (final_run.final_metrics) result.final_test = final_run.final_metrics;
+  return result;
+}
+
+}  // namespace collab
