@@ -3,8 +3,9 @@
 # UndefinedBehaviorSanitizer (CMake preset `asan`, into build-asan/) and runs the unit suite
 # (`ctest -L unit`; the CLI tests run the sanitized build-asan/collab). Any ASan or UBSan report
 # fails the test that triggered it. Extra arguments go to ctest, e.g. -R Checkpoint.
-# The test preset leaves out eight suites that test processes rather than memory (locks between
-# processes, signals, SIGKILL and resume, distributed workers, ulimits and special files, tune runs of many trials): they
+# The test preset leaves out nine suites that test processes rather than memory (locks between
+# processes, signals, SIGKILL and resume, distributed workers, ulimits and special files, runs of
+# many trials or epochs through the CLI): they
 # spawn the sanitized collab dozens of times, a third of the stage, for code the other suites and
 # the fuzzers already run under the sanitizers (CI's Release stage runs them all).
 set -euo pipefail

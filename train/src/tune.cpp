@@ -121,18 +121,24 @@ std::map<std::pair<int64_t, int64_t>, TrialResult> finished_trials(const std::st
   return out;
 }
 
+// Options for a quiet run into `run_dir` that continues what an interrupted run left there.
+RunOptions continuing_run(const std::string& run_dir, const TuneHooks& hooks) {
+  RunOptions options;
+  options.run_dir = run_dir;
+  options.quiet = true;
+  if (has_checkpoints(run_dir)) options.resume = latest_resume_point(run_dir);
+  options.hooks.on_epoch = hooks.on_epoch;
+  options.hooks.stop_requested = hooks.stop_requested;
+  return options;
+}
+
 // Trains one trial to `epochs` epochs in its run dir, resuming what is there.
 TrialResult run_trial(const json& config, const std::string& origin, TrialResult planned,
                       const TuneHooks& hooks, bool* stopped) {
   json with_epochs = config;
   with_epochs["train"]["epochs"] = planned.epochs;
   const RunConfig run = run_config_from_json(with_epochs, origin, {});
-  RunOptions options;
-  options.run_dir = planned.run_dir;
-  options.quiet = true;
-  if (has_checkpoints(planned.run_dir)) options.resume = latest_resume_point(planned.run_dir);
-  options.hooks.on_epoch = hooks.on_epoch;
-  options.hooks.stop_requested = hooks.stop_requested;
+  const RunOptions options = continuing_run(planned.run_dir, hooks);
   if (hooks.on_trial_start) hooks.on_trial_start(planned);
   const RunResult r = run_training(run, options);
   *stopped = r.stopped;
@@ -142,82 +148,115 @@ TrialResult run_trial(const json& config, const std::string& origin, TrialResult
   return planned;
 }
 
-}  // namespace
-
-TuneResult run_tune(const TuneConfig& c, const std::string& tune_dir, const TuneHooks& hooks) {
-  fs::create_directories(tune_dir);
-  const auto lock = RunDirLock::acquire(tune_dir);
-  const RunConfig base = run_config_from_json(c.base, c.base_path, {});
+// The base config, read and checked.
+RunConfig checked_base(const TuneConfig& c) {
+  RunConfig base = run_config_from_json(c.base, c.base_path, {});
   if (base.data.train.empty()) {
     throw Error(c.base_path + ": collab tune needs the test ratings held out as a predefined "
                 "split (data.train and data.valid, e.g. u1.base and u1.test); trials tune on "
                 "data.train alone");
   }
-  if (c.search == "halving") {
-    for (const SearchParameter& p : c.space->parameters()) {
-      if (p.key == "train.epochs") {
-        throw Error("space.train.epochs: successive halving sets the epochs of each rung "
-                    "(halving.min_epochs up to the base's train.epochs)");
-      }
+  for (const SearchParameter& p : c.space->parameters()) {
+    if (c.search == "halving" && p.key == "train.epochs") {
+      throw Error("space.train.epochs: successive halving sets the epochs of each rung "
+                  "(halving.min_epochs up to the base's train.epochs)");
     }
   }
-  claim_tune_dir(c, tune_dir);
-  const json config = trial_base(c, base);
-  const std::string origin = tune_dir + "/tune.json";
-  const std::string results_path = tune_dir + "/results.jsonl";
-  auto finished = finished_trials(results_path);
+  return base;
+}
 
-  TuneResult result;
-  std::vector<int64_t> alive;
-  const std::vector<json> values = planned_values(c);
-  for (size_t t = 0; t < values.size(); ++t) alive.push_back(static_cast<int64_t>(t) + 1);
-  const std::vector<int64_t> rungs = rung_epochs(c, base.train.epochs);
-  double spent = 0;
-  for (const auto& entry : finished) spent += entry.second.seconds;
-  std::vector<TrialResult> last_rung;
-  for (size_t rung = 0; rung < rungs.size() && !result.stopped; ++rung) {
-    last_rung.clear();
+// One tune's search: the planned configurations, what has finished, the time spent.
+class Search {
+ public:
+  Search(const TuneConfig& c, const RunConfig& base, const std::string& tune_dir,
+         const TuneHooks& hooks)
+      : c_(c), base_(base), tune_dir_(tune_dir), hooks_(hooks),
+        config_(trial_base(c, base)),
+        results_path_(tune_dir + "/results.jsonl"),
+        values_(planned_values(c)),
+        finished_(finished_trials(results_path_)) {
+    for (const auto& entry : finished_) spent_ += entry.second.seconds;
+  }
+
+  // Runs every rung; fills `result` (trials, best, stopped, budget_spent).
+  void run(TuneResult& result) {
+    std::vector<int64_t> alive;
+    for (size_t t = 0; t < values_.size(); ++t) alive.push_back(static_cast<int64_t>(t) + 1);
+    const std::vector<int64_t> rungs = rung_epochs(c_, base_.train.epochs);
+    std::vector<TrialResult> last;
+    for (size_t rung = 0; rung < rungs.size() && !result.stopped && !result.budget_spent; ++rung) {
+      last = run_rung(alive, static_cast<int64_t>(rung), rungs[rung], result);
+      // Halving keeps the best 1/eta (at least one) for the next rung.
+      std::stable_sort(last.begin(), last.end(), [](const TrialResult& a, const TrialResult& b) {
+        return a.metric < b.metric;
+      });
+      const size_t keep = std::max<size_t>(1, (last.size() + c_.eta - 1) / c_.eta);
+      alive.clear();
+      for (size_t k = 0; k < std::min(keep, last.size()); ++k) alive.push_back(last[k].trial);
+    }
+    if (!last.empty()) result.best = last.front();
+  }
+
+ private:
+  std::vector<TrialResult> run_rung(const std::vector<int64_t>& alive, int64_t rung,
+                                    int64_t rung_epochs, TuneResult& result) {
+    std::vector<TrialResult> out;
     for (const int64_t trial : alive) {
       TrialResult planned;
       planned.trial = trial;
-      planned.rung = static_cast<int64_t>(rung);
-      planned.values = values[trial - 1];
+      planned.rung = rung;
+      planned.values = values_[trial - 1];
       // A random or grid trial trains its own train.epochs (which the space may set).
-      planned.epochs = c.search == "halving" ? rungs[rung]
-                                             : with_values(config, planned.values)["train"].value(
-                                                   "epochs", base.train.epochs);
-      planned.run_dir = trial_dir(tune_dir, trial);
-      auto done = finished.find({trial, planned.rung});
-      if (done == finished.end()) {
-        if (c.minutes > 0 && spent >= c.minutes * 60) {
+      planned.epochs = c_.search == "halving"
+                           ? rung_epochs
+                           : with_values(config_, planned.values)["train"].value(
+                                 "epochs", base_.train.epochs);
+      planned.run_dir = trial_dir(tune_dir_, trial);
+      auto done = finished_.find({trial, rung});
+      if (done == finished_.end()) {
+        if (c_.minutes > 0 && spent_ >= c_.minutes * 60) {
           result.budget_spent = true;
           break;
         }
         bool stopped = false;
-        TrialResult t = run_trial(with_values(config, planned.values), origin, planned, hooks,
-                                  &stopped);
+        TrialResult t = run_trial(with_values(config_, planned.values), tune_dir_ + "/tune.json",
+                                  planned, hooks_, &stopped);
         if (stopped) {
           result.stopped = true;
           break;
         }
-        t.metric = metric_of(t.valid, c.metric);
-        append_json_line(results_path, trial_result_json(t));
-        done = finished.emplace(std::make_pair(trial, planned.rung), t).first;
-        spent += t.seconds;
+        t.metric = metric_of(t.valid, c_.metric);
+        append_json_line(results_path_, trial_result_json(t));
+        done = finished_.emplace(std::make_pair(trial, rung), t).first;
+        spent_ += t.seconds;
       }
-      if (hooks.on_trial_end) hooks.on_trial_end(done->second);
+      if (hooks_.on_trial_end) hooks_.on_trial_end(done->second);
       result.trials.push_back(done->second);
-      last_rung.push_back(done->second);
+      out.push_back(done->second);
     }
-    if (result.budget_spent) break;
-    // Halving keeps the best 1/eta (at least one) for the next rung.
-    std::stable_sort(last_rung.begin(), last_rung.end(),
-                     [](const TrialResult& a, const TrialResult& b) { return a.metric < b.metric; });
-    const size_t keep = std::max<size_t>(1, (last_rung.size() + c.eta - 1) / c.eta);
-    alive.clear();
-    for (size_t k = 0; k < std::min(keep, last_rung.size()); ++k) alive.push_back(last_rung[k].trial);
+    return out;
   }
-  if (!last_rung.empty()) result.best = last_rung.front();
+
+  const TuneConfig& c_;
+  const RunConfig& base_;
+  const std::string tune_dir_;
+  const TuneHooks& hooks_;
+  const json config_;  // trial_base()
+  const std::string results_path_;
+  const std::vector<json> values_;
+  std::map<std::pair<int64_t, int64_t>, TrialResult> finished_;
+  double spent_ = 0;  // training seconds of the finished trials
+};
+
+}  // namespace
+
+TuneResult run_tune(const TuneConfig& c, const std::string& tune_dir, const TuneHooks& hooks) {
+  fs::create_directories(tune_dir);
+  const auto lock = RunDirLock::acquire(tune_dir);
+  const RunConfig base = checked_base(c);
+  claim_tune_dir(c, tune_dir);
+  TuneResult result;
+  Search(c, base, tune_dir, hooks).run(result);
   write_tune_reports(c, result.trials, tune_dir);
   if (!result.best) return result;
 
@@ -230,16 +269,8 @@ TuneResult run_tune(const TuneConfig& c, const std::string& tune_dir, const Tune
   if (!c.final || result.stopped || result.budget_spent) return result;
 
   // The test split, read once: the best configuration trained on data.train, scored on data.valid.
-  RunOptions final_options;
-  final_options.run_dir = tune_dir + "/final";
-  final_options.quiet = true;
-  if (has_checkpoints(final_options.run_dir)) {
-    final_options.resume = latest_resume_point(final_options.run_dir);
-  }
-  final_options.hooks.on_epoch = hooks.on_epoch;
-  final_options.hooks.stop_requested = hooks.stop_requested;
-  const RunResult final_run =
-      run_training(run_config_from_json(best, result.best_config, {}), final_options);
+  const RunResult final_run = run_training(run_config_from_json(best, result.best_config, {}),
+                                           continuing_run(tune_dir + "/final", hooks));
   result.stopped = final_run.stopped;
   result.final_run_dir = final_run.run_dir;
   if (final_run.final_metrics) result.final_test = final_run.final_metrics;
