@@ -323,7 +323,7 @@ TEST(HostileMessages, OptionValuesAreNamed) {
 TEST(HostileData, NonNumericRatingsInPredictAreNamed) {
   Workspace ws;
   expect_ok(ws.train());
-  for (const std::string& rating : {"abc", "nan", "inf", ""}) {
+  for (const std::string rating : {"abc", "nan", "inf", ""}) {
     write_text(ws.path("pairs.csv"), "1,2,4\n1,3," + rating + "\n");
     const CommandResult r = run_collab("predict " + shell_quote(ws.run_dir) + " --input " +
                                        shell_quote(ws.path("pairs.csv")));

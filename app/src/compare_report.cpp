@@ -6,6 +6,7 @@
 
 #include "collab/app/compare.h"
 #include "collab/common/svg_plot.h"
+#include "collab/common/text.h"
 #include "collab/common/utf8.h"
 #include "collab/train/run.h"
 
@@ -182,17 +183,6 @@ json results_json(const CompareConfig& config, const std::vector<CandidateResult
   out["candidates"] = candidates;
   return out;
 }
-
-namespace {
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (const char ch : s) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return q + "\"";
-}
-
-}  // namespace
 
 std::string results_csv(const CompareConfig& config, const std::vector<CandidateResult>& results) {
   const int64_t k = config.ranking.k;

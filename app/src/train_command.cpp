@@ -94,7 +94,7 @@ void print_start(const RunStart& s, const RunConfig& run) {
 
 // The exit code and the lines after training: the interruption and how to continue, or the final
 // metrics (and the sparse path's timings).
-int report_end(const RunResult& result) {
+int report_end(const RunResult& result, const RunConfig& run) {
   if (result.stopped) {
     // A rank may stop on a signal only another rank received.
     if (!result.lead) return 128 + (interrupt_signal() != 0 ? interrupt_signal() : SIGTERM);
@@ -108,7 +108,7 @@ int report_end(const RunResult& result) {
   }
   if (!result.final_metrics) return 0;
   if (!result.early_stop.empty()) {
-    std::cout << "early stopping: " << result.epoch << " of " << result.total_epochs
+    std::cout << "early stopping: " << result.epoch << " of " << run.train.epochs
               << " epochs trained; " << result.early_stop << "\n";
   }
   if (!result.best_checkpoint.empty()) {
@@ -149,7 +149,7 @@ int train_and_report(const RunConfig& run, const std::string& run_dir, bool quie
     options.hooks.on_data = print_reads;
     options.hooks.on_epoch = [](const EpochMetrics& m) { print_row(epoch_json(m)); };
   }
-  return report_end(run_training(run, options));
+  return report_end(run_training(run, options), run);
 }
 
 int train_command(int argc, char** argv) {

@@ -62,7 +62,6 @@ RunResult RunSetup::result() const {
   result.parameters = parameter_count(*model);
   result.device = device;
   result.lead = lead;
-  result.total_epochs = run.train.epochs;
   result.last_checkpoint = options.resume ? options.resume->path : "";
   return result;
 }

@@ -8,6 +8,7 @@
 
 #include "collab/common/file_io.h"
 #include "collab/common/svg_plot.h"
+#include "collab/common/text.h"
 #include "collab/train/run_dir.h"
 #include "collab/train/tune.h"
 
@@ -27,13 +28,6 @@ std::string number(double x) {
 std::string shown(const json& v) {
   if (v.is_number_float()) return number(v.get<double>());
   return json_text(v);
-}
-
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (const char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
 }
 
 std::vector<TrialResult> ranked(std::vector<TrialResult> trials) {

@@ -87,7 +87,6 @@ struct RunResult {
   bool lead = true;                            // rank 0, or a single process
   bool stopped = false;                        // stop_requested() ended it early
   int64_t epoch = 0;                           // epochs completed
-  int64_t total_epochs = 0;                    // train.epochs
   int64_t global_step = 0;
   int64_t total_steps = 0;
   std::string run_dir;          // "" when the run wrote none
