@@ -27,6 +27,15 @@ torch::Tensor CollabModelImpl::score_items(const torch::Tensor& user_vector,
   return sigmoid_range(r, y_range());
 }
 
+LinearUserModel factors_and_bias_model(const torch::Tensor& item_factors,
+                                       const torch::Tensor& item_bias) {
+  const torch::Tensor factors = item_factors.detach();
+  // The user bias is the last coordinate of the user vector, so its design column is ones.
+  return LinearUserModel{
+      torch::cat({factors, torch::ones({factors.size(0), 1}, factors.options())}, 1),
+      item_bias.detach().squeeze(1)};
+}
+
 torch::Tensor rows_of(const torch::Tensor& table, const torch::Tensor& items) {
   return items.defined() ? table.index_select(0, items) : table;
 }

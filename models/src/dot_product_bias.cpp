@@ -41,11 +41,7 @@ torch::Tensor DotProductBiasImpl::user_vectors() const {
 }
 
 std::optional<LinearUserModel> DotProductBiasImpl::linear_user_model() const {
-  const torch::Tensor factors = item_factors->weight.detach();
-  // The user bias is the last coordinate of the user vector, so its design column is ones.
-  return LinearUserModel{
-      torch::cat({factors, torch::ones({factors.size(0), 1}, factors.options())}, 1),
-      item_bias->weight.detach().squeeze(1)};
+  return factors_and_bias_model(item_factors->weight, item_bias->weight);
 }
 
 std::optional<torch::Tensor> DotProductBiasImpl::bias_ratings(

@@ -61,6 +61,9 @@ void copy_tensors(const torch::jit::Module& m, const std::string& path, CollabMo
     const std::string attr = script_name(name);
     if (!m.hasattr(attr)) throw Error(path + ": the export has no tensor " + attr);
     const torch::Tensor source = m.attr(attr).toTensor();
+    if (model.data_sized_buffer(name) && source.dtype() == target.dtype()) {
+      target.resize_(source.sizes());
+    }
     if (source.sizes() != target.sizes()) {
       throw Error(path + ": tensor " + attr + " has another shape than the config's model");
     }

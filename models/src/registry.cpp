@@ -8,6 +8,7 @@
 #include "collab/models/dot_product_bias.h"
 #include "collab/models/feature_biases.h"
 #include "collab/models/hybrid_dot_product_bias.h"
+#include "collab/models/svd_pp.h"
 
 namespace collab {
 
@@ -30,6 +31,7 @@ const Entry kArchitectures[] = {
     {"ContentBased", make_content_based},
     {"HybridDotProductBias", make_hybrid_dot_product_bias},
     {"FeatureBiases", make_feature_biases},
+    {"SVDpp", make_svd_pp},
 };
 // clang-format on
 

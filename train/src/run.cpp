@@ -101,6 +101,7 @@ CollabModel build_model_for(ConfigReader& model, const Dataset& data) {
   ModelShape shape(
       data.users.size(), n_items,
       data.catalog.empty() ? torch::Tensor() : item_feature_matrix(data.catalog, n_items));
+  shape.train = &data.train;
   CollabModel built = build_model(model, shape);
   if (built->uses_item_features() && data.catalog.empty()) {
     throw Error("model.arch \"" + built->arch() +

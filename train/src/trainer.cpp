@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <mutex>
 #include <unordered_map>
 
@@ -90,14 +91,18 @@ std::string shape_text(const torch::Tensor& t) {
 }
 
 // Copies `saved` into the same-named tensors of `live`, requiring the same names, shapes and
-// dtypes on both sides: anything else means another architecture or data.
+// dtypes on both sides (anything else means another architecture or data), except that a buffer
+// the model sizes from its data (`data_sized`) takes the saved size.
 void copy_named(const torch::OrderedDict<std::string, torch::Tensor>& live,
                 const std::vector<std::pair<std::string, torch::Tensor>>& saved,
-                const std::string& what) {
+                const std::string& what, const std::function<bool(const std::string&)>& data_sized) {
   for (const auto& [name, value] : saved) {
     const torch::Tensor* target = live.find(name);
     if (target == nullptr) {
       throw Error("the checkpoint's " + what + " \"" + name + "\" is not in the model");
+    }
+    if (data_sized && data_sized(name) && target->dtype() == value.dtype()) {
+      target->resize_(value.sizes());
     }
     if (!target->sizes().equals(value.sizes()) || target->dtype() != value.dtype()) {
       throw Error(what + " \"" + name + "\" is " + shape_text(value) + " in the checkpoint but " +
@@ -115,10 +120,11 @@ void copy_named(const torch::OrderedDict<std::string, torch::Tensor>& live,
 
 }  // namespace
 
-void load_model_state(torch::nn::Module& model, const TrainerState& state) {
+void load_model_state(CollabModelImpl& model, const TrainerState& state) {
   torch::NoGradGuard no_grad;
-  copy_named(model.named_parameters(), state.parameters, "parameter");
-  copy_named(model.named_buffers(), state.buffers, "buffer");
+  copy_named(model.named_parameters(), state.parameters, "parameter", nullptr);
+  copy_named(model.named_buffers(), state.buffers, "buffer",
+             [&model](const std::string& name) { return model.data_sized_buffer(name); });
 }
 
 void Trainer::train_step(int64_t b, double lr, double beta1) {

@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include "collab/data/ratings.h"
 #include "collab/models/kernel_tables.h"
 #include "collab/models/model_views.h"
 
@@ -28,6 +29,9 @@ struct ModelShape {
   // the data when training. Undefined when a model is rebuilt to receive a saved state
   // (checkpoint, export): feature-based models then start from zeros the state overwrites.
   torch::Tensor item_features;
+  // The training ratings, for architectures that learn from which items each user rated
+  // (SVDpp), read while the model is built; null when it is rebuilt for a saved state.
+  const Ratings* train = nullptr;
 };
 
 // Predictions squashed into (lo, hi) by sigmoid_range.
@@ -54,6 +58,11 @@ class CollabModelImpl : public torch::nn::Module {
   // True for architectures that score items by their content features (ModelShape's
   // item_features): training them needs the data's item catalogue (data.items).
   virtual bool uses_item_features() const { return false; }
+
+  // True for a buffer whose size comes from the training data rather than the config (SVDpp's
+  // rated-item lists): loading a saved state (checkpoint, export) takes the saved size for it,
+  // where every other tensor must match the rebuilt model's shape.
+  virtual bool data_sized_buffer(const std::string& /*name*/) const { return false; }
 
   // The tables the fast kernels train (kernel_tables.h), for the architectures they cover;
   // none otherwise (the model then trains by autograd).
@@ -107,6 +116,11 @@ class CollabModelImpl : public torch::nn::Module {
   // The collab::Error a view the architecture lacks throws: "architecture "X" has no <what>".
   [[noreturn]] void no_view(const std::string& what) const;
 };
+
+// The linear user model of a user vector [factors, bias] against `item_factors` [n_items, f] and
+// `item_bias` [n_items, 1]: design [q_i, 1], offset the item bias (DotProductBias, SVDpp).
+LinearUserModel factors_and_bias_model(const torch::Tensor& item_factors,
+                                       const torch::Tensor& item_bias);
 
 // `table`'s rows `items` (int64 [m]), or the whole table when `items` is undefined.
 torch::Tensor rows_of(const torch::Tensor& table, const torch::Tensor& items);

@@ -97,7 +97,7 @@ struct TrainerState {
 
 // Copies `state`'s parameters and buffers into `model` by name; throws collab::Error naming the
 // first one missing, extra or of another shape.
-void load_model_state(torch::nn::Module& model, const TrainerState& state);
+void load_model_state(CollabModelImpl& model, const TrainerState& state);
 
 // What fit() calls back, and when a checkpoint is due.
 struct FitHooks {
