@@ -8,6 +8,7 @@
 
 #include "collab/common/error.h"
 #include "collab/models/layers.h"
+#include "user_item_products.h"
 
 namespace collab {
 
@@ -35,6 +36,11 @@ UserScorer::UserScorer(CollabModelImpl& model, int64_t n_items, torch::Device de
     item_columns_ =
         torch::cat({linear->design, linear->offset.unsqueeze(1)}, 1).to(device, torch::kFloat);
     item_columns_ = item_columns_.t().contiguous();
+    if (device.is_cpu()) {
+      // Zero columns up to a whole vector, for user_item_products.
+      const int64_t padded = (n_items + kItemLanes - 1) / kItemLanes * kItemLanes;
+      item_columns_ = torch::constant_pad_nd(item_columns_, {0, padded - n_items}).contiguous();
+    }
   }
   const int64_t pairs =
       block_pairs > 0 ? block_pairs : (user_rows_.defined() ? kLinearBlockPairs : kForwardBlockPairs);
@@ -44,9 +50,14 @@ UserScorer::UserScorer(CollabModelImpl& model, int64_t n_items, torch::Device de
 torch::Tensor UserScorer::ranking_keys(const torch::Tensor& users) const {
   torch::NoGradGuard no_grad;
   const torch::Tensor u = users.to(device_, torch::kLong);
-  if (user_rows_.defined()) {
-    return user_rows_.index_select(0, u).mm(item_columns_).to(torch::kCPU).contiguous();
+  if (user_rows_.defined() && device_.is_cpu()) {
+    const torch::Tensor rows = user_rows_.index_select(0, u).contiguous();
+    torch::Tensor out = torch::empty({rows.size(0), item_columns_.size(1)});
+    user_item_products(rows.data_ptr<float>(), item_columns_.data_ptr<float>(),
+                       out.data_ptr<float>(), rows.size(0), rows.size(1), item_columns_.size(1));
+    return out.narrow(1, 0, n_items_);  // rows keep their padded stride
   }
+  if (user_rows_.defined()) return user_rows_.index_select(0, u).mm(item_columns_).to(torch::kCPU);
   const int64_t n_users = u.size(0);
   const torch::Tensor items = torch::arange(n_items_, u.options());
   const torch::Tensor pairs = torch::stack({u.repeat_interleave(n_items_), items.repeat({n_users})}, 1);
@@ -68,13 +79,13 @@ std::vector<UserTopK> rank_block(const torch::Tensor& keys, const int64_t* users
                                  const std::vector<std::vector<int64_t>>& seen, int64_t k) {
   std::vector<UserTopK> lists(static_cast<size_t>(count));
   const float* data = keys.data_ptr<float>();
-  const int64_t n_items = keys.size(1);
+  const int64_t n_items = keys.size(1), stride = keys.stride(0);
   static const std::vector<int64_t> kNothing;
   at::parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
       const int64_t user = users[b];
       const auto& exclude = seen.empty() ? kNothing : seen[static_cast<size_t>(user)];
-      lists[static_cast<size_t>(b)] = {user, top_k_of_row(data + b * n_items, n_items, exclude, k)};
+      lists[static_cast<size_t>(b)] = {user, top_k_of_row(data + b * stride, n_items, exclude, k)};
     }
   });
   return lists;

@@ -2,7 +2,8 @@
 // from them: what `collab recommend --user` and `--all-users` rank with and what the ranking
 // metrics score, so that one user's list is the same whichever of them asks. Models with a
 // linear_user_model() (the dot-product and bias families) score a block of users as one matrix
-// product; the others (CollabNN) by a batched forward() of every (user, item) pair.
+// product (on the CPU our own kernel, user_item_products.h: a user's row is then the same bits in
+// any block); the others (CollabNN) by a batched forward() of every (user, item) pair.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,8 @@ class UserScorer {
   // How many users one block of ranking_keys() should hold.
   int64_t users_per_block() const { return users_per_block_; }
 
-  // float [B, n_items] on the CPU for `users` (int64 [B]), in the order of the predicted
+  // float [B, n_items] on the CPU for `users` (int64 [B]; rows may be padded: read them by
+  // stride(0)), in the order of the predicted
   // ratings: for a linear model the rating before sigmoid_range (which only squashes, so the
   // full matrix is not passed through it; saturated ratings keep their order), otherwise the
   // prediction itself.
