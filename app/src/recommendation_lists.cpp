@@ -3,12 +3,14 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "collab/app/interrupt.h"
 #include "collab/app/progress_bar.h"
@@ -118,6 +120,9 @@ bool write_recommendation_lists(const UserScorer& scorer, const Vocabulary& user
 int recommend_for_users(const LoadedModel& loaded, const ListsRequest& request,
                         const std::string& output_path) {
   install_interrupt_handlers(InterruptMode::kStopThenExit);
+  // Every core: LibTorch here starts with one intra-op thread, and the ranking and the product
+  // kernel run on its threads.
+  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   std::unique_ptr<AtomicFile> file;
   if (!output_path.empty()) file = std::make_unique<AtomicFile>(output_path);
   const auto write = [&](std::string_view text) {

@@ -65,10 +65,11 @@ std::vector<ScoredItem> top_k_of_row(const float* scores, int64_t n_items,
   };
   std::vector<Entry> kept;
   kept.reserve(take);
-  auto skip = sorted_exclude.begin();
-  for (int64_t i = 0; i < n_items && take > 0; ++i) {
-    while (skip != sorted_exclude.end() && *skip < i) ++skip;
-    if (skip != sorted_exclude.end() && *skip == i) continue;
+  // Once the heap is full, `bar` is its worst score: the hot loop only compares with it (an
+  // equal score is a later index, which never ranks before). A NaN worst lets any number in.
+  float bar = std::numeric_limits<float>::quiet_NaN();
+  bool bar_is_nan = true;
+  const auto consider = [&](int64_t i) {
     if (kept.size() < take) {
       kept.push_back({scores[i], i});
       std::push_heap(kept.begin(), kept.end(), worse_first);
@@ -76,7 +77,23 @@ std::vector<ScoredItem> top_k_of_row(const float* scores, int64_t n_items,
       std::pop_heap(kept.begin(), kept.end(), worse_first);
       kept.back() = {scores[i], i};
       std::push_heap(kept.begin(), kept.end(), worse_first);
+    } else {
+      return;
     }
+    if (kept.size() == take) {
+      bar = kept.front().score;
+      bar_is_nan = std::isnan(bar);
+    }
+  };
+  // The stretches between excluded items, each scanned without looking at the exclusions.
+  auto skip = sorted_exclude.begin();
+  for (int64_t begin = 0; begin < n_items && take > 0;) {
+    while (skip != sorted_exclude.end() && *skip < begin) ++skip;
+    const int64_t end = skip == sorted_exclude.end() ? n_items : std::min(*skip, n_items);
+    for (int64_t i = begin; i < end; ++i) {
+      if (kept.size() < take || bar_is_nan || scores[i] > bar) consider(i);
+    }
+    begin = end + 1;  // past the excluded item (or n_items)
   }
   std::sort_heap(kept.begin(), kept.end(), worse_first);
   std::vector<ScoredItem> out;
