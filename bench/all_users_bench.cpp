@@ -73,7 +73,8 @@ bool ml100k_case(Case& c) {
   std::ifstream in(std::string(root ? root : "../shared/data") + "/ml-100k/u.data");
   if (!in) return false;
   std::vector<std::pair<int64_t, int64_t>> pairs;
-  for (std::string u, i, r, t; in >> u >> i >> r >> t;) pairs.emplace_back(c.users.add(u), c.items.add(i));
+  for (std::string u, i, r, t; in >> u >> i >> r >> t;)
+    pairs.emplace_back(c.users.add(u), c.items.add(i));
   c.request.seen.resize(static_cast<size_t>(c.users.size()));
   for (const auto& [u, i] : pairs) c.request.seen[static_cast<size_t>(u)].push_back(i);
   for (auto& s : c.request.seen) std::sort(s.begin(), s.end());
@@ -156,7 +157,8 @@ void report(const Case& c, int repeats, bool with_matmul) {
     writes.push_back(rank_and_write(c, bytes));
     if (!with_matmul) continue;
     products.push_back(products_only(c));
-    mms.push_back(torch_mm_flops(c, collab::UserScorer(*c.model, c.items.size()).users_per_block()));
+    mms.push_back(
+        torch_mm_flops(c, collab::UserScorer(*c.model, c.items.size()).users_per_block()));
   }
   std::printf("%s\n  rank only        median %.3f s  (runs:", c.name.c_str(), median(ranks));
   for (double t : ranks) std::printf(" %.3f", t);
@@ -173,9 +175,10 @@ void report(const Case& c, int repeats, bool with_matmul) {
               mm_rate / 1e9);
   std::printf("  matmul bound     2*U*I*d / torch::mm rate = %.1f s; rank+CSV is %.3fx it\n",
               flops / mm_rate, median(writes) / (flops / mm_rate));
-  std::printf("  scorer products  median %.3f s over every block = %.1f GFLOP/s (K=52); rank+CSV "
-              "is %.2fx the products alone\n",
-              ours, 2.0 * n_users * n_items * 52 / ours / 1e9, median(writes) / ours);
+  std::printf(
+      "  scorer products  median %.3f s over every block = %.1f GFLOP/s (K=52); rank+CSV "
+      "is %.2fx the products alone\n",
+      ours, 2.0 * n_users * n_items * 52 / ours / 1e9, median(writes) / ours);
 }
 
 }  // namespace

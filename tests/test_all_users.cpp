@@ -3,11 +3,13 @@
 // user's rows equal the list `recommend --user` gives (its library path for every user, the
 // command itself for a few), in any block size; JSON Lines parse; --users keeps the file's order
 // and names an unknown id's file and line; option misuse is refused in one line; an interrupted
-// run leaves no output file and exits 130.
+// run leaves no output file and exits 130; the per-row top-k agrees with top_k().
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <csignal>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -18,6 +20,7 @@
 #include "collab/app/interrupt.h"
 #include "collab/app/model_source.h"
 #include "collab/app/recommendation_lists.h"
+#include "collab/infer/top_k.h"
 #include "collab/infer/user_scores.h"
 #include "test_support.h"
 
@@ -94,10 +97,11 @@ class AllUsersCli : public ::testing::Test {
   static void train(const std::string& name, const std::string& model) {
     write_text(*dir_ + "/" + name + ".json",
                R"({"data": {"train": "train.tsv", "valid": "valid.tsv", "items": "u.item"},
-                   "model": )" + model + R"(,
+                   "model": )" +
+                   model + R"(,
                    "train": {"epochs": 2, "batch_size": 16, "threads": 1}})");
-    const auto r = run_collab("train '" + *dir_ + "/" + name + ".json' --run-dir '" + run(name) +
-                              "' --quiet");
+    const auto r =
+        run_collab("train '" + *dir_ + "/" + name + ".json' --run-dir '" + run(name) + "' --quiet");
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   static std::string run(const std::string& name) { return *dir_ + "/" + name + "-run"; }
@@ -134,7 +138,8 @@ std::string* AllUsersCli::dir_ = nullptr;
 
 TEST_F(AllUsersCli, CsvEqualsRecommendUserForEveryUserOfDotProductBias) {
   const std::string out = *dir_ + "/dot.csv";
-  const auto r = run_collab("recommend '" + run("dot") + "' --all-users -k 5 --output '" + out + "'");
+  const auto r =
+      run_collab("recommend '" + run("dot") + "' --all-users -k 5 --output '" + out + "'");
   expect_ok(r);
   EXPECT_TRUE(r.out.empty()) << r.out;
   const auto rows = parse_csv(read_text(out));
@@ -174,8 +179,8 @@ TEST_F(AllUsersCli, ListsDoNotDependOnTheBlockSize) {
 TEST_F(AllUsersCli, UsersFileKeepsItsOrderAndIncludeSeen) {
   const std::string users = *dir_ + "/users.txt";
   write_text(users, "3\n\n  1 \n3\n");
-  const auto r = run_collab("recommend '" + run("dot") + "' --users '" + users +
-                            "' -k 30 --include-seen");
+  const auto r =
+      run_collab("recommend '" + run("dot") + "' --users '" + users + "' -k 30 --include-seen");
   expect_ok(r);
   const auto rows = parse_csv(r.out);
   ASSERT_EQ(rows.size(), 90u);
@@ -186,7 +191,9 @@ TEST_F(AllUsersCli, UsersFileKeepsItsOrderAndIncludeSeen) {
 
 TEST_F(AllUsersCli, UnknownUserInFileNamesFileLineAndId) {
   const std::string users = *dir_ + "/bad-users.txt";
-  write_text(users, "1\n2\nno\x1b" "body\n");
+  write_text(users,
+             "1\n2\nno\x1b"
+             "body\n");
   const auto r = run_collab("recommend '" + run("dot") + "' --users '" + users + "'");
   expect_one_line_error(r, "recommend", {users + ":3:", "\"no\\x1bbody\"", "20 users"});
   const auto missing = run_collab("recommend '" + run("dot") + "' --users '" + *dir_ + "/none'");
@@ -201,6 +208,25 @@ TEST_F(AllUsersCli, RefusesOptionsThatDoNotGoTogether) {
   expect_refused(m + "--all-users --format xml", "\"xml\"");
   expect_refused(m + "--user 1 --output x.csv", "--output goes with --all-users");
   expect_refused(m + "--all-users --output '" + *dir_ + "/no/such/folder/x.csv'", "no/such/folder");
+}
+
+// The per-row top-k the blocks use picks what top_k() picks: ties to the lower index, NaN last,
+// exclusions (with repeats and out-of-range entries) skipped, k past the candidates, k = 0 all.
+TEST(TopKOfRow, AgreesWithTopK) {
+  torch::manual_seed(3);
+  torch::Tensor scores = torch::randint(0, 6, {200}).to(torch::kFloat);  // many ties
+  scores[17] = std::nanf("");
+  scores[90] = std::nanf("");
+  scores[5] = -std::numeric_limits<float>::infinity();
+  const std::vector<int64_t> exclude = {-1, 0, 3, 3, 50, 199, 400};
+  for (const int64_t k : {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{198}, int64_t{500}}) {
+    const auto expected = collab::top_k(scores, k, exclude);
+    const auto got = collab::top_k_of_row(scores.data_ptr<float>(), 200, exclude, k);
+    ASSERT_EQ(got.size(), expected.size()) << "k " << k;
+    for (size_t r = 0; r < got.size(); ++r) {
+      EXPECT_EQ(got[r].item, expected[r].item) << "k " << k << " rank " << r;
+    }
+  }
 }
 
 // Its own suite (a process of its own under CTest): the signal it raises stays recorded.
@@ -222,7 +248,8 @@ TEST(AllUsersInterrupt, InterruptedRunLeavesNoFileAndExits130) {
   EXPECT_EQ(collab::recommend_for_users(loaded, request, out), 130);
   EXPECT_FALSE(fs::exists(out));
   for (const auto& entry : fs::directory_iterator(dir))
-    EXPECT_EQ(entry.path().filename().string().find("lists.csv"), std::string::npos) << entry.path();
+    EXPECT_EQ(entry.path().filename().string().find("lists.csv"), std::string::npos)
+        << entry.path();
 }
 
 }  // namespace

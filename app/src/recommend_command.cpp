@@ -156,7 +156,8 @@ Ranking rank_without_ratings(CollabModelImpl& model, const std::optional<std::st
 
 void print_ranking(const LoadedModel& loaded, const Ranking& ranking, int64_t k, bool as_json) {
   const std::string arch = loaded.model->arch();
-  const auto top = ranking.scores.defined() ? top_k(ranking.scores, k, ranking.exclude) : ranking.top;
+  const auto top =
+      ranking.scores.defined() ? top_k(ranking.scores, k, ranking.exclude) : ranking.top;
   if (as_json) {
     json items = json::array();
     for (size_t r = 0; r < top.size(); ++r) {

@@ -74,8 +74,9 @@ void append_score(std::string& out, double score, ListFormat format) {
 // One user's rows.
 std::string user_rows(const UserTopK& list, const Vocabulary& users,
                       const std::vector<std::string>& fields, ListFormat format) {
-  const std::string user = format == ListFormat::kCsv ? csv_field(users.raw(list.user))
-                                                      : "{\"user\":" + json_text(users.raw(list.user));
+  const std::string user = format == ListFormat::kCsv
+                               ? csv_field(users.raw(list.user))
+                               : "{\"user\":" + json_text(users.raw(list.user));
   std::string out;
   out.reserve(list.items.size() * (user.size() + 48));
   for (size_t r = 0; r < list.items.size(); ++r) {

@@ -140,8 +140,9 @@ RankingMetrics evaluate_ranking(CollabModelImpl& model, int64_t n_users, int64_t
   const bool was_training = model.is_training();
   model.eval();
   const UserScorer scorer(model, n_items, device, chunk);
-  for (size_t start = 0; start < users.size(); start += static_cast<size_t>(scorer.users_per_block())) {
-    const size_t end = std::min(users.size(), start + static_cast<size_t>(scorer.users_per_block()));
+  const auto per_block = static_cast<size_t>(scorer.users_per_block());
+  for (size_t start = 0; start < users.size(); start += per_block) {
+    const size_t end = std::min(users.size(), start + per_block);
     const torch::Tensor u =
         torch::tensor(std::vector<int64_t>(users.begin() + static_cast<std::ptrdiff_t>(start),
                                            users.begin() + static_cast<std::ptrdiff_t>(end)),

@@ -22,8 +22,8 @@ constexpr int64_t kTileItems = 256;
 // every row. Always inlined, so each COLLAB_MULTIVERSION clone builds it for its own target.
 template <int kRows>
 inline __attribute__((always_inline)) void rows_times_items(const float* users, int64_t width,
-                                                           const float* items, int64_t stride,
-                                                           float* out) {
+                                                            const float* items, int64_t stride,
+                                                            float* out) {
   Lanes acc[kRows][2] = {};
   for (int64_t c = 0; c < width; ++c) {
     Lanes lo, hi;

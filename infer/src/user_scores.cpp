@@ -42,8 +42,9 @@ UserScorer::UserScorer(CollabModelImpl& model, int64_t n_items, torch::Device de
       item_columns_ = torch::constant_pad_nd(item_columns_, {0, padded - n_items}).contiguous();
     }
   }
-  const int64_t pairs =
-      block_pairs > 0 ? block_pairs : (user_rows_.defined() ? kLinearBlockPairs : kForwardBlockPairs);
+  const int64_t pairs = block_pairs > 0
+                            ? block_pairs
+                            : (user_rows_.defined() ? kLinearBlockPairs : kForwardBlockPairs);
   users_per_block_ = std::max<int64_t>(1, pairs / std::max<int64_t>(1, n_items));
 }
 
@@ -60,8 +61,12 @@ torch::Tensor UserScorer::ranking_keys(const torch::Tensor& users) const {
   if (user_rows_.defined()) return user_rows_.index_select(0, u).mm(item_columns_).to(torch::kCPU);
   const int64_t n_users = u.size(0);
   const torch::Tensor items = torch::arange(n_items_, u.options());
-  const torch::Tensor pairs = torch::stack({u.repeat_interleave(n_items_), items.repeat({n_users})}, 1);
-  return model_.forward(pairs).to(torch::kCPU, torch::kFloat).view({n_users, n_items_}).contiguous();
+  const torch::Tensor pairs =
+      torch::stack({u.repeat_interleave(n_items_), items.repeat({n_users})}, 1);
+  return model_.forward(pairs)
+      .to(torch::kCPU, torch::kFloat)
+      .view({n_users, n_items_})
+      .contiguous();
 }
 
 torch::Tensor UserScorer::ratings_of_keys(const torch::Tensor& keys) const {
@@ -98,8 +103,11 @@ void keys_to_ratings(const UserScorer& scorer, std::vector<UserTopK>& lists) {
   for (const auto& list : lists)
     for (const auto& item : list.items) kept.push_back(item.score);
   if (kept.empty()) return;
-  const torch::Tensor ratings = scorer.ratings_of_keys(
-      torch::from_blob(kept.data(), {static_cast<int64_t>(kept.size())}, torch::kDouble)).contiguous();
+  const torch::Tensor ratings =
+      scorer
+          .ratings_of_keys(
+              torch::from_blob(kept.data(), {static_cast<int64_t>(kept.size())}, torch::kDouble))
+          .contiguous();
   const double* r = ratings.data_ptr<double>();
   for (auto& list : lists)
     for (auto& item : list.items) item.score = *r++;
