@@ -25,24 +25,7 @@ class RecommendCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::string(collab::test::temp_dir("collab-recommend"));
-    std::string items, train, valid;
-    for (int i = 1; i <= 30; ++i) {
-      items += std::to_string(i) + "|Movie " + std::to_string(i) +
-               (i == 7 ? " & Friends <b>" : "") + " (19" + std::to_string(70 + i) +
-               ")|01-Jan-1995||http://x|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|1\n";
-    }
-    // User u rates items u..u+9 (mod 30) in training and u+10 in validation.
-    for (int u = 1; u <= 20; ++u) {
-      for (int j = 0; j < 10; ++j) {
-        const int item = (u + j) % 30 + 1;
-        train += std::to_string(u) + "\t" + std::to_string(item) + "\t" +
-                 std::to_string((u + item) % 5 + 1) + "\t880000000\n";
-      }
-      valid += std::to_string(u) + "\t" + std::to_string((u + 10) % 30 + 1) + "\t3\t880000000\n";
-    }
-    collab::test::write_text(*dir_ + "/u.item", items);
-    collab::test::write_text(*dir_ + "/train.tsv", train);
-    collab::test::write_text(*dir_ + "/valid.tsv", valid);
+    collab::test::write_small_catalogue(*dir_);
     collab::test::write_text(*dir_ + "/config.json", R"({
       "data": {"train": "train.tsv", "valid": "valid.tsv", "items": "u.item"},
       "model": {"arch": "DotProductBias", "n_factors": 4, "y_range": [0, 5.5]},

@@ -423,3 +423,27 @@ std::string error_past_file_size_limit(const std::function<void()>& write, long 
 }
 
 }  // namespace collab::test
+
+namespace collab::test {
+
+void write_small_catalogue(const std::string& dir) {
+  std::string items, train, valid;
+  for (int i = 1; i <= 30; ++i) {
+    items += std::to_string(i) + "|Movie " + std::to_string(i) + (i == 7 ? " & Friends <b>" : "") +
+             " (19" + std::to_string(70 + i) +
+             ")|01-Jan-1995||http://x|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|1\n";
+  }
+  for (int u = 1; u <= 20; ++u) {
+    for (int j = 0; j < 10; ++j) {
+      const int item = (u + j) % 30 + 1;
+      train += std::to_string(u) + "\t" + std::to_string(item) + "\t" +
+               std::to_string((u + item) % 5 + 1) + "\t880000000\n";
+    }
+    valid += std::to_string(u) + "\t" + std::to_string((u + 10) % 30 + 1) + "\t3\t880000000\n";
+  }
+  write_text(dir + "/u.item", items);
+  write_text(dir + "/train.tsv", train);
+  write_text(dir + "/valid.tsv", valid);
+}
+
+}  // namespace collab::test

@@ -80,6 +80,11 @@ std::string item_line(const std::string& id, const std::string& title, const std
 // row.
 std::string synthetic_ratings(int n, int users, int items, unsigned seed);
 
+// The small catalogue the recommend tests train on, written into `dir`: u.item (items 1..30,
+// "Movie N (19xx)", item 7's title with "&" and "<b>"), train.tsv (user u of 1..20 rates items
+// u..u+9 mod 30, +1) and valid.tsv (item u+10 mod 30, +1).
+void write_small_catalogue(const std::string& dir);
+
 // `s` in single quotes for /bin/sh (for run_collab's args).
 std::string shell_quote(const std::string& s);
 

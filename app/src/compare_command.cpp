@@ -3,9 +3,6 @@
 // training-run entry point (train/run.h), exactly as `collab train` would train it on that split,
 // then prints a table of each metric's mean ± sd over the splits and writes the reports
 // (compare_report.cpp) into the run dir.
-#include <unistd.h>
-
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -13,6 +10,7 @@
 
 #include "collab/app/commands.h"
 #include "collab/app/compare.h"
+#include "collab/app/progress_bar.h"
 #include "collab/common/cli.h"
 #include "collab/common/error.h"
 #include "collab/common/text.h"
@@ -34,59 +32,44 @@ namespace {
 class Progress {
  public:
   Progress(bool quiet, int64_t total_epochs)
-      : quiet_(quiet),
-        tty_(isatty(STDOUT_FILENO) != 0),
-        total_(total_epochs),
-        start_(std::chrono::steady_clock::now()) {}
+      : quiet_(quiet), bar_(stdout, total_epochs), total_(total_epochs) {}
 
   void epoch(const std::string& candidate, const std::string& fold, const EpochMetrics& m,
              int64_t epochs) {
     ++done_;
     if (quiet_) return;
-    const double elapsed = since_start();
-    const double eta =
-        done_ ? elapsed / static_cast<double>(done_) * static_cast<double>(total_ - done_) : 0;
     char detail[256];
     std::snprintf(detail, sizeof detail, "%s %s epoch %lld/%lld train_loss %.4f valid_rmse %.4f",
                   candidate.c_str(), fold.c_str(), static_cast<long long>(m.epoch + 1),
                   static_cast<long long>(epochs), m.train_loss, m.valid.rmse);
-    if (tty_) {
-      const int width = 24;
-      const auto filled = static_cast<int>(static_cast<double>(width) * static_cast<double>(done_) /
-                                           static_cast<double>(std::max<int64_t>(1, total_)));
-      std::printf("\r\033[K[%s%s] %lld/%lld %s  ETA %s", std::string(filled, '#').c_str(),
-                  std::string(width - filled, '.').c_str(), static_cast<long long>(done_),
-                  static_cast<long long>(total_), detail, format_duration(eta).c_str());
-    } else {
-      std::printf("%s (%s; %lld/%lld epochs, ETA %s)\n", detail, format_duration(m.seconds).c_str(),
-                  static_cast<long long>(done_), static_cast<long long>(total_),
-                  format_duration(eta).c_str());
+    if (bar_.on_terminal()) {
+      bar_.draw(done_, detail);
+      return;
     }
+    std::printf("%s (%s; %lld/%lld epochs, ETA %s)\n", detail, format_duration(m.seconds).c_str(),
+                static_cast<long long>(done_), static_cast<long long>(total_),
+                format_duration(bar_.eta(done_)).c_str());
     std::fflush(stdout);
   }
 
   // A line that stays (a split's or a candidate's result).
   void line(const std::string& text) {
     if (quiet_) return;
-    if (tty_) std::printf("\r\033[K");
+    bar_.clear();
     std::printf("%s\n", text.c_str());
     std::fflush(stdout);
   }
 
   void finish() {
-    if (!quiet_ && tty_) std::printf("\r\033[K");
+    if (!quiet_) bar_.clear();
     std::fflush(stdout);
   }
 
  private:
-  double since_start() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
   bool quiet_;
-  bool tty_;
+  ProgressBar bar_;
   int64_t total_;
   int64_t done_ = 0;
-  std::chrono::steady_clock::time_point start_;
 };
 
 // Trains `candidate` on `data` through the same entry point as `collab train` (so a candidate

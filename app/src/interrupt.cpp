@@ -15,6 +15,7 @@ namespace {
 volatile std::sig_atomic_t g_signal = 0;
 volatile std::sig_atomic_t g_count = 0;
 volatile std::sig_atomic_t g_record_only = 0;  // set before the handlers are installed
+volatile std::sig_atomic_t g_stop_only = 0;    // likewise: kStopThenExit, no checkpoint to save
 
 void write_stderr(const char* text) {
   // write(2) is async-signal-safe; a failed write has nowhere better to go.
@@ -32,10 +33,18 @@ void on_signal(int sig) {
     // The second signal: exit now. _exit runs no destructors and flushes nothing, which is what
     // leaves the files as they are; a checkpoint being written stays a temporary file that the
     // next resume deletes.
-    write_stderr("collab: second interrupt: exiting at once; the checkpoints on disk are intact\n");
+    write_stderr(g_stop_only ? "collab: second interrupt: exiting at once\n"
+                             : "collab: second interrupt: exiting at once; the checkpoints on disk "
+                               "are intact\n");
     ::_exit(128 + sig);
   }
   g_signal = sig;
+  if (g_stop_only) {
+    write_stderr(sig == SIGTERM ? "collab: SIGTERM received: stopping\n"
+                                : "collab: SIGINT received: stopping (interrupt again to exit at "
+                                  "once)\n");
+    return;
+  }
   write_stderr(sig == SIGTERM ? "collab: SIGTERM received: finishing the current step, then "
                                 "saving a checkpoint\n"
                               : "collab: SIGINT received: finishing the current step, then saving "
@@ -47,6 +56,7 @@ void on_signal(int sig) {
 void install_interrupt_handlers(InterruptMode mode) {
   const bool record_only = mode == InterruptMode::kRecordOnly;
   g_record_only = record_only ? 1 : 0;
+  g_stop_only = mode == InterruptMode::kStopThenExit ? 1 : 0;
   struct sigaction action;
   std::memset(&action, 0, sizeof action);
   action.sa_handler = on_signal;

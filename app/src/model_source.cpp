@@ -1,5 +1,6 @@
 #include "collab/app/model_source.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
@@ -112,6 +113,11 @@ TrainingRatings load_training_ratings(const LoadedModel& loaded, std::ostream& w
     out.items.push_back(i);
     out.items_by_user[static_cast<size_t>(u)].push_back(i);
     ++out.item_counts[static_cast<size_t>(i)];
+  }
+  // Ascending and once each: the form top_k_of_row and top_k_for_users skip items in.
+  for (auto& items : out.items_by_user) {
+    std::sort(items.begin(), items.end());
+    items.erase(std::unique(items.begin(), items.end()), items.end());
   }
   return out;
 }

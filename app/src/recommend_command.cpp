@@ -1,7 +1,9 @@
-// `collab recommend MODEL --user RAW_ID | --ratings "ITEM:RATING,..."`: top-k items for a
-// trained user (without the items they rated in training unless --include-seen), or for a new
-// user folded in from a few ratings (infer/fold_in.h), or with no ratings at all a fallback
-// ranking: items by learned bias, or the mean (representative) user.
+// `collab recommend MODEL --user RAW_ID | --ratings "ITEM:RATING,..." | --all-users | --users
+// FILE`: top-k items for a trained user (without the items they rated in training unless
+// --include-seen), or for a new user folded in from a few ratings (infer/fold_in.h), or with no
+// ratings at all a fallback ranking: items by learned bias, or the mean (representative) user;
+// or every trained user's list (or FILE's users') as CSV / JSON Lines rows
+// (recommendation_lists.h).
 #include <algorithm>
 #include <cmath>
 #include <cxxopts.hpp>
@@ -17,12 +19,15 @@
 #include "collab/app/model_args.h"
 #include "collab/app/model_source.h"
 #include "collab/app/ranked_items.h"
+#include "collab/app/recommendation_lists.h"
 #include "collab/common/error.h"
+#include "collab/common/file_io.h"
 #include "collab/common/text.h"
 #include "collab/data/item_lookup.h"
 #include "collab/models/layers.h"
 #include "collab/infer/fold_in.h"
 #include "collab/infer/top_k.h"
+#include "collab/infer/user_scores.h"
 
 namespace collab {
 
@@ -65,25 +70,30 @@ std::vector<GivenRating> parse_given_ratings(const std::string& text, const Voca
 
 // What recommend ranks, and how it says so.
 struct Ranking {
-  torch::Tensor scores;          // [n_items]
+  torch::Tensor scores;          // [n_items]; undefined when `top` is already ranked
   std::vector<int64_t> exclude;  // items left out of the ranking
+  std::vector<ScoredItem> top;   // a trained user's list, ranked as --all-users ranks it
   std::string mode, description;
   json user = nullptr;  // the trained user's raw id, or null
 };
 
+// A trained user's list comes from the same blocked scorer and top-k as --all-users
+// (infer/user_scores.h), so the two commands agree item for item.
 Ranking rank_for_trained_user(const LoadedModel& loaded, const std::string& raw,
-                              bool include_seen) {
+                              bool include_seen, int64_t k) {
   const auto user = loaded.users.find(raw);
   if (!user) {
     throw Error("user \"" + raw + "\" is not one of the model's " +
                 std::to_string(loaded.users.size()) + " users (use --ratings for a new user)");
   }
-  const int64_t n_items = loaded.items.size();
-  const torch::Tensor pairs = torch::stack(
-      {torch::full({n_items}, *user, torch::kLong), torch::arange(n_items, torch::kLong)}, 1);
   Ranking out;
-  out.scores = loaded.model->forward(pairs);
-  if (!include_seen) out.exclude = load_training_ratings(loaded, std::cerr).items_by_user[*user];
+  std::vector<std::vector<int64_t>> seen;
+  if (!include_seen) {
+    seen = load_training_ratings(loaded, std::cerr).items_by_user;
+    out.exclude = seen[static_cast<size_t>(*user)];
+  }
+  top_k_for_users(UserScorer(*loaded.model, loaded.items.size()), {*user}, seen, k,
+                  [&](std::vector<UserTopK>&& lists) { out.top = std::move(lists.front().items); });
   out.mode = "trained user";
   out.description = "user " + raw;
   out.user = raw;
@@ -146,7 +156,8 @@ Ranking rank_without_ratings(CollabModelImpl& model, const std::optional<std::st
 
 void print_ranking(const LoadedModel& loaded, const Ranking& ranking, int64_t k, bool as_json) {
   const std::string arch = loaded.model->arch();
-  const auto top = top_k(ranking.scores, k, ranking.exclude);
+  const auto top =
+      ranking.scores.defined() ? top_k(ranking.scores, k, ranking.exclude) : ranking.top;
   if (as_json) {
     json items = json::array();
     for (size_t r = 0; r < top.size(); ++r) {
@@ -173,12 +184,53 @@ void print_ranking(const LoadedModel& loaded, const Ranking& ranking, int64_t k,
   print_ranked_items(std::cout, top, loaded.items, "rating");
 }
 
+// --all-users or --users FILE, checked against the options that go with one user.
+bool many_users_asked(const cxxopts::ParseResult& result) {
+  const bool many = result.count("all-users") || result.count("users");
+  if (result.count("all-users") && result.count("users")) {
+    throw std::invalid_argument("give --all-users or --users FILE, not both");
+  }
+  for (const char* single : {"user", "ratings", "json", "fallback"}) {
+    if (many && result.count(single)) {
+      throw std::invalid_argument(std::string("--") + single +
+                                  " is for one user's list, not --all-users or --users" +
+                                  (std::string(single) == "json" ? " (use --format jsonl)" : ""));
+    }
+  }
+  for (const char* rows_only : {"format", "output"}) {
+    if (!many && result.count(rows_only)) {
+      throw std::invalid_argument(std::string("--") + rows_only +
+                                  " goes with --all-users or --users FILE");
+    }
+  }
+  return many;
+}
+
+int recommend_many(const std::string& model, const cxxopts::ParseResult& result, int64_t k,
+                   bool include_seen) {
+  ListsRequest request;
+  request.format = parse_list_format(result["format"].as<std::string>());
+  request.k = k;
+  const std::string output = result.count("output") ? result["output"].as<std::string>() : "";
+  if (!output.empty()) refuse_overwriting_input(output, model, "the model it reads");
+  const LoadedModel loaded = load_trained_model(model);
+  torch::NoGradGuard no_grad;
+  if (result.count("users")) {
+    request.users = read_user_list(result["users"].as<std::string>(), loaded.users);
+  } else {
+    for (int64_t u = 0; u < loaded.users.size(); ++u) request.users.push_back(u);
+  }
+  if (!include_seen) request.seen = load_training_ratings(loaded, std::cerr).items_by_user;
+  return recommend_for_users(loaded, request, output);
+}
+
 }  // namespace
 
 int recommend_command(int argc, char** argv) {
   cxxopts::Options options("collab recommend",
-                           "Top-k items for a user of a trained model, or for a new user from a "
-                           "few ratings: collab recommend MODEL --user RAW_ID [-k 10]");
+                           "Top-k items for a user of a trained model, for a new user from a few "
+                           "ratings, or for every user: collab recommend MODEL --user RAW_ID "
+                           "[-k 10] | --all-users [--format csv|jsonl] [--output FILE]");
   options.positional_help("MODEL (a .ckpt file, a run dir, or an exported model.pt)");
   // clang-format off
   options.add_options()
@@ -192,7 +244,13 @@ int recommend_command(int argc, char** argv) {
        cxxopts::value<std::string>())
       ("prior-weight", "fold-in: pull towards the trained users' distribution",
        cxxopts::value<double>()->default_value("0.8"))
-      ("json", "print JSON instead of a table");
+      ("json", "print JSON instead of a table")
+      ("all-users", "every trained user's list, as rows user,rank,item,title,score")
+      ("users", "the lists of the raw user ids in FILE, one a line", cxxopts::value<std::string>())
+      ("format", "--all-users/--users rows: \"csv\" or \"jsonl\" (JSON Lines)",
+       cxxopts::value<std::string>()->default_value("csv"))
+      ("output", "--all-users/--users: write the rows to FILE (whole or not at all), not stdout",
+       cxxopts::value<std::string>());
   // clang-format on
   const ModelArgs parsed =
       parse_model_args(options, argc, argv, "recommend", "collab recommend MODEL --user ID");
@@ -206,11 +264,13 @@ int recommend_command(int argc, char** argv) {
   const bool include_seen = result.count("include-seen") > 0;
   const bool as_json = result.count("json") > 0;
 
+  if (many_users_asked(result)) return recommend_many(parsed.model, result, k, include_seen);
+
   const LoadedModel loaded = load_trained_model(parsed.model);
   torch::NoGradGuard no_grad;
   Ranking ranking;
   if (result.count("user")) {
-    ranking = rank_for_trained_user(loaded, result["user"].as<std::string>(), include_seen);
+    ranking = rank_for_trained_user(loaded, result["user"].as<std::string>(), include_seen, k);
   } else {
     const auto given = result.count("ratings")
                            ? parse_given_ratings(result["ratings"].as<std::string>(), loaded.items)

@@ -6,6 +6,8 @@
 #include <unordered_set>
 
 #include "collab/common/error.h"
+#include "collab/infer/top_k.h"
+#include "collab/infer/user_scores.h"
 
 namespace collab {
 
@@ -91,26 +93,10 @@ RankingMetrics ranking_metrics_from_lists(const std::vector<std::vector<int64_t>
 
 std::vector<int64_t> top_k_items(const float* scores, int64_t n_items,
                                  const std::vector<int64_t>& exclude, int64_t k) {
-  std::vector<int64_t> candidates;
-  candidates.reserve(static_cast<size_t>(n_items));
-  auto skip = exclude.begin();
-  for (int64_t i = 0; i < n_items; ++i) {
-    while (skip != exclude.end() && *skip < i) ++skip;
-    if (skip != exclude.end() && *skip == i) continue;
-    candidates.push_back(i);
-  }
-  const auto n = static_cast<int64_t>(std::min<size_t>(static_cast<size_t>(k), candidates.size()));
-  // NaN scores sort last so a diverged model cannot make the order undefined.
-  auto better = [scores](int64_t a, int64_t b) {
-    const float x = scores[a], y = scores[b];
-    const bool xn = std::isnan(x), yn = std::isnan(y);
-    if (xn != yn) return yn;
-    if (!xn && x != y) return x > y;
-    return a < b;
-  };
-  std::partial_sort(candidates.begin(), candidates.begin() + n, candidates.end(), better);
-  candidates.resize(static_cast<size_t>(n));
-  return candidates;
+  std::vector<int64_t> items;
+  if (k <= 0) return items;  // ranking metrics need k >= 1; "none" rather than top_k's "all"
+  for (const ScoredItem& s : top_k_of_row(scores, n_items, exclude, k)) items.push_back(s.item);
+  return items;
 }
 
 RankingMetrics ranking_metrics(const torch::Tensor& scores, const Ratings& train,
@@ -151,21 +137,17 @@ RankingMetrics evaluate_ranking(CollabModelImpl& model, int64_t n_users, int64_t
     if (wanted[static_cast<size_t>(u)]) users.push_back(u);
   }
   torch::Tensor scores = torch::zeros({n_users, n_items});
-  torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
-  const int64_t users_per_chunk = std::max<int64_t>(1, chunk / std::max<int64_t>(1, n_items));
-  const torch::Tensor item_ids = torch::arange(n_items, torch::kLong);
-  for (size_t start = 0; start < users.size(); start += static_cast<size_t>(users_per_chunk)) {
-    const size_t end = std::min(users.size(), start + static_cast<size_t>(users_per_chunk));
+  const UserScorer scorer(model, n_items, device, chunk);
+  const auto per_block = static_cast<size_t>(scorer.users_per_block());
+  for (size_t start = 0; start < users.size(); start += per_block) {
+    const size_t end = std::min(users.size(), start + per_block);
     const torch::Tensor u =
         torch::tensor(std::vector<int64_t>(users.begin() + static_cast<std::ptrdiff_t>(start),
                                            users.begin() + static_cast<std::ptrdiff_t>(end)),
                       torch::kLong);
-    const auto n_u = static_cast<int64_t>(end - start);
-    const torch::Tensor x = torch::stack({u.repeat_interleave(n_items), item_ids.repeat({n_u})}, 1);
-    const torch::Tensor y = model.forward(x.to(device)).to(torch::kCPU, torch::kFloat);
-    scores.index_copy_(0, u, y.view({n_u, n_items}));
+    scores.index_copy_(0, u, scorer.ratings(u));
   }
   model.train(was_training);
   return ranking_metrics(scores, train, test, options);

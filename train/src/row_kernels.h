@@ -9,13 +9,7 @@
 
 #include "collab/train/adam_options.h"
 
-// Functions marked COLLAB_MULTIVERSION are built for AVX2/FMA machines too, picked at load time,
-// while the binary still runs on any x86-64.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define COLLAB_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define COLLAB_MULTIVERSION
-#endif
+#include "collab/common/multiversion.h"  // COLLAB_MULTIVERSION
 
 namespace collab {
 

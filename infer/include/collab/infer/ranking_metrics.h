@@ -57,8 +57,8 @@ std::vector<int64_t> top_k_items(const float* scores, int64_t n_items,
 RankingMetrics ranking_metrics(const torch::Tensor& scores, const Ratings& train,
                                const Ratings& test, const RankingOptions& options);
 
-// Scores every item for each test user with `model` (eval mode, no gradients, `chunk` pairs at a
-// time, on `device`) and computes the metrics above. Only users with a relevant test item are
+// Scores every item for each test user with `model` through a UserScorer (user_scores.h; `chunk`
+// pairs at a time, on `device`) and computes the metrics above. Only users with a relevant test item are
 // scored, so the cost is (those users) x (items) predictions.
 RankingMetrics evaluate_ranking(CollabModelImpl& model, int64_t n_users, int64_t n_items,
                                 const Ratings& train, const Ratings& test,

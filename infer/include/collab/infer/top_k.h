@@ -20,4 +20,11 @@ struct ScoredItem {
 std::vector<ScoredItem> top_k(const torch::Tensor& scores, int64_t k,
                               const std::vector<int64_t>& exclude = {});
 
+// The same selection over one row of raw floats, for callers that rank many rows (every user's
+// scores of a block): `scores` [n_items], `sorted_exclude` ascending. One pass with a bounded
+// heap when k is small, so a row costs about n_items comparisons; the order is top_k's (highest
+// first, ties to the lower index, NaN last). Safe to call from several threads at once.
+std::vector<ScoredItem> top_k_of_row(const float* scores, int64_t n_items,
+                                     const std::vector<int64_t>& sorted_exclude, int64_t k);
+
 }  // namespace collab
