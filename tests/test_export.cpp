@@ -68,6 +68,7 @@ std::vector<Case> cases() {
         {"n_factors", 3},
         {"item_bias", false},
         {"feature_bias", false}}},
+      {"SVDpp", {{"arch", "SVDpp"}, {"n_factors", 4}, {"y_range", {0, 5.5}}}},
       {"FeatureBiases", {{"arch", "FeatureBiases"}, {"y_range", {0, 5.5}}}},
       {"FeatureBiases_no_item_bias", {{"arch", "FeatureBiases"}, {"item_bias", false}}},
   };
@@ -92,7 +93,14 @@ struct Vocabs {
 collab::CollabModel random_model(const Case& c, const Vocabs& v, uint64_t seed) {
   torch::manual_seed(seed);
   collab::ConfigReader reader(c.model, "model", nullptr);
-  collab::CollabModel model = collab::build_model(reader, {v.users.size(), v.items.size()});
+  // Training ratings for SVDpp's implicit feedback: user u rated u % 5 items (user 0 none).
+  collab::Ratings train;
+  for (int64_t u = 0; u < v.users.size(); ++u) {
+    for (int64_t j = 0; j < u % 5; ++j) train.push_back(u, (u * 7 + j * 3) % v.items.size(), 3, 0);
+  }
+  collab::ModelShape shape(v.users.size(), v.items.size());
+  shape.train = &train;
+  collab::CollabModel model = collab::build_model(reader, shape);
   torch::NoGradGuard no_grad;
   for (auto& p : model->parameters()) p.normal_(0.0, 0.4);
   for (auto& b : model->named_buffers()) {

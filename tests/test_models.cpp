@@ -271,7 +271,8 @@ TEST(DotProduct, ForwardEqualsHandComputation) {
 TEST(Registry, BuildsEachArchitectureByName) {
   EXPECT_EQ(collab::architectures(),
             (std::vector<std::string>{"DotProduct", "DotProductBias", "CollabNN", "Biases",
-                                      "ContentBased", "HybridDotProductBias", "FeatureBiases"}));
+                                      "ContentBased", "HybridDotProductBias", "FeatureBiases",
+                                      "SVDpp"}));
   for (const std::string& arch : collab::architectures()) {
     const json config = {{"arch", arch}};
     json resolved;

@@ -114,6 +114,8 @@ json model_for(const std::string& arch) {
     return {{"arch", "HybridDotProductBias"}, {"n_factors", 4}, {"y_range", {0, 5.5}}};
   }
   if (arch == "DotProductBias") return kDotProductBias;
+  // SVDpp's rated-item lists are buffers sized by the data: they must resume too.
+  if (arch == "SVDpp") return {{"arch", "SVDpp"}, {"n_factors", 4}, {"y_range", {0, 5.5}}};
   // Without BatchNorm and dropout CollabNN trains through the fused step (train/fused_nn.h).
   if (arch == "PlainCollabNN") {
     return {{"arch", "CollabNN"}, {"user_embedding", 5}, {"item_embedding", 6}, {"layers", {8, 4}}};
@@ -170,7 +172,8 @@ TEST_P(ResumeEachArch, FromAnEpochEndAndFromMidEpochIsBitIdentical) {
 
 INSTANTIATE_TEST_SUITE_P(Archs, ResumeEachArch,
                          testing::Values("DotProduct", "DotProductBias", "CollabNN",
-                                         "PlainCollabNN", "ContentBased", "HybridDotProductBias"));
+                                         "PlainCollabNN", "ContentBased", "HybridDotProductBias",
+                                         "SVDpp"));
 
 // A real interruption: `collab train` killed with SIGKILL as soon as a mid-epoch checkpoint is
 // on disk (possibly while it writes the next one), then resumed. CollabNN, as autograd steps are

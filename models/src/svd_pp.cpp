@@ -77,11 +77,11 @@ def implicit_term(self, users: Tensor) -> Tensor:
     count = self.rated_offsets.index_select(0, users + 1) - start
     segment = torch.repeat_interleave(count)
     first = count.cumsum(0) - count
-    position = (torch.arange(segment.size(0), dtype=torch.int64, device=count.device) -
+    position = (torch.ones_like(segment).cumsum(0) - 1 -
                 first.index_select(0, segment) + start.index_select(0, segment))
     rows = torch.embedding(self.implicit_factors_weight, self.rated_items.index_select(0, position))
-    total = torch.zeros([users.size(0), self.implicit_factors_weight.size(1)],
-                        dtype=rows.dtype, device=rows.device).index_add(0, segment, rows)
+    total = rows.new_zeros([users.size(0), self.implicit_factors_weight.size(1)])
+    total = total.index_add(0, segment, rows)
     return total * count.clamp_min(1).to(rows.dtype).rsqrt().unsqueeze(1)
 
 def forward(self, x: Tensor) -> Tensor:
