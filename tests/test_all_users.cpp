@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collab/app/interrupt.h"
-#include "collab/app/model_source.h"
+#include "collab/serve/model_source.h"
 #include "collab/app/recommendation_lists.h"
 #include "collab/infer/top_k.h"
 #include "collab/infer/user_scores.h"

@@ -14,7 +14,7 @@
 
 #include "collab/app/commands.h"
 #include "collab/app/model_args.h"
-#include "collab/app/model_source.h"
+#include "collab/serve/model_source.h"
 #include "collab/common/error.h"
 #include "collab/common/svg_plot.h"
 #include "collab/train/checkpoint.h"

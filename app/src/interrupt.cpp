@@ -17,6 +17,11 @@ volatile std::sig_atomic_t g_count = 0;
 volatile std::sig_atomic_t g_record_only = 0;  // set before the handlers are installed
 volatile std::sig_atomic_t g_stop_only = 0;    // likewise: kStopThenExit, no checkpoint to save
 
+volatile std::sig_atomic_t g_reloads = 0;  // SIGHUPs received
+std::sig_atomic_t g_reloads_taken = 0;     // read by take_reload_request only
+
+void on_reload_signal(int) { g_reloads = g_reloads + 1; }
+
 void write_stderr(const char* text) {
   // write(2) is async-signal-safe; a failed write has nowhere better to go.
   const ssize_t ignored = ::write(STDERR_FILENO, text, std::strlen(text));
@@ -72,6 +77,22 @@ void install_interrupt_handlers(InterruptMode mode) {
     if (!record_only && sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
     sigaction(sig, &action, nullptr);
   }
+}
+
+void install_reload_handler() {
+  struct sigaction action;
+  std::memset(&action, 0, sizeof action);
+  action.sa_handler = on_reload_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &action, nullptr);
+}
+
+bool take_reload_request() {
+  const std::sig_atomic_t now = g_reloads;
+  if (now == g_reloads_taken) return false;
+  g_reloads_taken = now;
+  return true;
 }
 
 int interrupt_signal() {

@@ -28,6 +28,7 @@ const Command kCommands[] = {
     {"interpret", collab::interpret_command, "item biases and a PCA map of the item factors"},
     {"lr-find", collab::lr_find_command, "fastai's learning-rate finder: a suggested lr_max"},
     {"tune", collab::tune_command, "hyper-parameter search: random, grid, successive halving"},
+    {"serve", collab::serve_command, "an HTTP JSON API and an explorer page for a trained model"},
     {"compare", collab::compare_command, "train models on the same splits, compare their metrics"},
     {"launch", collab::launch_command,
      "run N local workers of a distributed train (torchrun-like)"},

@@ -15,13 +15,14 @@
 
 #include "collab/app/commands.h"
 #include "collab/app/model_args.h"
-#include "collab/app/model_source.h"
 #include "collab/common/error.h"
 #include "collab/common/file_io.h"
 #include "collab/common/text.h"
 #include "collab/common/utf8.h"
 #include "collab/data/delimited.h"
 #include "collab/data/ratings.h"
+#include "collab/serve/model_source.h"
+#include "collab/serve/queries.h"
 
 namespace collab {
 
@@ -92,14 +93,8 @@ Predictions predict_rows(const LoadedModel& loaded, const std::vector<PairRow>& 
     flat.push_back(*i);
   }
   out.values.assign(rows.size(), std::nan(""));
-  if (!known.empty()) {
-    torch::NoGradGuard no_grad;
-    const torch::Tensor x =
-        torch::from_blob(flat.data(), {static_cast<int64_t>(known.size()), 2}, torch::kLong);
-    const torch::Tensor y = loaded.model->forward(x).to(torch::kDouble).contiguous();
-    const double* p = y.data_ptr<double>();
-    for (size_t k = 0; k < known.size(); ++k) out.values[known[k]] = p[k];
-  }
+  const auto known_values = predict_pairs(*loaded.model, std::move(flat));
+  for (size_t k = 0; k < known.size(); ++k) out.values[known[k]] = known_values[k];
   return out;
 }
 

@@ -17,171 +17,43 @@
 
 #include "collab/app/commands.h"
 #include "collab/app/model_args.h"
-#include "collab/app/model_source.h"
 #include "collab/app/ranked_items.h"
 #include "collab/app/recommendation_lists.h"
 #include "collab/common/error.h"
 #include "collab/common/file_io.h"
-#include "collab/common/text.h"
-#include "collab/data/item_lookup.h"
-#include "collab/models/layers.h"
-#include "collab/infer/fold_in.h"
-#include "collab/infer/top_k.h"
 #include "collab/infer/user_scores.h"
+#include "collab/serve/model_source.h"
+#include "collab/serve/queries.h"
 
 namespace collab {
 
 namespace {
 
-struct GivenRating {
-  int64_t item;
-  float rating;
-};
-
-// "50:5,Star Wars (1977):4": entries split at commas, each at its last colon; items by raw id or
-// title (titles with commas need their raw id).
-std::vector<GivenRating> parse_given_ratings(const std::string& text, const Vocabulary& items) {
-  std::vector<GivenRating> out;
-  std::stringstream in(text);
-  std::string entry;
-  while (std::getline(in, entry, ',')) {
-    const std::string e(trim(entry));
-    if (e.empty()) continue;
-    const auto colon = e.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == e.size()) {
-      throw std::invalid_argument("--ratings: \"" + e + "\" is not ITEM:RATING");
-    }
-    const std::string item(trim(e.substr(0, colon))), value(trim(e.substr(colon + 1)));
-    size_t used = 0;
-    double rating = 0;
-    try {
-      rating = std::stod(value, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != value.size() || !std::isfinite(rating)) {
-      throw std::invalid_argument("--ratings: rating \"" + value + "\" of item \"" + item +
-                                  "\" is not a number");
-    }
-    out.push_back({find_item(items, item), static_cast<float>(rating)});
-  }
-  return out;
-}
-
-// What recommend ranks, and how it says so.
-struct Ranking {
-  torch::Tensor scores;          // [n_items]; undefined when `top` is already ranked
-  std::vector<int64_t> exclude;  // items left out of the ranking
-  std::vector<ScoredItem> top;   // a trained user's list, ranked as --all-users ranks it
-  std::string mode, description;
-  json user = nullptr;  // the trained user's raw id, or null
-};
-
-// A trained user's list comes from the same blocked scorer and top-k as --all-users
-// (infer/user_scores.h), so the two commands agree item for item.
-Ranking rank_for_trained_user(const LoadedModel& loaded, const std::string& raw,
-                              bool include_seen, int64_t k) {
-  const auto user = loaded.users.find(raw);
-  if (!user) {
-    throw Error("user \"" + raw + "\" is not one of the model's " +
-                std::to_string(loaded.users.size()) + " users (use --ratings for a new user)");
-  }
-  Ranking out;
-  std::vector<std::vector<int64_t>> seen;
-  if (!include_seen) {
-    seen = load_training_ratings(loaded, std::cerr).items_by_user;
-    out.exclude = seen[static_cast<size_t>(*user)];
-  }
-  top_k_for_users(UserScorer(*loaded.model, loaded.items.size()), {*user}, seen, k,
-                  [&](std::vector<UserTopK>&& lists) { out.top = std::move(lists.front().items); });
-  out.mode = "trained user";
-  out.description = "user " + raw;
-  out.user = raw;
-  return out;
-}
-
-Ranking rank_for_folded_in_user(CollabModelImpl& model, const std::vector<GivenRating>& given,
-                                double prior_weight, bool include_seen) {
-  Ranking out;
-  std::vector<int64_t> items;
-  std::vector<float> ratings;
-  for (const auto& g : given) {
-    items.push_back(g.item);
-    ratings.push_back(g.rating);
-    if (!include_seen) out.exclude.push_back(g.item);
-  }
-  FoldInOptions fold;
-  fold.prior_weight = prior_weight;
-  if (fold.prior_weight < 0) throw std::invalid_argument("--prior-weight must be >= 0");
-  torch::Tensor w;
-  {
-    // CollabNN's fold-in takes gradient steps: it needs autograd back.
-    torch::AutoGradMode grad(true);
-    w = fold_in_user(model, items, ratings, fold);
-  }
-  out.scores = model.score_items(w);
-  out.mode = "fold-in";
-  out.description = "a new user folded in from " + std::to_string(given.size()) + " rating(s)";
-  return out;
-}
-
-// A new user with no ratings: `fallback` "bias" (the default when the model has an item bias)
-// or "mean-user".
-Ranking rank_without_ratings(CollabModelImpl& model, const std::optional<std::string>& fallback) {
-  const bool has_bias = model.learned_item_bias().has_value();
-  const std::string mode = fallback ? *fallback : (has_bias ? "bias" : "mean-user");
-  const torch::Tensor mean_user = model.user_vectors().mean(0);
-  Ranking out;
-  if (mode == "bias") {
-    // The biases alone: the mean user's bias (where there is one) and no factors. Its ranking is
-    // the items' bias order whatever the user part is.
-    const auto r = model.bias_ratings(mean_user);
-    if (!r) {
-      throw Error("--fallback bias: " + model.arch() +
-                  " has no item bias (use --fallback mean-user)");
-    }
-    out.scores = sigmoid_range(*r, model.y_range());
-    out.mode = "fallback: item bias";
-    out.description = "a new user with no ratings (items ranked by learned bias)";
-  } else if (mode == "mean-user") {
-    out.scores = model.score_items(mean_user);
-    out.mode = "fallback: mean user";
-    out.description = "a new user with no ratings (the mean trained user's predictions)";
-  } else {
-    throw std::invalid_argument("--fallback must be \"bias\" or \"mean-user\", not \"" + mode +
-                                "\"");
-  }
-  return out;
-}
-
-void print_ranking(const LoadedModel& loaded, const Ranking& ranking, int64_t k, bool as_json) {
+void print_recommendations(const LoadedModel& loaded, const Recommendations& list,
+                           const std::optional<std::string>& user, bool as_json) {
   const std::string arch = loaded.model->arch();
-  const auto top =
-      ranking.scores.defined() ? top_k(ranking.scores, k, ranking.exclude) : ranking.top;
   if (as_json) {
     json items = json::array();
-    for (size_t r = 0; r < top.size(); ++r) {
+    for (size_t r = 0; r < list.items.size(); ++r) {
       items.push_back({{"rank", r + 1},
-                       {"item", loaded.items.raw(top[r].item)},
-                       {"title", loaded.items.title(top[r].item)},
-                       {"score", top[r].score}});
+                       {"item", loaded.items.raw(list.items[r].item)},
+                       {"title", loaded.items.title(list.items[r].item)},
+                       {"score", list.items[r].score}});
     }
     const json out = {{"model", loaded.path},
                       {"arch", arch},
-                      {"user", ranking.user},
-                      {"mode", ranking.mode},
-                      {"excluded", ranking.exclude.size()},
+                      {"user", user ? json(*user) : json(nullptr)},
+                      {"mode", list.mode},
+                      {"excluded", list.excluded},
                       {"items", items}};
     std::cout << json_text(out) << "\n";
     return;
   }
-  std::cout << ranking.description << ": top " << top.size() << " of " << loaded.items.size()
-            << " items by predicted rating (" << arch << ", " << ranking.mode;
-  if (!ranking.exclude.empty()) {
-    std::cout << "; " << ranking.exclude.size() << " rated items left out";
-  }
+  std::cout << list.description << ": top " << list.items.size() << " of " << loaded.items.size()
+            << " items by predicted rating (" << arch << ", " << list.mode;
+  if (list.excluded > 0) std::cout << "; " << list.excluded << " rated items left out";
   std::cout << ")\n";
-  print_ranked_items(std::cout, top, loaded.items, "rating");
+  print_ranked_items(std::cout, list.items, loaded.items, "rating");
 }
 
 // --all-users or --users FILE, checked against the options that go with one user.
@@ -268,25 +140,30 @@ int recommend_command(int argc, char** argv) {
 
   const LoadedModel loaded = load_trained_model(parsed.model);
   torch::NoGradGuard no_grad;
-  Ranking ranking;
+  Recommendations list;
+  std::optional<std::string> user;
   if (result.count("user")) {
-    ranking = rank_for_trained_user(loaded, result["user"].as<std::string>(), include_seen, k);
+    user = result["user"].as<std::string>();
+    std::vector<std::vector<int64_t>> seen;
+    if (!include_seen) seen = load_training_ratings(loaded, std::cerr).items_by_user;
+    const UserScorer scorer(*loaded.model, loaded.items.size());
+    list = recommend_for_trained_user(scorer, loaded.users, *user, seen, k);
   } else {
     const auto given = result.count("ratings")
                            ? parse_given_ratings(result["ratings"].as<std::string>(), loaded.items)
                            : std::vector<GivenRating>();
     if (!given.empty()) {
-      ranking = rank_for_folded_in_user(*loaded.model, given, result["prior-weight"].as<double>(),
-                                        include_seen);
+      list = recommend_for_new_user(*loaded.model, given, result["prior-weight"].as<double>(),
+                                    include_seen, k);
     } else {
       const auto fallback = result.count("fallback")
                                 ? std::optional<std::string>(result["fallback"].as<std::string>())
                                 : std::nullopt;
-      ranking = rank_without_ratings(*loaded.model, fallback);
-      if (!as_json) std::cerr << "no ratings given: " << ranking.description << "\n";
+      list = recommend_without_ratings(*loaded.model, fallback, k);
+      if (!as_json) std::cerr << "no ratings given: " << list.description << "\n";
     }
   }
-  print_ranking(loaded, ranking, k, as_json);
+  print_recommendations(loaded, list, user, as_json);
   return 0;
 }
 

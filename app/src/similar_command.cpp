@@ -19,53 +19,31 @@
 
 #include "collab/app/commands.h"
 #include "collab/app/model_args.h"
-#include "collab/app/model_source.h"
 #include "collab/app/ranked_items.h"
 #include "collab/common/error.h"
-#include "collab/data/item_features.h"
-#include "collab/data/item_lookup.h"
-#include "collab/infer/neighbours.h"
+#include "collab/serve/model_source.h"
+#include "collab/serve/queries.h"
 
 namespace collab {
 
 namespace {
 
-// The query: a trained item's factors, or a new item's built from its content features.
-struct Query {
-  torch::Tensor vector;
-  int64_t item = -1;     // the trained item, or -1
-  std::string features;  // the new item's --features, or ""
-};
-
-Query new_item_query(const LoadedModel& loaded, const std::string& spec) {
-  const auto new_item = loaded.model->item_from_features(parse_item_features(spec));
-  if (!new_item) {
-    throw Error("--features needs a model that reads item features into item factors; " +
-                loaded.path + " is " + loaded.model->arch());
-  }
-  return {new_item->factors, -1, spec};
-}
-
-// The items rated fewer than `min_ratings` times in training. Without the training data they
-// are none (with a warning) unless --min-ratings was given (`required`).
-std::vector<int64_t> rarely_rated_items(const LoadedModel& loaded, int64_t min_ratings,
-                                        bool required) {
-  std::vector<int64_t> out;
-  if (min_ratings <= 0) return out;
+// Training rating counts per item, for leaving rarely-rated neighbours out. Without the training
+// data they are none (with a warning) unless --min-ratings was given (`required`).
+std::vector<int64_t> training_item_counts(const LoadedModel& loaded, int64_t min_ratings,
+                                          bool required) {
+  if (min_ratings <= 0) return {};
   try {
-    const auto counts = load_training_ratings(loaded, std::cerr).item_counts;
-    for (int64_t i = 0; i < loaded.items.size(); ++i) {
-      if (counts[static_cast<size_t>(i)] < min_ratings) out.push_back(i);
-    }
+    return load_training_ratings(loaded, std::cerr).item_counts;
   } catch (const Error& e) {
     // The counts need the training data; without it the neighbours are still well defined.
     if (required) throw;
     std::cerr << "warning: " << e.what() << "; neighbours include rarely-rated items\n";
   }
-  return out;
+  return {};
 }
 
-void print_neighbours(const LoadedModel& loaded, const Query& query, int64_t min_ratings,
+void print_neighbours(const LoadedModel& loaded, const ItemQuery& query, int64_t min_ratings,
                       const std::vector<ScoredItem>& neighbours, bool as_json) {
   const Vocabulary& items = loaded.items;
   if (as_json) {
@@ -134,23 +112,14 @@ int similar_command(int argc, char** argv) {
   const int64_t k = result["k"].as<int64_t>();
   if (k < 0) throw std::invalid_argument("-k must be >= 0 (0: all items)");
 
-  const LoadedModel loaded = load_trained_model(parsed.model);
-  const torch::Tensor factors = loaded.model->item_factor_table();
-  Query query;
-  std::vector<int64_t> exclude;
-  if (by_features) {
-    query = new_item_query(loaded, result["features"].as<std::string>());
-  } else {
-    query.item = find_item(loaded.items, result["item"].as<std::string>());
-    query.vector = factors[query.item];
-    exclude.push_back(query.item);
-  }
   const int64_t min_ratings = result["min-ratings"].as<int64_t>();
   if (min_ratings < 0) throw std::invalid_argument("--min-ratings must be >= 0 (0: keep all)");
-  for (const int64_t i : rarely_rated_items(loaded, min_ratings, result.count("min-ratings") > 0)) {
-    exclude.push_back(i);
-  }
-  const auto neighbours = centred_nearest_items(factors, query.vector, exclude, k);
+  const LoadedModel loaded = load_trained_model(parsed.model);
+  const ItemQuery query = by_features
+                              ? new_item_query(loaded, result["features"].as<std::string>())
+                              : trained_item_query(loaded, result["item"].as<std::string>());
+  const auto counts = training_item_counts(loaded, min_ratings, result.count("min-ratings") > 0);
+  const auto neighbours = similar_items(loaded, query, counts, min_ratings, k);
   print_neighbours(loaded, query, min_ratings, neighbours, result.count("json") > 0);
   return 0;
 }

@@ -17,5 +17,6 @@ int compare_command(int argc, char** argv);
 int launch_command(int argc, char** argv);
 int lr_find_command(int argc, char** argv);
 int tune_command(int argc, char** argv);
+int serve_command(int argc, char** argv);
 
 }  // namespace collab

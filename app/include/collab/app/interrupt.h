@@ -25,6 +25,11 @@ int interrupt_signal();
 // How many signals were received since install_interrupt_handlers.
 int interrupt_count();
 
+// SIGHUP as a request to reload (`collab serve` re-reads its model): the handler only counts it.
+void install_reload_handler();
+// Whether a SIGHUP came since the last call.
+bool take_reload_request();
+
 // "SIGINT", "SIGTERM", or "a signal".
 const char* signal_name(int signal);
 

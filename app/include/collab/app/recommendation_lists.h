@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "collab/app/model_source.h"
+#include "collab/serve/model_source.h"
 #include "collab/data/vocabulary.h"
 #include "collab/infer/user_scores.h"
 

@@ -35,6 +35,7 @@ LoadedModel load_trained_model(const std::string& path);
 struct TrainingRatings {
   std::vector<int64_t> users;
   std::vector<int64_t> items;
+  std::vector<float> ratings;                       // the rating of each (user, item) row
   std::vector<std::vector<int64_t>> items_by_user;  // [n_users]: items each rated, ascending
   std::vector<int64_t> item_counts;                 // [n_items]
 };

@@ -1,4 +1,4 @@
-#include "collab/app/model_source.h"
+#include "collab/serve/model_source.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -111,6 +111,7 @@ TrainingRatings load_training_ratings(const LoadedModel& loaded, std::ostream& w
     }
     out.users.push_back(u);
     out.items.push_back(i);
+    out.ratings.push_back(data.train.ratings[r]);
     out.items_by_user[static_cast<size_t>(u)].push_back(i);
     ++out.item_counts[static_cast<size_t>(i)];
   }
