@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
+# The browser test's one npm package (playwright-core, pinned by tests/browser/package-lock.json);
+# without npm or the registry the test reports a skip.
+if [ ! -d tests/browser/node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) ||
+    echo "test.sh: npm ci failed in tests/browser: the browser test will be skipped" >&2
+fi
 if [ -z "${COLLAB_DATA_DIR:-}" ] && [ -d ../shared/data/ml-100k ]; then
   export COLLAB_DATA_DIR="$(cd ../shared/data && pwd)"
 fi
