@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev libcxxopts-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev   # collab data fetch
   libcpp-httplib-dev      # collab serve's HTTP server
+  libopenblas0-openmp     # LibTorch's libblas.so.3 becomes OpenBLAS (OpenMP, as LibTorch)
   libgtest-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev libomp-14-dev   # sanitizer preset and libFuzzer targets
 )
