@@ -48,6 +48,32 @@ std::string resolve_path(const std::string& value, const std::string& base_dir,
   return p.lexically_normal().string();
 }
 
+namespace {
+
+// data.delimiter: one or more characters ("\t", ",", "::"), none of them a line end or a quote
+// (a record is one line, and quotes belong to CSV fields).
+std::string read_delimiter(ConfigReader& r, const std::string& fallback) {
+  const std::string delimiter = r.string("delimiter", fallback);
+  if (delimiter.empty() || delimiter.size() > 8 ||
+      delimiter.find_first_of("\r\n\"") != std::string::npos) {
+    r.fail("delimiter",
+           "expected 1 to 8 characters such as \"\\t\", \",\" or \"::\" (no line "
+           "end, no quote), got " +
+               quoted_for_message(delimiter));
+  }
+  return delimiter;
+}
+
+TextEncoding read_encoding(ConfigReader& r, TextEncoding fallback) {
+  const std::string name =
+      r.choice("encoding", {"auto", "utf-8", "latin-1"}, std::string(text_encoding_name(fallback)));
+  return name == "utf-8"     ? TextEncoding::kUtf8
+         : name == "latin-1" ? TextEncoding::kLatin1
+                             : TextEncoding::kAuto;
+}
+
+}  // namespace
+
 DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
   DataConfig c;
   c.dataset = r.choice("dataset", {"", "ml-100k"}, std::string());
@@ -91,14 +117,10 @@ DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
     c.item_key = ItemKey::kTitle;
   }
 
-  const std::string delimiter = r.string("delimiter", "\t");
-  if (delimiter.size() != 1) {
-    r.fail("delimiter",
-           "expected one character such as \"\\t\" or \",\", got " + quoted_for_message(delimiter));
-  }
-  c.format.delimiter = delimiter[0];
+  c.format.delimiter = read_delimiter(r, "\t");
   c.format.header = r.boolean("header", false);
   c.format.rating_range = r.optional_range("rating_range");
+  c.format.encoding = read_encoding(r, TextEncoding::kAuto);
   const std::string cache = r.choice("cache", {"auto", "always", "never"}, std::string("auto"));
   c.cache.mode = cache == "always"  ? CacheMode::kAlways
                  : cache == "never" ? CacheMode::kNever

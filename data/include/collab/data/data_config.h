@@ -12,6 +12,8 @@
 //     "item_key": "id",         // "id": one vocabulary entry per item id; "title": one per
 //                               // catalogue title (fastai's item_name='title'), needs data.items
 //     "delimiter": "\t", "header": false, "rating_range": null,
+//     "encoding": "auto",       // of the text files: "utf-8", "latin-1" (MovieLens 1M/10M .dat),
+//                               // or "auto" (UTF-8 when valid, else latin-1)
 //     "cache": "auto",          // binary cache of parsed ratings (ratings_cache.h): "auto" (files
 //                               // of 16 MiB or more), "always", "never"
 //     "cache_dir": ""           // default $COLLAB_CACHE_DIR or ~/.cache/collab/ratings
