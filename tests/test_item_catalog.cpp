@@ -98,11 +98,12 @@ TEST(ItemCatalog, AlignsWithAnExistingVocabulary) {
 
 TEST(ItemCatalog, ResizeGrowsWithoutGenres) {
   collab::ItemCatalog catalog;
+  catalog.genre_names = {"Action", "Drama"};
   EXPECT_TRUE(catalog.empty());
   catalog.resize(3);
   EXPECT_FALSE(catalog.empty());
   EXPECT_EQ(catalog.release_dates[2], "");
-  for (int g = 0; g < collab::kMovieLensGenres; ++g) EXPECT_EQ(catalog.genres[2][g], 0);
+  EXPECT_EQ(catalog.genres[2], (std::vector<uint8_t>{0, 0}));  // one flag per genre name
 }
 
 TEST(ItemCatalog, MalformedLineNamesFileAndLine) {

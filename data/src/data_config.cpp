@@ -72,6 +72,45 @@ TextEncoding read_encoding(ConfigReader& r, TextEncoding fallback) {
                              : TextEncoding::kAuto;
 }
 
+// data.items_format (guessed from the catalogue's file name when absent), and for "csv" its
+// data.items_delimiter and data.item_columns {"id", "title", "labels": [...]}.
+CatalogueFormat read_catalogue_format(ConfigReader& r, const std::string& items) {
+  CatalogueFormat f;
+  const std::string guess = catalogue_layout_name(guess_catalogue_layout(items));
+  const std::string layout =
+      r.choice("items_format", {"u.item", "movies.dat", "movies.csv", "csv"}, guess);
+  f.layout = layout == "movies.dat"   ? CatalogueLayout::kMoviesDat
+             : layout == "movies.csv" ? CatalogueLayout::kMoviesCsv
+             : layout == "csv"        ? CatalogueLayout::kCsv
+                                      : CatalogueLayout::kUItem;
+  if (f.layout != CatalogueLayout::kCsv) {
+    for (const char* key : {"items_delimiter", "item_columns"}) {
+      if (r.has(key)) r.fail(key, "only for data.items_format \"csv\"");
+    }
+    return f;
+  }
+  f.delimiter = r.string("items_delimiter", ",");
+  if (f.delimiter.empty() || f.delimiter.find_first_of("\r\n\"") != std::string::npos) {
+    r.fail("items_delimiter", "expected one or more characters, no line end or quote");
+  }
+  if (!r.has("item_columns")) {
+    r.fail("item_columns",
+           "missing; data.items_format \"csv\" needs {\"id\": COLUMN, \"title\": "
+           "COLUMN} (header names), and optionally \"labels\": [COLUMN, ...]");
+  }
+  ConfigReader columns = r.object("item_columns");
+  f.id_column = columns.string("id");
+  f.title_column = columns.string("title");
+  const json labels = columns.raw("labels", json::array());
+  if (!labels.is_array()) columns.fail("labels", "expected an array of column names");
+  for (const auto& l : labels) {
+    if (!l.is_string()) columns.fail("labels", "expected an array of column names");
+    f.label_columns.push_back(l.get<std::string>());
+  }
+  columns.finish();
+  return f;
+}
+
 }  // namespace
 
 DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
@@ -108,6 +147,7 @@ DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
     c.split_seed = static_cast<uint64_t>(r.integer("split_seed", 42, 0));
   }
   c.items = file("items", movielens ? "u.item" : "");
+  c.items_format = read_catalogue_format(r, c.items);
   if (r.choice("item_key", {"id", "title"}, std::string("id")) == "title") {
     if (c.items.empty()) {
       r.fail("item_key",
@@ -121,6 +161,7 @@ DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
   c.format.header = r.boolean("header", false);
   c.format.rating_range = r.optional_range("rating_range");
   c.format.encoding = read_encoding(r, TextEncoding::kAuto);
+  c.items_format.encoding = c.format.encoding;
   const std::string cache = r.choice("cache", {"auto", "always", "never"}, std::string("auto"));
   c.cache.mode = cache == "always"  ? CacheMode::kAlways
                  : cache == "never" ? CacheMode::kNever

@@ -25,9 +25,9 @@ HybridDotProductBiasImpl::HybridDotProductBiasImpl(const HybridDotProductBiasOpt
   // the scale of the free item factors it is added to, and the hybrid starts where DotProductBias
   // does.
   feature_projection =
-      register_module("feature_projection", make_feature_linear(kItemFeatures, options.n_factors));
+      register_module("feature_projection", make_feature_linear(item_features.size(1), options.n_factors));
   if (options.feature_bias) {
-    feature_bias = register_module("feature_bias", make_feature_linear(kItemFeatures, 1));
+    feature_bias = register_module("feature_bias", make_feature_linear(item_features.size(1), 1));
   }
 }
 

@@ -8,7 +8,11 @@
 //     "ratings": "u.data",      // one file, split at random by valid_pct and split_seed ...
 //     "valid_pct": 0.2, "split_seed": 42,
 //     "train": "u1.base", "valid": "u1.test",   // ... or a predefined split
-//     "items": "u.item",        // optional MovieLens item catalogue (titles, genres)
+//     "items": "u.item",        // optional item catalogue (titles, genres; item_catalog.h)
+//     "items_format": "u.item", // "u.item", "movies.dat", "movies.csv" or "csv"; guessed from
+//                               // the file name (movies.dat, movies.csv, else u.item)
+//     "items_delimiter": ",",   // "csv" only, with "item_columns": {"id": "movieId",
+//                               // "title": "title", "labels": ["genres"]} (header names)
 //     "item_key": "id",         // "id": one vocabulary entry per item id; "title": one per
 //                               // catalogue title (fastai's item_name='title'), needs data.items
 //     "delimiter": "\t", "header": false, "rating_range": null,
@@ -25,6 +29,7 @@
 #include <string>
 
 #include "collab/common/config_reader.h"
+#include "collab/data/item_catalog.h"
 #include "collab/data/ratings.h"
 #include "collab/data/ratings_cache.h"
 
@@ -43,7 +48,8 @@ struct DataConfig {
   std::string ratings;  // resolved path, or "" with a predefined split
   std::string train;    // resolved paths of a predefined split
   std::string valid;
-  std::string items;  // resolved path of a MovieLens item catalogue, or ""
+  std::string items;             // resolved path of an item catalogue, or ""
+  CatalogueFormat items_format;  // its layout and encoding
   ItemKey item_key = ItemKey::kId;
   RatingsFormat format;
   RatingsCacheOptions cache;
