@@ -5,6 +5,7 @@
 
 #include "collab/common/error.h"
 #include "collab/common/utf8.h"
+#include "collab/data/datasets.h"
 
 namespace collab {
 
@@ -115,10 +116,13 @@ CatalogueFormat read_catalogue_format(ConfigReader& r, const std::string& items)
 
 DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
   DataConfig c;
-  c.dataset = r.choice("dataset", {"", "ml-100k"}, std::string());
-  const bool movielens = c.dataset == "ml-100k";
+  std::vector<std::string> names = {""};
+  for (const auto& d : known_datasets()) names.push_back(d.name);
+  c.dataset = r.choice("dataset", names, std::string());
+  // A named dataset supplies every file name and format below as its defaults.
+  const KnownDataset* known = c.dataset.empty() ? nullptr : &find_known_dataset(c.dataset);
   const std::string default_dir =
-      movielens ? (fs::path(default_data_root()) / c.dataset).string() : config_dir;
+      known ? (fs::path(default_data_root()) / known->folder).string() : config_dir;
   c.dir = r.has("dir") ? resolve_path(r.string("dir"), config_dir, r.path_of("dir")) : default_dir;
   r.set_resolved("dir", c.dir);
 
@@ -141,12 +145,12 @@ DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
     c.train = file("train", "");
     c.valid = file("valid", "");
   } else {
-    c.ratings = file("ratings", movielens ? "u.data" : "");
+    c.ratings = file("ratings", known ? known->ratings : "");
     if (c.ratings.empty()) r.fail("ratings", "missing; name a ratings file (or data.train/valid)");
     c.valid_pct = r.number("valid_pct", 0.2, {0, 1, false, false, "a number in (0, 1)"});
     c.split_seed = static_cast<uint64_t>(r.integer("split_seed", 42, 0));
   }
-  c.items = file("items", movielens ? "u.item" : "");
+  c.items = file("items", known ? known->items : "");
   c.items_format = read_catalogue_format(r, c.items);
   if (r.choice("item_key", {"id", "title"}, std::string("id")) == "title") {
     if (c.items.empty()) {
@@ -157,10 +161,10 @@ DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
     c.item_key = ItemKey::kTitle;
   }
 
-  c.format.delimiter = read_delimiter(r, "\t");
-  c.format.header = r.boolean("header", false);
+  c.format.delimiter = read_delimiter(r, known ? known->delimiter : "\t");
+  c.format.header = r.boolean("header", known ? known->header : false);
   c.format.rating_range = r.optional_range("rating_range");
-  c.format.encoding = read_encoding(r, TextEncoding::kAuto);
+  c.format.encoding = read_encoding(r, known ? known->encoding : TextEncoding::kAuto);
   c.items_format.encoding = c.format.encoding;
   const std::string cache = r.choice("cache", {"auto", "always", "never"}, std::string("auto"));
   c.cache.mode = cache == "always"  ? CacheMode::kAlways

@@ -1,9 +1,12 @@
 // The `data` section of a config: which files hold the ratings, how they are split, and where
-// named datasets (MovieLens 100k) live on disk.
+// named datasets (the MovieLens releases of datasets.h) live on disk.
 //
 //   "data": {
-//     "dataset": "ml-100k",     // optional: names a known dataset; relative file names then
-//                               // resolve inside <data root>/ml-100k, fetched when missing
+//     "dataset": "ml-100k",     // optional: names a known dataset (datasets.h: ml-100k, ml-1m,
+//                               // ml-10m, ml-20m, ml-25m, ml-latest-small, ml-latest); relative
+//                               // file names then resolve inside <data root>/<its folder>,
+//                               // fetched when missing, and its ratings and item files, their
+//                               // delimiter, header and encoding are the defaults below
 //     "dir": "...",             // folder for relative file names (default: the config's folder)
 //     "ratings": "u.data",      // one file, split at random by valid_pct and split_seed ...
 //     "valid_pct": 0.2, "split_seed": 42,
@@ -43,7 +46,7 @@ enum class ItemKey {
 };
 
 struct DataConfig {
-  std::string dataset;  // "" or a known dataset name ("ml-100k")
+  std::string dataset;  // "" or a known dataset name ("ml-100k", datasets.h)
   std::string dir;      // resolved folder of the dataset's files
   std::string ratings;  // resolved path, or "" with a predefined split
   std::string train;    // resolved paths of a predefined split
