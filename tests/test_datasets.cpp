@@ -12,6 +12,7 @@
 #include "collab/data/data_config.h"
 #include "collab/data/dataset.h"
 #include "collab/data/datasets.h"
+#include "collab/train/run_config.h"
 #include "test_support.h"
 
 namespace test_datasets {
@@ -146,6 +147,21 @@ TEST(Datasets, ReleaseErrorsNameFileLineAndField) {
                        {"movies.dat", "1193::A (1975)::Drama\n"}});
       },
       {"ratings.dat:2", "'::'"});
+}
+
+// configs/<dataset>/dot_product_bias.json: fastai's recipe for every known dataset, each a valid
+// config that names its dataset.
+TEST(Datasets, ShippedConfigsCoverEveryDataset) {
+  for (const auto& d : collab::known_datasets()) {
+    SCOPED_TRACE(d.name);
+    const std::string path =
+        std::string(COLLAB_SOURCE_DIR) + "/configs/" + d.name + "/dot_product_bias.json";
+    const collab::RunConfig run = collab::load_run_config(path, {});
+    EXPECT_EQ(run.data.dataset, d.name);
+    EXPECT_EQ(fs::path(run.data.dir).filename(), d.folder);
+    EXPECT_EQ(run.model["arch"], "DotProductBias");
+    EXPECT_EQ(run.train.epochs, 5);
+  }
 }
 
 }  // namespace test_datasets

@@ -39,7 +39,11 @@ class CatalogueBuilder {
 
   // The row's item: its id added with `title`; throws for an empty or repeated id.
   size_t add(std::string_view raw_id, std::string_view raw_title, size_t line_no) {
-    const std::string id = decoded(trim(raw_id), "item id", line_no);
+    // Ids are decoded as the ratings reader decodes them (ratings.cpp), so the two files' ids
+    // meet: under "auto" they stay the file's bytes.
+    const std::string id = format_.encoding == TextEncoding::kAuto
+                               ? std::string(trim(raw_id))
+                               : decoded(trim(raw_id), "item id", line_no);
     if (id.empty()) throw Error(where(line_no) + "empty item id");
     const int64_t index = items_.add(id);
     if (const auto [at, first] = line_of_item_.emplace(index, line_no); !first) {

@@ -281,14 +281,17 @@ double parse_rating(std::string_view text, const RatingsFormat& format, bool fir
   return rating;
 }
 
-// The id in field `text` as UTF-8 (converted into `buffer` when it is not ASCII), or an error
-// naming the file, line and field when the file is declared UTF-8 and the id is not.
+// The id in field `text` as UTF-8 under a declared encoding (converted into `buffer` when it is
+// not ASCII), or an error naming the file, line and field when the file is declared UTF-8 and
+// the id is not.
 template <class Where>
 std::string_view decoded_id(std::string_view text, const char* what, TextEncoding encoding,
                             std::string& buffer, const Where& where) {
   const bool ascii = std::all_of(text.begin(), text.end(),
                                  [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-  if (ascii) return text;  // every MovieLens id: no copy
+  // Every MovieLens id is ASCII: no copy. Under "auto" ids stay the file's bytes, as before
+  // files could declare an encoding (JSON outputs show bytes that are not UTF-8 as U+FFFD).
+  if (ascii || encoding == TextEncoding::kAuto) return text;
   if (!decode_to_utf8(text, encoding, buffer)) {
     throw Error(where() + what + " id " + quoted_for_message(text) +
                 " is not valid UTF-8 (set data.encoding to \"latin-1\" for a latin-1 file)");

@@ -106,7 +106,8 @@ struct RatingsFormat {
   // " " also splits at runs of spaces.
   std::string delimiter = "\t";
   bool header = false;  // skip the first line
-  // How ids that are not ASCII are read (utf8.h); MovieLens' own ids are all ASCII.
+  // How ids that are not ASCII are read (utf8.h): converted from latin-1, checked as UTF-8, or
+  // under kAuto kept as the file's bytes (as before files could say). MovieLens' ids are ASCII.
   TextEncoding encoding = TextEncoding::kAuto;
   // Ratings outside [lo, hi] are an error; unset accepts any finite rating.
   std::optional<std::pair<double, double>> rating_range;
