@@ -59,8 +59,7 @@ TEST(ItemFeatures, ParsesGenresDecadesAndYears) {
   EXPECT_EQ(f[16].item<float>(), 1.0f);
   EXPECT_EQ(f[6].item<float>(), 1.0f);
   EXPECT_EQ(f[collab::decade_feature(1991)].item<float>(), 1.0f);
-  EXPECT_TRUE(torch::equal(parse("1990s,Children's"),
-                           parse("children's,1999")));
+  EXPECT_TRUE(torch::equal(parse("1990s,Children's"), parse("children's,1999")));
 }
 
 TEST(ItemFeatures, ParseErrorsNameTheEntry) {

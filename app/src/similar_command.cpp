@@ -38,8 +38,8 @@ struct Query {
 };
 
 Query new_item_query(const LoadedModel& loaded, const std::string& spec) {
-  const auto new_item = loaded.model->item_from_features(
-      parse_item_features(spec, feature_schema(loaded)));
+  const auto new_item =
+      loaded.model->item_from_features(parse_item_features(spec, feature_schema(loaded)));
   if (!new_item) {
     throw Error("--features needs a model that reads item features into item factors; " +
                 loaded.path + " is " + loaded.model->arch());

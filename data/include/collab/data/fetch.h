@@ -1,7 +1,7 @@
-// Fetching named datasets (datasets.h: the MovieLens releases) from the web: download with libcurl, check size and
-// MD5, unpack the zip with libarchive, and move the result into place with one rename, so a
-// dataset folder either is complete or does not exist. Used by `collab data fetch` and by
-// `collab train` when a config names a dataset whose files are missing.
+// Fetching named datasets (datasets.h: the MovieLens releases) from the web: download with libcurl,
+// check size and MD5, unpack the zip with libarchive, and move the result into place with one
+// rename, so a dataset folder either is complete or does not exist. Used by `collab data fetch` and
+// by `collab train` when a config names a dataset whose files are missing.
 #pragma once
 
 #include <cstdint>
