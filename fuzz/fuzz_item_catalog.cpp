@@ -17,9 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
               catalog.release_dates.size() == catalog.genres.size(),
           "catalog not aligned with the item vocabulary");
     for (int64_t i = 0; i < items.size(); ++i) {
-      // title() falls back to the raw id, which is any bytes (ids are not converted); a title
-      // the file gave must be valid UTF-8, and valid as nlohmann's strict encoder sees it, since
-      // titles end up in JSON (recommend --json, exports).
+      // title() falls back to the raw id (decoded as titles are, under the "auto" encoding); a
+      // title the file gave must be valid UTF-8, and valid as nlohmann's strict encoder sees it,
+      // since titles end up in JSON (recommend --json, exports).
       if (items.title(i) != items.raw(i)) {
         check(collab::is_valid_utf8(items.title(i)), "a title is not valid UTF-8");
         try {

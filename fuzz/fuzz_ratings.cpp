@@ -7,7 +7,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  static constexpr char kDelimiters[] = {'\t', ',', ' ', ';', '|', ':', '\t', ','};
+  static const char* const kDelimiters[] = {"\t", ",", " ", ";", "|", ":", "::", ","};
   collab::RatingsFormat format;
   format.delimiter = kDelimiters[data[0] & 7];
   format.header = (data[0] & 8) != 0;

@@ -160,15 +160,24 @@ TEST(FeatureModels, BufferIsCopiedZeroWithoutDataAndShapeChecked) {
   const auto model = build({{"arch", "ContentBased"}}, collab::ModelShape(kUsers, kItems, f));
   f.fill_(7);  // the caller's tensor is not the model's buffer
   EXPECT_EQ(model->named_buffers()["item_features"].max().item<float>(), 1.0f);
-  // Rebuilt for a saved state (no features): zeros of the fixed width.
+  // Rebuilt for a saved state (no features, no width): zeros of MovieLens 100k's width.
   const auto rebuilt =
       build({{"arch", "HybridDotProductBias"}}, collab::ModelShape(kUsers, kItems));
   const torch::Tensor zeros = rebuilt->named_buffers()["item_features"];
   EXPECT_EQ(zeros.sizes(), (std::vector<int64_t>{kItems, collab::kItemFeatures}));
   EXPECT_EQ(zeros.abs().sum().item<float>(), 0.0f);
+  // The width is the data's (its feature schema): 5 columns build a 5-column profile, and a
+  // model rebuilt for a saved state takes the width the state was saved with.
+  const auto narrow = build({{"arch", "ContentBased"}},
+                            collab::ModelShape(kUsers, kItems, torch::zeros({kItems, 5})));
+  EXPECT_EQ(narrow->named_parameters()["user_profile.weight"].size(1), 5);
+  collab::ModelShape saved(kUsers, kItems);
+  saved.n_item_features = 5;
+  EXPECT_EQ(build({{"arch", "FeatureBiases"}}, saved)->named_buffers()["item_features"].sizes(),
+            (std::vector<int64_t>{kItems, 5}));
   const std::string wrong = build_model_error(
-      {{"arch", "ContentBased"}}, collab::ModelShape(kUsers, kItems, torch::zeros({kItems, 5})));
-  EXPECT_NE(wrong.find("item features: expected [4, 28]"), std::string::npos) << wrong;
+      {{"arch", "ContentBased"}}, collab::ModelShape(kUsers, kItems, torch::zeros({kItems, 0})));
+  EXPECT_NE(wrong.find("item features: expected [4, F]"), std::string::npos) << wrong;
   const std::string rows = build_model_error({{"arch", "HybridDotProductBias"}},
                                              collab::ModelShape(kUsers, kItems + 1, features()));
   EXPECT_NE(rows.find("one row per item"), std::string::npos) << rows;

@@ -162,7 +162,7 @@ void expect_clean_failure(Fetch fetch, const std::string& dest,
 }
 
 collab::DatasetSource source_for(const std::string& url, const std::string& zip) {
-  return {"ml-100k", url, md5_of(zip), static_cast<int64_t>(zip.size())};
+  return {"ml-100k", url, md5_of(zip), static_cast<int64_t>(zip.size()), ""};
 }
 
 }  // namespace
@@ -187,11 +187,83 @@ TEST(FetchTest, KnownDatasetIsTheOfficialArchive) {
   EXPECT_EQ(s.md5, "0e33842e24a9c977be4e0107933c0723");
   EXPECT_EQ(s.size, 4924029);
   try {
-    collab::known_dataset("ml-1m");
+    collab::known_dataset("ml-2m");
     ADD_FAILURE() << "expected an error for an unknown dataset";
   } catch (const collab::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("ml-100k"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, "
+                                         "ml-latest-small, ml-latest"),
+              std::string::npos)
+        << e.what();
   }
+  // GroupLens' published MD5s (ml-1m's as the issue gives it); ml-10m unpacks to ml-10M100K.
+  EXPECT_EQ(collab::known_dataset("ml-1m").md5, "c4d9eecfca2ab87c1945afe126590906");
+  const collab::DatasetSource ml10m = collab::known_dataset("ml-10m");
+  EXPECT_EQ(ml10m.folder, "ml-10M100K");
+  EXPECT_EQ(ml10m.url, "https://files.grouplens.org/datasets/movielens/ml-10m.zip");
+  EXPECT_EQ(ml10m.md5, "ce571fd55effeba0271552578f2648bd");
+  EXPECT_EQ(collab::known_dataset("ml-20m").size, 198702078);
+  EXPECT_EQ(collab::known_dataset("ml-latest").md5, "");  // regenerated in place: no checksum
+}
+
+// MovieLens 10M's zip unpacks to ml-10M100K/ (not ml-10m/), with "::"-separated latin-1 files.
+TEST(FetchTest, TenMillionUnpacksToItsOwnFolderName) {
+  const std::string zip = make_zip({{"ml-10M100K/", ""},
+                                    {"ml-10M100K/ratings.dat", "1::122::5::838985046\n"},
+                                    {"ml-10M100K/movies.dat", "122::Boomerang (1992)::Comedy\n"},
+                                    {"ml-10M100K/tags.dat", "15::4973::excellent!::1215184630\n"}});
+  HttpServer server({{"/ml-10m.zip", zip}});
+  const std::string dest = collab::test::temp_dir();
+  collab::DatasetSource s = collab::known_dataset("ml-10m");
+  s.url = server.url("/ml-10m.zip");
+  s.md5 = md5_of(zip);
+  s.size = static_cast<int64_t>(zip.size());
+  EXPECT_FALSE(collab::dataset_present("ml-10m", dest));
+  const std::string dir = collab::fetch_dataset(s, dest, true);
+  EXPECT_EQ(fs::path(dir), fs::path(dest) / "ml-10M100K");
+  EXPECT_TRUE(collab::dataset_present("ml-10m", dest));
+  EXPECT_EQ(listing(dest), std::vector<std::string>{"ml-10M100K"});
+
+  // The same archive under ml-10m/ lacks the folder the release unpacks to.
+  const std::string renamed = make_zip({{"ml-10m/ratings.dat", "1::122::5::838985046\n"},
+                                        {"ml-10m/movies.dat", "122::Boomerang (1992)::Comedy\n"}});
+  HttpServer other({{"/ml-10m.zip", renamed}});
+  s.url = other.url("/ml-10m.zip");
+  s.md5 = md5_of(renamed);
+  s.size = static_cast<int64_t>(renamed.size());
+  const std::string empty = collab::test::temp_dir();
+  expect_clean_failure([&] { collab::fetch_dataset(s, empty, true); }, empty,
+                       {"no ml-10M100K/ folder", "ml-10m files"});
+  // A wrong checksum of a release other than 100k is refused as 100k's is.
+  s.md5 = std::string(32, '0');
+  expect_clean_failure([&] { collab::fetch_dataset(s, empty, true); }, empty, {"MD5", "expected"});
+}
+
+TEST(FetchTest, DataListShowsKnownAndPresent) {
+  const std::string root = collab::test::temp_dir();
+  collab::test::write_text(root + "/ml-1m/ratings.dat", "1::1::5::1\n");
+  collab::test::write_text(root + "/ml-1m/movies.dat", "1::A (1995)::Drama\n");
+  collab::test::write_text(root + "/ml-latest-small/ratings.csv", "userId,movieId,rating\n");
+  const auto r = collab::test::run_collab("data list --dest '" + root + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto row = [&](const std::string& name) {
+    const size_t at = r.out.find("\n" + name + " ");
+    return at == std::string::npos ? std::string()
+                                   : r.out.substr(at + 1, r.out.find('\n', at + 1) - at - 1);
+  };
+  EXPECT_NE(row("ml-1m").find(" yes "), std::string::npos) << r.out;
+  EXPECT_NE(row("ml-1m").find("users.dat"), std::string::npos) << r.out;
+  EXPECT_NE(row("ml-10m").find(" no "), std::string::npos) << r.out;
+  EXPECT_NE(row("ml-10m").find("ml-10M100K"), std::string::npos) << r.out;
+  EXPECT_NE(row("ml-latest-small").find(" no "), std::string::npos) << r.out;  // no movies.csv
+  EXPECT_NE(row("ml-latest").find("none"), std::string::npos) << r.out;
+  EXPECT_NE(row("ml-20m").find("MD5+size"), std::string::npos) << r.out;
+  for (const char* name : {"ml-100k", "ml-25m"}) EXPECT_FALSE(row(name).empty()) << r.out;
+  const auto bad = collab::test::run_collab("data list ml-1m");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("takes no dataset name"), std::string::npos) << bad.err;
+  const auto unknown = collab::test::run_collab("data fetch ml-2m --quiet");
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("known datasets: ml-100k, ml-1m"), std::string::npos) << unknown.err;
 }
 
 TEST(FetchTest, WrongMd5LeavesNothingBehind) {
@@ -219,7 +291,7 @@ TEST(FetchTest, WrongSizeLeavesNothingBehind) {
 TEST(FetchTest, HttpErrorIsReported) {
   HttpServer server({});
   const std::string dest = collab::test::temp_dir();
-  const collab::DatasetSource s{"ml-100k", server.url("/nowhere.zip"), "", 0};
+  const collab::DatasetSource s{"ml-100k", server.url("/nowhere.zip"), "", 0, ""};
   expect_clean_failure([&] { collab::fetch_dataset(s, dest, true); }, dest,
                        {"404", s.url, "COLLAB_DATA_DIR"});
 }
@@ -227,7 +299,7 @@ TEST(FetchTest, HttpErrorIsReported) {
 TEST(FetchTest, OfflineErrorSaysHowToGetTheDataByHand) {
   const std::string dest = collab::test::temp_dir();
   const std::string url = "http://127.0.0.1:" + std::to_string(free_port()) + "/ml-100k.zip";
-  const collab::DatasetSource s{"ml-100k", url, "", 0};
+  const collab::DatasetSource s{"ml-100k", url, "", 0, ""};
   expect_clean_failure([&] { collab::fetch_dataset(s, dest, true); }, dest,
                        {"cannot download " + url, "COLLAB_DATA_DIR"});
 }

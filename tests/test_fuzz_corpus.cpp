@@ -58,7 +58,7 @@ TEST(FuzzCorpus, RatingsSeedsParse) {
     // As fuzz_ratings reads it: a format byte (delimiter, header, rating range), then the text.
     const std::string input = collab::test::read_text(path);
     ASSERT_FALSE(input.empty());
-    static constexpr char kDelimiters[] = {'\t', ',', ' ', ';', '|', ':', '\t', ','};
+    static const char* const kDelimiters[] = {"\t", ",", " ", ";", "|", ":", "::", ","};
     collab::RatingsFormat format;
     format.delimiter = kDelimiters[input[0] & 7];
     format.header = (input[0] & 8) != 0;

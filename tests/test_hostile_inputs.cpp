@@ -350,7 +350,7 @@ TEST(HostileData, ByteOrderMarkAndRepeatedCatalogueIds) {
   EXPECT_EQ(users.raw(0), "7");
   // A quoted CSV field keeps its comma; a quote left open is an error naming the line.
   collab::RatingsFormat csv;
-  csv.delimiter = ',';
+  csv.delimiter = ",";
   collab::Vocabulary csv_users, csv_items;
   const collab::Ratings quoted = collab::parse_ratings("\"7,8\",2,3\n9, \"x\" ,4\n", "r.csv", csv,
                                                        csv_users, csv_items);

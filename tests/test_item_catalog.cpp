@@ -10,6 +10,7 @@
 #include "collab/common/text.h"
 #include "collab/common/utf8.h"
 #include "collab/data/item_catalog.h"
+#include "collab/data/item_features.h"
 #include "test_support.h"
 
 namespace test_item_catalog {
@@ -98,11 +99,12 @@ TEST(ItemCatalog, AlignsWithAnExistingVocabulary) {
 
 TEST(ItemCatalog, ResizeGrowsWithoutGenres) {
   collab::ItemCatalog catalog;
+  catalog.genre_names = {"Action", "Drama"};
   EXPECT_TRUE(catalog.empty());
   catalog.resize(3);
   EXPECT_FALSE(catalog.empty());
   EXPECT_EQ(catalog.release_dates[2], "");
-  for (int g = 0; g < collab::kMovieLensGenres; ++g) EXPECT_EQ(catalog.genres[2][g], 0);
+  EXPECT_EQ(catalog.genres[2], (std::vector<uint8_t>{0, 0}));  // one flag per genre name
 }
 
 TEST(ItemCatalog, MalformedLineNamesFileAndLine) {
@@ -148,6 +150,23 @@ TEST(ItemCatalog, RealMovieLens) {
   for (int64_t i = 0; i < items.size(); ++i) {
     ASSERT_TRUE(collab::is_valid_utf8(items.title(i))) << "item " << items.raw(i);
   }
+}
+
+// The features read from the data are MovieLens 100k's 28 columns, so models trained on it
+// before schemas were read from the data train the same.
+TEST(ItemCatalog, RealMovieLensKeepsItsFeatureColumns) {
+  COLLAB_REQUIRE_SHARED_DATA();
+  collab::Vocabulary items;
+  const collab::ItemCatalog catalog =
+      collab::read_movielens_items(collab::test::shared_data_dir() + "/ml-100k/u.item", items);
+  EXPECT_EQ(collab::ItemFeatureSchema::of(catalog).names(), collab::item_feature_names());
+  // Latin-1 declared gives the titles "auto" gave.
+  collab::CatalogueFormat latin1;
+  latin1.encoding = collab::TextEncoding::kLatin1;
+  collab::Vocabulary declared;
+  collab::read_item_catalog(collab::test::shared_data_dir() + "/ml-100k/u.item", latin1, declared);
+  ASSERT_EQ(declared.size(), items.size());
+  for (int64_t i = 0; i < items.size(); ++i) EXPECT_EQ(declared.title(i), items.title(i));
 }
 
 TEST(ItemCatalog, KeyedByTitleIdsSharingATitleShareOneRow) {

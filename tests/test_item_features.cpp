@@ -12,6 +12,10 @@ namespace test_item_features {
 
 namespace {
 
+torch::Tensor parse(const std::string& spec) {
+  return collab::parse_item_features(spec, collab::ItemFeatureSchema::movielens_100k());
+}
+
 TEST(ItemFeatures, NamesAndDecades) {
   const auto names = collab::item_feature_names();
   ASSERT_EQ(names.size(), static_cast<size_t>(collab::kItemFeatures));
@@ -37,7 +41,9 @@ TEST(ItemFeatures, MatrixFollowsTheVocabulary) {
   collab::Vocabulary items;
   const collab::ItemCatalog catalog = collab::read_movielens_items(dir + "/u.item", items);
   items.add("99");  // an item seen only in ratings
-  const torch::Tensor f = collab::item_feature_matrix(catalog, items.size());
+  const collab::ItemFeatureSchema schema = collab::ItemFeatureSchema::of(catalog);
+  EXPECT_EQ(schema.names(), collab::item_feature_names());  // u.item's years: 100k's columns
+  const torch::Tensor f = collab::item_feature_matrix(catalog, schema, items.size());
   ASSERT_EQ(f.sizes(), (std::vector<int64_t>{3, collab::kItemFeatures}));
   EXPECT_EQ(f[0].sum().item<float>(), 3.0f);  // Action, Thriller, 1990s
   EXPECT_EQ(f[0][1].item<float>(), 1.0f);
@@ -48,26 +54,25 @@ TEST(ItemFeatures, MatrixFollowsTheVocabulary) {
 }
 
 TEST(ItemFeatures, ParsesGenresDecadesAndYears) {
-  const torch::Tensor f = collab::parse_item_features(" thriller, Crime ,1991");
+  const torch::Tensor f = parse(" thriller, Crime ,1991");
   EXPECT_EQ(f.sum().item<float>(), 3.0f);
   EXPECT_EQ(f[16].item<float>(), 1.0f);
   EXPECT_EQ(f[6].item<float>(), 1.0f);
   EXPECT_EQ(f[collab::decade_feature(1991)].item<float>(), 1.0f);
-  EXPECT_TRUE(torch::equal(collab::parse_item_features("1990s,Children's"),
-                           collab::parse_item_features("children's,1999")));
+  EXPECT_TRUE(torch::equal(parse("1990s,Children's"), parse("children's,1999")));
 }
 
 TEST(ItemFeatures, ParseErrorsNameTheEntry) {
   try {
-    collab::parse_item_features("Drama,Cowboy");
+    parse("Drama,Cowboy");
     ADD_FAILURE() << "no error";
   } catch (const collab::Error& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("\"Cowboy\""), std::string::npos) << what;
     EXPECT_NE(what.find("Western"), std::string::npos) << what;  // lists the valid names
   }
-  EXPECT_THROW(collab::parse_item_features(" , "), collab::Error);
-  EXPECT_THROW(collab::parse_item_features("199"), collab::Error);  // not a year
+  EXPECT_THROW(parse(" , "), collab::Error);
+  EXPECT_THROW(parse("199"), collab::Error);  // not a year
 }
 
 }  // namespace

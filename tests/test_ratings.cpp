@@ -26,7 +26,7 @@ std::string write_ratings(const std::string& text, const std::string& name = "ra
 
 RatingsFormat csv(bool header = false) {
   RatingsFormat f;
-  f.delimiter = ',';
+  f.delimiter = ",";
   f.header = header;
   return f;
 }

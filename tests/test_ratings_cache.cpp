@@ -65,7 +65,7 @@ TEST(RatingsCache, AChangedFileMakesTheCacheStale) {
   const std::string dir = test::temp_dir();
   const std::string file = dir + "/r.txt";
   RatingsFormat format;
-  format.delimiter = ' ';
+  format.delimiter = " ";
   test::write_text(file, "1 1 5\n2 1 4\n");
   const RatingsCacheOptions cache = always(dir + "/cache");
   read_parsed_ratings(file, format, cache);
@@ -169,7 +169,7 @@ TEST(RatingsCache, FormatIsPartOfTheKey) {
   test::write_text(file, "user,item,rating\n1,1,5\n2,1,4\n");
   const RatingsCacheOptions cache = always(dir + "/cache");
   RatingsFormat with_header;
-  with_header.delimiter = ',';
+  with_header.delimiter = ",";
   with_header.header = true;
   EXPECT_EQ(read_parsed_ratings(file, with_header, cache).ratings.size(), 2u);
   RatingsFormat ranged = with_header;

@@ -220,7 +220,7 @@ TEST(LoadRunConfig, DataDirIsRelativeToTheConfigAndFilesToTheDataDir) {
   const collab::RunConfig run = collab::load_run_config(path, {});
   EXPECT_EQ(run.data.dir, (dir / "data").string());
   EXPECT_EQ(run.data.ratings, (dir / "data" / "r.csv").string());
-  EXPECT_EQ(run.data.format.delimiter, ',');
+  EXPECT_EQ(run.data.format.delimiter, ",");
 }
 
 TEST(LoadRunConfig, ExpandsCollabDataDir) {

@@ -49,13 +49,16 @@ int export_command(int argc, char** argv) {
   CollabModel model;
   try {
     ConfigReader section(checkpoint.config["model"], "model", nullptr);
-    model = build_model(section, {checkpoint.users.size(), checkpoint.items.size()});
+    ModelShape shape(checkpoint.users.size(), checkpoint.items.size());
+    shape.n_item_features = static_cast<int64_t>(checkpoint.item_feature_names.size());
+    model = build_model(section, shape);
     load_model_state(*model, checkpoint.state);
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }
   model->eval();
-  export_torchscript(*model, checkpoint.users, checkpoint.items, checkpoint.config.dump(), output);
+  export_torchscript(*model, checkpoint.users, checkpoint.items, checkpoint.config.dump(), output,
+                     checkpoint.item_feature_names);
   if (!result.count("quiet")) {
     std::cerr << "exported " << model->arch() << " (" << checkpoint.users.size() << " users, "
               << checkpoint.items.size() << " items) from " << path << "\n";

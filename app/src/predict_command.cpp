@@ -34,7 +34,8 @@ struct PairRow {
   double rating;  // NaN when the input has no rating column
 };
 
-std::vector<PairRow> read_pairs(const std::string& path, char delimiter, bool header) {
+std::vector<PairRow> read_pairs(const std::string& path, const std::string& delimiter,
+                                bool header) {
   const std::string text = read_file(path);
   std::vector<PairRow> rows;
   for_each_record_line(text, header, [&](size_t line_no, std::string_view line) {
@@ -153,7 +154,9 @@ int predict_command(int argc, char** argv) {
   if (!result.count("input")) throw std::invalid_argument("need --input FILE of user,item rows");
   std::string delimiter = result["delimiter"].as<std::string>();
   if (delimiter == "\\t" || delimiter == "tab") delimiter = "\t";
-  if (delimiter.size() != 1) throw std::invalid_argument("--delimiter must be one character");
+  if (delimiter.empty() || delimiter.find_first_of("\r\n\"") != std::string::npos) {
+    throw std::invalid_argument("--delimiter must be one or more characters, no line end or quote");
+  }
 
   const std::string input = result["input"].as<std::string>();
   const std::string output = result.count("output") ? result["output"].as<std::string>() : "";
@@ -161,7 +164,7 @@ int predict_command(int argc, char** argv) {
     refuse_overwriting_input(output, input, "the --input file");
     refuse_overwriting_input(output, parsed.model, "the model");
   }
-  const std::vector<PairRow> rows = read_pairs(input, delimiter[0], result.count("header") > 0);
+  const std::vector<PairRow> rows = read_pairs(input, delimiter, result.count("header") > 0);
   const LoadedModel loaded = load_trained_model(parsed.model);
 
   const Predictions predictions = predict_rows(loaded, rows, input);

@@ -1,5 +1,7 @@
 #include "collab/common/utf8.h"
 
+#include <algorithm>
+
 namespace collab {
 
 namespace {
@@ -62,6 +64,34 @@ std::string latin1_to_utf8(std::string_view s) {
 
 std::string to_utf8(std::string_view s) {
   return is_valid_utf8(s) ? std::string(s) : latin1_to_utf8(s);
+}
+
+const char* text_encoding_name(TextEncoding encoding) {
+  switch (encoding) {
+    case TextEncoding::kUtf8:
+      return "utf-8";
+    case TextEncoding::kLatin1:
+      return "latin-1";
+    case TextEncoding::kAuto:
+      break;
+  }
+  return "auto";
+}
+
+bool decode_to_utf8(std::string_view s, TextEncoding encoding, std::string& out) {
+  const bool ascii =
+      std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  if (ascii || (encoding != TextEncoding::kLatin1 && is_valid_utf8(s))) {
+    out.assign(s);
+    return true;
+  }
+  if (encoding == TextEncoding::kUtf8) return false;
+  out = latin1_to_utf8(s);
+  return true;
+}
+
+bool starts_with_bom(std::string_view s) {
+  return s.substr(0, 3) == "\xEF\xBB\xBF";
 }
 
 size_t utf8_width(std::string_view s) {

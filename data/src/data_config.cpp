@@ -5,6 +5,7 @@
 
 #include "collab/common/error.h"
 #include "collab/common/utf8.h"
+#include "collab/data/datasets.h"
 
 namespace collab {
 
@@ -48,12 +49,80 @@ std::string resolve_path(const std::string& value, const std::string& base_dir,
   return p.lexically_normal().string();
 }
 
+namespace {
+
+// data.delimiter: one or more characters ("\t", ",", "::"), none of them a line end or a quote
+// (a record is one line, and quotes belong to CSV fields).
+std::string read_delimiter(ConfigReader& r, const std::string& fallback) {
+  const std::string delimiter = r.string("delimiter", fallback);
+  if (delimiter.empty() || delimiter.size() > 8 ||
+      delimiter.find_first_of("\r\n\"") != std::string::npos) {
+    r.fail("delimiter",
+           "expected 1 to 8 characters such as \"\\t\", \",\" or \"::\" (no line "
+           "end, no quote), got " +
+               quoted_for_message(delimiter));
+  }
+  return delimiter;
+}
+
+TextEncoding read_encoding(ConfigReader& r, TextEncoding fallback) {
+  const std::string name =
+      r.choice("encoding", {"auto", "utf-8", "latin-1"}, std::string(text_encoding_name(fallback)));
+  return name == "utf-8"     ? TextEncoding::kUtf8
+         : name == "latin-1" ? TextEncoding::kLatin1
+                             : TextEncoding::kAuto;
+}
+
+// data.items_format (guessed from the catalogue's file name when absent), and for "csv" its
+// data.items_delimiter and data.item_columns {"id", "title", "labels": [...]}.
+CatalogueFormat read_catalogue_format(ConfigReader& r, const std::string& items) {
+  CatalogueFormat f;
+  const std::string guess = catalogue_layout_name(guess_catalogue_layout(items));
+  const std::string layout =
+      r.choice("items_format", {"u.item", "movies.dat", "movies.csv", "csv"}, guess);
+  f.layout = layout == "movies.dat"   ? CatalogueLayout::kMoviesDat
+             : layout == "movies.csv" ? CatalogueLayout::kMoviesCsv
+             : layout == "csv"        ? CatalogueLayout::kCsv
+                                      : CatalogueLayout::kUItem;
+  if (f.layout != CatalogueLayout::kCsv) {
+    for (const char* key : {"items_delimiter", "item_columns"}) {
+      if (r.has(key)) r.fail(key, "only for data.items_format \"csv\"");
+    }
+    return f;
+  }
+  f.delimiter = r.string("items_delimiter", ",");
+  if (f.delimiter.empty() || f.delimiter.find_first_of("\r\n\"") != std::string::npos) {
+    r.fail("items_delimiter", "expected one or more characters, no line end or quote");
+  }
+  if (!r.has("item_columns")) {
+    r.fail("item_columns",
+           "missing; data.items_format \"csv\" needs {\"id\": COLUMN, \"title\": "
+           "COLUMN} (header names), and optionally \"labels\": [COLUMN, ...]");
+  }
+  ConfigReader columns = r.object("item_columns");
+  f.id_column = columns.string("id");
+  f.title_column = columns.string("title");
+  const json labels = columns.raw("labels", json::array());
+  if (!labels.is_array()) columns.fail("labels", "expected an array of column names");
+  for (const auto& l : labels) {
+    if (!l.is_string()) columns.fail("labels", "expected an array of column names");
+    f.label_columns.push_back(l.get<std::string>());
+  }
+  columns.finish();
+  return f;
+}
+
+}  // namespace
+
 DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
   DataConfig c;
-  c.dataset = r.choice("dataset", {"", "ml-100k"}, std::string());
-  const bool movielens = c.dataset == "ml-100k";
+  std::vector<std::string> names = {""};
+  for (const auto& d : known_datasets()) names.push_back(d.name);
+  c.dataset = r.choice("dataset", names, std::string());
+  // A named dataset supplies every file name and format below as its defaults.
+  const KnownDataset* known = c.dataset.empty() ? nullptr : &find_known_dataset(c.dataset);
   const std::string default_dir =
-      movielens ? (fs::path(default_data_root()) / c.dataset).string() : config_dir;
+      known ? (fs::path(default_data_root()) / known->folder).string() : config_dir;
   c.dir = r.has("dir") ? resolve_path(r.string("dir"), config_dir, r.path_of("dir")) : default_dir;
   r.set_resolved("dir", c.dir);
 
@@ -76,12 +145,13 @@ DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
     c.train = file("train", "");
     c.valid = file("valid", "");
   } else {
-    c.ratings = file("ratings", movielens ? "u.data" : "");
+    c.ratings = file("ratings", known ? known->ratings : "");
     if (c.ratings.empty()) r.fail("ratings", "missing; name a ratings file (or data.train/valid)");
     c.valid_pct = r.number("valid_pct", 0.2, {0, 1, false, false, "a number in (0, 1)"});
     c.split_seed = static_cast<uint64_t>(r.integer("split_seed", 42, 0));
   }
-  c.items = file("items", movielens ? "u.item" : "");
+  c.items = file("items", known ? known->items : "");
+  c.items_format = read_catalogue_format(r, c.items);
   if (r.choice("item_key", {"id", "title"}, std::string("id")) == "title") {
     if (c.items.empty()) {
       r.fail("item_key",
@@ -91,14 +161,11 @@ DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
     c.item_key = ItemKey::kTitle;
   }
 
-  const std::string delimiter = r.string("delimiter", "\t");
-  if (delimiter.size() != 1) {
-    r.fail("delimiter",
-           "expected one character such as \"\\t\" or \",\", got " + quoted_for_message(delimiter));
-  }
-  c.format.delimiter = delimiter[0];
-  c.format.header = r.boolean("header", false);
+  c.format.delimiter = read_delimiter(r, known ? known->delimiter : "\t");
+  c.format.header = r.boolean("header", known ? known->header : false);
   c.format.rating_range = r.optional_range("rating_range");
+  c.format.encoding = read_encoding(r, known ? known->encoding : TextEncoding::kAuto);
+  c.items_format.encoding = c.format.encoding;
   const std::string cache = r.choice("cache", {"auto", "always", "never"}, std::string("auto"));
   c.cache.mode = cache == "always"  ? CacheMode::kAlways
                  : cache == "never" ? CacheMode::kNever

@@ -101,11 +101,11 @@ void count_duplicate_ratings(Dataset& d, int64_t rows_per_pass) {
 void load_item_catalog(const DataConfig& config, Dataset& d) {
   if (config.items.empty()) return;
   if (config.item_key == ItemKey::kId) {
-    d.catalog = read_movielens_items(config.items, d.items);
+    d.catalog = read_item_catalog(config.items, config.items_format, d.items);
     return;
   }
   Vocabulary ids;
-  const ItemCatalog by_id = read_movielens_items(config.items, ids);
+  const ItemCatalog by_id = read_item_catalog(config.items, config.items_format, ids);
   d.catalog = key_catalog_by_title(by_id, ids, config.items, d.items);
 }
 

@@ -20,6 +20,7 @@
 
 #include "collab/common/digest.h"
 #include "collab/common/error.h"
+#include "collab/data/datasets.h"
 
 namespace collab {
 
@@ -27,23 +28,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Known {
-  DatasetSource source;
-  std::vector<std::string> files;  // whose presence marks a complete copy
-};
-
-const std::vector<Known>& known() {
-  static const std::vector<Known> list = {
-      {{"ml-100k", "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
-        "0e33842e24a9c977be4e0107933c0723", 4924029},
-       {"u.data", "u.item"}},
-  };
-  return list;
-}
-
 std::vector<std::string> required_files(const std::string& name) {
-  for (const auto& k : known()) {
-    if (k.source.name == name) return k.files;
+  for (const auto& d : known_datasets()) {
+    if (d.name == name) return dataset_files(d);
   }
   return {};
 }
@@ -57,11 +44,16 @@ bool files_present(const std::string& name, const fs::path& dir) {
   return true;
 }
 
+// The folder the archive unpacks to ("ml-10M100K" for ml-10m).
+std::string folder_of(const DatasetSource& s) {
+  return s.folder.empty() ? s.name : s.folder;
+}
+
 // Appended to every download failure: these machines are often offline, so say what to do.
 std::string manual_hint(const DatasetSource& s, const fs::path& target) {
-  return "to get it by hand, download " + s.url + ", unzip it and move its " + s.name +
+  return "to get it by hand, download " + s.url + ", unzip it and move its " + folder_of(s) +
          "/ folder to " + target.string() + ", or set COLLAB_DATA_DIR to a folder holding " +
-         s.name + "/";
+         folder_of(s) + "/";
 }
 
 // Removes a temporary file or folder when the fetch leaves scope, successful or not.
@@ -237,7 +229,7 @@ void install(const DatasetSource& s, const fs::path& target, bool quiet) {
   if (fs::exists(target, ec) && !fs::is_empty(target, ec)) {
     throw Error(target.string() + " exists but lacks the " + s.name +
                 " files; remove it to fetch again, or set COLLAB_DATA_DIR to a folder holding " +
-                s.name + "/");
+                folder_of(s) + "/");
   }
   const fs::path root = target.parent_path();
   fs::create_directories(root, ec);
@@ -256,10 +248,10 @@ void install(const DatasetSource& s, const fs::path& target, bool quiet) {
   }
   const TempPath unpack{make_temp(root, s.name + "-unpack", true)};
   extract(zip.path, unpack.path, s.url);
-  const fs::path unpacked = unpack.path / s.name;  // the archive holds one top folder
+  const fs::path unpacked = unpack.path / folder_of(s);  // the archive holds one top folder
   if (!files_present(s.name, unpacked)) {
-    throw Error("the archive from " + s.url + " has no " + s.name + "/ folder with the " + s.name +
-                " files");
+    throw Error("the archive from " + s.url + " has no " + folder_of(s) + "/ folder with the " +
+                s.name + " files");
   }
   // One rename publishes the whole folder: readers see all of it or nothing.
   fs::rename(unpacked, target, ec);
@@ -272,20 +264,16 @@ void install(const DatasetSource& s, const fs::path& target, bool quiet) {
 }  // namespace
 
 DatasetSource known_dataset(const std::string& name) {
-  std::string names;
-  for (const auto& k : known()) {
-    if (k.source.name == name) return k.source;
-    names += (names.empty() ? "" : ", ") + k.source.name;
-  }
-  throw Error("unknown dataset \"" + name + "\"; known datasets: " + names);
+  const KnownDataset& d = find_known_dataset(name);
+  return {d.name, d.url, d.md5, d.size, d.folder};
 }
 
 bool dataset_present(const std::string& name, const std::string& root) {
-  return files_present(name, fs::path(root) / name);
+  return files_present(name, fs::path(root) / folder_of(known_dataset(name)));
 }
 
 std::string fetch_dataset(const DatasetSource& source, const std::string& root, bool quiet) {
-  const fs::path target = fs::absolute(root).lexically_normal() / source.name;
+  const fs::path target = fs::absolute(root).lexically_normal() / folder_of(source);
   install(source, target, quiet);
   return target.string();
 }

@@ -23,14 +23,73 @@ bool only_digits(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
 }
 
+std::optional<int> decade_of_name(std::string_view name) {
+  if (name.size() != 5 || name.back() != 's' || !only_digits(name.substr(0, 4)))
+    return std::nullopt;
+  const int year = std::stoi(std::string(name.substr(0, 4)));
+  if (year % 10 != 0) return std::nullopt;
+  return year;
+}
+
 }  // namespace
 
-std::vector<std::string> item_feature_names() {
-  std::vector<std::string> names(kMovieLensGenreNames.begin(), kMovieLensGenreNames.end());
-  for (int d = 0; d < kDecadeFeatures; ++d) {
-    names.push_back(std::to_string(kFirstDecade + 10 * d) + "s");
+ItemFeatureSchema ItemFeatureSchema::movielens_100k() {
+  ItemFeatureSchema s;
+  s.genres.assign(kMovieLensGenreNames.begin(), kMovieLensGenreNames.end());
+  return s;
+}
+
+ItemFeatureSchema ItemFeatureSchema::of(const ItemCatalog& catalog) {
+  ItemFeatureSchema s;
+  s.genres = catalog.genre_names;
+  int lo = kFirstDecade, hi = kFirstDecade + 10 * (kDecadeFeatures - 1);
+  for (const auto& date : catalog.release_dates) {
+    if (const auto year = release_year(date)) {
+      const int decade = *year - ((*year % 10) + 10) % 10;
+      lo = std::min(lo, decade);
+      hi = std::max(hi, decade);
+    }
   }
-  return names;
+  s.first_decade = lo;
+  s.decades = (hi - lo) / 10 + 1;
+  return s;
+}
+
+ItemFeatureSchema ItemFeatureSchema::from_names(const std::vector<std::string>& names) {
+  size_t first = names.size();
+  while (first > 0 && decade_of_name(names[first - 1])) --first;
+  if (first == names.size()) {
+    throw Error("item features: the names end in no decade (\"1990s\"), so they are no schema");
+  }
+  ItemFeatureSchema s;
+  s.genres.assign(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(first));
+  s.first_decade = *decade_of_name(names[first]);
+  s.decades = static_cast<int>(names.size() - first);
+  for (int d = 0; d < s.decades; ++d) {
+    if (*decade_of_name(names[first + static_cast<size_t>(d)]) != s.first_decade + 10 * d) {
+      throw Error("item features: the decades " + names[first] + ".. are not consecutive");
+    }
+  }
+  return s;
+}
+
+std::vector<std::string> ItemFeatureSchema::names() const {
+  std::vector<std::string> out = genres;
+  for (int d = 0; d < decades; ++d) out.push_back(std::to_string(first_decade + 10 * d) + "s");
+  return out;
+}
+
+int64_t ItemFeatureSchema::decade_column(int year) const {
+  const int decade = year < first_decade ? 0 : std::min((year - first_decade) / 10, decades - 1);
+  return static_cast<int64_t>(genres.size()) + decade;
+}
+
+std::vector<std::string> item_feature_names() {
+  return ItemFeatureSchema::movielens_100k().names();
+}
+
+int decade_feature(int year) {
+  return static_cast<int>(ItemFeatureSchema::movielens_100k().decade_column(year));
 }
 
 std::optional<int> release_year(const std::string& date) {
@@ -39,28 +98,27 @@ std::optional<int> release_year(const std::string& date) {
   return std::stoi(std::string(d.substr(d.size() - 4)));
 }
 
-int decade_feature(int year) {
-  const int decade = std::clamp((year - kFirstDecade) / 10, 0, kDecadeFeatures - 1);
-  return kMovieLensGenres + (year < kFirstDecade ? 0 : decade);
-}
-
-torch::Tensor item_feature_matrix(const ItemCatalog& catalog, int64_t n_items) {
-  torch::Tensor features = torch::zeros({n_items, kItemFeatures});
+torch::Tensor item_feature_matrix(const ItemCatalog& catalog, const ItemFeatureSchema& schema,
+                                  int64_t n_items) {
+  torch::Tensor features = torch::zeros({n_items, schema.size()});
   auto f = features.accessor<float, 2>();
   const int64_t rows = std::min<int64_t>(n_items, static_cast<int64_t>(catalog.genres.size()));
+  const size_t n_genres = std::min(schema.genres.size(), catalog.genre_names.size());
   for (int64_t i = 0; i < rows; ++i) {
     const auto& flags = catalog.genres[static_cast<size_t>(i)];
-    for (int g = 0; g < kMovieLensGenres; ++g) f[i][g] = flags[static_cast<size_t>(g)];
+    for (size_t g = 0; g < n_genres && g < flags.size(); ++g) {
+      f[i][static_cast<int64_t>(g)] = flags[g];
+    }
     if (const auto year = release_year(catalog.release_dates[static_cast<size_t>(i)])) {
-      f[i][decade_feature(*year)] = 1.0f;
+      f[i][schema.decade_column(*year)] = 1.0f;
     }
   }
   return features;
 }
 
-torch::Tensor parse_item_features(const std::string& spec) {
-  const std::vector<std::string> names = item_feature_names();
-  torch::Tensor features = torch::zeros({kItemFeatures});
+torch::Tensor parse_item_features(const std::string& spec, const ItemFeatureSchema& schema) {
+  const std::vector<std::string> names = schema.names();
+  torch::Tensor features = torch::zeros({schema.size()});
   auto f = features.accessor<float, 1>();
   size_t start = 0;
   bool any = false;
@@ -72,7 +130,7 @@ torch::Tensor parse_item_features(const std::string& spec) {
     if (entry.empty()) continue;
     any = true;
     if (only_digits(entry) && entry.size() == 4) {
-      f[decade_feature(std::stoi(std::string(entry)))] = 1.0f;
+      f[schema.decade_column(std::stoi(std::string(entry)))] = 1.0f;
       continue;
     }
     const auto it = std::find_if(names.begin(), names.end(),

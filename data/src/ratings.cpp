@@ -281,6 +281,24 @@ double parse_rating(std::string_view text, const RatingsFormat& format, bool fir
   return rating;
 }
 
+// The id in field `text` as UTF-8 under a declared encoding (converted into `buffer` when it is
+// not ASCII), or an error naming the file, line and field when the file is declared UTF-8 and
+// the id is not.
+template <class Where>
+std::string_view decoded_id(std::string_view text, const char* what, TextEncoding encoding,
+                            std::string& buffer, const Where& where) {
+  const bool ascii = std::all_of(text.begin(), text.end(),
+                                 [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  // Every MovieLens id is ASCII: no copy. Under "auto" ids stay the file's bytes, as before
+  // files could declare an encoding (JSON outputs show bytes that are not UTF-8 as U+FFFD).
+  if (ascii || encoding == TextEncoding::kAuto) return text;
+  if (!decode_to_utf8(text, encoding, buffer)) {
+    throw Error(where() + what + " id " + quoted_for_message(text) +
+                " is not valid UTF-8 (set data.encoding to \"latin-1\" for a latin-1 file)");
+  }
+  return buffer;
+}
+
 // Calls on_line(line) for every line of `in`, read in chunks of buffer.size() bytes; the partial
 // line at a chunk's end moves to the front of the next, and the buffer grows for a line longer
 // than it.
@@ -330,13 +348,14 @@ ParsedRatings parse_ratings_stream(std::istream& in, const std::string& path,
   Ratings& out = parsed.ratings;
   out.reserve(max_lines);
   LocalIds users, items;
+  std::string id_text;  // a decoded id's buffer, reused
   size_t line_no = 0;
   auto where = [&] { return path + ":" + std::to_string(line_no) + ": "; };
   for_each_chunked_line(in, buffer, path, [&](std::string_view line) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     // A UTF-8 byte-order mark (Windows editors write one) is not part of the first user id.
-    if (line_no == 1 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
+    if (line_no == 1 && starts_with_bom(line)) line.remove_prefix(3);
     if (line_no == 1 && format.header) return;
     if (trim(line).empty()) return;
 
@@ -357,7 +376,10 @@ ParsedRatings parse_ratings_stream(std::istream& in, const std::string& path,
         throw Error(where() + "timestamp " + quoted_for_message(f[3]) + " is not an integer");
       }
     }
-    out.push_back(users.index(f[0]), items.index(f[1]), static_cast<float>(rating), timestamp);
+    const std::string_view user = decoded_id(f[0], "user", format.encoding, id_text, where);
+    const int64_t user_index = users.index(user);
+    const std::string_view item = decoded_id(f[1], "item", format.encoding, id_text, where);
+    out.push_back(user_index, items.index(item), static_cast<float>(rating), timestamp);
   });
   if (out.size() == 0) throw Error(path + ": no ratings in the file");
   parsed.user_ids = users.raws();

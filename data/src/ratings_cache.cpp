@@ -21,8 +21,9 @@ namespace {
 
 constexpr char kMagic[8] = {'C', 'O', 'L', 'L', 'A', 'B', 'R', 'C'};
 constexpr char kEndMagic[8] = {'C', 'O', 'L', 'L', 'A', 'B', 'R', 'E'};
-// 2: ratings as one-byte codes into a table of values; 3: the key holds the inode and ctime
-constexpr uint32_t kVersion = 3;
+// 2: ratings as one-byte codes into a table of values; 3: the key holds the inode and ctime;
+// 4: the key's delimiter is a string ("::") and holds the encoding of ids
+constexpr uint32_t kVersion = 4;
 
 uint64_t fnv1a(const std::string& text, uint64_t h = 1469598103934665603ull) {
   for (const unsigned char c : text) {
@@ -42,14 +43,15 @@ struct Key {
   // and the inode itself (a file replaced by another of the same size and mtime).
   int64_t ctime_ns = 0;
   uint64_t inode = 0;
-  char delimiter = '\t';
+  std::string delimiter = "\t";
+  uint32_t encoding = 0;  // TextEncoding
   uint32_t header = 0;
   uint32_t has_range = 0;
   double range_lo = 0, range_hi = 0;
 
   bool operator==(const Key& o) const {
     return path == o.path && size == o.size && mtime_ns == o.mtime_ns && ctime_ns == o.ctime_ns &&
-           inode == o.inode && delimiter == o.delimiter &&
+           inode == o.inode && delimiter == o.delimiter && encoding == o.encoding &&
            header == o.header && has_range == o.has_range && range_lo == o.range_lo &&
            range_hi == o.range_hi;
   }
@@ -71,6 +73,7 @@ std::optional<Key> key_of(const std::string& file, const RatingsFormat& format) 
   k.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
   k.inode = static_cast<uint64_t>(st.st_ino);
   k.delimiter = format.delimiter;
+  k.encoding = static_cast<uint32_t>(format.encoding);
   k.header = format.header ? 1 : 0;
   if (format.rating_range) {
     k.has_range = 1;
@@ -152,7 +155,8 @@ void write_key(Writer& w, const Key& k) {
   w.value(k.mtime_ns);
   w.value(k.ctime_ns);
   w.value(k.inode);
-  w.value(k.delimiter);
+  w.string(k.delimiter);
+  w.value(k.encoding);
   w.value(k.header);
   w.value(k.has_range);
   w.value(k.range_lo);
@@ -166,7 +170,8 @@ Key read_key(Reader& r) {
   k.mtime_ns = r.value<int64_t>();
   k.ctime_ns = r.value<int64_t>();
   k.inode = r.value<uint64_t>();
-  k.delimiter = r.value<char>();
+  k.delimiter = r.string(1 << 10);
+  k.encoding = r.value<uint32_t>();
   k.header = r.value<uint32_t>();
   k.has_range = r.value<uint32_t>();
   k.range_lo = r.value<double>();
@@ -284,6 +289,8 @@ std::string ratings_cache_path(const std::string& file, const RatingsFormat& for
   std::string what = absolute_path(file);
   what += '\0';
   what += format.delimiter;
+  what += '\0';
+  what += text_encoding_name(format.encoding);
   what += format.header ? '1' : '0';
   char name[32];
   std::snprintf(name, sizeof name, "%016llx.ratings", static_cast<unsigned long long>(fnv1a(what)));

@@ -8,7 +8,7 @@ namespace collab {
 ContentBasedImpl::ContentBasedImpl(const ContentBasedOptions& options) : options_(options) {
   const ModelShape& s = options.shape;
   item_features = register_buffer("item_features", item_feature_table(s));
-  user_profile = register_module("user_profile", make_embedding(s.n_users, kItemFeatures));
+  user_profile = register_module("user_profile", make_embedding(s.n_users, item_features.size(1)));
   if (options.user_bias) user_bias = register_module("user_bias", make_embedding(s.n_users, 1));
   if (options.item_bias) item_bias = register_module("item_bias", make_embedding(s.n_items, 1));
 }

@@ -55,7 +55,8 @@ c10::Dict<std::string, int64_t> index_of(const Vocabulary& vocab) {
 }  // namespace
 
 torch::jit::Module to_torchscript(const CollabModelImpl& model, const Vocabulary& users,
-                                  const Vocabulary& items, const std::string& config_json) {
+                                  const Vocabulary& items, const std::string& config_json,
+                                  const std::vector<std::string>& item_feature_names) {
   const RowTables rows = model.row_tables();
   check_rows(model, rows.users, "user", users.size());
   check_rows(model, rows.items, "item", items.size());
@@ -74,6 +75,10 @@ torch::jit::Module to_torchscript(const CollabModelImpl& model, const Vocabulary
   titles.reserve(static_cast<size_t>(items.size()));
   for (int64_t i = 0; i < items.size(); ++i) titles.push_back(items.title(i));
   m.register_attribute("item_titles", c10::ListType::ofStrings(), strings(titles));
+  if (!item_feature_names.empty()) {
+    m.register_attribute("item_feature_names", c10::ListType::ofStrings(),
+                         strings(item_feature_names));
+  }
   // Dicts make the raw-id lookups O(1) for a service; they repeat the ids, a small price.
   const auto dict_type = c10::DictType::create(c10::StringType::get(), c10::IntType::get());
   m.register_attribute("user_to_index", dict_type, index_of(users));
@@ -111,8 +116,9 @@ def score_all(self, user: int) -> Tensor:
 
 void export_torchscript(const CollabModelImpl& model, const Vocabulary& users,
                         const Vocabulary& items, const std::string& config_json,
-                        const std::string& path) {
-  const torch::jit::Module m = to_torchscript(model, users, items, config_json);
+                        const std::string& path,
+                        const std::vector<std::string>& item_feature_names) {
+  const torch::jit::Module m = to_torchscript(model, users, items, config_json, item_feature_names);
   std::ostringstream bytes;
   try {
     m.save(bytes);

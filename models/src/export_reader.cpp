@@ -85,7 +85,14 @@ ImportedModel import_torchscript(const std::string& path) {
     throw Error(path + ": the export's config attribute is not a config (" + e.what() + ")");
   }
   read_vocabularies(m, path, out);
-  out.model = build_model_from_config(out.config, {out.users.size(), out.items.size()}, path);
+  ModelShape shape(out.users.size(), out.items.size());
+  if (m.hasattr("item_feature_names")) {
+    for (const auto& name : m.attr("item_feature_names").toListRef()) {
+      out.item_feature_names.push_back(name.toStringRef());
+    }
+    shape.n_item_features = static_cast<int64_t>(out.item_feature_names.size());
+  }
+  out.model = build_model_from_config(out.config, shape, path);
   copy_tensors(m, path, *out.model);
   return out;
 }

@@ -11,7 +11,7 @@ FeatureBiasesImpl::FeatureBiasesImpl(const FeatureBiasesOptions& options) : opti
   item_features = register_buffer("item_features", item_feature_table(s));
   user_bias = register_module("user_bias", make_embedding(s.n_users, 1));
   if (options.item_bias) item_bias = register_module("item_bias", make_embedding(s.n_items, 1));
-  feature_bias = register_module("feature_bias", make_feature_linear(kItemFeatures, 1));
+  feature_bias = register_module("feature_bias", make_feature_linear(item_features.size(1), 1));
 }
 
 // The functional forms of the Embedding and Linear forwards, which are not const.

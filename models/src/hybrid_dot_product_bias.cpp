@@ -24,10 +24,10 @@ HybridDotProductBiasImpl::HybridDotProductBiasImpl(const HybridDotProductBiasOpt
   // Initialised like the embeddings (layers.h: make_feature_linear), so the projection starts at
   // the scale of the free item factors it is added to, and the hybrid starts where DotProductBias
   // does.
-  feature_projection =
-      register_module("feature_projection", make_feature_linear(kItemFeatures, options.n_factors));
+  feature_projection = register_module(
+      "feature_projection", make_feature_linear(item_features.size(1), options.n_factors));
   if (options.feature_bias) {
-    feature_bias = register_module("feature_bias", make_feature_linear(kItemFeatures, 1));
+    feature_bias = register_module("feature_bias", make_feature_linear(item_features.size(1), 1));
   }
 }
 

@@ -11,13 +11,15 @@
 namespace collab {
 
 torch::Tensor item_feature_table(const ModelShape& shape) {
-  if (!shape.item_features.defined()) return torch::zeros({shape.n_items, kItemFeatures});
+  if (!shape.item_features.defined()) {
+    const int64_t width = shape.n_item_features > 0 ? shape.n_item_features : kItemFeatures;
+    return torch::zeros({shape.n_items, width});
+  }
   const torch::Tensor& f = shape.item_features;
-  if (f.dim() != 2 || f.size(0) != shape.n_items || f.size(1) != kItemFeatures) {
-    throw Error("item features: expected [" + std::to_string(shape.n_items) + ", " +
-                std::to_string(kItemFeatures) +
-                "] (one row per item: " + std::to_string(kMovieLensGenres) + " genres and " +
-                std::to_string(kDecadeFeatures) + " release decades), got " + c10::str(f.sizes()));
+  if (f.dim() != 2 || f.size(0) != shape.n_items || f.size(1) < 1) {
+    throw Error("item features: expected [" + std::to_string(shape.n_items) +
+                ", F] (one row per item: its genres and release decades), got " +
+                c10::str(f.sizes()));
   }
   return f.detach().to(torch::kCPU, torch::kFloat).clone();
 }

@@ -27,6 +27,7 @@ LoadedModel load_torchscript(const std::string& path) {
   out.users = std::move(imported.users);
   out.items = std::move(imported.items);
   out.config = std::move(imported.config);
+  out.item_feature_names = std::move(imported.item_feature_names);
   return out;
 }
 
@@ -38,8 +39,11 @@ LoadedModel load_checkpoint_model(const std::string& path) {
   out.users = std::move(checkpoint.users);
   out.items = std::move(checkpoint.items);
   out.data_fingerprint = checkpoint.data_fingerprint;
+  out.item_feature_names = std::move(checkpoint.item_feature_names);
   try {
-    out.model = build_model_from_config(out.config, {out.users.size(), out.items.size()}, path);
+    ModelShape shape(out.users.size(), out.items.size());
+    shape.n_item_features = static_cast<int64_t>(out.item_feature_names.size());
+    out.model = build_model_from_config(out.config, shape, path);
     load_model_state(*out.model, checkpoint.state);
   } catch (const Error& e) {
     const std::string what = e.what();
@@ -49,6 +53,15 @@ LoadedModel load_checkpoint_model(const std::string& path) {
 }
 
 }  // namespace
+
+ItemFeatureSchema feature_schema(const LoadedModel& loaded) {
+  if (loaded.item_feature_names.empty()) return ItemFeatureSchema::movielens_100k();
+  try {
+    return ItemFeatureSchema::from_names(loaded.item_feature_names);
+  } catch (const Error& e) {
+    throw Error(loaded.path + ": " + e.what());
+  }
+}
 
 LoadedModel load_trained_model(const std::string& path) {
   namespace fs = std::filesystem;

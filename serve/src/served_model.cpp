@@ -148,7 +148,7 @@ json ServedModel::info() const {
       {"n_users", loaded_.users.size()},
       {"n_items", loaded_.items.size()},
       {"parameters", parameters},
-      {"item_features", model.uses_item_features() ? json(item_feature_names()) : json(nullptr)},
+      {"item_features", model.uses_item_features() ? json(feature_schema(loaded_).names()) : json(nullptr)},
       {"y_range", y_range},
       {"training_ratings", training_.users.size()},
       {"limits",

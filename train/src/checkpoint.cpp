@@ -237,6 +237,7 @@ std::string encode_checkpoint(const Checkpoint& c) {
   // bytes it always did (tests/test_tensor_archive.cpp).
   if (!c.run_id.empty()) manifest["run_id"] = c.run_id;
   if (!s.sparse.empty()) manifest["sparse"] = sparse;
+  if (!c.item_feature_names.empty()) manifest["item_feature_names"] = c.item_feature_names;
   std::string file = w.file(manifest, kHeaderSize);
   fill_header(file, c.format_version);
   return file;
@@ -252,6 +253,12 @@ Checkpoint decode_checkpoint(std::string_view bytes, const std::string& path) {
   // Checkpoints of collab before run identities have none: they belong to whichever run dir
   // holds them.
   if (r.has_field("run_id")) c.run_id = r.string("run_id");
+  if (r.has_field("item_feature_names")) {
+    for (const auto& name : r.array("item_feature_names")) {
+      if (!name.is_string()) throw Error(path + ": item_feature_names holds a non-string");
+      c.item_feature_names.push_back(name.get<std::string>());
+    }
+  }
   c.state = read_trainer_state(r);
   c.users = read_vocabulary(r, "users");
   c.items = read_vocabulary(r, "items");

@@ -98,15 +98,18 @@ RunResult run_loaded(const RunConfig& run, const Dataset& data, Ratings* owned_t
 
 CollabModel build_model_for(ConfigReader& model, const Dataset& data) {
   const int64_t n_items = data.items.size();
-  ModelShape shape(
-      data.users.size(), n_items,
-      data.catalog.empty() ? torch::Tensor() : item_feature_matrix(data.catalog, n_items));
+  ModelShape shape(data.users.size(), n_items,
+                   data.catalog.empty() ? torch::Tensor()
+                                        : item_feature_matrix(data.catalog,
+                                                              ItemFeatureSchema::of(data.catalog),
+                                                              n_items));
   shape.train = &data.train;
   CollabModel built = build_model(model, shape);
   if (built->uses_item_features() && data.catalog.empty()) {
     throw Error("model.arch \"" + built->arch() +
                 "\" scores items by their genres and release decade: the data section needs "
-                "\"items\" (a MovieLens u.item catalogue)");
+                "\"items\" (an item catalogue: u.item, movies.dat, movies.csv or a CSV with "
+                "data.items_format \"csv\")");
   }
   return built;
 }

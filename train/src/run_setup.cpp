@@ -7,6 +7,7 @@
 
 #include "collab/common/error.h"
 #include "collab/common/text.h"
+#include "collab/data/item_features.h"
 #include "collab/train/run_checkpoints.h"
 #include "collab/train/run_dir.h"
 #include "resume_checks.h"
@@ -185,6 +186,9 @@ Checkpoint RunFiles::checkpoint(TrainerState state) const {
   c.data_fingerprint = setup_->fingerprint;
   c.metrics = history_;
   c.run_id = run_id_;
+  if (setup_->model->uses_item_features() && !setup_->data.catalog.empty()) {
+    c.item_feature_names = ItemFeatureSchema::of(setup_->data.catalog).names();
+  }
   return c;
 }
 

@@ -14,6 +14,18 @@ std::string latin1_to_utf8(std::string_view s);
 // `s` unchanged when it is valid UTF-8, else read as latin-1 (MovieLens' u.item is latin-1).
 std::string to_utf8(std::string_view s);
 
+// How a data file's text is encoded (data.encoding): MovieLens 100k's u.item and 1M/10M's .dat
+// files are latin-1, the CSV releases UTF-8. kAuto keeps text that is valid UTF-8 and reads the
+// rest as latin-1 (what collab did before files could say), so a mislabelled file still loads.
+enum class TextEncoding { kAuto, kUtf8, kLatin1 };
+// "auto", "utf-8", "latin-1": the config's spellings.
+const char* text_encoding_name(TextEncoding encoding);
+// `s` as UTF-8 under `encoding`, into `out`; false (a file declared UTF-8 that is not) only for
+// kUtf8. Pure ASCII, the common case, is copied without conversion under every encoding.
+bool decode_to_utf8(std::string_view s, TextEncoding encoding, std::string& out);
+// A UTF-8 byte-order mark (Windows editors write one), which is not part of the first field.
+bool starts_with_bom(std::string_view s);
+
 // The columns `s` takes in a terminal or the glyphs in a label: its code points (every byte but
 // continuation bytes), so "±" counts one. Wide (CJK) and combining characters are not told apart.
 size_t utf8_width(std::string_view s);

@@ -1,17 +1,26 @@
 // The `data` section of a config: which files hold the ratings, how they are split, and where
-// named datasets (MovieLens 100k) live on disk.
+// named datasets (the MovieLens releases of datasets.h) live on disk.
 //
 //   "data": {
-//     "dataset": "ml-100k",     // optional: names a known dataset; relative file names then
-//                               // resolve inside <data root>/ml-100k, fetched when missing
+//     "dataset": "ml-100k",     // optional: names a known dataset (datasets.h: ml-100k, ml-1m,
+//                               // ml-10m, ml-20m, ml-25m, ml-latest-small, ml-latest); relative
+//                               // file names then resolve inside <data root>/<its folder>,
+//                               // fetched when missing, and its ratings and item files, their
+//                               // delimiter, header and encoding are the defaults below
 //     "dir": "...",             // folder for relative file names (default: the config's folder)
 //     "ratings": "u.data",      // one file, split at random by valid_pct and split_seed ...
 //     "valid_pct": 0.2, "split_seed": 42,
 //     "train": "u1.base", "valid": "u1.test",   // ... or a predefined split
-//     "items": "u.item",        // optional MovieLens item catalogue (titles, genres)
+//     "items": "u.item",        // optional item catalogue (titles, genres; item_catalog.h)
+//     "items_format": "u.item", // "u.item", "movies.dat", "movies.csv" or "csv"; guessed from
+//                               // the file name (movies.dat, movies.csv, else u.item)
+//     "items_delimiter": ",",   // "csv" only, with "item_columns": {"id": "movieId",
+//                               // "title": "title", "labels": ["genres"]} (header names)
 //     "item_key": "id",         // "id": one vocabulary entry per item id; "title": one per
 //                               // catalogue title (fastai's item_name='title'), needs data.items
 //     "delimiter": "\t", "header": false, "rating_range": null,
+//     "encoding": "auto",       // of the text files: "utf-8", "latin-1" (MovieLens 1M/10M .dat),
+//                               // or "auto" (UTF-8 when valid, else latin-1)
 //     "cache": "auto",          // binary cache of parsed ratings (ratings_cache.h): "auto" (files
 //                               // of 16 MiB or more), "always", "never"
 //     "cache_dir": ""           // default $COLLAB_CACHE_DIR or ~/.cache/collab/ratings
@@ -23,6 +32,7 @@
 #include <string>
 
 #include "collab/common/config_reader.h"
+#include "collab/data/item_catalog.h"
 #include "collab/data/ratings.h"
 #include "collab/data/ratings_cache.h"
 
@@ -36,12 +46,13 @@ enum class ItemKey {
 };
 
 struct DataConfig {
-  std::string dataset;  // "" or a known dataset name ("ml-100k")
+  std::string dataset;  // "" or a known dataset name ("ml-100k", datasets.h)
   std::string dir;      // resolved folder of the dataset's files
   std::string ratings;  // resolved path, or "" with a predefined split
   std::string train;    // resolved paths of a predefined split
   std::string valid;
-  std::string items;  // resolved path of a MovieLens item catalogue, or ""
+  std::string items;             // resolved path of an item catalogue, or ""
+  CatalogueFormat items_format;  // its layout and encoding
   ItemKey item_key = ItemKey::kId;
   RatingsFormat format;
   RatingsCacheOptions cache;

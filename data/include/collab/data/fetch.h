@@ -1,7 +1,7 @@
-// Fetching named datasets (MovieLens 100k) from the web: download with libcurl, check size and
-// MD5, unpack the zip with libarchive, and move the result into place with one rename, so a
-// dataset folder either is complete or does not exist. Used by `collab data fetch` and by
-// `collab train` when a config names a dataset whose files are missing.
+// Fetching named datasets (datasets.h: the MovieLens releases) from the web: download with libcurl,
+// check size and MD5, unpack the zip with libarchive, and move the result into place with one
+// rename, so a dataset folder either is complete or does not exist. Used by `collab data fetch` and
+// by `collab train` when a config names a dataset whose files are missing.
 #pragma once
 
 #include <cstdint>
@@ -10,19 +10,20 @@
 namespace collab {
 
 struct DatasetSource {
-  std::string name;  // folder the archive unpacks to, e.g. "ml-100k"
-  std::string url;   // http(s):// or file://
-  std::string md5;   // expected MD5 of the archive (lower-case hex); "" skips the check
-  int64_t size = 0;  // expected size of the archive in bytes; <= 0 skips the check
+  std::string name;    // the dataset, e.g. "ml-100k"
+  std::string url;     // http(s):// or file://
+  std::string md5;     // expected MD5 of the archive (lower-case hex); "" skips the check
+  int64_t size = 0;    // expected size of the archive in bytes; <= 0 skips the check
+  std::string folder;  // the folder the archive unpacks to ("ml-10M100K"); "" when `name`
 };
 
 // The official source of a known dataset; throws collab::Error listing the known names.
 DatasetSource known_dataset(const std::string& name);
 
-// Whether root/name holds the dataset's files (for ml-100k: u.data and u.item).
+// Whether root/<its folder> holds the dataset's ratings and item files (ml-100k: u.data, u.item).
 bool dataset_present(const std::string& name, const std::string& root);
 
-// Downloads, verifies and unpacks `source` into root/<name> and returns that path. Temporary
+// Downloads, verifies and unpacks `source` into root/<folder> and returns that path. Temporary
 // files live in `root` and are removed on any failure. Throws collab::Error (one line naming
 // the URL and saying how to get the data by hand) on failure, and when root/<name> already
 // exists without the dataset's files.

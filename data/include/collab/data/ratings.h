@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "collab/common/utf8.h"
 #include "collab/data/vocabulary.h"
 
 namespace collab {
@@ -101,8 +102,13 @@ struct Ratings {
 constexpr double kMaxRatingMagnitude = 1e6;
 
 struct RatingsFormat {
-  char delimiter = '\t';  // u.data is tab-separated; ',' for CSV; ' ' also splits at runs of spaces
-  bool header = false;    // skip the first line
+  // u.data is tab-separated; "," for CSV (with RFC 4180 quoting); "::" for MovieLens 1M/10M;
+  // " " also splits at runs of spaces.
+  std::string delimiter = "\t";
+  bool header = false;  // skip the first line
+  // How ids that are not ASCII are read (utf8.h): converted from latin-1, checked as UTF-8, or
+  // under kAuto kept as the file's bytes (as before files could say). MovieLens' ids are ASCII.
+  TextEncoding encoding = TextEncoding::kAuto;
   // Ratings outside [lo, hi] are an error; unset accepts any finite rating.
   std::optional<std::pair<double, double>> rating_range;
 };

@@ -25,10 +25,12 @@ struct ModelShape {
 
   int64_t n_users = 0;
   int64_t n_items = 0;
-  // float [n_items, kItemFeatures] (data/item_features.h), rows in item-vocabulary order; from
-  // the data when training. Undefined when a model is rebuilt to receive a saved state
-  // (checkpoint, export): feature-based models then start from zeros the state overwrites.
+  // float [n_items, F] (data/item_features.h: F columns named by the data's schema), rows in
+  // item-vocabulary order; from the data when training. Undefined when a model is rebuilt to
+  // receive a saved state (checkpoint, export): feature-based models then start from zeros
+  // [n_items, n_item_features] (the saved buffer's width) that the state overwrites.
   torch::Tensor item_features;
+  int64_t n_item_features = 0;  // 0: MovieLens 100k's kItemFeatures (models saved before schemas)
   // The training ratings, for architectures that learn from which items each user rated
   // (SVDpp), read while the model is built; null when it is rebuilt for a saved state.
   const Ratings* train = nullptr;

@@ -39,8 +39,8 @@ class ContentBasedImpl : public CollabModelImpl {
   std::optional<torch::Tensor> bias_ratings(const torch::Tensor& user_vector) const override;
   std::optional<FeatureItem> item_from_features(const torch::Tensor& features) const override;
 
-  torch::Tensor item_features;                                  // buffer [n_items, kItemFeatures]
-  torch::nn::Embedding user_profile{nullptr};                   // [n_users, kItemFeatures]
+  torch::Tensor item_features;  // buffer [n_items, F] (F: the data's feature columns)
+  torch::nn::Embedding user_profile{nullptr};                   // [n_users, F]
   torch::nn::Embedding user_bias{nullptr}, item_bias{nullptr};  // null when switched off
 
  private:

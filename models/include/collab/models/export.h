@@ -31,15 +31,19 @@ constexpr int64_t kExportFormatVersion = 1;
 
 // Builds the scripted module. `users` and `items` must be the vocabularies the model was trained
 // with (their sizes are checked against the embedding tables); throws collab::Error otherwise.
+// `item_feature_names` (a feature-based model's columns, data/item_features.h) becomes the
+// attribute of that name when not empty.
 torch::jit::Module to_torchscript(const CollabModelImpl& model, const Vocabulary& users,
-                                  const Vocabulary& items, const std::string& config_json);
+                                  const Vocabulary& items, const std::string& config_json,
+                                  const std::vector<std::string>& item_feature_names = {});
 
 // to_torchscript, saved to `path` atomically: written to a temporary file in the same folder,
 // fsynced, then renamed, so `path` never holds a partial module. Throws collab::Error naming
 // `path` when it cannot be written.
 void export_torchscript(const CollabModelImpl& model, const Vocabulary& users,
                         const Vocabulary& items, const std::string& config_json,
-                        const std::string& path);
+                        const std::string& path,
+                        const std::vector<std::string>& item_feature_names = {});
 
 // An export read back: the eager model its `config` builds (registry.h), with the exported
 // tensors copied in by name, and its vocabularies (titles and aliases included).
@@ -48,6 +52,7 @@ struct ImportedModel {
   Vocabulary users;
   Vocabulary items;
   json config;  // the run's resolved config
+  std::vector<std::string> item_feature_names;  // of a feature-based model; empty before schemas
 };
 
 // Reads the TorchScript module at `path` that export_torchscript wrote. Throws collab::Error

@@ -1,7 +1,7 @@
 // FeatureBiases: the Biases baseline plus what an item's content features say about it,
 //   rating = b + user_bias[u] + item_bias[i] + w . features[i]
 // optionally squashed into y_range. The features (data/item_features.h: genres, release decade)
-// are a registered buffer, saved in checkpoints and exports; w (Linear(kItemFeatures, 1), no
+// are a registered buffer, saved in checkpoints and exports; w (Linear(F, 1), no
 // bias) is learned from every item's ratings, so a rarely-rated item's bias starts from what its
 // genres and decade earn. `item_bias` (the free per-item term) is on by default. It has no
 // factors: it shows what a content term adds to the biases.
@@ -41,10 +41,10 @@ class FeatureBiasesImpl : public CollabModelImpl {
 
   // A learned scalar starting at 0, as Biases' global term.
   torch::Tensor global_bias;
-  torch::Tensor item_features;  // buffer [n_items, kItemFeatures]
+  torch::Tensor item_features;  // buffer [n_items, F] (F: the data's feature columns)
   torch::nn::Embedding user_bias{nullptr};
   torch::nn::Embedding item_bias{nullptr};  // null when switched off
-  torch::nn::Linear feature_bias{nullptr};  // kItemFeatures -> 1, no bias
+  torch::nn::Linear feature_bias{nullptr};  // F -> 1, no bias
 
  private:
   FeatureBiasesOptions options_;

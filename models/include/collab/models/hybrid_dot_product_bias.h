@@ -1,6 +1,6 @@
 // HybridDotProductBias: DotProductBias whose item vector is a free embedding plus a learned
 // projection of the item's content features (data/item_features.h: genres, release decade),
-//   item_vec[i] = item_factors[i] + W features[i]          (W: Linear(kItemFeatures, n_factors),
+//   item_vec[i] = item_factors[i] + W features[i]          (W: Linear(F, n_factors),
 //                                                           no bias)
 //   rating = u . item_vec[i] + user_bias[u] + item_bias[i] + w . features[i]
 // optionally squashed into y_range. Items with few or no ratings, whose free embedding barely
@@ -52,12 +52,12 @@ class HybridDotProductBiasImpl : public CollabModelImpl {
   std::optional<torch::Tensor> bias_ratings(const torch::Tensor& user_vector) const override;
   std::optional<FeatureItem> item_from_features(const torch::Tensor& features) const override;
 
-  torch::Tensor item_features;  // buffer [n_items, kItemFeatures]
+  torch::Tensor item_features;  // buffer [n_items, F] (F: the data's feature columns)
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
   torch::nn::Embedding user_bias{nullptr};
   torch::nn::Embedding item_bias{nullptr};        // null when switched off
-  torch::nn::Linear feature_projection{nullptr};  // kItemFeatures -> n_factors, no bias
-  torch::nn::Linear feature_bias{nullptr};        // kItemFeatures -> 1, no bias; null when off
+  torch::nn::Linear feature_projection{nullptr};  // F -> n_factors, no bias
+  torch::nn::Linear feature_bias{nullptr};        // F -> 1, no bias; null when off
 
  private:
   HybridDotProductBiasOptions options_;

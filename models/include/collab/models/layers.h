@@ -30,9 +30,9 @@ torch::Tensor sigmoid_range(const torch::Tensor& x, const std::optional<YRange>&
 std::optional<YRange> read_y_range(ConfigReader& model);
 
 // The item-feature table a content-based model registers as its `item_features` buffer: a float
-// copy of shape.item_features, or zeros [n_items, kItemFeatures] when undefined (a model rebuilt
-// for a saved state). Throws collab::Error when the features do not have one row per item and
-// data/item_features.h's width.
+// copy of shape.item_features, or zeros [n_items, shape.n_item_features] when undefined (a model
+// rebuilt for a saved state; MovieLens 100k's kItemFeatures when that is 0 too). Throws
+// collab::Error when the features do not have one row per item.
 torch::Tensor item_feature_table(const ModelShape& shape);
 
 // fastai's emb_sz_rule: min(600, round(1.6 * n^0.56)).

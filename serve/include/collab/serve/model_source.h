@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "collab/common/config_reader.h"
+#include "collab/data/item_features.h"
 #include "collab/data/vocabulary.h"
 #include "collab/models/collab_model.h"
 
@@ -20,7 +21,14 @@ struct LoadedModel {
   Vocabulary items;              // with titles where the training data had them
   json config;                   // the run's resolved config
   std::string data_fingerprint;  // checkpoints only: of the data trained on; "" for model.pt
+  // The item-feature columns' names of a feature-based model (empty: none stored, MovieLens
+  // 100k's schema); feature_schema() reads them.
+  std::vector<std::string> item_feature_names;
 };
+
+// The item-feature columns `loaded` was trained on: its stored names, else MovieLens 100k's (a
+// model saved before schemas were stored).
+ItemFeatureSchema feature_schema(const LoadedModel& loaded);
 
 // Reads `path`: a directory is a run dir (its latest checkpoint), a file starting with the
 // checkpoint magic a checkpoint, a zip archive a TorchScript export, whose `config` rebuilds the

@@ -41,6 +41,10 @@ struct Checkpoint {
   std::string data_fingerprint;  // data_fingerprint() of the data it was trained on
   json metrics = json::array();  // one object per completed epoch, as in metrics.jsonl
   std::string run_id;  // the run it belongs to (run_dir.h); "" in checkpoints of older collab
+  // The names of the item-feature columns (data/item_features.h: ItemFeatureSchema::names) of a
+  // model that reads item features; empty for other models and in checkpoints of older collab
+  // (whose models read MovieLens 100k's 28 columns).
+  std::vector<std::string> item_feature_names;
 };
 
 // SHA-256 (hex) of the train and validation ratings (user and item indices, ratings) and the
