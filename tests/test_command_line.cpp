@@ -74,8 +74,8 @@ TEST(CommandLine, HelpListsTheOptionsButNotThePositionalSink) {
 
 // The converted commands, through the binary: the same mistake, the same sentence.
 TEST(CommandLine, CommandsAnswerTheSameMistakeTheSameWay) {
-  for (const std::string command : {"data", "export", "predict", "recommend", "similar",
-                                    "interpret"}) {
+  for (const std::string command :
+       {"data", "export", "predict", "recommend", "similar", "interpret", "audit"}) {
     const auto r = collab::test::run_collab(command + " --bogus");
     EXPECT_EQ(r.exit_code, 1) << command;
     EXPECT_EQ(r.err, "collab " + command + ": error: unknown option --bogus (see collab " +
@@ -85,7 +85,7 @@ TEST(CommandLine, CommandsAnswerTheSameMistakeTheSameWay) {
     EXPECT_NE(help.out.find("-h, --help"), std::string::npos) << command << help.out;
     EXPECT_EQ(help.out.find("--positional"), std::string::npos) << command << help.out;
   }
-  for (const std::string command : {"recommend", "similar", "interpret", "predict"}) {
+  for (const std::string command : {"recommend", "similar", "interpret", "predict", "audit"}) {
     const auto r = collab::test::run_collab(command);
     EXPECT_EQ(r.err.rfind("collab " + command + ": error: missing MODEL; usage: collab " + command,
                           0),

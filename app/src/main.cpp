@@ -26,6 +26,8 @@ const Command kCommands[] = {
     {"similar", collab::similar_command, "items nearest to an item in embedding space"},
     {"predict", collab::predict_command, "predicted ratings for raw (user, item) pairs"},
     {"interpret", collab::interpret_command, "item biases and a PCA map of the item factors"},
+    {"audit", collab::audit_command,
+     "popularity concentration of the top-k lists, accuracy per user group"},
     {"lr-find", collab::lr_find_command, "fastai's learning-rate finder: a suggested lr_max"},
     {"tune", collab::tune_command, "hyper-parameter search: random, grid, successive halving"},
     {"serve", collab::serve_command, "an HTTP JSON API and an explorer page for a trained model"},

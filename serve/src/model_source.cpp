@@ -128,6 +128,14 @@ TrainingRatings load_training_ratings(const LoadedModel& loaded, std::ostream& w
     out.items_by_user[static_cast<size_t>(u)].push_back(i);
     ++out.item_counts[static_cast<size_t>(i)];
   }
+  for (size_t r = 0; r < data.valid.size(); ++r) {
+    const int64_t u = user_map[static_cast<size_t>(data.valid.users[r])];
+    const int64_t i = item_map[static_cast<size_t>(data.valid.items[r])];
+    if (u < 0 || i < 0) continue;
+    out.valid_users.push_back(u);
+    out.valid_items.push_back(i);
+    out.valid_ratings.push_back(data.valid.ratings[r]);
+  }
   // Ascending and once each: the form top_k_of_row and top_k_for_users skip items in.
   for (auto& items : out.items_by_user) {
     std::sort(items.begin(), items.end());

@@ -18,5 +18,6 @@ int launch_command(int argc, char** argv);
 int lr_find_command(int argc, char** argv);
 int tune_command(int argc, char** argv);
 int serve_command(int argc, char** argv);
+int audit_command(int argc, char** argv);
 
 }  // namespace collab

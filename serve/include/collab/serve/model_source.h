@@ -46,6 +46,11 @@ struct TrainingRatings {
   std::vector<float> ratings;                       // the rating of each (user, item) row
   std::vector<std::vector<int64_t>> items_by_user;  // [n_users]: items each rated, ascending
   std::vector<int64_t> item_counts;                 // [n_items]
+  // The validation split's rows in the same vocabularies (rows of a user or item the model does
+  // not know are left out): what `collab audit` measures accuracy on.
+  std::vector<int64_t> valid_users;
+  std::vector<int64_t> valid_items;
+  std::vector<float> valid_ratings;
 };
 TrainingRatings load_training_ratings(const LoadedModel& loaded, std::ostream& warnings);
 
