@@ -20,7 +20,7 @@ std::vector<UserRecord> parse_movielens_users(std::string_view text, const std::
   for_each_record_line(text, false, [&](size_t line_no, std::string_view line) {
     const std::string where = origin + ":" + std::to_string(line_no) + ": ";
     std::string_view fields[5];
-    const size_t n = split_fields(line, '|', fields, 5);
+    const size_t n = split_fields(line, "|", fields, 5);
     if (n != 5) {
       throw Error(where + "expected 5 '|'-separated fields (user id|age|gender|occupation|zip " +
                   "code), got " + (n > 5 ? "more" : std::to_string(n)));
