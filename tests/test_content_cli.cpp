@@ -57,23 +57,8 @@ class ContentCli : public ::testing::Test {
     collab::test::write_text(*dir_ + "/u.item", items);
     collab::test::write_text(*dir_ + "/train.tsv", train);
     collab::test::write_text(*dir_ + "/valid.tsv", valid);
-    for (const auto& [name, model] :
-         {std::pair<std::string, std::string>{
-              "hybrid", R"({"arch": "HybridDotProductBias", "n_factors": 4, "y_range": [0, 5.5]})"},
-          {"content", R"({"arch": "ContentBased", "y_range": [0, 5.5]})"}}) {
-      collab::test::write_text(*dir_ + "/" + name + ".json", R"({
-        "data": {"train": "train.tsv", "valid": "valid.tsv", "items": "u.item"},
-        "model": )" + model + R"(,
-        "train": {"epochs": 30, "batch_size": 16, "lr_max": 0.03, "weight_decay": 0.5,
-                  "threads": 1}
-      })");
-      const auto r = collab::test::run_collab(
-          "train '" + *dir_ + "/" + name + ".json' --run-dir '" + *dir_ + "/" + name + "' --quiet");
-      ASSERT_EQ(r.exit_code, 0) << r.err;
-    }
-    const auto e = collab::test::run_collab("export '" + *dir_ + "/hybrid' -o '" + *dir_ +
-                                            "/hybrid.pt' --quiet");
-    ASSERT_EQ(e.exit_code, 0) << e.err;
+    collab::test::train_feature_models(
+        *dir_, R"({"train": "train.tsv", "valid": "valid.tsv", "items": "u.item"})", 30);
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string path(const std::string& name) { return "'" + *dir_ + "/" + name + "'"; }

@@ -50,24 +50,10 @@ class MoviesCsvCli : public ::testing::Test {
     }
     collab::test::write_text(*dir_ + "/movies.csv", movies_csv());
     collab::test::write_text(*dir_ + "/ratings.csv", ratings);
-    for (const auto& [name, model] :
-         {std::pair<std::string, std::string>{
-              "hybrid", R"({"arch": "HybridDotProductBias", "n_factors": 4, "y_range": [0, 5.5]})"},
-          {"content", R"({"arch": "ContentBased", "y_range": [0, 5.5]})"}}) {
-      collab::test::write_text(*dir_ + "/" + name + ".json", R"({
-        "data": {"ratings": "ratings.csv", "delimiter": ",", "header": true,
-                 "items": "movies.csv", "encoding": "utf-8"},
-        "model": )" + model + R"(,
-        "train": {"epochs": 10, "batch_size": 16, "lr_max": 0.03, "weight_decay": 0.5,
-                  "threads": 1}
-      })");
-      const auto r = collab::test::run_collab(
-          "train '" + *dir_ + "/" + name + ".json' --run-dir '" + *dir_ + "/" + name + "' --quiet");
-      ASSERT_EQ(r.exit_code, 0) << r.err;
-    }
-    const auto e = collab::test::run_collab("export '" + *dir_ + "/hybrid' -o '" + *dir_ +
-                                            "/hybrid.pt' --quiet");
-    ASSERT_EQ(e.exit_code, 0) << e.err;
+    collab::test::train_feature_models(
+        *dir_, R"({"ratings": "ratings.csv", "delimiter": ",", "header": true,
+                 "items": "movies.csv", "encoding": "utf-8"})",
+        10);
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string path(const std::string& name) { return "'" + *dir_ + "/" + name + "'"; }

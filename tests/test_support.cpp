@@ -18,15 +18,16 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
 
-#include "collab/train/run_checkpoints.h"
 #include "collab/common/error.h"
 #include "collab/data/item_catalog.h"
 #include "collab/models/registry.h"
 #include "collab/train/checkpoint.h"
+#include "collab/train/run_checkpoints.h"
 
 namespace fs = std::filesystem;
 
@@ -444,6 +445,23 @@ void write_small_catalogue(const std::string& dir) {
   write_text(dir + "/u.item", items);
   write_text(dir + "/train.tsv", train);
   write_text(dir + "/valid.tsv", valid);
+}
+
+void train_feature_models(const std::string& dir, const std::string& data_json, int epochs) {
+  for (const auto& [name, model] :
+       {std::pair<std::string, std::string>{
+            "hybrid", R"({"arch": "HybridDotProductBias", "n_factors": 4, "y_range": [0, 5.5]})"},
+        {"content", R"({"arch": "ContentBased", "y_range": [0, 5.5]})"}}) {
+    write_text(dir + "/" + name + ".json",
+               R"({"data": )" + data_json + R"(, "model": )" + model + R"(, "train": {"epochs": )" +
+                   std::to_string(epochs) +
+                   R"(, "batch_size": 16, "lr_max": 0.03, "weight_decay": 0.5, "threads": 1}})");
+    const auto r = run_collab("train '" + dir + "/" + name + ".json' --run-dir '" + dir + "/" +
+                              name + "' --quiet");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  const auto e = run_collab("export '" + dir + "/hybrid' -o '" + dir + "/hybrid.pt' --quiet");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
 }
 
 }  // namespace collab::test

@@ -85,6 +85,12 @@ std::string synthetic_ratings(int n, int users, int items, unsigned seed);
 // u..u+9 mod 30, +1) and valid.tsv (item u+10 mod 30, +1).
 void write_small_catalogue(const std::string& dir);
 
+// Trains a HybridDotProductBias (run dir `dir`/hybrid) and a ContentBased (`dir`/content), both
+// y_range [0, 5.5], on the config data section `data_json` for `epochs` epochs (bs 16, lr_max
+// 0.03, wd 0.5, 1 thread), and exports the hybrid to `dir`/hybrid.pt: the feature models the
+// content tests read.
+void train_feature_models(const std::string& dir, const std::string& data_json, int epochs);
+
 // `s` in single quotes for /bin/sh (for run_collab's args).
 std::string shell_quote(const std::string& s);
 
