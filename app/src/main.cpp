@@ -20,7 +20,8 @@ struct Command {
 const Command kCommands[] = {
     {"train", collab::train_command, "train a model from a JSON config"},
     {"resume", collab::resume_command, "continue a run from its latest checkpoint"},
-    {"data", collab::data_command, "get datasets (collab data fetch ml-100k)"},
+    {"data", collab::data_command,
+     "get and list datasets (collab data fetch ml-1m, collab data list)"},
     {"export", collab::export_command, "write a checkpoint's model as TorchScript (model.pt)"},
     {"recommend", collab::recommend_command, "top-k items for a user, or a new user from ratings"},
     {"similar", collab::similar_command, "items nearest to an item in embedding space"},
