@@ -131,6 +131,18 @@ ServedModel::ServedModel(const std::string& path, RequestLimits limits, std::ost
     log << "warning: " << e.what()
         << "; serving without it: nothing is left out of recommendations as rated\n";
   }
+  ratings_by_user_.resize(static_cast<size_t>(loaded_.users.size()));
+  for (size_t r = 0; r < training_.users.size(); ++r) {
+    ratings_by_user_[static_cast<size_t>(training_.users[r])].emplace_back(training_.ratings[r],
+                                                                           training_.items[r]);
+  }
+  for (auto& rated : ratings_by_user_) {
+    std::stable_sort(rated.begin(), rated.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+  }
+  for (int64_t i = 0; i < loaded_.items.size(); ++i) {
+    lower_titles_.push_back(lower_ascii(loaded_.items.title(i)));
+  }
   torch::NoGradGuard no_grad;
   scorer_ = std::make_unique<UserScorer>(*loaded_.model, loaded_.items.size());
   item_map_ = make_item_map(loaded_, training_);
@@ -142,20 +154,20 @@ json ServedModel::info() const {
   for (const auto& p : model.parameters()) parameters += p.numel();
   json y_range = nullptr;
   if (const auto r = model.y_range()) y_range = {r->lo, r->hi};
-  return {
-      {"model", loaded_.path},
-      {"arch", model.arch()},
-      {"n_users", loaded_.users.size()},
-      {"n_items", loaded_.items.size()},
-      {"parameters", parameters},
-      {"item_features", model.uses_item_features() ? json(feature_schema(loaded_).names()) : json(nullptr)},
-      {"y_range", y_range},
-      {"training_ratings", training_.users.size()},
-      {"limits",
-       {{"max_k", limits_.max_k},
-        {"max_pairs", limits_.max_pairs},
-        {"max_ratings", limits_.max_ratings}}},
-      {"config", loaded_.config}};
+  return {{"model", loaded_.path},
+          {"arch", model.arch()},
+          {"n_users", loaded_.users.size()},
+          {"n_items", loaded_.items.size()},
+          {"parameters", parameters},
+          {"item_features",
+           model.uses_item_features() ? json(feature_schema(loaded_).names()) : json(nullptr)},
+          {"y_range", y_range},
+          {"training_ratings", training_.users.size()},
+          {"limits",
+           {{"max_k", limits_.max_k},
+            {"max_pairs", limits_.max_pairs},
+            {"max_ratings", limits_.max_ratings}}},
+          {"config", loaded_.config}};
 }
 
 int64_t ServedModel::user_index(const std::string& raw, const std::string& field) const {
@@ -333,7 +345,7 @@ json ServedModel::search_items(const std::string& text, int64_t limit) const {
   const std::string needle = lower_ascii(text);
   std::vector<int64_t> found;
   for (int64_t i = 0; i < loaded_.items.size(); ++i) {
-    if (lower_ascii(loaded_.items.title(i)).find(needle) != std::string::npos ||
+    if (lower_titles_[static_cast<size_t>(i)].find(needle) != std::string::npos ||
         loaded_.items.raw(i) == text) {
       found.push_back(i);
     }
@@ -354,14 +366,8 @@ json ServedModel::search_items(const std::string& text, int64_t limit) const {
 
 json ServedModel::user_ratings(const std::string& raw) const {
   const int64_t user = user_index(raw, "user");
-  std::vector<std::pair<float, int64_t>> rated;
-  for (size_t r = 0; r < training_.users.size(); ++r) {
-    if (training_.users[r] == user) rated.emplace_back(training_.ratings[r], training_.items[r]);
-  }
-  std::stable_sort(rated.begin(), rated.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
   json items = json::array();
-  for (const auto& [rating, item] : rated) {
+  for (const auto& [rating, item] : ratings_by_user_[static_cast<size_t>(user)]) {
     items.push_back({{"item", loaded_.items.raw(item)},
                      {"title", loaded_.items.title(item)},
                      {"rating", rating}});

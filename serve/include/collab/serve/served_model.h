@@ -75,6 +75,10 @@ class ServedModel {
   LoadedModel loaded_;
   RequestLimits limits_;
   TrainingRatings training_;  // empty when the training data could not be read
+  // Read once, not per request: each user's (rating, item) training rows, highest first, and
+  // the titles in ASCII lower case for /items.
+  std::vector<std::vector<std::pair<float, int64_t>>> ratings_by_user_;
+  std::vector<std::string> lower_titles_;
   std::unique_ptr<UserScorer> scorer_;
   json item_map_;
   // CollabNN's fold-in takes gradient steps through the shared model: one at a time.
