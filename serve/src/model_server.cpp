@@ -49,19 +49,6 @@ json request_json(const httplib::Request& req) {
   return out;
 }
 
-int64_t query_int(const httplib::Request& req, const std::string& name, int64_t fallback) {
-  if (!req.has_param(name.c_str())) return fallback;
-  const std::string text = req.get_param_value(name.c_str());
-  try {
-    size_t used = 0;
-    const long long n = std::stoll(text, &used);
-    if (used == text.size()) return n;
-  } catch (const std::exception&) {
-  }
-  throw RequestError(400, name,
-                     "\"" + name + "\" must be an integer, not " + quoted_for_message(text, 40));
-}
-
 // A file's identity for "has the run written a newer checkpoint": its path and modification
 // time (checkpoints are renamed into place whole, so a new one is a new file).
 std::string file_signature(const std::string& path) {
@@ -197,15 +184,14 @@ void ModelServer::add_routes() {
   h.Post("/predict",
          route([](const auto& req, const ServedModel& m) { return m.predict(request_json(req)); }));
   h.Get("/items", route([](const auto& req, const ServedModel& m) {
-          return m.search_items(req.get_param_value("q"), query_int(req, "limit", 20));
+          return m.search_items(request_json(req));
         }));
   h.Get(R"(/users/([^/]+))", route([](const auto& req, const ServedModel& m) {
           return m.user_ratings(req.matches[1].str());
         }));
   h.Get("/map", route([](const auto&, const ServedModel& m) { return m.item_map(); }));
-  h.Get("/biases", route([](const auto& req, const ServedModel& m) {
-          return m.biases(query_int(req, "top", 10));
-        }));
+  h.Get("/biases",
+        route([](const auto& req, const ServedModel& m) { return m.biases(request_json(req)); }));
   // Statuses the library sets itself (404 no such route, 413 body too large, 400 unreadable
   // request) get a JSON body too; answers that already have one keep it.
   h.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,

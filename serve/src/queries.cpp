@@ -127,8 +127,8 @@ ItemQuery trained_item_query(const LoadedModel& loaded, const std::string& item)
 }
 
 ItemQuery new_item_query(const LoadedModel& loaded, const std::string& features) {
-  const auto new_item = loaded.model->item_from_features(
-      parse_item_features(features, feature_schema(loaded)));
+  const auto new_item =
+      loaded.model->item_from_features(parse_item_features(features, feature_schema(loaded)));
   if (!new_item) {
     throw Error("--features needs a model that reads item features into item factors; " +
                 loaded.path + " is " + loaded.model->arch());

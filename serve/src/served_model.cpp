@@ -338,7 +338,9 @@ json ServedModel::predict(const json& request) const {
   return {{"predictions", out}};
 }
 
-json ServedModel::search_items(const std::string& text, int64_t limit) const {
+json ServedModel::search_items(const json& request) const {
+  const std::string text = id_field(request, "q").value_or("");
+  const int64_t limit = int_field(request, "limit").value_or(20);
   if (limit < 1 || limit > limits_.max_k) {
     throw bad("limit", "\"limit\" must be between 1 and " + std::to_string(limits_.max_k));
   }
@@ -375,7 +377,8 @@ json ServedModel::user_ratings(const std::string& raw) const {
   return {{"user", raw}, {"ratings", items}};
 }
 
-json ServedModel::biases(int64_t top) const {
+json ServedModel::biases(const json& request) const {
+  const int64_t top = int_field(request, "top").value_or(10);
   if (top < 1 || top > limits_.max_k) {
     throw bad("top", "\"top\" must be between 1 and " + std::to_string(limits_.max_k));
   }

@@ -58,13 +58,13 @@ class ServedModel {
   json predict(const json& request) const;
   // GET /items?q=TEXT&limit=N: items whose title or id contains TEXT (ASCII case ignored), most
   // rated first.
-  json search_items(const std::string& text, int64_t limit) const;
+  json search_items(const json& request) const;
   // GET /users/ID: the user's training ratings, highest first (404 for an unknown user).
   json user_ratings(const std::string& raw) const;
   // GET /map: the first two principal components of the most-rated items' factors.
   json item_map() const { return item_map_; }
   // GET /biases?top=N: the items with the lowest and highest learned bias (null without one).
-  json biases(int64_t top) const;
+  json biases(const json& request) const;
 
  private:
   int64_t user_index(const std::string& raw, const std::string& field) const;
