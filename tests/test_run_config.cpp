@@ -125,6 +125,24 @@ TEST(LoadRunConfig, ReadsSectionsAndAppliesOverrides) {
   EXPECT_EQ(run.resolved["data"]["header"], false);
 }
 
+// A model without y_range predicts on data.rating_range when the data has one; an explicit
+// value, null included, is kept; without a rating range nothing is added.
+TEST(LoadRunConfig, YRangeDefaultsToTheRatingRange) {
+  auto resolved_y_range = [](const std::string& model, const std::string& range) {
+    const std::string path = write_config(R"({"data": {"ratings": "r.csv", "rating_range": )" +
+                                          range + R"(}, "model": )" + model + "}");
+    return collab::load_run_config(path, {}).resolved["model"]["y_range"];
+  };
+  EXPECT_EQ(resolved_y_range(R"({"arch": "DotProductBias"})", "[0.5, 5]"),
+            json::array({0.5, 5.0}));
+  EXPECT_EQ(resolved_y_range(R"({"arch": "CollabNN"})", "[1, 10]"), json::array({1.0, 10.0}));
+  EXPECT_EQ(resolved_y_range(R"({"arch": "DotProductBias", "y_range": [0, 5.5]})", "[0.5, 5]"),
+            json::array({0, 5.5}));
+  EXPECT_TRUE(
+      resolved_y_range(R"({"arch": "DotProductBias", "y_range": null})", "[0.5, 5]").is_null());
+  EXPECT_TRUE(resolved_y_range(R"({"arch": "DotProductBias"})", "null").is_null());
+}
+
 TEST(LoadRunConfig, UnknownTopLevelSection) {
   json config = json::parse(kMinimal);
   config["trainer"] = json::object();

@@ -60,6 +60,19 @@ void apply_override(json& config, const std::string& assignment) {
   }
 }
 
+namespace {
+
+// A model without a y_range of its own predicts on the data's rating scale when the data names
+// one: on a half-star scale (0.5-5) sigmoid_range over [lo, hi] itself beat fastai's (0, 5.5) in
+// every split measured (README, "model.y_range"). An explicit "y_range": null still means none.
+void default_y_range_to_rating_range(json& model, const DataConfig& data) {
+  const auto& range = data.format.rating_range;
+  if (!range || !model.is_object() || model.contains("y_range")) return;
+  model["y_range"] = json::array({range->first, range->second});
+}
+
+}  // namespace
+
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
   return run_config_from_json(read_json_file(path), path, overrides);
 }
@@ -82,6 +95,7 @@ RunConfig run_config_from_json(json config, const std::string& origin,
   ConfigReader checkpoint = root.object("checkpoint");
   run.checkpoint = read_checkpoint_config(checkpoint);
   run.model = root.raw("model", json::object());
+  default_y_range_to_rating_range(run.model, run.data);
   run.resolved.erase("model");
   ConfigReader model(run.model, "model", &run.resolved["model"]);
   build_model(model, ModelShape{1, 1});  // validates keys and values; fills in defaults
