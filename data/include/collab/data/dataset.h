@@ -48,7 +48,8 @@ void load_item_catalog(const DataConfig& config, Dataset& d);
 // d.items that the catalogue lacks (such an item has no title to be keyed by); else nothing.
 void check_rated_items_titled(const DataConfig& config, const Dataset& d, const std::string& path);
 
-// Reads the files `config` names. Vocabularies cover the item catalogue, the training and the
+// Reads the files `config` names and splits data.ratings as config.split says (protocol.h's
+// split_ratings). Vocabularies cover the item catalogue, the training and the
 // validation ratings, in that order of first appearance: like fastai's items, which it takes
 // from the whole table, validation-only users and items get rows of their own that training
 // never updates (fastai maps validation-only users to its shared #na# row instead).
