@@ -288,6 +288,12 @@ TEST(SplitConfig, ErrorsNameTheKeyAndTheValue) {
   EXPECT_NE(split_error({{"kind", "temporal"}, {"before", 5}, {"test_fraction", 0.2}})
                 .find("data.split.test_fraction: give the cut-off either as \"before\""),
             std::string::npos);
+  EXPECT_NE(split_error({{"kind", "temporal"}, {"unseen", "ignore"}})
+                .find("data.split.unseen: expected one of \"keep\", \"drop\", got \"ignore\""),
+            std::string::npos);
+  EXPECT_NE(split_error({{"kind", "random"}, {"unseen", "drop"}})
+                .find("data.split.unseen: not used by kind \"random\" (it belongs to \"temporal\")"),
+            std::string::npos);
   EXPECT_NE(split_error({{"kind", "temporal"}, {"test_fraction", 1.5}})
                 .find("data.split.test_fraction: expected a number in (0, 1)"),
             std::string::npos);
@@ -374,6 +380,25 @@ TEST(DataSplit, TemporalSplitOfAFileKeepsLateUsersInTheTestSet) {
   const collab::Dataset q = collab::load_dataset(
       read_data({{"ratings", file}, {"split", {{"kind", "temporal"}, {"test_fraction", 0.25}}}}));
   EXPECT_EQ(q.valid.timestamps, (std::vector<int64_t>{700, 800}));
+  // "unseen": "drop" removes those test ratings (times 500 and 700) and counts them.
+  const collab::Dataset dropped = collab::load_dataset(read_data(
+      {{"ratings", file},
+       {"split", {{"kind", "temporal"}, {"before", 500}, {"unseen", "drop"}}}}));
+  EXPECT_EQ(dropped.valid.timestamps, (std::vector<int64_t>{600, 800}));
+  EXPECT_EQ(dropped.valid_dropped_unseen, 2);
+  EXPECT_EQ(dropped.valid_unseen_users + dropped.valid_unseen_items, 0);
+  EXPECT_EQ(d.valid_dropped_unseen, 0);  // "keep", the default, drops nothing
+  // A test set of unseen ids only, dropped whole: an error saying why it is empty.
+  collab::test::write_text(dir + "/cold.tsv", "1\t10\t4\t100\n2\t10\t3\t200\n3\t20\t5\t300\n");
+  const std::string all_cold = collab::test::error_of([&] {
+    collab::load_dataset(read_data(
+        {{"ratings", dir + "/cold.tsv"},
+         {"split", {{"kind", "temporal"}, {"before", 300}, {"unseen", "drop"}}}}));
+  });
+  EXPECT_NE(all_cold.find(dir + "/cold.tsv: data.split.kind \"temporal\" leaves an empty test set (after "
+                                 "dropping the 1 ratings of users or items unseen in training)"),
+            std::string::npos)
+      << all_cold;
   // A cut-off after every rating names the key and the file.
   const std::string message = collab::test::error_of([&] {
     collab::load_dataset(

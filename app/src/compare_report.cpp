@@ -153,6 +153,7 @@ std::string protocol_text(const CompareConfig& config) {
                             std::to_string(*p.before) + ")"
                       : "temporal split (test: the latest " + fixed(*p.test_fraction * 100, 0) +
                             "% of ratings)";
+      if (p.drop_unseen) text += ", test ratings of unseen users or items dropped";
       break;
     case ProtocolKind::kStratified:
       text = "per-user stratified split (" + fixed(p.valid_pct * 100, 0) + "% of each user's "

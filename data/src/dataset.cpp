@@ -136,6 +136,7 @@ Dataset load_dataset(const DataConfig& config) {
     Split split = split_ratings(read(config.ratings), config);
     d.train = std::move(split.train);
     d.valid = std::move(split.valid);
+    d.valid_dropped_unseen = split.dropped_unseen;
   }
   if (!d.catalog.empty()) d.catalog.resize(d.items.size());
 #ifdef __GLIBC__

@@ -33,8 +33,8 @@ const std::vector<ProtocolKeys>& protocols() {
       {"kfold", "kfold", ProtocolKind::kKFold, {"folds", "seed"}, {"folds", "seed", "fold"}},
       {"leave_last_k_out", "leave_last_k_out", ProtocolKind::kLeaveLastKOut, {"holdout"},
        {"holdout"}},
-      {"temporal", "temporal", ProtocolKind::kTemporal, {"before", "test_fraction"},
-       {"before", "test_fraction"}},
+      {"temporal", "temporal", ProtocolKind::kTemporal, {"before", "test_fraction", "unseen"},
+       {"before", "test_fraction", "unseen"}},
       {"stratified", "stratified", ProtocolKind::kStratified, {"seeds", "valid_pct"},
        {"seed", "valid_pct"}},
   };
@@ -85,6 +85,7 @@ void read_temporal(ConfigReader& r, ProtocolConfig& c) {
   } else {
     c.test_fraction = r.number("test_fraction", 0.2, {0, 1, false, false, "a number in (0, 1)"});
   }
+  c.drop_unseen = r.choice("unseen", {"keep", "drop"}, std::string("keep")) == "drop";
 }
 
 // The keys of c.kind other than the predefined split's files.
@@ -187,13 +188,18 @@ Split split_ratings(const Ratings& all, const DataConfig& data) {
       break;
     case ProtocolKind::kTemporal:
       split = temporal_split(all, p.before, p.test_fraction, p.section);
+      if (p.drop_unseen) drop_unseen_from_test(split);
       break;
     case ProtocolKind::kStratified:
       split = stratified_split(all, p.valid_pct, p.seeds.at(0), p.section);
       break;
   }
   if (split.valid.size() == 0) {
-    throw Error(data.ratings + ": " + kind_key(p) + " \"" + p.name + "\" leaves an empty test set");
+    throw Error(data.ratings + ": " + kind_key(p) + " \"" + p.name + "\" leaves an empty test set" +
+                (split.dropped_unseen > 0 ? " (after dropping the " +
+                                                std::to_string(split.dropped_unseen) +
+                                                " ratings of users or items unseen in training)"
+                                          : ""));
   }
   return split;
 }

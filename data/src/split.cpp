@@ -84,6 +84,29 @@ Split temporal_split(const Ratings& all, std::optional<int64_t> before,
   return by_flags(all, is_test);
 }
 
+void drop_unseen_from_test(Split& split) {
+  std::vector<bool> user_seen, item_seen;
+  auto mark = [](std::vector<bool>& seen, int32_t id) {
+    if (static_cast<size_t>(id) >= seen.size()) seen.resize(static_cast<size_t>(id) + 1, false);
+    seen[static_cast<size_t>(id)] = true;
+  };
+  for (size_t r = 0; r < split.train.size(); ++r) {
+    mark(user_seen, split.train.users[r]);
+    mark(item_seen, split.train.items[r]);
+  }
+  auto seen = [](const std::vector<bool>& s, int32_t id) {
+    return static_cast<size_t>(id) < s.size() && s[static_cast<size_t>(id)];
+  };
+  std::vector<int64_t> keep;
+  for (size_t r = 0; r < split.valid.size(); ++r) {
+    if (seen(user_seen, split.valid.users[r]) && seen(item_seen, split.valid.items[r])) {
+      keep.push_back(static_cast<int64_t>(r));
+    }
+  }
+  split.dropped_unseen += static_cast<int64_t>(split.valid.size() - keep.size());
+  split.valid = split.valid.select(keep);
+}
+
 Split stratified_split(const Ratings& all, double valid_pct, uint64_t seed,
                        const std::string& section) {
   const auto n = static_cast<int64_t>(all.size());

@@ -23,6 +23,8 @@ struct Dataset {
   // their initial values, decayed).
   int64_t valid_unseen_users = 0;
   int64_t valid_unseen_items = 0;
+  // Test ratings a temporal split with "unseen": "drop" removed for the same reason.
+  int64_t valid_dropped_unseen = 0;
   // Ratings of a (user, item) pair rated before, in the train or validation ratings. They are
   // kept, each as its own example, as fastai keeps them (a repeated pair weighs more in the
   // loss, and one in both splits leaks into the validation); `collab train` prints a note.

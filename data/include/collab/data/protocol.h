@@ -17,7 +17,8 @@
 //   "split": {"kind": "predefined", "train": "u1.base", "valid": "u1.test"}  // = data.train/valid
 //   "split": {"kind": "kfold", "folds": 5, "fold": 1, "seed": 42}
 //   "split": {"kind": "leave_last_k_out", "holdout": 1}
-//   "split": {"kind": "temporal", "test_fraction": 0.2}         // or "before": <unix seconds>
+//   "split": {"kind": "temporal", "test_fraction": 0.2}         // or "before": <unix seconds>;
+//                                                               // "unseen": "keep" or "drop"
 //   "split": {"kind": "stratified", "valid_pct": 0.2, "seed": 42}
 //
 // Every split of a protocol is the split of a data section (fold_data_config) and loads exactly
@@ -26,7 +27,9 @@
 // user or item is not in the training set stay in the test set (Dataset::valid_unseen_users and
 // valid_unseen_items count them; `collab train` and `collab compare` print the counts): the model
 // predicts them from rows training never updated, as fastai does for ids it keeps from the whole
-// table. A temporal split makes many such ratings (users who arrive after the cut-off).
+// table. A temporal split makes many such ratings (users who arrive after the cut-off); its
+// "unseen": "drop" removes them from the test set instead and counts them
+// (Dataset::valid_dropped_unseen), to score only what training could have learnt.
 #pragma once
 
 #include <cstdint>

@@ -16,6 +16,8 @@ namespace collab {
 struct Split {
   Ratings train;
   Ratings valid;
+  // Test ratings drop_unseen_from_test removed (their user or item is not in `train`).
+  int64_t dropped_unseen = 0;
 };
 
 enum class ProtocolKind {
@@ -43,6 +45,10 @@ struct ProtocolConfig {
   // fraction of the latest ratings that are test. Exactly one is set.
   std::optional<int64_t> before;
   std::optional<double> test_fraction;
+  // temporal: test ratings of a user or item first seen after the cut-off stay in the test set
+  // (predicted from rows training never updates, as with any split) or, with "unseen": "drop",
+  // are removed from it and counted (Dataset::valid_dropped_unseen).
+  bool drop_unseen = false;
   // A data.split section: the one split the data section makes (fold_count 1); for kfold, the
   // fold it tests on (0-based; the config says 1-based "fold").
   bool single = false;
@@ -72,6 +78,10 @@ Split random_split(const Ratings& all, double valid_pct, uint64_t seed);
 // would be empty, and when the ratings have no timestamps.
 Split temporal_split(const Ratings& all, std::optional<int64_t> before,
                      std::optional<double> test_fraction, const std::string& section);
+
+// Removes from split.valid the ratings whose user or item never occurs in split.train, adding
+// their count to split.dropped_unseen; the rest keep their order.
+void drop_unseen_from_test(Split& split);
 
 // Per-user stratified split: each user's ratings in a seeded random order (one permutation of all
 // rows from `seed`, torch's CPU generator as random_split, then grouped by user), the first
