@@ -32,7 +32,9 @@ collab::Ratings rows(const std::vector<std::pair<int, int64_t>>& user_time) {
   return r;
 }
 
-std::vector<int32_t> row_numbers(const collab::Ratings& part) { return part.items; }
+std::vector<int32_t> row_numbers(const collab::Ratings& part) {
+  return part.items;
+}
 
 }  // namespace
 
@@ -100,9 +102,8 @@ TEST(RandomSplit, EmptyPartIsAnError) {
 TEST(TemporalSplit, TestFractionTakesTheLatestRatingsInFileOrder) {
   // Times out of file order: the latest 3 of 10 (floor(0.3 * 10)) are rows 1 (90), 4 (80) and
   // 7 (100).
-  const collab::Ratings all =
-      rows({{0, 10}, {1, 90}, {0, 20}, {2, 30}, {1, 80}, {2, 40}, {0, 50}, {1, 100}, {2, 60},
-            {0, 70}});
+  const collab::Ratings all = rows(
+      {{0, 10}, {1, 90}, {0, 20}, {2, 30}, {1, 80}, {2, 40}, {0, 50}, {1, 100}, {2, 60}, {0, 70}});
   const collab::Split s = collab::temporal_split(all, std::nullopt, 0.3, "data.split");
   EXPECT_EQ(row_numbers(s.valid), (std::vector<int32_t>{1, 4, 7}));
   EXPECT_EQ(row_numbers(s.train), (std::vector<int32_t>{0, 2, 3, 5, 6, 8, 9}));
@@ -138,15 +139,18 @@ TEST(TemporalSplit, EmptySidesAndMissingTimesAreErrorsNamingTheKey) {
                    std::optional<double> fraction) {
     return error_of([&] { collab::temporal_split(r, before, fraction, "data.split"); });
   };
-  EXPECT_NE(split(all, 10, std::nullopt).find("data.split.before: the cut-off at time 10 leaves "
-                                              "an empty training set (the ratings' times run "
-                                              "from 10 to 40)"),
+  EXPECT_NE(split(all, 10, std::nullopt)
+                .find("data.split.before: the cut-off at time 10 leaves "
+                      "an empty training set (the ratings' times run "
+                      "from 10 to 40)"),
             std::string::npos);
-  EXPECT_NE(split(all, 41, std::nullopt).find("data.split.before: the cut-off at time 41 leaves "
-                                              "an empty test set"),
+  EXPECT_NE(split(all, 41, std::nullopt)
+                .find("data.split.before: the cut-off at time 41 leaves "
+                      "an empty test set"),
             std::string::npos);
-  EXPECT_NE(split(all, std::nullopt, 0.2).find("data.split.test_fraction: 0.2 of 4 ratings "
-                                              "leaves an empty test set"),
+  EXPECT_NE(split(all, std::nullopt, 0.2)
+                .find("data.split.test_fraction: 0.2 of 4 ratings "
+                      "leaves an empty test set"),
             std::string::npos);  // floor(0.8) = 0 test ratings
   // All at one time: every rating ties with the cut-off, so none is left to train on.
   EXPECT_NE(split(rows({{0, 5}, {1, 5}, {2, 5}}), std::nullopt, 0.5)
@@ -156,9 +160,10 @@ TEST(TemporalSplit, EmptySidesAndMissingTimesAreErrorsNamingTheKey) {
   collab::Ratings untimed;
   untimed.push_back(0, 0, 1, 0);
   untimed.push_back(1, 1, 2, 0);
-  EXPECT_NE(split(untimed, std::nullopt, 0.5).find("data.split: a temporal split orders ratings "
-                                                   "by time, but these 2 ratings have no "
-                                                   "timestamps"),
+  EXPECT_NE(split(untimed, std::nullopt, 0.5)
+                .find("data.split: a temporal split orders ratings "
+                      "by time, but these 2 ratings have no "
+                      "timestamps"),
             std::string::npos);
 }
 
@@ -205,15 +210,15 @@ TEST(StratifiedSplit, DeterministicBySeed) {
   const collab::Split a = collab::stratified_split(all, 0.2, 42, "data.split");
   EXPECT_EQ(row_numbers(a.valid), row_numbers(collab::stratified_split(all, 0.2, 42, "x").valid));
   const collab::Split b = collab::stratified_split(all, 0.2, 43, "data.split");
-  EXPECT_EQ(a.valid.size(), b.valid.size());  // the same per-user counts ...
+  EXPECT_EQ(a.valid.size(), b.valid.size());              // the same per-user counts ...
   EXPECT_NE(row_numbers(a.valid), row_numbers(b.valid));  // ... of other rows
 }
 
 TEST(StratifiedSplit, NoUserWithTwoRatingsIsAnError) {
-  const std::string message = collab::test::error_of(
-      [] { collab::stratified_split(per_user({1, 1, 1}), 0.2, 42, "data.split"); });
-  EXPECT_NE(message.find("data.split: no user of these 3 ratings has 2 or more"),
-            std::string::npos)
+  const std::string message = collab::test::error_of([] {
+    collab::stratified_split(per_user({1, 1, 1}), 0.2, 42, "data.split");
+  });
+  EXPECT_NE(message.find("data.split: no user of these 3 ratings has 2 or more"), std::string::npos)
       << message;
 }
 

@@ -156,8 +156,10 @@ std::string protocol_text(const CompareConfig& config) {
       if (p.drop_unseen) text += ", test ratings of unseen users or items dropped";
       break;
     case ProtocolKind::kStratified:
-      text = "per-user stratified split (" + fixed(p.valid_pct * 100, 0) + "% of each user's "
-             "ratings in test), " + std::to_string(p.seeds.size()) + " seed(s)";
+      text = "per-user stratified split (" + fixed(p.valid_pct * 100, 0) +
+             "% of each user's "
+             "ratings in test), " +
+             std::to_string(p.seeds.size()) + " seed(s)";
       break;
   }
   return text + "; top-N at k = " + std::to_string(config.ranking.k) +

@@ -158,8 +158,9 @@ void read_split_section(ConfigReader& r, DataConfig& c, const std::string& known
   c.split = read_split_config(split, c.dir);
   if (c.split.kind == ProtocolKind::kPredefinedKFold) {
     if (r.has("ratings")) {
-      r.fail("ratings", "not read by data.split \"predefined\", which names its own train and "
-                        "valid files; remove it");
+      r.fail("ratings",
+             "not read by data.split \"predefined\", which names its own train and "
+             "valid files; remove it");
     }
     c.train = c.split.train_pattern;
     c.valid = c.split.test_pattern;

@@ -31,11 +31,20 @@ const std::vector<ProtocolKeys>& protocols() {
        {"folds", "train_pattern", "test_pattern"},
        {"train", "valid"}},
       {"kfold", "kfold", ProtocolKind::kKFold, {"folds", "seed"}, {"folds", "seed", "fold"}},
-      {"leave_last_k_out", "leave_last_k_out", ProtocolKind::kLeaveLastKOut, {"holdout"},
+      {"leave_last_k_out",
+       "leave_last_k_out",
+       ProtocolKind::kLeaveLastKOut,
+       {"holdout"},
        {"holdout"}},
-      {"temporal", "temporal", ProtocolKind::kTemporal, {"before", "test_fraction", "unseen"},
+      {"temporal",
+       "temporal",
+       ProtocolKind::kTemporal,
+       {"before", "test_fraction", "unseen"},
        {"before", "test_fraction", "unseen"}},
-      {"stratified", "stratified", ProtocolKind::kStratified, {"seeds", "valid_pct"},
+      {"stratified",
+       "stratified",
+       ProtocolKind::kStratified,
+       {"seeds", "valid_pct"},
        {"seed", "valid_pct"}},
   };
   return table;
@@ -77,8 +86,9 @@ const ProtocolKeys& read_kind(ConfigReader& r, const std::string& kind_key, bool
 // The temporal cut-off: data.split.before (unix seconds) or test_fraction (default 0.2).
 void read_temporal(ConfigReader& r, ProtocolConfig& c) {
   if (r.has("before") && r.has("test_fraction")) {
-    r.fail("test_fraction", "give the cut-off either as \"before\" (a time) or as "
-                            "\"test_fraction\" (the latest ratings' share), not both");
+    r.fail("test_fraction",
+           "give the cut-off either as \"before\" (a time) or as "
+           "\"test_fraction\" (the latest ratings' share), not both");
   }
   if (r.has("before")) {
     c.before = r.integer("before");
@@ -196,10 +206,10 @@ Split split_ratings(const Ratings& all, const DataConfig& data) {
   }
   if (split.valid.size() == 0) {
     throw Error(data.ratings + ": " + kind_key(p) + " \"" + p.name + "\" leaves an empty test set" +
-                (split.dropped_unseen > 0 ? " (after dropping the " +
-                                                std::to_string(split.dropped_unseen) +
-                                                " ratings of users or items unseen in training)"
-                                          : ""));
+                (split.dropped_unseen > 0
+                     ? " (after dropping the " + std::to_string(split.dropped_unseen) +
+                           " ratings of users or items unseen in training)"
+                     : ""));
   }
   return split;
 }

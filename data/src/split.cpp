@@ -75,11 +75,11 @@ Split temporal_split(const Ratings& all, std::optional<int64_t> before,
   for (size_t r = 0; r < n; ++r) n_test += (is_test[r] = all.timestamps[r] >= cutoff);
   if (n_test == 0 || n_test == n) {
     const auto [lo, hi] = std::minmax_element(all.timestamps.begin(), all.timestamps.end());
-    throw Error(key + ": the cut-off at time " + std::to_string(cutoff) + " leaves an empty " +
-                (n_test == 0 ? "test" : "training") + " set (the ratings' times run from " +
-                std::to_string(*lo) + " to " + std::to_string(*hi) +
-                (test_fraction ? "; ratings sharing the cut-off's time all go to the test set)"
-                               : ")"));
+    throw Error(
+        key + ": the cut-off at time " + std::to_string(cutoff) + " leaves an empty " +
+        (n_test == 0 ? "test" : "training") + " set (the ratings' times run from " +
+        std::to_string(*lo) + " to " + std::to_string(*hi) +
+        (test_fraction ? "; ratings sharing the cut-off's time all go to the test set)" : ")"));
   }
   return by_flags(all, is_test);
 }
@@ -127,8 +127,8 @@ Split stratified_split(const Ratings& all, double valid_pct, uint64_t seed,
     const int64_t count = end - start;
     if (count >= 2) {
       // At least one rating on each side, so every such user is both trained and tested.
-      const auto take = std::clamp<int64_t>(
-          std::llround(valid_pct * static_cast<double>(count)), 1, count - 1);
+      const auto take =
+          std::clamp<int64_t>(std::llround(valid_pct * static_cast<double>(count)), 1, count - 1);
       for (int64_t k = start; k < start + take; ++k) {
         is_test[static_cast<size_t>(order[static_cast<size_t>(k)])] = true;
       }
