@@ -175,6 +175,26 @@ TEST(DataSplit, ErrorsNameTheKey) {
             std::string::npos);
 }
 
+TEST(DataSplit, RandomSplitErrorsNameTheKeyThatSetValidPct) {
+  // 0.1 of the 8 ratings is none: the error names the key the fraction came from.
+  const std::string dir = collab::test::temp_dir();
+  const std::string file = write_timed_ratings(dir);
+  auto load_error = [&](const json& data) {
+    return collab::test::error_of([&] { collab::load_dataset(read_data(data)); });
+  };
+  EXPECT_EQ(load_error({{"ratings", file}, {"valid_pct", 0.1}})
+                .rfind("data.valid_pct: 0.1 of 8 ratings leaves an empty", 0),
+            0u);
+  EXPECT_EQ(load_error({{"ratings", file}, {"split", {{"kind", "random"}, {"valid_pct", 0.1}}}})
+                .rfind("data.split.valid_pct: 0.1 of 8", 0),
+            0u);
+  const std::string eval = collab::test::error_of([&] {
+    collab::load_fold(read_data({{"ratings", file}}),
+                      read({{"protocol", "random"}, {"valid_pct", 0.1}}), 0);
+  });
+  EXPECT_EQ(eval.rfind("eval.valid_pct: 0.1 of 8", 0), 0u) << eval;
+}
+
 TEST(DataSplit, TemporalSplitOfAFileKeepsLateUsersInTheTestSet) {
   const std::string dir = collab::test::temp_dir();
   const std::string file = write_timed_ratings(dir);

@@ -187,7 +187,7 @@ Split split_ratings(const Ratings& all, const DataConfig& data) {
   Split split;
   switch (p.kind) {
     case ProtocolKind::kRandom:
-      return random_split(all, data.valid_pct, data.split_seed);
+      return random_split(all, data.valid_pct, data.split_seed, p.section + ".valid_pct");
     case ProtocolKind::kPredefinedKFold:
       throw Error("a predefined split reads data.train and data.valid, not data.ratings");
     case ProtocolKind::kKFold:

@@ -31,11 +31,11 @@ std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed) {
 
 }  // namespace
 
-Split random_split(const Ratings& all, double valid_pct, uint64_t seed) {
+Split random_split(const Ratings& all, double valid_pct, uint64_t seed, const std::string& key) {
   const auto n = static_cast<int64_t>(all.size());
   const auto cut = static_cast<int64_t>(valid_pct * static_cast<double>(n));
   if (cut == 0 || cut == n) {
-    throw Error("data.valid_pct: " + std::to_string(valid_pct) + " of " + std::to_string(n) +
+    throw Error(key + ": " + describe(json(valid_pct)) + " of " + std::to_string(n) +
                 " ratings leaves an empty training or validation set");
   }
   const std::vector<int64_t> p = seeded_permutation(n, seed);

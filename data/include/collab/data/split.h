@@ -56,19 +56,22 @@ struct ProtocolConfig {
   std::string section = "eval";  // where it was read ("eval" or "data.split"), for messages
 };
 
-// What a data section without data.split (nor data.train) means: fastai's random split.
+// What a data section without data.split (nor data.train) means: fastai's random split, whose
+// keys (valid_pct, split_seed) sit in the data section itself.
 inline ProtocolConfig random_data_split() {
   ProtocolConfig p;
   p.kind = ProtocolKind::kRandom;
   p.name = "random";
   p.single = true;
-  p.section = "data.split";
+  p.section = "data";
   return p;
 }
 
 // fastai's RandomSplitter: a seeded random permutation of the rows; its first
-// floor(valid_pct * n) rows are the validation set, the rest the training set.
-Split random_split(const Ratings& all, double valid_pct, uint64_t seed);
+// floor(valid_pct * n) rows are the validation set, the rest the training set. An empty part is
+// an error naming `key`, the setting of valid_pct.
+Split random_split(const Ratings& all, double valid_pct, uint64_t seed,
+                   const std::string& key = "data.valid_pct");
 
 // The global temporal split: ratings strictly before the cut-off time are the training set, those
 // at or after it the test set, both in file order. With `test_fraction` q the cut-off is the
