@@ -138,6 +138,19 @@ void print_plan(const CompareConfig& config, const Splits& splits, const std::st
             << first.items.size() << " items, " << first.train.size() << " train / "
             << first.valid.size() << " test ratings in " << splits.names[0] << "; run dir "
             << run_dir << "\n";
+  // Test ratings of ids training never saw stay in the test set (protocol.h says why): a
+  // temporal split makes many, and they weigh on every candidate's numbers.
+  for (size_t f = 0; f < splits.data.size(); ++f) {
+    const Dataset& d = splits.data[f];
+    if (d.valid_dropped_unseen > 0) {
+      std::cout << "note: " << splits.names[f] << ": dropped " << d.valid_dropped_unseen
+                << " test ratings whose user or item is not in the training set\n";
+    }
+    if (d.valid_unseen_users + d.valid_unseen_items == 0) continue;
+    std::cout << "note: " << splits.names[f] << ": " << d.valid_unseen_users
+              << " test ratings have a user and " << d.valid_unseen_items
+              << " an item never seen in training (kept in the test set)\n";
+  }
   std::cout.flush();
 }
 

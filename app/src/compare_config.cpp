@@ -11,7 +11,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Keys of `data` that choose a split: in a comparison the protocol does.
+// Keys of `data` that choose a split: in a comparison eval.protocol or data.split does.
 constexpr const char* kSplitKeys[] = {"train", "valid", "split_seed", "valid_pct"};
 
 void override_keys(json& base, const json& overrides) {
@@ -37,7 +37,7 @@ json read_shared_data(ConfigReader& root, const std::string& path) {
   for (const char* key : kSplitKeys) {
     if (data.contains(key)) {
       throw Error(path + ": data." + std::string(key) +
-                  ": a comparison's splits come from eval.protocol; remove this key");
+                  ": a comparison's splits come from eval.protocol or data.split; remove this key");
     }
   }
   return data;
@@ -46,7 +46,14 @@ json read_shared_data(ConfigReader& root, const std::string& path) {
 // Reads the shared data section into c.data. Predefined folds need no data.ratings: the section
 // is read (by every candidate too) as a predefined split on fold 1's files, which is also what
 // `collab train` needs to reproduce fold 1.
+// With data.split the comparison's one split is the data section's own.
 void resolve_shared_data(json& data, CompareConfig& c, const std::string& config_dir) {
+  if (data.contains("split")) {
+    ConfigReader data_reader(data, "data", &c.resolved["data"]);
+    c.data = read_data_config(data_reader, config_dir);
+    c.protocol = c.data.split;
+    return;
+  }
   if (c.protocol.kind == ProtocolKind::kPredefinedKFold) {
     if (data.contains("ratings")) {
       throw Error(c.path + ": data.ratings: not used by eval.protocol \"predefined_kfold\", " +
@@ -61,9 +68,14 @@ void resolve_shared_data(json& data, CompareConfig& c, const std::string& config
   c.resolved["data"].erase("valid");
 }
 
-void read_eval(ConfigReader& root, CompareConfig& c) {
+// The eval section; its protocol keys only without data.split, which gives the one split then.
+void read_eval(ConfigReader& root, const json& data, CompareConfig& c) {
   ConfigReader eval = root.object("eval");
-  c.protocol = read_protocol_config(eval);
+  if (!data.contains("split")) {
+    c.protocol = read_protocol_config(eval);
+  } else if (eval.has("protocol")) {
+    eval.fail("protocol", "data.split already gives the split to compare on; give one of them");
+  }
   c.ranking.k = eval.integer("k", 10, /*min=*/1);
   c.ranking.relevance_threshold = eval.number("relevance_threshold", 4.0);
   eval.finish();
@@ -131,7 +143,7 @@ CompareConfig load_compare_config(const std::string& path,
   c.resolved = json::object();
   ConfigReader root(config, "", &c.resolved);
   json data = read_shared_data(root, path);
-  read_eval(root, c);
+  read_eval(root, data, c);
   resolve_shared_data(data, c, config_dir);
   const json shared_train = root.raw("train", json::object());
   if (!shared_train.is_object()) {

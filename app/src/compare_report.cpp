@@ -137,14 +137,29 @@ std::string protocol_text(const CompareConfig& config) {
              std::to_string(p.seeds.size()) + " seed(s)";
       break;
     case ProtocolKind::kPredefinedKFold:
-      text = "predefined " + std::to_string(p.folds) + "-fold (" + p.train_pattern + " / " +
-             p.test_pattern + ")";
+      text = p.single ? "predefined split (" + p.train_pattern + " / " + p.test_pattern + ")"
+                      : "predefined " + std::to_string(p.folds) + "-fold (" + p.train_pattern +
+                            " / " + p.test_pattern + ")";
       break;
     case ProtocolKind::kKFold:
       text = std::to_string(p.folds) + "-fold (seed " + std::to_string(p.seed) + ")";
+      if (p.single) text += ", fold " + std::to_string(p.fold + 1) + " only";
       break;
     case ProtocolKind::kLeaveLastKOut:
       text = "per-user leave-last-" + std::to_string(p.holdout) + "-out";
+      break;
+    case ProtocolKind::kTemporal:
+      text = p.before ? "temporal split (test: ratings at or after time " +
+                            std::to_string(*p.before) + ")"
+                      : "temporal split (test: the latest " + fixed(*p.test_fraction * 100, 0) +
+                            "% of ratings)";
+      if (p.drop_unseen) text += ", test ratings of unseen users or items dropped";
+      break;
+    case ProtocolKind::kStratified:
+      text = "per-user stratified split (" + fixed(p.valid_pct * 100, 0) +
+             "% of each user's "
+             "ratings in test), " +
+             std::to_string(p.seeds.size()) + " seed(s)";
       break;
   }
   return text + "; top-N at k = " + std::to_string(config.ranking.k) +

@@ -6,6 +6,7 @@
 #include "collab/common/error.h"
 #include "collab/common/utf8.h"
 #include "collab/data/datasets.h"
+#include "collab/data/protocol.h"
 
 namespace collab {
 
@@ -112,6 +113,69 @@ CatalogueFormat read_catalogue_format(ConfigReader& r, const std::string& items)
   return f;
 }
 
+// data.train + data.valid (a predefined split), or data.ratings split at random by data.valid_pct
+// and data.split_seed: the keys from before data.split, which keep their meaning.
+template <typename File>
+void read_old_split_keys(ConfigReader& r, DataConfig& c, const std::string& known_ratings,
+                         File& file) {
+  const bool predefined = r.has("train") || r.has("valid");
+  if (predefined) {
+    if (!r.has("train") || !r.has("valid")) {
+      r.fail(r.has("train") ? "valid" : "train",
+             "missing; a predefined split needs both data.train and data.valid");
+    }
+    if (r.has("ratings")) {
+      r.fail("ratings", "give either data.ratings (random split) or data.train and data.valid");
+    }
+    c.train = file("train", "");
+    c.valid = file("valid", "");
+    c.split.kind = ProtocolKind::kPredefinedKFold;
+    c.split.name = "predefined";
+    c.split.folds = 1;
+    c.split.train_pattern = c.train;
+    c.split.test_pattern = c.valid;
+  } else {
+    c.ratings = file("ratings", known_ratings);
+    if (c.ratings.empty()) r.fail("ratings", "missing; name a ratings file (or data.train/valid)");
+    c.valid_pct = r.number("valid_pct", 0.2, {0, 1, false, false, "a number in (0, 1)"});
+    c.split_seed = static_cast<uint64_t>(r.integer("split_seed", 42, 0));
+    c.split.seeds = {c.split_seed};
+    c.split.valid_pct = c.valid_pct;
+  }
+}
+
+// data.split (protocol.h), which replaces the old keys: giving both is an error naming the old
+// key. Every kind but "predefined" splits data.ratings.
+template <typename File>
+void read_split_section(ConfigReader& r, DataConfig& c, const std::string& known_ratings,
+                        File& file) {
+  for (const char* key : {"train", "valid", "valid_pct", "split_seed"}) {
+    if (r.has(key)) {
+      r.fail(key, "data.split gives the split; remove this key (or data.split)");
+    }
+  }
+  ConfigReader split = r.object("split");
+  c.split = read_split_config(split, c.dir);
+  if (c.split.kind == ProtocolKind::kPredefinedKFold) {
+    if (r.has("ratings")) {
+      r.fail("ratings",
+             "not read by data.split \"predefined\", which names its own train and "
+             "valid files; remove it");
+    }
+    c.train = c.split.train_pattern;
+    c.valid = c.split.test_pattern;
+    return;
+  }
+  c.ratings = file("ratings", known_ratings);
+  if (c.ratings.empty()) {
+    r.fail("ratings", "missing; data.split \"" + c.split.name + "\" splits a ratings file");
+  }
+  if (c.split.kind == ProtocolKind::kRandom) {
+    c.valid_pct = c.split.valid_pct;
+    c.split_seed = c.split.seeds.at(0);
+  }
+}
+
 }  // namespace
 
 DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
@@ -133,22 +197,10 @@ DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
     r.set_resolved(key, path);  // absolute, so the resolved config reads the same from anywhere
     return path;
   };
-  const bool predefined = r.has("train") || r.has("valid");
-  if (predefined) {
-    if (!r.has("train") || !r.has("valid")) {
-      r.fail(r.has("train") ? "valid" : "train",
-             "missing; a predefined split needs both data.train and data.valid");
-    }
-    if (r.has("ratings")) {
-      r.fail("ratings", "give either data.ratings (random split) or data.train and data.valid");
-    }
-    c.train = file("train", "");
-    c.valid = file("valid", "");
+  if (r.has("split")) {
+    read_split_section(r, c, known ? known->ratings : "", file);
   } else {
-    c.ratings = file("ratings", known ? known->ratings : "");
-    if (c.ratings.empty()) r.fail("ratings", "missing; name a ratings file (or data.train/valid)");
-    c.valid_pct = r.number("valid_pct", 0.2, {0, 1, false, false, "a number in (0, 1)"});
-    c.split_seed = static_cast<uint64_t>(r.integer("split_seed", 42, 0));
+    read_old_split_keys(r, c, known ? known->ratings : "", file);
   }
   c.items = file("items", known ? known->items : "");
   c.items_format = read_catalogue_format(r, c.items);

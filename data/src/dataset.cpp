@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "collab/common/error.h"
-#include "collab/data/split.h"
+#include "collab/data/protocol.h"
 
 namespace collab {
 
@@ -133,9 +133,10 @@ Dataset load_dataset(const DataConfig& config) {
     d.train = read(config.train);
     d.valid = read(config.valid);
   } else {
-    Split split = random_split(read(config.ratings), config.valid_pct, config.split_seed);
+    Split split = split_ratings(read(config.ratings), config);
     d.train = std::move(split.train);
     d.valid = std::move(split.valid);
+    d.valid_dropped_unseen = split.dropped_unseen;
   }
   if (!d.catalog.empty()) d.catalog.resize(d.items.size());
 #ifdef __GLIBC__

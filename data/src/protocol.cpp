@@ -1,6 +1,7 @@
 #include "collab/data/protocol.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include <torch/torch.h>
@@ -12,20 +13,39 @@ namespace collab {
 
 namespace {
 
+// One kind of split: its name and keys in compare's `eval` section and in a run's `data.split`.
 struct ProtocolKeys {
-  const char* name;
+  const char* eval_name;
+  const char* split_name;
   ProtocolKind kind;
-  std::vector<std::string> keys;  // the keys this protocol reads
+  std::vector<std::string> eval_keys;
+  std::vector<std::string> split_keys;
 };
 
 const std::vector<ProtocolKeys>& protocols() {
   static const std::vector<ProtocolKeys> table = {
-      {"random", ProtocolKind::kRandom, {"seeds", "valid_pct"}},
+      {"random", "random", ProtocolKind::kRandom, {"seeds", "valid_pct"}, {"seed", "valid_pct"}},
       {"predefined_kfold",
+       "predefined",
        ProtocolKind::kPredefinedKFold,
-       {"folds", "train_pattern", "test_pattern"}},
-      {"kfold", ProtocolKind::kKFold, {"folds", "seed"}},
-      {"leave_last_k_out", ProtocolKind::kLeaveLastKOut, {"holdout"}},
+       {"folds", "train_pattern", "test_pattern"},
+       {"train", "valid"}},
+      {"kfold", "kfold", ProtocolKind::kKFold, {"folds", "seed"}, {"folds", "seed", "fold"}},
+      {"leave_last_k_out",
+       "leave_last_k_out",
+       ProtocolKind::kLeaveLastKOut,
+       {"holdout"},
+       {"holdout"}},
+      {"temporal",
+       "temporal",
+       ProtocolKind::kTemporal,
+       {"before", "test_fraction", "unseen"},
+       {"before", "test_fraction", "unseen"}},
+      {"stratified",
+       "stratified",
+       ProtocolKind::kStratified,
+       {"seeds", "valid_pct"},
+       {"seed", "valid_pct"}},
   };
   return table;
 }
@@ -39,69 +59,172 @@ std::string replace_fold(const std::string& pattern, int64_t fold) {
   return out;
 }
 
-}  // namespace
-
-ProtocolConfig read_protocol_config(ConfigReader& eval) {
+// Reads the kind under `kind_key` and rejects the keys of the other kinds: such a key is most
+// likely a kind switched without cleaning up, so the error says whose key it is rather than
+// calling it unknown.
+const ProtocolKeys& read_kind(ConfigReader& r, const std::string& kind_key, bool single,
+                              const std::string& fallback) {
   std::vector<std::string> names;
-  for (const auto& p : protocols()) names.emplace_back(p.name);
-  ProtocolConfig c;
-  c.name = eval.choice("protocol", names, std::string("predefined_kfold"));
+  for (const auto& p : protocols()) names.emplace_back(single ? p.split_name : p.eval_name);
+  const std::string name = r.choice(kind_key, names, fallback);
   const ProtocolKeys* chosen = nullptr;
   for (const auto& p : protocols()) {
-    if (c.name == p.name) chosen = &p;
+    if (name == (single ? p.split_name : p.eval_name)) chosen = &p;
   }
-  c.kind = chosen->kind;
-  // A key of another protocol is most likely a protocol switched without cleaning up: say so
-  // rather than call it unknown.
+  const auto& own = single ? chosen->split_keys : chosen->eval_keys;
   for (const auto& p : protocols()) {
-    for (const auto& key : p.keys) {
-      const auto& own = chosen->keys;
-      if (eval.has(key) && std::find(own.begin(), own.end(), key) == own.end()) {
-        eval.fail(key,
-                  "not used by protocol \"" + c.name + "\" (it belongs to \"" + p.name + "\")");
+    for (const auto& key : single ? p.split_keys : p.eval_keys) {
+      if (r.has(key) && std::find(own.begin(), own.end(), key) == own.end()) {
+        r.fail(key, "not used by " + kind_key + " \"" + name + "\" (it belongs to \"" +
+                        (single ? p.split_name : p.eval_name) + "\")");
       }
     }
   }
+  return *chosen;
+}
+
+// The temporal cut-off: data.split.before (unix seconds) or test_fraction (default 0.2).
+void read_temporal(ConfigReader& r, ProtocolConfig& c) {
+  if (r.has("before") && r.has("test_fraction")) {
+    r.fail("test_fraction",
+           "give the cut-off either as \"before\" (a time) or as "
+           "\"test_fraction\" (the latest ratings' share), not both");
+  }
+  if (r.has("before")) {
+    c.before = r.integer("before");
+  } else {
+    c.test_fraction = r.number("test_fraction", 0.2, {0, 1, false, false, "a number in (0, 1)"});
+  }
+  c.drop_unseen = r.choice("unseen", {"keep", "drop"}, std::string("keep")) == "drop";
+}
+
+// The keys of c.kind other than the predefined split's files.
+void read_kind_keys(ConfigReader& r, ProtocolConfig& c) {
   switch (c.kind) {
-    case ProtocolKind::kRandom: {
-      const std::vector<int64_t> seeds = eval.integers("seeds", {42}, /*min=*/0);
-      if (seeds.empty()) eval.fail("seeds", "expected at least one seed, got []");
-      c.seeds.assign(seeds.begin(), seeds.end());
-      c.valid_pct = eval.number("valid_pct", 0.2, {0, 1, false, false, "a number in (0, 1)"});
+    case ProtocolKind::kRandom:
+    case ProtocolKind::kStratified: {
+      if (c.single) {
+        c.seeds = {static_cast<uint64_t>(r.integer("seed", 42, /*min=*/0))};
+      } else {
+        const std::vector<int64_t> seeds = r.integers("seeds", {42}, /*min=*/0);
+        if (seeds.empty()) r.fail("seeds", "expected at least one seed, got []");
+        c.seeds.assign(seeds.begin(), seeds.end());
+      }
+      c.valid_pct = r.number("valid_pct", 0.2, {0, 1, false, false, "a number in (0, 1)"});
       break;
     }
     case ProtocolKind::kPredefinedKFold:
-      c.folds = eval.integer("folds", 5, /*min=*/1);
-      c.train_pattern = eval.string("train_pattern", c.train_pattern);
-      c.test_pattern = eval.string("test_pattern", c.test_pattern);
+      c.folds = r.integer("folds", 5, /*min=*/1);
+      c.train_pattern = r.string("train_pattern", c.train_pattern);
+      c.test_pattern = r.string("test_pattern", c.test_pattern);
       for (const auto& [key, value] :
            {std::pair<const char*, const std::string&>{"train_pattern", c.train_pattern},
             {"test_pattern", c.test_pattern}}) {
         if (c.folds > 1 && value.find("{fold}") == std::string::npos) {
-          eval.fail(key, "expected a file name holding {fold} (e.g. \"u{fold}.base\"), got " +
-                             quoted_for_message(value));
+          r.fail(key, "expected a file name holding {fold} (e.g. \"u{fold}.base\"), got " +
+                          quoted_for_message(value));
         }
       }
       break;
     case ProtocolKind::kKFold:
-      c.folds = eval.integer("folds", 5, /*min=*/2);
-      c.seed = static_cast<uint64_t>(eval.integer("seed", 42, /*min=*/0));
+      c.folds = r.integer("folds", 5, /*min=*/2);
+      c.seed = static_cast<uint64_t>(r.integer("seed", 42, /*min=*/0));
+      if (c.single) c.fold = r.integer("fold", 1, /*min=*/1, /*max=*/c.folds) - 1;
       break;
     case ProtocolKind::kLeaveLastKOut:
-      c.holdout = eval.integer("holdout", 1, /*min=*/1);
+      c.holdout = r.integer("holdout", 1, /*min=*/1);
+      break;
+    case ProtocolKind::kTemporal:
+      read_temporal(r, c);
       break;
   }
+}
+
+// The key that named p's kind, for messages: "eval.protocol" or "data.split.kind".
+std::string kind_key(const ProtocolConfig& p) {
+  return p.section == "eval" ? "eval.protocol" : p.section + ".kind";
+}
+
+}  // namespace
+
+ProtocolConfig read_protocol_config(ConfigReader& eval) {
+  ProtocolConfig c;
+  const ProtocolKeys& keys = read_kind(eval, "protocol", false, "predefined_kfold");
+  c.name = keys.eval_name;
+  c.kind = keys.kind;
+  read_kind_keys(eval, c);
   return c;
 }
 
-int64_t fold_count(const ProtocolConfig& p) {
+ProtocolConfig read_split_config(ConfigReader& split, const std::string& data_dir) {
+  ProtocolConfig c;
+  c.single = true;
+  c.section = split.path_of("");
+  if (!c.section.empty() && c.section.back() == '.') c.section.pop_back();
+  const ProtocolKeys& keys = read_kind(split, "kind", true, "random");
+  c.name = keys.split_name;
+  c.kind = keys.kind;
+  if (c.kind == ProtocolKind::kPredefinedKFold) {
+    // One fold whose "patterns" are the two files, resolved like data.train and data.valid.
+    c.folds = 1;
+    for (const char* key : {"train", "valid"}) {
+      if (!split.has(key)) {
+        split.fail(key, "missing; data.split \"predefined\" needs both \"train\" and \"valid\"");
+      }
+      std::string path = resolve_path(split.string(key), data_dir, split.path_of(key));
+      split.set_resolved(key, path);
+      (std::string(key) == "train" ? c.train_pattern : c.test_pattern) = path;
+    }
+  } else {
+    read_kind_keys(split, c);
+  }
+  split.finish();
+  return c;
+}
+
+Split split_ratings(const Ratings& all, const DataConfig& data) {
+  const ProtocolConfig& p = data.split;
+  Split split;
   switch (p.kind) {
     case ProtocolKind::kRandom:
+      return random_split(all, data.valid_pct, data.split_seed, p.section + ".valid_pct");
+    case ProtocolKind::kPredefinedKFold:
+      throw Error("a predefined split reads data.train and data.valid, not data.ratings");
+    case ProtocolKind::kKFold:
+      split = kfold_split(all, p.folds, p.seed, p.fold);
+      break;
+    case ProtocolKind::kLeaveLastKOut:
+      split = leave_last_k_out(all, p.holdout);
+      break;
+    case ProtocolKind::kTemporal:
+      split = temporal_split(all, p.before, p.test_fraction, p.section);
+      if (p.drop_unseen) drop_unseen_from_test(split);
+      break;
+    case ProtocolKind::kStratified:
+      split = stratified_split(all, p.valid_pct, p.seeds.at(0), p.section);
+      break;
+  }
+  if (split.valid.size() == 0) {
+    throw Error(data.ratings + ": " + kind_key(p) + " \"" + p.name + "\" leaves an empty test set" +
+                (split.dropped_unseen > 0
+                     ? " (after dropping the " + std::to_string(split.dropped_unseen) +
+                           " ratings of users or items unseen in training)"
+                     : ""));
+  }
+  return split;
+}
+
+int64_t fold_count(const ProtocolConfig& p) {
+  if (p.single) return 1;
+  switch (p.kind) {
+    case ProtocolKind::kRandom:
+    case ProtocolKind::kStratified:
       return static_cast<int64_t>(p.seeds.size());
     case ProtocolKind::kPredefinedKFold:
     case ProtocolKind::kKFold:
       return p.folds;
     case ProtocolKind::kLeaveLastKOut:
+    case ProtocolKind::kTemporal:
       return 1;
   }
   return 0;
@@ -110,6 +233,7 @@ int64_t fold_count(const ProtocolConfig& p) {
 std::string fold_name(const ProtocolConfig& p, int64_t index) {
   switch (p.kind) {
     case ProtocolKind::kRandom:
+    case ProtocolKind::kStratified:
       return "seed" + std::to_string(p.seeds.at(static_cast<size_t>(index)));
     case ProtocolKind::kPredefinedKFold: {
       // "u1" from "u{fold}.base": the pattern up to its extension.
@@ -119,53 +243,49 @@ std::string fold_name(const ProtocolConfig& p, int64_t index) {
       return name;
     }
     case ProtocolKind::kKFold:
-      return "fold" + std::to_string(index + 1);
+      return "fold" + std::to_string((p.single ? p.fold : index) + 1);
     case ProtocolKind::kLeaveLastKOut:
       return "last" + std::to_string(p.holdout);
+    case ProtocolKind::kTemporal:
+      if (p.before) return "before" + std::to_string(*p.before);
+      return "latest" + std::to_string(static_cast<int>(std::lround(*p.test_fraction * 100))) +
+             "pct";
   }
   return {};
 }
 
 DataConfig fold_data_config(const DataConfig& data, const ProtocolConfig& p, int64_t index) {
+  if (p.single) return data;
   DataConfig d = data;
-  if (p.kind == ProtocolKind::kRandom) {
-    if (d.ratings.empty()) throw Error("eval.protocol \"random\" needs data.ratings");
-    d.split_seed = p.seeds.at(static_cast<size_t>(index));
-    d.valid_pct = p.valid_pct;
-    d.train.clear();
-    d.valid.clear();
-  } else if (p.kind == ProtocolKind::kPredefinedKFold) {
+  if (p.kind == ProtocolKind::kPredefinedKFold) {
     d.train =
         resolve_path(replace_fold(p.train_pattern, index + 1), data.dir, "eval.train_pattern");
     d.valid = resolve_path(replace_fold(p.test_pattern, index + 1), data.dir, "eval.test_pattern");
     d.ratings.clear();
-  } else {
-    throw Error("eval.protocol \"" + p.name + "\" has no equivalent collab train data section");
+    d.split.kind = ProtocolKind::kPredefinedKFold;
+    d.split.name = "predefined";
+    return d;
+  }
+  if (d.ratings.empty()) {
+    throw Error("eval.protocol \"" + p.name + "\" splits one ratings file: set data.ratings");
+  }
+  d.train.clear();
+  d.valid.clear();
+  d.split = p;
+  d.split.single = true;
+  if (p.kind == ProtocolKind::kKFold) d.split.fold = index;
+  if (p.kind == ProtocolKind::kRandom || p.kind == ProtocolKind::kStratified) {
+    d.split.seeds = {p.seeds.at(static_cast<size_t>(index))};
+  }
+  if (p.kind == ProtocolKind::kRandom) {
+    d.split_seed = d.split.seeds[0];
+    d.valid_pct = p.valid_pct;
   }
   return d;
 }
 
 Dataset load_fold(const DataConfig& data, const ProtocolConfig& p, int64_t index) {
-  if (p.kind == ProtocolKind::kRandom || p.kind == ProtocolKind::kPredefinedKFold) {
-    return load_dataset(fold_data_config(data, p, index));
-  }
-  if (data.ratings.empty()) {
-    throw Error("eval.protocol \"" + p.name + "\" splits one ratings file: set data.ratings");
-  }
-  Dataset d;
-  load_item_catalog(data, d);
-  const Ratings all = read_ratings(data.ratings, data.format, d.users, d.items);
-  check_rated_items_titled(data, d, data.ratings);
-  Split split = p.kind == ProtocolKind::kKFold ? kfold_split(all, p.folds, p.seed, index)
-                                               : leave_last_k_out(all, p.holdout);
-  if (split.valid.size() == 0) {
-    throw Error(data.ratings + ": eval.protocol \"" + p.name + "\" leaves an empty test set");
-  }
-  d.train = std::move(split.train);
-  d.valid = std::move(split.valid);
-  if (!d.catalog.empty()) d.catalog.resize(d.items.size());
-  count_unseen_in_validation(d);
-  return d;
+  return load_dataset(fold_data_config(data, p, index));
 }
 
 Split kfold_split(const Ratings& all, int64_t folds, uint64_t seed, int64_t index) {

@@ -31,9 +31,10 @@ double metric_of(const RatingMetrics& m, const std::string& name) {
 json trial_base(const TuneConfig& c, const RunConfig& base) {
   json config = c.base;
   json data = base.resolved["data"];  // absolute paths
-  const std::string train = data["train"];
+  const std::string train = base.data.train;  // from data.train or data.split "predefined"
   data.erase("train");
   data.erase("valid");
+  data.erase("split");
   data["ratings"] = train;
   data["valid_pct"] = c.inner_valid_pct;
   data["split_seed"] = c.seed;

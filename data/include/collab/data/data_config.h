@@ -11,6 +11,10 @@
 //     "ratings": "u.data",      // one file, split at random by valid_pct and split_seed ...
 //     "valid_pct": 0.2, "split_seed": 42,
 //     "train": "u1.base", "valid": "u1.test",   // ... or a predefined split
+//     "split": {"kind": "temporal", "test_fraction": 0.2},  // ... or any split, in place of
+//                               // valid_pct, split_seed, train and valid (protocol.h lists the
+//                               // kinds: random, predefined, kfold, leave_last_k_out,
+//                               // temporal, stratified)
 //     "items": "u.item",        // optional item catalogue (titles, genres; item_catalog.h)
 //     "items_format": "u.item", // "u.item", "movies.dat", "movies.csv" or "csv"; guessed from
 //                               // the file name (movies.dat, movies.csv, else u.item)
@@ -35,6 +39,7 @@
 #include "collab/data/item_catalog.h"
 #include "collab/data/ratings.h"
 #include "collab/data/ratings_cache.h"
+#include "collab/data/split.h"
 
 namespace collab {
 
@@ -58,6 +63,10 @@ struct DataConfig {
   RatingsCacheOptions cache;
   double valid_pct = 0.2;
   uint64_t split_seed = 42;
+  // How data.ratings is split (data.split, protocol.h). A random split keeps its settings in
+  // valid_pct and split_seed, a predefined one its files in train and valid, whether the old
+  // keys or data.split gave them.
+  ProtocolConfig split = random_data_split();
 
   bool predefined_split() const { return !train.empty(); }
 };

@@ -23,6 +23,8 @@ struct Dataset {
   // their initial values, decayed).
   int64_t valid_unseen_users = 0;
   int64_t valid_unseen_items = 0;
+  // Test ratings a temporal split with "unseen": "drop" removed for the same reason.
+  int64_t valid_dropped_unseen = 0;
   // Ratings of a (user, item) pair rated before, in the train or validation ratings. They are
   // kept, each as its own example, as fastai keeps them (a repeated pair weighs more in the
   // loss, and one in both splits leaks into the validation); `collab train` prints a note.
@@ -48,7 +50,8 @@ void load_item_catalog(const DataConfig& config, Dataset& d);
 // d.items that the catalogue lacks (such an item has no title to be keyed by); else nothing.
 void check_rated_items_titled(const DataConfig& config, const Dataset& d, const std::string& path);
 
-// Reads the files `config` names. Vocabularies cover the item catalogue, the training and the
+// Reads the files `config` names and splits data.ratings as config.split says (protocol.h's
+// split_ratings). Vocabularies cover the item catalogue, the training and the
 // validation ratings, in that order of first appearance: like fastai's items, which it takes
 // from the whole table, validation-only users and items get rows of their own that training
 // never updates (fastai maps validation-only users to its shared #na# row instead).
