@@ -148,6 +148,26 @@ TEST(DataSplit, ReplacesTheOldKeysWhichKeepTheirMeaning) {
   EXPECT_TRUE(pre.ratings.empty());
 }
 
+// data.max_ratings_per_user caps the training part only: the validation part is as without it,
+// and the set-apart ratings are kept for recommend to leave out.
+TEST(DataSplit, MaxRatingsPerUserCapsOnlyTheTrainingPart) {
+  const std::string dir = collab::test::temp_dir("collab-cap");
+  const std::string path = write_timed_ratings(dir);
+  const json base = {{"ratings", path}, {"split", {{"kind", "temporal"}, {"before", 700}}}};
+  json capped_config = base;
+  capped_config["max_ratings_per_user"] = 1;
+  const collab::Dataset plain = collab::load_dataset(read_data(base));
+  const collab::Dataset capped = collab::load_dataset(read_data(capped_config));
+  EXPECT_EQ(plain.train.size(), 6u);  // user 1: 3 ratings, user 2: 2, user 3: 1 before 700
+  EXPECT_EQ(capped.train.size(), 3u);
+  EXPECT_EQ(capped.capped_out.size(), 3u);
+  EXPECT_EQ(capped.users_capped, 2);
+  EXPECT_EQ(capped.valid.size(), plain.valid.size());
+  EXPECT_NE(data_error({{"ratings", path}, {"max_ratings_per_user", -1}}).find(
+                "data.max_ratings_per_user"),
+            std::string::npos);
+}
+
 TEST(DataSplit, ErrorsNameTheKey) {
   for (const char* key : {"valid_pct", "split_seed"}) {
     json data = {{"ratings", "all.tsv"}, {"split", {{"kind", "temporal"}}}};

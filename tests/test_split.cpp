@@ -222,4 +222,30 @@ TEST(StratifiedSplit, NoUserWithTwoRatingsIsAnError) {
       << message;
 }
 
+// data.max_ratings_per_user: users above the cap keep exactly `cap` of their own rows, others
+// keep all; every row is kept or set apart once, both in file order; the draw follows the seed.
+TEST(CapRatingsPerUser, HeavyRatersKeepARandomCapOfTheirOwnRows) {
+  const std::vector<int> counts = {10, 5, 3, 1};
+  const collab::Ratings all = per_user(counts);
+  const collab::CappedRatings capped = collab::cap_ratings_per_user(all, 4, 42);
+  EXPECT_EQ(capped.users_capped, 2);
+  std::vector<int> kept(counts.size()), dropped(counts.size());
+  for (const int32_t u : capped.kept.users) ++kept[static_cast<size_t>(u)];
+  for (const int32_t u : capped.dropped.users) ++dropped[static_cast<size_t>(u)];
+  EXPECT_EQ(kept, (std::vector<int>{4, 4, 3, 1}));
+  EXPECT_EQ(dropped, (std::vector<int>{6, 1, 0, 0}));
+  std::vector<int32_t> rows = row_numbers(capped.kept);
+  EXPECT_TRUE(std::is_sorted(rows.begin(), rows.end()));
+  const std::vector<int32_t> set_apart = row_numbers(capped.dropped);
+  EXPECT_TRUE(std::is_sorted(set_apart.begin(), set_apart.end()));
+  rows.insert(rows.end(), set_apart.begin(), set_apart.end());
+  std::sort(rows.begin(), rows.end());
+  ASSERT_EQ(rows.size(), all.size());
+  for (size_t k = 0; k < rows.size(); ++k) EXPECT_EQ(rows[k], static_cast<int32_t>(k));
+
+  EXPECT_EQ(row_numbers(collab::cap_ratings_per_user(all, 4, 42).kept), row_numbers(capped.kept));
+  EXPECT_NE(row_numbers(collab::cap_ratings_per_user(all, 4, 7).kept), row_numbers(capped.kept));
+  EXPECT_EQ(collab::cap_ratings_per_user(all, 10, 42).users_capped, 0);  // nobody above it
+}
+
 }  // namespace test_split

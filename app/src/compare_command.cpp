@@ -146,6 +146,11 @@ void print_plan(const CompareConfig& config, const Splits& splits, const std::st
       std::cout << "note: " << splits.names[f] << ": dropped " << d.valid_dropped_unseen
                 << " test ratings whose user or item is not in the training set\n";
     }
+    if (d.users_capped > 0) {
+      std::cout << "note: " << splits.names[f] << ": data.max_ratings_per_user left "
+                << d.capped_out.size() << " training ratings of " << d.users_capped
+                << " users out of training\n";
+    }
     if (d.valid_unseen_users + d.valid_unseen_items == 0) continue;
     std::cout << "note: " << splits.names[f] << ": " << d.valid_unseen_users
               << " test ratings have a user and " << d.valid_unseen_items

@@ -66,6 +66,10 @@ void print_header(const RunStart& s) {
     std::cout << "note: " << data.valid_unseen_users << " validation ratings have a user and "
               << data.valid_unseen_items << " an item never seen in training\n";
   }
+  if (data.users_capped > 0) {
+    std::cout << "note: data.max_ratings_per_user left " << data.capped_out.size()
+              << " training ratings of " << data.users_capped << " users out of training\n";
+  }
   if (data.valid_dropped_unseen > 0) {
     std::cout << "note: data.split dropped " << data.valid_dropped_unseen
               << " validation ratings whose user or item is not in the training set\n";

@@ -216,6 +216,7 @@ DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
   c.format.delimiter = read_delimiter(r, known ? known->delimiter : "\t");
   c.format.header = r.boolean("header", known ? known->header : false);
   c.format.rating_range = r.optional_range("rating_range");
+  c.max_ratings_per_user = r.integer("max_ratings_per_user", 0, /*min=*/0);
   c.format.encoding = read_encoding(r, known ? known->encoding : TextEncoding::kAuto);
   c.items_format.encoding = c.format.encoding;
   const std::string cache = r.choice("cache", {"auto", "always", "never"}, std::string("auto"));

@@ -138,6 +138,13 @@ Dataset load_dataset(const DataConfig& config) {
     d.valid = std::move(split.valid);
     d.valid_dropped_unseen = split.dropped_unseen;
   }
+  if (config.max_ratings_per_user > 0) {
+    CappedRatings capped =
+        cap_ratings_per_user(d.train, config.max_ratings_per_user, config.split_seed);
+    d.train = std::move(capped.kept);
+    d.capped_out = std::move(capped.dropped);
+    d.users_capped = capped.users_capped;
+  }
   if (!d.catalog.empty()) d.catalog.resize(d.items.size());
 #ifdef __GLIBC__
   // Reading leaves freed but unreturned heap behind (the parser's own id tables, vectors that

@@ -107,15 +107,49 @@ void drop_unseen_from_test(Split& split) {
   split.valid = split.valid.select(keep);
 }
 
-Split stratified_split(const Ratings& all, double valid_pct, uint64_t seed,
-                       const std::string& section) {
-  const auto n = static_cast<int64_t>(all.size());
-  // One seeded shuffle of all rows, grouped by user (stable): each user's rows in an order as
-  // random as a shuffle of their own, for one permutation instead of one per user.
-  std::vector<int64_t> order = seeded_permutation(n, seed);
+namespace {
+
+// One seeded shuffle of all rows, grouped by user (stable): each user's rows in an order as
+// random as a shuffle of their own, for one permutation instead of one per user.
+std::vector<int64_t> shuffled_by_user(const Ratings& all, uint64_t seed) {
+  std::vector<int64_t> order = seeded_permutation(static_cast<int64_t>(all.size()), seed);
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
     return all.users[static_cast<size_t>(a)] < all.users[static_cast<size_t>(b)];
   });
+  return order;
+}
+
+}  // namespace
+
+CappedRatings cap_ratings_per_user(const Ratings& all, int64_t max_per_user, uint64_t seed) {
+  const auto n = static_cast<int64_t>(all.size());
+  const std::vector<int64_t> order = shuffled_by_user(all, seed);
+  std::vector<bool> dropped(static_cast<size_t>(n), false);
+  CappedRatings out;
+  for (int64_t start = 0; start < n;) {
+    const int32_t user = all.users[static_cast<size_t>(order[static_cast<size_t>(start)])];
+    int64_t end = start;
+    while (end < n && all.users[static_cast<size_t>(order[static_cast<size_t>(end)])] == user) {
+      ++end;
+    }
+    if (end - start > max_per_user) {
+      ++out.users_capped;
+      for (int64_t k = start + max_per_user; k < end; ++k) {
+        dropped[static_cast<size_t>(order[static_cast<size_t>(k)])] = true;
+      }
+    }
+    start = end;
+  }
+  Split parts = by_flags(all, dropped);
+  out.kept = std::move(parts.train);
+  out.dropped = std::move(parts.valid);
+  return out;
+}
+
+Split stratified_split(const Ratings& all, double valid_pct, uint64_t seed,
+                       const std::string& section) {
+  const auto n = static_cast<int64_t>(all.size());
+  const std::vector<int64_t> order = shuffled_by_user(all, seed);
   std::vector<bool> is_test(static_cast<size_t>(n), false);
   int64_t n_test = 0;
   for (int64_t start = 0; start < n;) {

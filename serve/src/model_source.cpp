@@ -157,6 +157,11 @@ TrainingRatings load_training_ratings(const LoadedModel& loaded, std::ostream& w
     out.valid_items.push_back(i);
     out.valid_ratings.push_back(data.valid.ratings[r]);
   }
+  for (size_t r = 0; r < data.capped_out.size(); ++r) {  // rated, though not trained on
+    const int64_t u = user_map[static_cast<size_t>(data.capped_out.users[r])];
+    const int64_t i = item_map[static_cast<size_t>(data.capped_out.items[r])];
+    if (u >= 0 && i >= 0) out.rated_by_user[static_cast<size_t>(u)].push_back(i);
+  }
   for (size_t u = 0; u < out.rated_by_user.size(); ++u) {
     auto& rated = out.rated_by_user[u];
     rated.insert(rated.end(), out.items_by_user[u].begin(), out.items_by_user[u].end());

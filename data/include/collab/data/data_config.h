@@ -23,6 +23,7 @@
 //     "item_key": "id",         // "id": one vocabulary entry per item id; "title": one per
 //                               // catalogue title (fastai's item_name='title'), needs data.items
 //     "delimiter": "\t", "header": false, "rating_range": null,
+//     "max_ratings_per_user": 0,  // > 0: caps each user's training ratings (split.h)
 //     "encoding": "auto",       // of the text files: "utf-8", "latin-1" (MovieLens 1M/10M .dat),
 //                               // or "auto" (UTF-8 when valid, else latin-1)
 //     "cache": "auto",          // binary cache of parsed ratings (ratings_cache.h): "auto" (files
@@ -67,6 +68,9 @@ struct DataConfig {
   // valid_pct and split_seed, a predefined one its files in train and valid, whether the old
   // keys or data.split gave them.
   ProtocolConfig split = random_data_split();
+  // > 0: a user with more training ratings keeps a random this many (cap_ratings_per_user,
+  // seeded by split_seed), so a few enthusiastic raters cannot set everyone's recommendations.
+  int64_t max_ratings_per_user = 0;
 
   bool predefined_split() const { return !train.empty(); }
 };

@@ -25,6 +25,10 @@ struct Dataset {
   int64_t valid_unseen_items = 0;
   // Test ratings a temporal split with "unseen": "drop" removed for the same reason.
   int64_t valid_dropped_unseen = 0;
+  // Training ratings data.max_ratings_per_user set apart (not trained on, but still rated by
+  // their users: recommend leaves them out), and how many users it capped.
+  Ratings capped_out;
+  int64_t users_capped = 0;
   // Ratings of a (user, item) pair rated before, in the train or validation ratings. They are
   // kept, each as its own example, as fastai keeps them (a repeated pair weighs more in the
   // loss, and one in both splits leaks into the validation); `collab train` prints a note.

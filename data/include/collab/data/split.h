@@ -86,6 +86,17 @@ Split temporal_split(const Ratings& all, std::optional<int64_t> before,
 // their count to split.dropped_unseen; the rest keep their order.
 void drop_unseen_from_test(Split& split);
 
+// The heaviest raters' weight capped (`data.max_ratings_per_user`): a user with more than
+// `max_per_user` ratings keeps a random `max_per_user` of them (the first of their rows in one
+// seeded permutation, as stratified_split draws them), the others are set apart in `dropped`;
+// both keep file order.
+struct CappedRatings {
+  Ratings kept;
+  Ratings dropped;
+  int64_t users_capped = 0;
+};
+CappedRatings cap_ratings_per_user(const Ratings& all, int64_t max_per_user, uint64_t seed);
+
 // Per-user stratified split: each user's ratings in a seeded random order (one permutation of all
 // rows from `seed`, torch's CPU generator as random_split, then grouped by user), the first
 // round(valid_pct * n_u) of them, at least 1 and at most n_u - 1, in the test set. So every user
