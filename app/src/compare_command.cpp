@@ -94,7 +94,8 @@ class Progress {
 // Trains `candidate` on `data` through the same entry point as `collab train` (so a candidate
 // with train.optimizer "sgd" takes the sparse path, as it would there), then scores it.
 FoldResult run_fold(const CompareCandidate& candidate, const std::string& fold_name,
-                    const Dataset& data, const RankingOptions& ranking, Progress& progress) {
+                    const Dataset& data, const RankingOptions& ranking, Progress& progress,
+                    bool keep_model) {
   const RunConfig& run = candidate.run;
   RunOptions options;
   options.write_run_dir = false;
@@ -112,6 +113,7 @@ FoldResult run_fold(const CompareCandidate& candidate, const std::string& fold_n
       /*chunk=*/0, trained.device, [&](int64_t users, int64_t total) {
         progress.ranking(candidate.name, fold_name, users, total);
       });
+  if (keep_model) result.model = trained.model;
   return result;
 }
 
@@ -161,12 +163,13 @@ void print_plan(const CompareConfig& config, const Splits& splits, const std::st
 
 // Trains `candidate` on every split, printing a line per split.
 CandidateResult run_candidate(const CompareCandidate& candidate, const Splits& splits,
-                              const RankingOptions& ranking, Progress& progress) {
+                              const RankingOptions& ranking, Progress& progress, bool keep_models) {
   CandidateResult r;
   r.name = candidate.name;
   r.arch = candidate.run.model.value("arch", std::string());
   for (size_t f = 0; f < splits.data.size(); ++f) {
-    r.folds.push_back(run_fold(candidate, splits.names[f], splits.data[f], ranking, progress));
+    r.folds.push_back(
+        run_fold(candidate, splits.names[f], splits.data[f], ranking, progress, keep_models));
     const FoldResult& fr = r.folds.back();
     char text[256];
     std::snprintf(text, sizeof text, "%s %s: rmse %.4f mae %.4f ndcg@%lld %.4f",
@@ -201,9 +204,16 @@ int run_compare(const CompareConfig& config, const std::string& requested_run_di
   Progress progress(quiet, total_epochs);
   std::vector<CandidateResult> results;
   for (const auto& candidate : config.candidates) {
-    results.push_back(run_candidate(candidate, splits, config.ranking, progress));
+    results.push_back(
+        run_candidate(candidate, splits, config.ranking, progress, config.blend.has_value()));
     // Rewritten after each candidate, so an interrupted comparison keeps what it finished.
     write_json_atomically(run_dir + "/compare.json", results_json(config, results));
+  }
+  if (config.blend) {
+    results.push_back(blend_candidates(config, splits.names, splits.data, results,
+                                       [&](const std::string& text) { progress.line(text); }));
+    for (auto& r : results)
+      for (auto& f : r.folds) f.model = nullptr;  // the blend was their last use
   }
   progress.finish();
   write_reports(config, results, run_dir);

@@ -154,6 +154,16 @@ CompareConfig load_compare_config(const std::string& path,
     root.fail("candidates", "expected a non-empty array of candidates, got " +
                                 describe(candidates.is_null() ? json("missing") : candidates));
   }
+  if (root.has("blend")) {
+    ConfigReader blend = root.object("blend");
+    BlendOptions b;
+    b.inner_valid_pct = blend.number("inner_valid_pct", b.inner_valid_pct,
+                                     {0, 1, false, false, "a number in (0, 1)"});
+    b.seed = static_cast<uint64_t>(blend.integer("seed", 42, /*min=*/0));
+    b.ridge = blend.number("ridge", b.ridge, {0, 1e6, true, true, "a number in [0, 1e6]"});
+    blend.finish();
+    c.blend = b;
+  }
   root.finish();
   json resolved_candidates = json::array();
   for (size_t i = 0; i < candidates.size(); ++i) {

@@ -182,6 +182,7 @@ json results_json(const CompareConfig& config, const std::vector<CandidateResult
                        {"parameters", f.parameters},
                        {"final", final_metrics},
                        {"epochs", epochs}});
+      if (!f.blend.is_null()) folds.back()["blend"] = f.blend;
     }
     json summary = json::object();
     for (const auto& m : kMetrics) {

@@ -17,12 +17,21 @@
 // file's, overridden by the shared `train`, overridden by its own `train`; its `model` is the
 // file's, overridden key by key by its own `model`. The file's data section is replaced by the
 // shared one (every candidate sees the same splits) and its checkpoint section is ignored.
+//
+// An optional `"blend": {"inner_valid_pct": 0.1, "seed": 42, "ridge": 1e-4}` adds a row
+// "Blend": on each split, every candidate is trained again on a random inner split of the
+// training part, a linear blend of their predictions (infer/blend.h) is fitted on the inner
+// validation ratings, and the blend of the candidates' full models is scored on the test part
+// like any candidate; the test part is never seen by the fit.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "collab/train/run_config.h"
+#include "collab/data/dataset.h"
 #include "collab/data/protocol.h"
 #include "collab/infer/metrics.h"
 #include "collab/infer/ranking_metrics.h"
@@ -35,12 +44,19 @@ struct CompareCandidate {
   RunConfig run;
 };
 
+struct BlendOptions {
+  double inner_valid_pct = 0.1;  // of each split's training ratings, to fit the weights on
+  uint64_t seed = 42;            // of that inner random split
+  double ridge = 1e-4;           // times the inner ratings, on the weights' diagonal
+};
+
 struct CompareConfig {
   std::string path;
   DataConfig data;  // the shared data section
   ProtocolConfig protocol;
   RankingOptions ranking;
   std::vector<CompareCandidate> candidates;
+  std::optional<BlendOptions> blend;
   json resolved;  // as used: every default filled in, each candidate's full run config
 };
 
@@ -57,6 +73,8 @@ struct FoldResult {
   std::vector<EpochMetrics> epochs;
   RatingMetrics rating;
   RankingMetrics ranking;
+  CollabModel model;  // the trained model, kept only while a blend needs it
+  json blend;         // the blend's row: its weights and intercept on this split
 };
 
 struct CandidateResult {
@@ -64,6 +82,14 @@ struct CandidateResult {
   std::string arch;
   std::vector<FoldResult> folds;
 };
+
+// The blend's row (compare_blend.cpp): split f is `data[f]`, named `fold_names[f]`; `results`
+// hold every candidate's models; `line` is told one line per split.
+CandidateResult blend_candidates(const CompareConfig& config,
+                                 const std::vector<std::string>& fold_names,
+                                 const std::vector<Dataset>& data,
+                                 const std::vector<CandidateResult>& results,
+                                 const std::function<void(const std::string&)>& line);
 
 // The reports (compare_report.cpp), each from the config and the results so far.
 std::string protocol_text(const CompareConfig& config);

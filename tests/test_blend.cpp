@@ -1,0 +1,112 @@
+// Blends of trained models (infer/blend.h) and compare's "blend" section: the least-squares fit
+// recovers known weights, the blended model predicts their weighted sum, and compare adds a Blend
+// row whose weights were fitted without the test part.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "collab/common/error.h"
+#include "collab/infer/blend.h"
+#include "collab/models/biases.h"
+#include "collab/models/dot_product_bias.h"
+#include "test_support.h"
+
+namespace test_blend {
+
+namespace {
+
+using json = nlohmann::json;
+using namespace collab::test;  // the shared helpers: test_support.h
+
+}  // namespace
+
+// targets = 0.25 + 0.6 a + 0.3 b exactly: the fit (without ridge) gives those numbers back.
+TEST(Blend, FitRecoversKnownWeights) {
+  torch::manual_seed(1);
+  const torch::Tensor a = torch::rand({200}) * 4 + 1, b = torch::rand({200}) * 4 + 1;
+  const torch::Tensor targets = 0.25 + 0.6 * a + 0.3 * b;
+  const collab::BlendWeights w = collab::fit_blend({a, b}, targets, /*ridge=*/0);
+  ASSERT_EQ(w.weights.size(), 2u);
+  // float inputs, solved in double: 1e-5 covers the inputs' rounding.
+  EXPECT_NEAR(w.weights[0], 0.6, 1e-5);
+  EXPECT_NEAR(w.weights[1], 0.3, 1e-5);
+  EXPECT_NEAR(w.intercept, 0.25, 1e-4);
+  // Two identical columns are singular without ridge; with it they share the weight.
+  const collab::BlendWeights twin = collab::fit_blend({a, a}, 2.0 * a, /*ridge=*/1e-3);
+  EXPECT_NEAR(twin.weights[0], twin.weights[1], 1e-9);
+  EXPECT_NEAR(twin.weights[0] + twin.weights[1], 2.0, 0.01);
+}
+
+TEST(Blend, FitErrorsSayWhatIsWrong) {
+  const torch::Tensor a = torch::ones({3});
+  expect_one_line_error_thrown([&] { collab::fit_blend({}, a, 0); }, {"at least one model"});
+  expect_one_line_error_thrown([&] { collab::fit_blend({a, a, a}, a, 0); },
+                               {"3 models", "more than 3 ratings"});
+  expect_one_line_error_thrown([&] { collab::fit_blend({torch::ones({4})}, a, 0); },
+                               {"differ in length", "4", "3"});
+}
+
+TEST(Blend, BlendedModelIsTheWeightedSumOfItsModels) {
+  collab::DotProductBiasOptions dpb;
+  dpb.shape = {5, 6};
+  dpb.n_factors = 3;
+  dpb.y_range = collab::YRange{0, 5.5};
+  collab::BiasesOptions biases;
+  biases.shape = {5, 6};
+  biases.y_range = collab::YRange{0, 5.5};
+  const collab::CollabModel first = collab::DotProductBias(dpb).ptr();
+  const collab::CollabModel second = collab::Biases(biases).ptr();
+  collab::BlendedModelImpl blend({first, second}, {{0.7, 0.4}, -0.2});
+  blend.eval();
+  const torch::Tensor x = torch::tensor({0, 1, 4, 5, 2, 3}, torch::kLong).view({3, 2});
+  const torch::Tensor expected = 0.7 * first->forward(x) + 0.4 * second->forward(x) - 0.2;
+  EXPECT_TRUE(torch::allclose(blend.forward(x), expected, 1e-6, 1e-6));
+  EXPECT_FALSE(first->is_training());  // eval() reached the blended models
+  expect_one_line_error_thrown(
+      [&] {
+        torch::jit::Module m("m");
+        blend.script_into(m);
+      },
+      {"cannot be exported"});
+}
+
+// compare with a blend section: a Blend row after the candidates, with one weight per
+// candidate on every split and a finite RMSE; a bad blend key is refused before training.
+TEST(Blend, CompareAddsABlendRow) {
+  const std::string dir = temp_dir("collab-blend");
+  write_small_catalogue(dir);
+  const json config = {
+      {"data", {{"dir", dir}}},
+      {"eval", {{"protocol", "predefined_kfold"}, {"folds", 1},
+                {"train_pattern", "train.tsv"}, {"test_pattern", "valid.tsv"}, {"k", 3}}},
+      {"train", {{"epochs", 2}, {"batch_size", 16}, {"threads", 1}}},
+      {"blend", {{"inner_valid_pct", 0.2}, {"seed", 1}}},
+      {"candidates",
+       {{{"name", "DPB"},
+         {"model", {{"arch", "DotProductBias"}, {"n_factors", 4}, {"y_range", {0, 5.5}}}}},
+        {{"name", "Biases"}, {"model", {{"arch", "Biases"}, {"y_range", {0, 5.5}}}}}}}};
+  write_text(dir + "/compare.json", config.dump());
+  const auto r = run_collab("compare '" + dir + "/compare.json' --run-dir '" + dir + "/out'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Blend train: rmse"), std::string::npos) << r.out;
+  const json results = json::parse(read_text(dir + "/out/compare.json"));
+  ASSERT_EQ(results["candidates"].size(), 3u);
+  const json& blend = results["candidates"][2];
+  EXPECT_EQ(blend["name"], "Blend");
+  const json& fold = blend["folds"][0];
+  EXPECT_EQ(fold["blend"]["weights"].size(), 2u);
+  EXPECT_TRUE(fold["blend"]["weights"].contains("DPB"));
+  EXPECT_EQ(fold["blend"]["inner_ratings"], 40);  // 20% of the 200 training ratings
+  EXPECT_TRUE(std::isfinite(fold["final"]["rmse"].get<double>()));
+
+  json bad = config;
+  bad["blend"]["inner_valid_pct"] = 1.5;
+  write_text(dir + "/bad.json", bad.dump());
+  expect_refused("compare '" + dir + "/bad.json'", "blend.inner_valid_pct");
+}
+
+}  // namespace test_blend
