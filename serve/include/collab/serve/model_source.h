@@ -4,6 +4,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "collab/data/item_features.h"
 #include "collab/data/vocabulary.h"
 #include "collab/models/collab_model.h"
+#include "collab/models/user_feature_model.h"
 
 namespace collab {
 
@@ -24,6 +26,9 @@ struct LoadedModel {
   // The item-feature columns' names of a feature-based model (empty: none stored, MovieLens
   // 100k's schema); feature_schema() reads them.
   std::vector<std::string> item_feature_names;
+  // The new-user metadata model: a checkpoint's "<checkpoint>.users.json" (collab fit-users) or
+  // an export's user_from_features; none when neither exists.
+  std::optional<UserFeatureModel> user_features;
 };
 
 // The item-feature columns `loaded` was trained on: its stored names, else MovieLens 100k's (a
