@@ -34,6 +34,8 @@ const Command kCommands[] = {
     {"lr-find", collab::lr_find_command, "fastai's learning-rate finder: a suggested lr_max"},
     {"tune", collab::tune_command, "hyper-parameter search: random, grid, successive halving"},
     {"serve", collab::serve_command, "an HTTP JSON API and an explorer page for a trained model"},
+    {"cold-start", collab::cold_start_command,
+     "hold out whole users: RMSE of every new-user strategy per number of ratings revealed"},
     {"compare", collab::compare_command, "train models on the same splits, compare their metrics"},
     {"launch", collab::launch_command,
      "run N local workers of a distributed train (torchrun-like)"},

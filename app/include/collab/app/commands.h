@@ -20,5 +20,6 @@ int tune_command(int argc, char** argv);
 int serve_command(int argc, char** argv);
 int audit_command(int argc, char** argv);
 int fit_users_command(int argc, char** argv);
+int cold_start_command(int argc, char** argv);
 
 }  // namespace collab

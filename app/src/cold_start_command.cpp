@@ -1,0 +1,137 @@
+// `collab cold-start CONFIG [--user-file u.user] [--seeds 1,2,3] [--reveal 0,1,3,5,10]`: the user
+// cold-start protocol (train/cold_start_eval.h): hold out whole users, reveal a few of their
+// ratings, and print the RMSE on the rest of every new-user strategy as mean ± sd over seeds.
+#include <cmath>
+#include <cstdio>
+#include <cxxopts.hpp>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "collab/app/commands.h"
+#include "collab/common/cli.h"
+#include "collab/common/config_reader.h"
+#include "collab/common/error.h"
+#include "collab/train/cold_start_eval.h"
+
+namespace collab {
+
+namespace {
+
+template <class T>
+std::vector<T> whole_numbers(const std::string& text, const std::string& option) {
+  std::vector<T> out;
+  std::stringstream in(text);
+  std::string entry;
+  while (std::getline(in, entry, ',')) {
+    try {
+      size_t used = 0;
+      const long long v = std::stoll(entry, &used);
+      if (used != entry.size() || v < 0) throw std::invalid_argument(entry);
+      out.push_back(static_cast<T>(v));
+    } catch (const std::exception&) {
+      throw std::invalid_argument(option + ": \"" + entry + "\" is not a whole number >= 0");
+    }
+  }
+  if (out.empty()) throw std::invalid_argument(option + " needs at least one number");
+  return out;
+}
+
+// u.user beside the item file the config names, as `collab audit` finds it.
+std::string cold_start_user_file(const RunConfig& run) {
+  namespace fs = std::filesystem;
+  const fs::path beside = fs::path(run.data.items).parent_path() / "u.user";
+  if (run.data.items.empty() || !fs::is_regular_file(beside)) {
+    throw std::invalid_argument("need --user-file u.user (none beside the config's item file)");
+  }
+  return beside.string();
+}
+
+std::string rmse_mean_sd(const std::vector<double>& values) {
+  double mean = 0, sq = 0;
+  for (const double v : values) mean += v / static_cast<double>(values.size());
+  for (const double v : values) sq += (v - mean) * (v - mean);
+  const double sd = values.size() > 1 ? std::sqrt(sq / static_cast<double>(values.size() - 1)) : 0;
+  if (std::isnan(mean)) return "-";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.4f ± %.4f", mean, sd);
+  return text;
+}
+
+void print_cold_start_table(const ColdStartResult& r) {
+  int64_t users = 0, ratings = 0;
+  for (size_t s = 0; s < r.rmse.size(); ++s) users += r.held_out_users[s], ratings += r.scored_ratings[s];
+  std::cout << "RMSE on held-out users' unrevealed ratings, mean ± sd over " << r.rmse.size()
+            << " seed(s) (" << users << " user-seeds, " << ratings << " ratings scored)\n\n"
+            << "| strategy |";
+  for (const int64_t n : r.reveal) std::cout << " " << n << " revealed |";
+  std::cout << "\n|---|";
+  for (size_t i = 0; i < r.reveal.size(); ++i) std::cout << "---|";
+  std::cout << "\n";
+  for (size_t k = 0; k < r.strategies.size(); ++k) {
+    std::cout << "| " << r.strategies[k] << " |";
+    for (size_t n = 0; n < r.reveal.size(); ++n) {
+      std::vector<double> values;
+      for (const auto& seed : r.rmse) values.push_back(seed[k][n]);
+      std::cout << " " << rmse_mean_sd(values) << " |";
+    }
+    std::cout << "\n";
+  }
+}
+
+}  // namespace
+
+int cold_start_command(int argc, char** argv) {
+  cxxopts::Options options("collab cold-start",
+                           "Hold out whole users, reveal a few of their ratings, and compare the "
+                           "new-user strategies' RMSE on the rest: collab cold-start CONFIG");
+  // clang-format off
+  options.add_options()
+      ("user-file", "the users' side information (default: u.user beside the item file)",
+       cxxopts::value<std::string>())
+      ("seeds", "one user split and training per seed", cxxopts::value<std::string>()->default_value("1,2,3,4,5"))
+      ("reveal", "how many ratings of each held-out user to reveal",
+       cxxopts::value<std::string>()->default_value("0,1,3,5,10"))
+      ("holdout", "fraction of the users held out", cxxopts::value<double>()->default_value("0.2"))
+      ("prior-weight", "fold-in's prior weight", cxxopts::value<double>()->default_value("0.8"))
+      ("set", "override a config key (repeatable)", cxxopts::value<std::vector<std::string>>())
+      ("json", "print the per-seed numbers as JSON");
+  // clang-format on
+  const CommandLine line = parse_command_line(
+      options, argc, argv, {"cold-start", "collab cold-start CONFIG", "CONFIG", 1, 1, ""});
+  if (line.help) return 0;
+  const cxxopts::ParseResult& args = line.options;
+  const auto overrides =
+      args.count("set") ? args["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  const RunConfig run = load_run_config(line.positionals[0], overrides);
+  ColdStartOptions cold;
+  cold.user_file = args.count("user-file") ? args["user-file"].as<std::string>()
+                                           : cold_start_user_file(run);
+  cold.seeds = whole_numbers<uint64_t>(args["seeds"].as<std::string>(), "--seeds");
+  cold.reveal = whole_numbers<int64_t>(args["reveal"].as<std::string>(), "--reveal");
+  cold.holdout_fraction = args["holdout"].as<double>();
+  if (!(cold.holdout_fraction > 0 && cold.holdout_fraction < 1)) {
+    throw std::invalid_argument("--holdout must be between 0 and 1 (exclusive)");
+  }
+  cold.prior_weight = args["prior-weight"].as<double>();
+  if (!(cold.prior_weight >= 0)) throw std::invalid_argument("--prior-weight must be >= 0");
+  const ColdStartResult result = evaluate_user_cold_start(run, cold);
+  if (args.count("json")) {
+    std::cout << json_text({{"strategies", result.strategies},
+                            {"reveal", result.reveal},
+                            {"seeds", cold.seeds},
+                            {"rmse", result.rmse},
+                            {"held_out_users", result.held_out_users},
+                            {"scored_ratings", result.scored_ratings},
+                            {"metadata_ridge", result.metadata_ridge}})
+              << "\n";
+    return 0;
+  }
+  print_cold_start_table(result);
+  return 0;
+}
+
+}  // namespace collab

@@ -1,0 +1,227 @@
+#include "collab/train/cold_start_eval.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <unordered_map>
+
+#include "collab/common/error.h"
+#include "collab/data/user_features.h"
+#include "collab/infer/fold_in.h"
+#include "collab/infer/user_metadata_model.h"
+#include "collab/models/layers.h"
+#include "collab/train/run.h"
+
+namespace collab {
+
+namespace {
+
+const std::vector<std::string> kStrategies = {"item bias",  "mean user", "representative",
+                                              "metadata",   "fold-in",   "fold-in+meta"};
+
+// One held-out user: their ratings (items in the warm model's vocabulary) in a seeded order, and
+// their one-hot side information.
+struct ColdUser {
+  std::vector<int64_t> items;
+  std::vector<float> ratings;
+  torch::Tensor features;
+};
+
+// The warm users' data (new user vocabulary, same items) and the cold users, for one seed.
+struct UserSplit {
+  Dataset warm;
+  std::vector<ColdUser> cold;
+  UserMetadataData metadata;  // the warm users with side information
+};
+
+UserSplit split_users(const Dataset& all, const std::vector<UserRecord>& records,
+                      const std::vector<std::string>& columns, const ColdStartOptions& options,
+                      uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const int64_t n_users = all.users.size();
+  std::vector<int64_t> order(static_cast<size_t>(n_users));
+  for (int64_t u = 0; u < n_users; ++u) order[static_cast<size_t>(u)] = u;
+  std::shuffle(order.begin(), order.end(), rng);
+  const auto n_cold = static_cast<int64_t>(std::lround(options.holdout_fraction * n_users));
+  std::vector<int64_t> cold_of(static_cast<size_t>(n_users), -1), warm_of(cold_of);
+  UserSplit out;
+  out.warm.items = all.items;
+  out.warm.catalog = all.catalog;
+  for (int64_t r = 0; r < n_users; ++r) {
+    const int64_t u = order[static_cast<size_t>(r)];
+    if (r < n_cold) {
+      cold_of[static_cast<size_t>(u)] = static_cast<int64_t>(out.cold.size());
+      out.cold.emplace_back();
+    } else {
+      warm_of[static_cast<size_t>(u)] = out.warm.users.add(all.users.raw(u));
+    }
+  }
+  std::bernoulli_distribution valid(0.1);
+  std::vector<int64_t> warm_count(static_cast<size_t>(all.items.size()), 0);
+  for (const Ratings* part : {&all.train, &all.valid}) {
+    for (size_t r = 0; r < part->size(); ++r) {
+      const auto u = static_cast<size_t>(part->users[r]);
+      if (warm_of[u] < 0) continue;
+      (valid(rng) ? out.warm.valid : out.warm.train)
+          .push_back(warm_of[u], part->items[r], part->ratings[r], part->timestamp(r));
+      ++warm_count[static_cast<size_t>(part->items[r])];
+    }
+  }
+  for (const Ratings* part : {&all.train, &all.valid}) {
+    for (size_t r = 0; r < part->size(); ++r) {
+      const int64_t c = cold_of[static_cast<size_t>(part->users[r])];
+      // An item only cold users rated has an untrained embedding: no strategy can rate it.
+      if (c < 0 || warm_count[static_cast<size_t>(part->items[r])] == 0) continue;
+      out.cold[static_cast<size_t>(c)].items.push_back(part->items[r]);
+      out.cold[static_cast<size_t>(c)].ratings.push_back(part->ratings[r]);
+    }
+  }
+  std::unordered_map<std::string, const UserRecord*> record_of;
+  for (const auto& r : records) record_of[r.id] = &r;
+  auto features = [&](const std::string& raw) -> torch::Tensor {
+    const auto at = record_of.find(raw);
+    if (at == record_of.end()) return {};
+    return torch::tensor(encode_user_features(columns, user_feature_pairs(*at->second), raw));
+  };
+  for (int64_t u = 0; u < n_users; ++u) {
+    const std::string& raw = all.users.raw(u);
+    if (const int64_t c = cold_of[static_cast<size_t>(u)]; c >= 0) {
+      ColdUser& cold = out.cold[static_cast<size_t>(c)];
+      cold.features = features(raw);
+      std::vector<size_t> perm(cold.items.size());
+      for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
+      std::shuffle(perm.begin(), perm.end(), rng);
+      ColdUser shuffled{{}, {}, cold.features};
+      for (const size_t i : perm) {
+        shuffled.items.push_back(cold.items[i]);
+        shuffled.ratings.push_back(cold.ratings[i]);
+      }
+      cold = std::move(shuffled);
+    }
+  }
+  std::vector<torch::Tensor> rows;
+  for (int64_t w = 0; w < out.warm.users.size(); ++w) {
+    const torch::Tensor x = features(out.warm.users.raw(w));
+    if (!x.defined()) continue;
+    out.metadata.users.push_back(w);
+    rows.push_back(x);
+  }
+  if (rows.size() < 10) throw Error(options.user_file + ": lists fewer than 10 of the users");
+  out.metadata.features = torch::stack(rows);
+  std::vector<int64_t> row_of(static_cast<size_t>(out.warm.users.size()), -1);
+  for (size_t r = 0; r < out.metadata.users.size(); ++r) {
+    row_of[static_cast<size_t>(out.metadata.users[r])] = static_cast<int64_t>(r);
+  }
+  out.metadata.items.resize(rows.size());
+  out.metadata.ratings.resize(rows.size());
+  for (size_t r = 0; r < out.warm.train.size(); ++r) {
+    const int64_t row = row_of[static_cast<size_t>(out.warm.train.users[r])];
+    if (row < 0) continue;
+    out.metadata.items[static_cast<size_t>(row)].push_back(out.warm.train.items[r]);
+    out.metadata.ratings[static_cast<size_t>(row)].push_back(out.warm.train.ratings[r]);
+  }
+  return out;
+}
+
+// Squared errors per (strategy, reveal) over the cold users of one seed.
+struct Tally {
+  std::vector<std::vector<double>> squared;
+  int64_t ratings = 0;
+  int64_t users = 0;
+};
+
+void score_cold_user(CollabModelImpl& model, const UserFeatureModel& meta, const ColdUser& user,
+                     const ColdStartOptions& options, int64_t max_reveal, Tally& tally) {
+  const auto first_scored = static_cast<size_t>(max_reveal);
+  const torch::Tensor scored = torch::tensor(
+      std::vector<int64_t>(user.items.begin() + static_cast<std::ptrdiff_t>(first_scored),
+                           user.items.end()),
+      torch::kLong);
+  const torch::Tensor truth =
+      torch::tensor(std::vector<float>(user.ratings.begin() + static_cast<std::ptrdiff_t>(first_scored),
+                                       user.ratings.end()))
+          .to(torch::kDouble);
+  const torch::Tensor vectors = model.user_vectors();
+  const torch::Tensor mean = vectors.mean(0);
+  const torch::Tensor representative = vectors[representative_user(vectors)];
+  const torch::Tensor predicted =
+      user.features.defined() ? meta.predict(user.features) : mean;  // no side info: mean user
+  auto error = [&](const torch::Tensor& p) {
+    return (p.to(torch::kDouble) - truth).square().sum().item<double>();
+  };
+  const auto bias = model.bias_ratings(mean);
+  const double fixed[4] = {
+      bias ? error(sigmoid_range(*bias, model.y_range()).index_select(0, scored)) : NAN,
+      error(model.score_items(mean, scored)), error(model.score_items(representative, scored)),
+      error(model.score_items(predicted, scored))};
+  for (size_t r = 0; r < options.reveal.size(); ++r) {
+    const auto n = static_cast<std::ptrdiff_t>(options.reveal[r]);
+    const std::vector<int64_t> items(user.items.begin(), user.items.begin() + n);
+    const std::vector<float> ratings(user.ratings.begin(), user.ratings.begin() + n);
+    FoldInOptions fold;
+    fold.prior_weight = options.prior_weight;
+    torch::Tensor plain, with_meta;
+    {
+      // CollabNN's fold-in takes gradient steps: it needs autograd back.
+      torch::AutoGradMode grad(true);
+      plain = fold_in_user(model, items, ratings, fold);
+      fold.prior_mean = predicted;
+      with_meta = fold_in_user(model, items, ratings, fold);
+    }
+    for (size_t s = 0; s < 4; ++s) tally.squared[s][r] += fixed[s];
+    tally.squared[4][r] += error(model.score_items(plain, scored));
+    tally.squared[5][r] += error(model.score_items(with_meta, scored));
+  }
+  tally.ratings += scored.size(0);
+  ++tally.users;
+}
+
+}  // namespace
+
+ColdStartResult evaluate_user_cold_start(const RunConfig& run, const ColdStartOptions& options) {
+  if (options.reveal.empty() || options.seeds.empty()) {
+    throw Error("cold start: give at least one reveal count and one seed");
+  }
+  const int64_t max_reveal = *std::max_element(options.reveal.begin(), options.reveal.end());
+  const Dataset all = load_dataset(run.data);
+  const std::vector<UserRecord> records = read_movielens_users(options.user_file);
+  const std::vector<std::string> columns = user_feature_columns(records);
+  ColdStartResult out;
+  out.strategies = kStrategies;
+  out.reveal = options.reveal;
+  for (const uint64_t seed : options.seeds) {
+    const UserSplit split = split_users(all, records, columns, options, seed);
+    RunConfig seeded = run;
+    seeded.train.seed = seed;
+    RunOptions train;
+    train.write_run_dir = false;
+    train.quiet = true;
+    const RunResult trained = run_training(seeded, split.warm, train);
+    CollabModelImpl& model = *trained.model;
+    model.to(torch::kCPU);
+    model.eval();
+    torch::NoGradGuard no_grad;
+    UserMetadataOptions fit;
+    fit.seed = seed;
+    const UserFeatureModel meta =
+        fit_user_metadata_model(model, columns, split.metadata, fit);
+    Tally tally;
+    tally.squared.assign(kStrategies.size(), std::vector<double>(options.reveal.size(), 0.0));
+    for (const ColdUser& user : split.cold) {
+      // Users with too few ratings to reveal max_reveal and score the rest are left out.
+      if (static_cast<int64_t>(user.items.size()) <= max_reveal) continue;
+      score_cold_user(model, meta, user, options, max_reveal, tally);
+    }
+    std::vector<std::vector<double>> rmse = tally.squared;
+    for (auto& row : rmse) {
+      for (auto& v : row) v = std::sqrt(v / static_cast<double>(std::max<int64_t>(1, tally.ratings)));
+    }
+    out.rmse.push_back(std::move(rmse));
+    out.held_out_users.push_back(tally.users);
+    out.scored_ratings.push_back(tally.ratings);
+    out.metadata_ridge.push_back(meta.report["ridge"].get<double>());
+  }
+  return out;
+}
+
+}  // namespace collab
