@@ -1,6 +1,7 @@
 // `collab cold-start CONFIG [--user-file u.user] [--seeds 1,2,3] [--reveal 0,1,3,5,10]`: the user
 // cold-start protocol (train/cold_start_eval.h): hold out whole users, reveal a few of their
-// ratings, and print the RMSE on the rest of every new-user strategy as mean ± sd over seeds.
+// ratings, and print the RMSE (and its paired difference from the mean user) and NDCG@k on the
+// rest, for every new-user strategy, as mean ± sd over seeds.
 #include <cmath>
 #include <cstdio>
 #include <cxxopts.hpp>
@@ -50,7 +51,7 @@ std::string cold_start_user_file(const RunConfig& run) {
   return beside.string();
 }
 
-std::string rmse_mean_sd(const std::vector<double>& values) {
+std::string cold_start_mean_sd(const std::vector<double>& values) {
   double mean = 0, sq = 0;
   for (const double v : values) mean += v / static_cast<double>(values.size());
   for (const double v : values) sq += (v - mean) * (v - mean);
@@ -61,12 +62,11 @@ std::string rmse_mean_sd(const std::vector<double>& values) {
   return text;
 }
 
-void print_cold_start_table(const ColdStartResult& r) {
-  int64_t users = 0, ratings = 0;
-  for (size_t s = 0; s < r.rmse.size(); ++s) users += r.held_out_users[s], ratings += r.scored_ratings[s];
-  std::cout << "RMSE on held-out users' unrevealed ratings, mean ± sd over " << r.rmse.size()
-            << " seed(s) (" << users << " user-seeds, " << ratings << " ratings scored)\n\n"
-            << "| strategy |";
+// One table: a row per strategy, a column per reveal count, `value(seed, strategy, reveal)` as
+// mean ± sd over the seeds.
+template <class F>
+void print_cold_start_table(const ColdStartResult& r, size_t seeds, F value) {
+  std::cout << "| strategy |";
   for (const int64_t n : r.reveal) std::cout << " " << n << " revealed |";
   std::cout << "\n|---|";
   for (size_t i = 0; i < r.reveal.size(); ++i) std::cout << "---|";
@@ -75,11 +75,29 @@ void print_cold_start_table(const ColdStartResult& r) {
     std::cout << "| " << r.strategies[k] << " |";
     for (size_t n = 0; n < r.reveal.size(); ++n) {
       std::vector<double> values;
-      for (const auto& seed : r.rmse) values.push_back(seed[k][n]);
-      std::cout << " " << rmse_mean_sd(values) << " |";
+      for (size_t s = 0; s < seeds; ++s) values.push_back(value(s, k, n));
+      std::cout << " " << cold_start_mean_sd(values) << " |";
     }
     std::cout << "\n";
   }
+  std::cout << "\n";
+}
+
+void print_cold_start_tables(const ColdStartResult& r, int64_t k) {
+  int64_t users = 0, ratings = 0;
+  for (size_t s = 0; s < r.rmse.size(); ++s) users += r.held_out_users[s], ratings += r.scored_ratings[s];
+  const size_t seeds = r.rmse.size();
+  std::cout << "Held-out users' unrevealed ratings, mean ± sd over " << seeds << " seed(s) ("
+            << users << " user-seeds, " << ratings << " ratings scored)\n\nRMSE\n\n";
+  print_cold_start_table(r, seeds, [&](size_t s, size_t k, size_t n) { return r.rmse[s][k][n]; });
+  // Seeds differ far more from each other than strategies do on one seed: the paired
+  // difference is what says whether one strategy beats another.
+  std::cout << "RMSE minus the mean user's on the same seed (negative: better)\n\n";
+  print_cold_start_table(r, seeds, [&](size_t s, size_t k, size_t n) {
+    return r.rmse[s][k][n] - r.rmse[s][1][n];
+  });
+  std::cout << "NDCG@" << k << "\n\n";
+  print_cold_start_table(r, seeds, [&](size_t s, size_t k, size_t n) { return r.ndcg[s][k][n]; });
 }
 
 }  // namespace
@@ -97,6 +115,7 @@ int cold_start_command(int argc, char** argv) {
        cxxopts::value<std::string>()->default_value("0,1,3,5,10"))
       ("holdout", "fraction of the users held out", cxxopts::value<double>()->default_value("0.2"))
       ("prior-weight", "fold-in's prior weight", cxxopts::value<double>()->default_value("0.8"))
+      ("k", "NDCG@k", cxxopts::value<int64_t>()->default_value("10"))
       ("set", "override a config key (repeatable)", cxxopts::value<std::vector<std::string>>())
       ("json", "print the per-seed numbers as JSON");
   // clang-format on
@@ -118,19 +137,23 @@ int cold_start_command(int argc, char** argv) {
   }
   cold.prior_weight = args["prior-weight"].as<double>();
   if (!(cold.prior_weight >= 0)) throw std::invalid_argument("--prior-weight must be >= 0");
+  cold.k = args["k"].as<int64_t>();
+  if (cold.k < 1) throw std::invalid_argument("-k must be >= 1");
   const ColdStartResult result = evaluate_user_cold_start(run, cold);
   if (args.count("json")) {
     std::cout << json_text({{"strategies", result.strategies},
                             {"reveal", result.reveal},
                             {"seeds", cold.seeds},
                             {"rmse", result.rmse},
+                            {"ndcg", result.ndcg},
+                            {"k", cold.k},
                             {"held_out_users", result.held_out_users},
                             {"scored_ratings", result.scored_ratings},
                             {"metadata_ridge", result.metadata_ridge}})
               << "\n";
     return 0;
   }
-  print_cold_start_table(result);
+  print_cold_start_tables(result, cold.k);
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "collab/common/error.h"
 #include "collab/data/user_features.h"
 #include "collab/infer/fold_in.h"
+#include "collab/infer/ranking_metrics.h"
 #include "collab/infer/user_metadata_model.h"
 #include "collab/models/layers.h"
 #include "collab/train/run.h"
@@ -32,6 +33,7 @@ struct UserSplit {
   Dataset warm;
   std::vector<ColdUser> cold;
   UserMetadataData metadata;  // the warm users with side information
+  std::vector<int64_t> untrained_items;  // ascending: items no warm user rated
 };
 
 UserSplit split_users(const Dataset& all, const std::vector<UserRecord>& records,
@@ -75,6 +77,9 @@ UserSplit split_users(const Dataset& all, const std::vector<UserRecord>& records
       out.cold[static_cast<size_t>(c)].items.push_back(part->items[r]);
       out.cold[static_cast<size_t>(c)].ratings.push_back(part->ratings[r]);
     }
+  }
+  for (int64_t i = 0; i < all.items.size(); ++i) {
+    if (warm_count[static_cast<size_t>(i)] == 0) out.untrained_items.push_back(i);
   }
   std::unordered_map<std::string, const UserRecord*> record_of;
   for (const auto& r : records) record_of[r.id] = &r;
@@ -123,37 +128,52 @@ UserSplit split_users(const Dataset& all, const std::vector<UserRecord>& records
   return out;
 }
 
-// Squared errors per (strategy, reveal) over the cold users of one seed.
+// Squared errors and top-k lists per (strategy, reveal) over the cold users of one seed.
 struct Tally {
   std::vector<std::vector<double>> squared;
+  std::vector<std::vector<std::vector<std::vector<int64_t>>>> top;  // [strategy][reveal][user]
+  std::vector<std::vector<int64_t>> relevant;                       // [user]
   int64_t ratings = 0;
   int64_t users = 0;
 };
 
 void score_cold_user(CollabModelImpl& model, const UserFeatureModel& meta, const ColdUser& user,
-                     const ColdStartOptions& options, int64_t max_reveal, Tally& tally) {
-  const auto first_scored = static_cast<size_t>(max_reveal);
+                     const std::vector<int64_t>& untrained, const ColdStartOptions& options,
+                     int64_t max_reveal, Tally& tally) {
+  const auto first_scored = static_cast<std::ptrdiff_t>(max_reveal);
   const torch::Tensor scored = torch::tensor(
-      std::vector<int64_t>(user.items.begin() + static_cast<std::ptrdiff_t>(first_scored),
-                           user.items.end()),
-      torch::kLong);
+      std::vector<int64_t>(user.items.begin() + first_scored, user.items.end()), torch::kLong);
   const torch::Tensor truth =
-      torch::tensor(std::vector<float>(user.ratings.begin() + static_cast<std::ptrdiff_t>(first_scored),
-                                       user.ratings.end()))
+      torch::tensor(std::vector<float>(user.ratings.begin() + first_scored, user.ratings.end()))
           .to(torch::kDouble);
+  std::vector<int64_t> relevant;
+  for (size_t i = static_cast<size_t>(first_scored); i < user.items.size(); ++i) {
+    if (user.ratings[i] >= options.relevance_threshold) relevant.push_back(user.items[i]);
+  }
+  tally.relevant.push_back(relevant);
   const torch::Tensor vectors = model.user_vectors();
   const torch::Tensor mean = vectors.mean(0);
   const torch::Tensor representative = vectors[representative_user(vectors)];
   const torch::Tensor predicted =
       user.features.defined() ? meta.predict(user.features) : mean;  // no side info: mean user
-  auto error = [&](const torch::Tensor& p) {
-    return (p.to(torch::kDouble) - truth).square().sum().item<double>();
+  // One strategy's predictions of every item: its squared error on the scored ratings and its
+  // top k among the items neither revealed nor untrained.
+  auto record = [&](size_t strategy, size_t reveal, const torch::Tensor& all_items) {
+    const torch::Tensor p = all_items.to(torch::kDouble);
+    tally.squared[strategy][reveal] += (p.index_select(0, scored) - truth).square().sum().item<double>();
+    std::vector<int64_t> exclude(untrained);
+    exclude.insert(exclude.end(), user.items.begin(),
+                   user.items.begin() + static_cast<std::ptrdiff_t>(options.reveal[reveal]));
+    std::sort(exclude.begin(), exclude.end());
+    const torch::Tensor f = all_items.to(torch::kFloat).contiguous();
+    tally.top[strategy][reveal].push_back(
+        top_k_items(f.data_ptr<float>(), f.size(0), exclude, options.k));
   };
   const auto bias = model.bias_ratings(mean);
-  const double fixed[4] = {
-      bias ? error(sigmoid_range(*bias, model.y_range()).index_select(0, scored)) : NAN,
-      error(model.score_items(mean, scored)), error(model.score_items(representative, scored)),
-      error(model.score_items(predicted, scored))};
+  const torch::Tensor fixed[4] = {
+      bias ? sigmoid_range(*bias, model.y_range())
+           : torch::full({model.score_items(mean).size(0)}, NAN),
+      model.score_items(mean), model.score_items(representative), model.score_items(predicted)};
   for (size_t r = 0; r < options.reveal.size(); ++r) {
     const auto n = static_cast<std::ptrdiff_t>(options.reveal[r]);
     const std::vector<int64_t> items(user.items.begin(), user.items.begin() + n);
@@ -168,9 +188,9 @@ void score_cold_user(CollabModelImpl& model, const UserFeatureModel& meta, const
       fold.prior_mean = predicted;
       with_meta = fold_in_user(model, items, ratings, fold);
     }
-    for (size_t s = 0; s < 4; ++s) tally.squared[s][r] += fixed[s];
-    tally.squared[4][r] += error(model.score_items(plain, scored));
-    tally.squared[5][r] += error(model.score_items(with_meta, scored));
+    for (size_t s = 0; s < 4; ++s) record(s, r, fixed[s]);
+    record(4, r, model.score_items(plain));
+    record(5, r, model.score_items(with_meta));
   }
   tally.ratings += scored.size(0);
   ++tally.users;
@@ -207,16 +227,29 @@ ColdStartResult evaluate_user_cold_start(const RunConfig& run, const ColdStartOp
         fit_user_metadata_model(model, columns, split.metadata, fit);
     Tally tally;
     tally.squared.assign(kStrategies.size(), std::vector<double>(options.reveal.size(), 0.0));
+    tally.top.assign(kStrategies.size(),
+                     std::vector<std::vector<std::vector<int64_t>>>(options.reveal.size()));
     for (const ColdUser& user : split.cold) {
       // Users with too few ratings to reveal max_reveal and score the rest are left out.
       if (static_cast<int64_t>(user.items.size()) <= max_reveal) continue;
-      score_cold_user(model, meta, user, options, max_reveal, tally);
+      score_cold_user(model, meta, user, split.untrained_items, options, max_reveal, tally);
     }
     std::vector<std::vector<double>> rmse = tally.squared;
     for (auto& row : rmse) {
       for (auto& v : row) v = std::sqrt(v / static_cast<double>(std::max<int64_t>(1, tally.ratings)));
     }
     out.rmse.push_back(std::move(rmse));
+    std::vector<std::vector<double>> ndcg(kStrategies.size());
+    for (size_t k = 0; k < kStrategies.size(); ++k) {
+      for (size_t r = 0; r < options.reveal.size(); ++r) {
+        ndcg[k].push_back(k == 0 && !model.learned_item_bias()
+                              ? NAN
+                              : ranking_metrics_from_lists(tally.top[k][r], tally.relevant,
+                                                           options.k, all.items.size())
+                                    .ndcg);
+      }
+    }
+    out.ndcg.push_back(std::move(ndcg));
     out.held_out_users.push_back(tally.users);
     out.scored_ratings.push_back(tally.ratings);
     out.metadata_ridge.push_back(meta.report["ridge"].get<double>());

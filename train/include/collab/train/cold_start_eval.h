@@ -9,7 +9,9 @@
 //   fold-in+meta     the same with the prior centred on the metadata prediction
 // The first four do not read the revealed ratings; they are reported per reveal count anyway so
 // the table reads across. Every reveal count is scored on the same ratings (each user's ratings
-// after the first max(reveal) in a seeded shuffle), so the columns compare like with like.
+// after the first max(reveal) in a seeded shuffle), so the columns compare like with like; users
+// with no more ratings than max(reveal) are left out. Ratings of items no warm user rated (whose
+// embeddings are untrained) are not scored, and such items are never recommended.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +28,8 @@ struct ColdStartOptions {
   std::vector<uint64_t> seeds = {1, 2, 3, 4, 5};  // one split of the users (and training) each
   double holdout_fraction = 0.2;                  // of the users
   double prior_weight = 0.8;                      // fold-in (infer/fold_in.h)
+  int64_t k = 10;                                 // NDCG@k
+  double relevance_threshold = 4.0;               // a scored rating this high is relevant
 };
 
 struct ColdStartResult {
@@ -33,6 +37,10 @@ struct ColdStartResult {
   std::vector<int64_t> reveal;
   // rmse[seed][strategy][reveal]
   std::vector<std::vector<std::vector<double>>> rmse;
+  // ndcg[seed][strategy][reveal]: NDCG@k (infer/ranking_metrics.h) of the top k among every item
+  // a warm user rated, the revealed ones left out, against the user's scored ratings >= the
+  // relevance threshold. NaN for "item bias" on a model without one (its RMSE too).
+  std::vector<std::vector<std::vector<double>>> ndcg;
   std::vector<int64_t> held_out_users;  // per seed: users scored
   std::vector<int64_t> scored_ratings;  // per seed
   std::vector<double> metadata_ridge;   // per seed: the ridge strength chosen
@@ -40,7 +48,7 @@ struct ColdStartResult {
 
 // Runs the protocol on the data and model of `run` (its train and valid ratings pooled; the warm
 // users' ratings split again 90/10 for the trainer's validation). Throws collab::Error when the
-// model has no user vectors or no item bias, or the user file lists none of the users.
+// model has no user vectors, or the user file lists fewer than 10 of the users.
 ColdStartResult evaluate_user_cold_start(const RunConfig& run, const ColdStartOptions& options);
 
 }  // namespace collab
