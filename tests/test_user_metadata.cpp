@@ -360,6 +360,44 @@ TEST_F(UserMetadataCli, FitRecommendServeAndExport) {
   }
 }
 
+// The cold-start protocol on one seed: every strategy and reveal count has a number, the ones that
+// cannot read revealed ratings do not change with them, and fold-in with 0 ratings is the mean
+// user (its prior's centre) exactly; option mistakes are one-line errors.
+TEST_F(UserMetadataCli, ColdStartProtocol) {
+  COLLAB_REQUIRE_SHARED_DATA();
+  auto r = collab("cold-start '" COLLAB_SOURCE_DIR "/configs/dot_product_bias.json' --seeds 7 "
+                  "--reveal 0,2 --set train.epochs=2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json out = json::parse(r.out);
+  const auto strategies = out["strategies"].get<std::vector<std::string>>();
+  ASSERT_EQ(strategies.size(), 6u);
+  const auto& rmse = out["rmse"][0];
+  // 20% of 943 users, all with more than 2 ratings.
+  EXPECT_EQ(out["held_out_users"][0], 189);
+  for (size_t k = 0; k < strategies.size(); ++k) {
+    for (size_t n = 0; n < 2; ++n) {
+      const double v = rmse[k][n].get<double>();
+      EXPECT_TRUE(v > 0.5 && v < 2.0) << strategies[k] << " " << v;  // ratings are 1..5
+      EXPECT_GE(out["ndcg"][0][k][n].get<double>(), 0.0);
+      EXPECT_LE(out["ndcg"][0][k][n].get<double>(), 1.0);
+    }
+    if (k < 4) {
+      EXPECT_EQ(rmse[k][0], rmse[k][1]) << strategies[k];
+    }
+  }
+  // Same vector, same float computation: equal up to the summation order of the tallies.
+  EXPECT_NEAR(rmse[4][0].get<double>(), rmse[1][0].get<double>(), 1e-9);
+  EXPECT_NEAR(rmse[5][0].get<double>(), rmse[3][0].get<double>(), 1e-9);
+
+  const std::string config = "cold-start '" COLLAB_SOURCE_DIR "/configs/dot_product_bias.json'";
+  collab::test::expect_one_line_error(collab(config + " --reveal 1,x"), "cold-start",
+                                      {"--reveal: \"x\" is not a whole number"});
+  collab::test::expect_one_line_error(collab(config + " --holdout 1"), "cold-start",
+                                      {"--holdout must be between 0 and 1"});
+  collab::test::expect_one_line_error(collab(config + " --user-file /nonexistent/u.user"),
+                                      "cold-start", {"/nonexistent/u.user"});
+}
+
 }  // namespace
 
 }  // namespace test_user_metadata
