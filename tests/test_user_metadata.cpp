@@ -67,9 +67,18 @@ TEST(UserMetadata, RidgeMatchesTheHandSolvedFixture) {
 
 TEST(UserMetadata, ColumnsAndEncoding) {
   const auto columns = collab::user_feature_columns(records());
-  const std::vector<std::string> expected = {
-      "age=18-24", "age=25-34", "age=50-55", "gender=F",  "gender=M", "occupation=other",
-      "occupation=technician", "occupation=writer", "zip=1", "zip=8", "zip=9", "zip=other"};
+  const std::vector<std::string> expected = {"age=18-24",
+                                             "age=25-34",
+                                             "age=50-55",
+                                             "gender=F",
+                                             "gender=M",
+                                             "occupation=other",
+                                             "occupation=technician",
+                                             "occupation=writer",
+                                             "zip=1",
+                                             "zip=8",
+                                             "zip=9",
+                                             "zip=other"};
   EXPECT_EQ(columns, expected);
   const auto x = collab::encode_user_features(
       columns, collab::parse_user_features("age=30, gender=F,occupation=writer,zip=90210", "t"),
@@ -111,10 +120,12 @@ TEST(UserMetadata, FeatureErrorsNameTheKeyOrValue) {
 
 TEST(UserMetadata, RepresentativeUserIsTheOneNearestTheMean) {
   // Mean (0.5, 0.75): squared distances 0.81, 171, 0.31, 35: the third user.
-  const torch::Tensor v = torch::tensor({0.0, 0.0, 10.0, 10.0, 1.0, 1.0, -9.0, -8.0}).reshape({4, 2});
+  const torch::Tensor v =
+      torch::tensor({0.0, 0.0, 10.0, 10.0, 1.0, 1.0, -9.0, -8.0}).reshape({4, 2});
   EXPECT_EQ(collab::representative_user(v), 2);
-  EXPECT_NE(error_of([] { collab::representative_user(torch::zeros({0, 2})); })
-                .find("at least one trained user"),
+  EXPECT_NE(error_of([] {
+              collab::representative_user(torch::zeros({0, 2}));
+            }).find("at least one trained user"),
             std::string::npos);
 }
 
@@ -123,8 +134,8 @@ TEST(UserMetadata, RepresentativeFallbackRanksByThatUser) {
   torch::NoGradGuard no_grad;
   collab::Vocabulary users;
   for (int u = 0; u < 40; ++u) users.add("u" + std::to_string(u));
-  const auto list = collab::recommend_without_ratings(*model, std::string("representative"), 0,
-                                                      &users);
+  const auto list =
+      collab::recommend_without_ratings(*model, std::string("representative"), 0, &users);
   const int64_t rep = collab::representative_user(model->user_vectors());
   const torch::Tensor scores = model->score_items(model->user_vectors()[rep]);
   ASSERT_EQ(list.items.size(), 30u);
@@ -155,8 +166,9 @@ TEST(UserMetadata, FoldInCentresOnTheMetadataPrior) {
   const torch::Tensor without = collab::fold_in_user(*model, {0, 1}, {5.0F, 1.0F});
   EXPECT_GT((with - without).abs().max().item<double>(), 1e-3);
   options.prior_mean = torch::zeros({2});
-  EXPECT_NE(error_of([&] { collab::fold_in_user(*model, {0}, {4.0F}, options); })
-                .find("the prior mean has 2 values"),
+  EXPECT_NE(error_of([&] {
+              collab::fold_in_user(*model, {0}, {4.0F}, options);
+            }).find("the prior mean has 2 values"),
             std::string::npos);
 }
 
@@ -196,8 +208,9 @@ TEST(UserMetadata, SavedFileRoundTripsAndRejectsDamage) {
   EXPECT_NE(error_of([&] { collab::read_user_feature_model(path); }).find("do not hold"),
             std::string::npos);
   collab::test::write_text(path, R"({"format": "something else"})");
-  EXPECT_NE(error_of([&] { collab::read_user_feature_model(path); })
-                .find(path + ": not a collab user feature model"),
+  EXPECT_NE(error_of([&] {
+              collab::read_user_feature_model(path);
+            }).find(path + ": not a collab user feature model"),
             std::string::npos);
   collab::test::write_text(path, R"({"format": "collab-user-feature-model", "columns": 3})");
   EXPECT_NE(error_of([&] { collab::read_user_feature_model(path); }).find("malformed"),
@@ -214,11 +227,10 @@ TEST(UserMetadata, ExportedUserFromFeaturesMatchesInPython) {
   const auto user_model = random_user_model(model->user_vectors().size(1));
   const std::string dir = collab::test::temp_dir("collab-user-export");
   const std::string pt = dir + "/model.pt";
-  collab::export_torchscript(*model, users, items,
-                             json{{"model", {{"arch", "DotProductBias"}, {"n_factors", 3},
-                                             {"y_range", {0, 5.5}}}}}
-                                 .dump(),
-                             pt, {}, &user_model);
+  collab::export_torchscript(
+      *model, users, items,
+      json{{"model", {{"arch", "DotProductBias"}, {"n_factors", 3}, {"y_range", {0, 5.5}}}}}.dump(),
+      pt, {}, &user_model);
   const collab::UserFeaturePairs features = {
       {"age", "30"}, {"gender", "F"}, {"occupation", "writer"}, {"zip", "90210"}};
   const torch::Tensor expected =
@@ -245,7 +257,8 @@ json.dump({"single": m.user_from_features(x).tolist(),
                           "/out.json' >'" + dir + "/log' 2>&1";
   const int status = std::system(cmd.c_str());
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << "python failed:\n" << collab::test::read_text(dir + "/log");
+      << "python failed:\n"
+      << collab::test::read_text(dir + "/log");
   const json out = json::parse(collab::test::read_text(dir + "/out.json"));
   const auto single = out["single"].get<std::vector<double>>();
   ASSERT_EQ(static_cast<int64_t>(single.size()), expected.size(0));
@@ -279,7 +292,9 @@ class UserMetadataCli : public ::testing::Test {
     return collab::test::run_collab(args, *env_);
   }
   static std::string run() { return "'" + *dir_ + "/run'"; }
-  static std::string user_file() { return "'" + collab::test::shared_data_dir() + "/ml-100k/u.user'"; }
+  static std::string user_file() {
+    return "'" + collab::test::shared_data_dir() + "/ml-100k/u.user'";
+  }
   static std::string* dir_;
   static std::string* env_;
 };
@@ -365,7 +380,8 @@ TEST_F(UserMetadataCli, FitRecommendServeAndExport) {
 // user (its prior's centre) exactly; option mistakes are one-line errors.
 TEST_F(UserMetadataCli, ColdStartProtocol) {
   COLLAB_REQUIRE_SHARED_DATA();
-  auto r = collab("cold-start '" COLLAB_SOURCE_DIR "/configs/dot_product_bias.json' --seeds 7 "
+  auto r = collab("cold-start '" COLLAB_SOURCE_DIR
+                  "/configs/dot_product_bias.json' --seeds 7 "
                   "--reveal 0,2 --set train.epochs=2 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json out = json::parse(r.out);

@@ -85,7 +85,8 @@ void print_cold_start_table(const ColdStartResult& r, size_t seeds, F value) {
 
 void print_cold_start_tables(const ColdStartResult& r, int64_t k) {
   int64_t users = 0, ratings = 0;
-  for (size_t s = 0; s < r.rmse.size(); ++s) users += r.held_out_users[s], ratings += r.scored_ratings[s];
+  for (size_t s = 0; s < r.rmse.size(); ++s)
+    users += r.held_out_users[s], ratings += r.scored_ratings[s];
   const size_t seeds = r.rmse.size();
   std::cout << "Held-out users' unrevealed ratings, mean ± sd over " << seeds << " seed(s) ("
             << users << " user-seeds, " << ratings << " ratings scored)\n\nRMSE\n\n";
@@ -93,9 +94,8 @@ void print_cold_start_tables(const ColdStartResult& r, int64_t k) {
   // Seeds differ far more from each other than strategies do on one seed: the paired
   // difference is what says whether one strategy beats another.
   std::cout << "RMSE minus the mean user's on the same seed (negative: better)\n\n";
-  print_cold_start_table(r, seeds, [&](size_t s, size_t k, size_t n) {
-    return r.rmse[s][k][n] - r.rmse[s][1][n];
-  });
+  print_cold_start_table(
+      r, seeds, [&](size_t s, size_t k, size_t n) { return r.rmse[s][k][n] - r.rmse[s][1][n]; });
   std::cout << "NDCG@" << k << "\n\n";
   print_cold_start_table(r, seeds, [&](size_t s, size_t k, size_t n) { return r.ndcg[s][k][n]; });
 }
@@ -127,8 +127,8 @@ int cold_start_command(int argc, char** argv) {
       args.count("set") ? args["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   const RunConfig run = load_run_config(line.positionals[0], overrides);
   ColdStartOptions cold;
-  cold.user_file = args.count("user-file") ? args["user-file"].as<std::string>()
-                                           : cold_start_user_file(run);
+  cold.user_file =
+      args.count("user-file") ? args["user-file"].as<std::string>() : cold_start_user_file(run);
   cold.seeds = whole_numbers<uint64_t>(args["seeds"].as<std::string>(), "--seeds");
   cold.reveal = whole_numbers<int64_t>(args["reveal"].as<std::string>(), "--reveal");
   cold.holdout_fraction = args["holdout"].as<double>();

@@ -65,8 +65,7 @@ int export_command(int argc, char** argv) {
     user_features = read_user_feature_model(user_feature_model_path(path));
   }
   export_torchscript(*model, checkpoint.users, checkpoint.items, checkpoint.config.dump(), output,
-                     checkpoint.item_feature_names,
-                     user_features ? &*user_features : nullptr);
+                     checkpoint.item_feature_names, user_features ? &*user_features : nullptr);
   if (!result.count("quiet")) {
     std::cerr << "exported " << model->arch() << " (" << checkpoint.users.size() << " users, "
               << checkpoint.items.size() << " items) from " << path

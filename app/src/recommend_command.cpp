@@ -98,6 +98,34 @@ int recommend_many(const std::string& model, const cxxopts::ParseResult& result,
   return recommend_for_users(loaded, request, output);
 }
 
+// A user the model never saw: fold-in from --ratings (around the --user-features prediction
+// when both are given), the metadata model's vector from --user-features alone, or a fallback.
+Recommendations recommend_new_user(const LoadedModel& loaded, const cxxopts::ParseResult& result,
+                                   int64_t k, bool include_seen, bool as_json) {
+  const auto given = result.count("ratings")
+                         ? parse_given_ratings(result["ratings"].as<std::string>(), loaded.items)
+                         : std::vector<GivenRating>();
+  torch::Tensor from_features;
+  if (result.count("user-features")) {
+    const auto& user_model = loaded.user_features;
+    from_features = user_vector_from_features(
+        user_model ? &*user_model : nullptr,
+        parse_user_features(result["user-features"].as<std::string>(), "--user-features"),
+        loaded.path, "--user-features");
+  }
+  if (!given.empty()) {
+    return recommend_for_new_user(*loaded.model, given, result["prior-weight"].as<double>(),
+                                  include_seen, k, from_features);
+  }
+  if (from_features.defined()) return recommend_from_features(*loaded.model, from_features, k);
+  const auto fallback = result.count("fallback")
+                            ? std::optional<std::string>(result["fallback"].as<std::string>())
+                            : std::nullopt;
+  Recommendations list = recommend_without_ratings(*loaded.model, fallback, k, &loaded.users);
+  if (!as_json) std::cerr << "no ratings given: " << list.description << "\n";
+  return list;
+}
+
 }  // namespace
 
 int recommend_command(int argc, char** argv) {
@@ -158,29 +186,7 @@ int recommend_command(int argc, char** argv) {
     const UserScorer scorer(*loaded.model, loaded.items.size());
     list = recommend_for_trained_user(scorer, loaded.users, *user, seen, k);
   } else {
-    const auto given = result.count("ratings")
-                           ? parse_given_ratings(result["ratings"].as<std::string>(), loaded.items)
-                           : std::vector<GivenRating>();
-    torch::Tensor from_features;
-    if (result.count("user-features")) {
-      const auto& user_model = loaded.user_features;
-      from_features = user_vector_from_features(
-          user_model ? &*user_model : nullptr,
-          parse_user_features(result["user-features"].as<std::string>(), "--user-features"),
-          loaded.path, "--user-features");
-    }
-    if (!given.empty()) {
-      list = recommend_for_new_user(*loaded.model, given, result["prior-weight"].as<double>(),
-                                    include_seen, k, from_features);
-    } else if (from_features.defined()) {
-      list = recommend_from_features(*loaded.model, from_features, k);
-    } else {
-      const auto fallback = result.count("fallback")
-                                ? std::optional<std::string>(result["fallback"].as<std::string>())
-                                : std::nullopt;
-      list = recommend_without_ratings(*loaded.model, fallback, k, &loaded.users);
-      if (!as_json) std::cerr << "no ratings given: " << list.description << "\n";
-    }
+    list = recommend_new_user(loaded, result, k, include_seen, as_json);
   }
   print_recommendations(loaded, list, user, as_json);
   return 0;

@@ -120,7 +120,8 @@ std::vector<float> encode_user_features(const std::vector<std::string>& columns,
     if (at == columns.end()) {
       std::string known;
       for (const auto& c : columns) {
-        if (c.rfind(key + "=", 0) == 0) known += (known.empty() ? "" : ", ") + c.substr(key.size() + 1);
+        if (c.rfind(key + "=", 0) == 0)
+          known += (known.empty() ? "" : ", ") + c.substr(key.size() + 1);
       }
       throw Error(origin + ": " + key + " " + quoted_for_message(raw) +
                   " is not one the training users had (known: " + known + ")");

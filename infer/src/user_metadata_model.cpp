@@ -23,8 +23,9 @@ ErrorSum rating_errors(CollabModelImpl& model, const UserMetadataData& data,
     const auto& items = data.items[rows[r]];
     if (items.empty()) continue;
     const torch::Tensor predicted =
-        model.score_items(vectors[static_cast<int64_t>(r)].to(torch::kFloat),
-                          torch::tensor(items, torch::kLong))
+        model
+            .score_items(vectors[static_cast<int64_t>(r)].to(torch::kFloat),
+                         torch::tensor(items, torch::kLong))
             .to(torch::kDouble);
     const auto& ratings = data.ratings[rows[r]];
     const torch::Tensor truth =
@@ -62,15 +63,18 @@ UserFeatureModel fit_user_metadata_model(CollabModelImpl& model,
                 std::to_string(n) + " have any");
   }
   torch::NoGradGuard no_grad;
-  const torch::Tensor targets =
-      model.user_vectors().to(torch::kDouble).index_select(0, torch::tensor(data.users, torch::kLong));
+  const torch::Tensor targets = model.user_vectors()
+                                    .to(torch::kDouble)
+                                    .index_select(0, torch::tensor(data.users, torch::kLong));
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), size_t{0});
   std::mt19937_64 rng(options.seed);
   std::shuffle(order.begin(), order.end(), rng);
   const auto n_held = std::clamp<size_t>(
-      static_cast<size_t>(std::lround(options.holdout_fraction * static_cast<double>(n))), 1, n - 1);
-  const std::vector<size_t> held(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_held));
+      static_cast<size_t>(std::lround(options.holdout_fraction * static_cast<double>(n))), 1,
+      n - 1);
+  const std::vector<size_t> held(order.begin(),
+                                 order.begin() + static_cast<std::ptrdiff_t>(n_held));
   const std::vector<size_t> fit(order.begin() + static_cast<std::ptrdiff_t>(n_held), order.end());
   const torch::Tensor x_fit = select_rows(data.features, fit), y_fit = select_rows(targets, fit);
   const torch::Tensor x_held = select_rows(data.features, held);
@@ -99,8 +103,8 @@ UserFeatureModel fit_user_metadata_model(CollabModelImpl& model,
       {"ridge", best_ridge},
       {"rmse_by_ridge", by_ridge},
       {"rmse_metadata", best_rmse},
-      {"rmse_mean_user",
-       std::sqrt(mean_errors.squared / static_cast<double>(std::max<int64_t>(1, mean_errors.count)))},
+      {"rmse_mean_user", std::sqrt(mean_errors.squared /
+                                   static_cast<double>(std::max<int64_t>(1, mean_errors.count)))},
       {"holdout_users", n_held},
       {"holdout_ratings", count},
       {"fit_users", n},

@@ -118,8 +118,7 @@ def score_all(self, user: int) -> Tensor:
 
 void export_torchscript(const CollabModelImpl& model, const Vocabulary& users,
                         const Vocabulary& items, const std::string& config_json,
-                        const std::string& path,
-                        const std::vector<std::string>& item_feature_names,
+                        const std::string& path, const std::vector<std::string>& item_feature_names,
                         const UserFeatureModel* user_features) {
   const torch::jit::Module m =
       to_torchscript(model, users, items, config_json, item_feature_names, user_features);

@@ -26,7 +26,8 @@ void check_shapes(const UserFeatureModel& m, const std::string& where) {
     throw Error(where + ": the user feature model's weight and bias do not fit its " +
                 std::to_string(m.columns.size()) + " columns");
   }
-  if (!torch::isfinite(m.weight).all().item<bool>() || !torch::isfinite(m.bias).all().item<bool>()) {
+  if (!torch::isfinite(m.weight).all().item<bool>() ||
+      !torch::isfinite(m.bias).all().item<bool>()) {
     throw Error(where + ": the user feature model holds NaN or infinite weights");
   }
 }
@@ -58,8 +59,9 @@ UserFeatureModel read_user_feature_model(const std::string& path) {
   UserFeatureModel m;
   try {
     if (!in.is_object() || in.value("format", "") != "collab-user-feature-model") {
-      throw Error(path + ": not a collab user feature model (no \"format\": "
-                         "\"collab-user-feature-model\")");
+      throw Error(path +
+                  ": not a collab user feature model (no \"format\": "
+                  "\"collab-user-feature-model\")");
     }
     m.columns = in.at("columns").get<std::vector<std::string>>();
     const int64_t dim = in.at("dim").get<int64_t>();

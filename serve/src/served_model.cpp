@@ -162,8 +162,8 @@ json ServedModel::info() const {
           {"item_features",
            model.uses_item_features() ? json(feature_schema(loaded_).names()) : json(nullptr)},
           {"y_range", y_range},
-          {"user_features", loaded_.user_features ? json(loaded_.user_features->columns)
-                                                  : json(nullptr)},
+          {"user_features",
+           loaded_.user_features ? json(loaded_.user_features->columns) : json(nullptr)},
           {"training_ratings", training_.users.size()},
           {"limits",
            {{"max_k", limits_.max_k},

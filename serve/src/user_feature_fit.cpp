@@ -15,8 +15,9 @@ UserFeatureFitResult fit_and_save_user_features(const LoadedModel& loaded,
   char magic[4] = {};
   std::ifstream(loaded.path, std::ios::binary).read(magic, sizeof magic);
   if (std::string(magic, 4) == std::string("PK\3\4", 4)) {
-    throw Error(loaded.path + ": fit-users needs the checkpoint (or run dir) the export was made "
-                              "from; export it again afterwards to carry the user feature model");
+    throw Error(loaded.path +
+                ": fit-users needs the checkpoint (or run dir) the export was made "
+                "from; export it again afterwards to carry the user feature model");
   }
   const std::vector<UserRecord> records = read_movielens_users(user_file);
   const std::vector<std::string> columns = user_feature_columns(records);
@@ -41,9 +42,9 @@ UserFeatureFitResult fit_and_save_user_features(const LoadedModel& loaded,
     data.items[static_cast<size_t>(row)].push_back(training.items[r]);
     data.ratings[static_cast<size_t>(row)].push_back(training.ratings[r]);
   }
-  data.features = torch::tensor(flat, torch::kFloat)
-                      .reshape({static_cast<int64_t>(data.users.size()),
-                                static_cast<int64_t>(columns.size())});
+  data.features =
+      torch::tensor(flat, torch::kFloat)
+          .reshape({static_cast<int64_t>(data.users.size()), static_cast<int64_t>(columns.size())});
   UserFeatureFitResult out;
   try {
     out.model = fit_user_metadata_model(*loaded.model, columns, data, options);

@@ -17,8 +17,8 @@ namespace collab {
 
 namespace {
 
-const std::vector<std::string> kStrategies = {"item bias",  "mean user", "representative",
-                                              "metadata",   "fold-in",   "fold-in+meta"};
+const std::vector<std::string> kStrategies = {"item bias", "mean user", "representative",
+                                              "metadata",  "fold-in",   "fold-in+meta"};
 
 // One held-out user: their ratings (items in the warm model's vocabulary) in a seeded order, and
 // their one-hot side information.
@@ -32,21 +32,22 @@ struct ColdUser {
 struct UserSplit {
   Dataset warm;
   std::vector<ColdUser> cold;
-  UserMetadataData metadata;  // the warm users with side information
+  std::vector<std::string> cold_raw;     // the cold users' raw ids, as `cold`
+  UserMetadataData metadata;             // the warm users with side information
   std::vector<int64_t> untrained_items;  // ascending: items no warm user rated
 };
 
-UserSplit split_users(const Dataset& all, const std::vector<UserRecord>& records,
-                      const std::vector<std::string>& columns, const ColdStartOptions& options,
-                      uint64_t seed) {
-  std::mt19937_64 rng(seed);
+// Draws the cold users and shares out the ratings: a warm user's to the warm train (90%) or
+// valid (10%) split, a cold user's to them unless no warm user rated the item (its embedding is
+// untrained: no strategy can rate it).
+void split_ratings(const Dataset& all, const ColdStartOptions& options, std::mt19937_64& rng,
+                   UserSplit& out) {
   const int64_t n_users = all.users.size();
   std::vector<int64_t> order(static_cast<size_t>(n_users));
   for (int64_t u = 0; u < n_users; ++u) order[static_cast<size_t>(u)] = u;
   std::shuffle(order.begin(), order.end(), rng);
   const auto n_cold = static_cast<int64_t>(std::lround(options.holdout_fraction * n_users));
   std::vector<int64_t> cold_of(static_cast<size_t>(n_users), -1), warm_of(cold_of);
-  UserSplit out;
   out.warm.items = all.items;
   out.warm.catalog = all.catalog;
   for (int64_t r = 0; r < n_users; ++r) {
@@ -54,6 +55,7 @@ UserSplit split_users(const Dataset& all, const std::vector<UserRecord>& records
     if (r < n_cold) {
       cold_of[static_cast<size_t>(u)] = static_cast<int64_t>(out.cold.size());
       out.cold.emplace_back();
+      out.cold_raw.push_back(all.users.raw(u));
     } else {
       warm_of[static_cast<size_t>(u)] = out.warm.users.add(all.users.raw(u));
     }
@@ -72,7 +74,6 @@ UserSplit split_users(const Dataset& all, const std::vector<UserRecord>& records
   for (const Ratings* part : {&all.train, &all.valid}) {
     for (size_t r = 0; r < part->size(); ++r) {
       const int64_t c = cold_of[static_cast<size_t>(part->users[r])];
-      // An item only cold users rated has an untrained embedding: no strategy can rate it.
       if (c < 0 || warm_count[static_cast<size_t>(part->items[r])] == 0) continue;
       out.cold[static_cast<size_t>(c)].items.push_back(part->items[r]);
       out.cold[static_cast<size_t>(c)].ratings.push_back(part->ratings[r]);
@@ -81,42 +82,57 @@ UserSplit split_users(const Dataset& all, const std::vector<UserRecord>& records
   for (int64_t i = 0; i < all.items.size(); ++i) {
     if (warm_count[static_cast<size_t>(i)] == 0) out.untrained_items.push_back(i);
   }
-  std::unordered_map<std::string, const UserRecord*> record_of;
-  for (const auto& r : records) record_of[r.id] = &r;
-  auto features = [&](const std::string& raw) -> torch::Tensor {
-    const auto at = record_of.find(raw);
-    if (at == record_of.end()) return {};
-    return torch::tensor(encode_user_features(columns, user_feature_pairs(*at->second), raw));
-  };
-  for (int64_t u = 0; u < n_users; ++u) {
-    const std::string& raw = all.users.raw(u);
-    if (const int64_t c = cold_of[static_cast<size_t>(u)]; c >= 0) {
-      ColdUser& cold = out.cold[static_cast<size_t>(c)];
-      cold.features = features(raw);
-      std::vector<size_t> perm(cold.items.size());
-      for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
-      std::shuffle(perm.begin(), perm.end(), rng);
-      ColdUser shuffled{{}, {}, cold.features};
-      for (const size_t i : perm) {
-        shuffled.items.push_back(cold.items[i]);
-        shuffled.ratings.push_back(cold.ratings[i]);
-      }
-      cold = std::move(shuffled);
-    }
+}
+
+// Raw user id -> one-hot side information (undefined for a user the file does not list).
+class FeatureLookup {
+ public:
+  FeatureLookup(const std::vector<UserRecord>& records, const std::vector<std::string>& columns)
+      : columns_(columns) {
+    for (const auto& r : records) record_of_[r.id] = &r;
   }
+  torch::Tensor operator()(const std::string& raw) const {
+    const auto at = record_of_.find(raw);
+    if (at == record_of_.end()) return {};
+    return torch::tensor(encode_user_features(columns_, user_feature_pairs(*at->second), raw));
+  }
+
+ private:
+  const std::vector<std::string>& columns_;
+  std::unordered_map<std::string, const UserRecord*> record_of_;
+};
+
+// Each cold user's ratings in a seeded order (the first ones are those revealed), and their side
+// information.
+void shuffle_cold_users(const FeatureLookup& features, std::mt19937_64& rng, UserSplit& out) {
+  for (size_t c = 0; c < out.cold.size(); ++c) {
+    ColdUser& cold = out.cold[c];
+    std::vector<size_t> perm(cold.items.size());
+    for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
+    std::shuffle(perm.begin(), perm.end(), rng);
+    ColdUser shuffled{{}, {}, features(out.cold_raw[c])};
+    for (const size_t i : perm) {
+      shuffled.items.push_back(cold.items[i]);
+      shuffled.ratings.push_back(cold.ratings[i]);
+    }
+    cold = std::move(shuffled);
+  }
+}
+
+// What the metadata model is fitted to: the warm users the file lists, with their training
+// ratings.
+void warm_metadata(const FeatureLookup& features, const std::string& user_file, UserSplit& out) {
   std::vector<torch::Tensor> rows;
+  std::vector<int64_t> row_of(static_cast<size_t>(out.warm.users.size()), -1);
   for (int64_t w = 0; w < out.warm.users.size(); ++w) {
     const torch::Tensor x = features(out.warm.users.raw(w));
     if (!x.defined()) continue;
+    row_of[static_cast<size_t>(w)] = static_cast<int64_t>(rows.size());
     out.metadata.users.push_back(w);
     rows.push_back(x);
   }
-  if (rows.size() < 10) throw Error(options.user_file + ": lists fewer than 10 of the users");
+  if (rows.size() < 10) throw Error(user_file + ": lists fewer than 10 of the users");
   out.metadata.features = torch::stack(rows);
-  std::vector<int64_t> row_of(static_cast<size_t>(out.warm.users.size()), -1);
-  for (size_t r = 0; r < out.metadata.users.size(); ++r) {
-    row_of[static_cast<size_t>(out.metadata.users[r])] = static_cast<int64_t>(r);
-  }
   out.metadata.items.resize(rows.size());
   out.metadata.ratings.resize(rows.size());
   for (size_t r = 0; r < out.warm.train.size(); ++r) {
@@ -125,6 +141,17 @@ UserSplit split_users(const Dataset& all, const std::vector<UserRecord>& records
     out.metadata.items[static_cast<size_t>(row)].push_back(out.warm.train.items[r]);
     out.metadata.ratings[static_cast<size_t>(row)].push_back(out.warm.train.ratings[r]);
   }
+}
+
+UserSplit split_users(const Dataset& all, const std::vector<UserRecord>& records,
+                      const std::vector<std::string>& columns, const ColdStartOptions& options,
+                      uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  UserSplit out;
+  split_ratings(all, options, rng, out);
+  const FeatureLookup features(records, columns);
+  shuffle_cold_users(features, rng, out);
+  warm_metadata(features, options.user_file, out);
   return out;
 }
 
@@ -160,7 +187,8 @@ void score_cold_user(CollabModelImpl& model, const UserFeatureModel& meta, const
   // top k among the items neither revealed nor untrained.
   auto record = [&](size_t strategy, size_t reveal, const torch::Tensor& all_items) {
     const torch::Tensor p = all_items.to(torch::kDouble);
-    tally.squared[strategy][reveal] += (p.index_select(0, scored) - truth).square().sum().item<double>();
+    tally.squared[strategy][reveal] +=
+        (p.index_select(0, scored) - truth).square().sum().item<double>();
     std::vector<int64_t> exclude(untrained);
     exclude.insert(exclude.end(), user.items.begin(),
                    user.items.begin() + static_cast<std::ptrdiff_t>(options.reveal[reveal]));
@@ -170,10 +198,10 @@ void score_cold_user(CollabModelImpl& model, const UserFeatureModel& meta, const
         top_k_items(f.data_ptr<float>(), f.size(0), exclude, options.k));
   };
   const auto bias = model.bias_ratings(mean);
-  const torch::Tensor fixed[4] = {
-      bias ? sigmoid_range(*bias, model.y_range())
-           : torch::full({model.score_items(mean).size(0)}, NAN),
-      model.score_items(mean), model.score_items(representative), model.score_items(predicted)};
+  const torch::Tensor fixed[4] = {bias ? sigmoid_range(*bias, model.y_range())
+                                       : torch::full({model.score_items(mean).size(0)}, NAN),
+                                  model.score_items(mean), model.score_items(representative),
+                                  model.score_items(predicted)};
   for (size_t r = 0; r < options.reveal.size(); ++r) {
     const auto n = static_cast<std::ptrdiff_t>(options.reveal[r]);
     const std::vector<int64_t> items(user.items.begin(), user.items.begin() + n);
@@ -223,8 +251,7 @@ ColdStartResult evaluate_user_cold_start(const RunConfig& run, const ColdStartOp
     torch::NoGradGuard no_grad;
     UserMetadataOptions fit;
     fit.seed = seed;
-    const UserFeatureModel meta =
-        fit_user_metadata_model(model, columns, split.metadata, fit);
+    const UserFeatureModel meta = fit_user_metadata_model(model, columns, split.metadata, fit);
     Tally tally;
     tally.squared.assign(kStrategies.size(), std::vector<double>(options.reveal.size(), 0.0));
     tally.top.assign(kStrategies.size(),
@@ -236,7 +263,8 @@ ColdStartResult evaluate_user_cold_start(const RunConfig& run, const ColdStartOp
     }
     std::vector<std::vector<double>> rmse = tally.squared;
     for (auto& row : rmse) {
-      for (auto& v : row) v = std::sqrt(v / static_cast<double>(std::max<int64_t>(1, tally.ratings)));
+      for (auto& v : row)
+        v = std::sqrt(v / static_cast<double>(std::max<int64_t>(1, tally.ratings)));
     }
     out.rmse.push_back(std::move(rmse));
     std::vector<std::vector<double>> ndcg(kStrategies.size());
