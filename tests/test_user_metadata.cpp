@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "collab/models/user_feature_model.h"
 #include "collab/serve/queries.h"
 #include "collab/serve/served_model.h"
+#include "collab/train/run_checkpoints.h"
 #include "test_support.h"
 
 namespace test_user_metadata {
@@ -349,6 +351,17 @@ TEST_F(UserMetadataCli, FitRecommendServeAndExport) {
       {"fit-users needs the checkpoint"});
   collab::test::expect_one_line_error(collab("fit-users " + run()), "fit-users",
                                       {"need --user-file"});
+  collab::test::expect_one_line_error(
+      collab("fit-users " + run() + " --user-file " + user_file() + " --holdout 1"), "fit-users",
+      {"--holdout must be between 0 and 1"});
+
+  // A metadata model fitted to another model (3-d vectors here, 51-d there) is refused on load.
+  const std::string copy = *dir_ + "/copy.ckpt";
+  std::filesystem::copy_file(collab::latest_checkpoint(*dir_ + "/run"), copy);
+  collab::save_user_feature_model(random_user_model(3), collab::user_feature_model_path(copy));
+  collab::test::expect_one_line_error(
+      collab("recommend '" + copy + "' --fallback bias"), "recommend",
+      {"copy.ckpt.users.json: predicts 3-dimensional user vectors"});
 
   // collab serve answers the same question the same way.
   std::ostringstream log;
@@ -410,6 +423,11 @@ TEST_F(UserMetadataCli, ColdStartProtocol) {
                                       {"--reveal: \"x\" is not a whole number"});
   collab::test::expect_one_line_error(collab(config + " --holdout 1"), "cold-start",
                                       {"--holdout must be between 0 and 1"});
+  collab::test::expect_one_line_error(collab(config + " -k 0"), "cold-start", {"-k must be >= 1"});
+  collab::test::expect_one_line_error(collab(config + " --seeds ''"), "cold-start",
+                                      {"--seeds needs at least one number"});
+  collab::test::expect_one_line_error(collab(config + " --prior-weight -1"), "cold-start",
+                                      {"--prior-weight must be >= 0"});
   collab::test::expect_one_line_error(collab(config + " --user-file /nonexistent/u.user"),
                                       "cold-start", {"/nonexistent/u.user"});
 }
