@@ -395,7 +395,8 @@ TEST_F(UserMetadataCli, ColdStartProtocol) {
   COLLAB_REQUIRE_SHARED_DATA();
   auto r = collab("cold-start '" COLLAB_SOURCE_DIR
                   "/configs/dot_product_bias.json' --seeds 7 "
-                  "--reveal 0,2 --set train.epochs=2 --json");
+                  "--reveal 0,2 --set train.epochs=2 --json --plot '" +
+                  *dir_ + "/cold.svg'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json out = json::parse(r.out);
   const auto strategies = out["strategies"].get<std::vector<std::string>>();
@@ -417,6 +418,11 @@ TEST_F(UserMetadataCli, ColdStartProtocol) {
   // Same vector, same float computation: equal up to the summation order of the tallies.
   EXPECT_NEAR(rmse[4][0].get<double>(), rmse[1][0].get<double>(), 1e-9);
   EXPECT_NEAR(rmse[5][0].get<double>(), rmse[3][0].get<double>(), 1e-9);
+
+  const std::string svg = collab::test::read_text(*dir_ + "/cold.svg");
+  for (const auto& name : strategies) {
+    EXPECT_TRUE(collab::test::contains(svg, "data-name=\"" + name + "\"")) << name;
+  }
 
   const std::string config = "cold-start '" COLLAB_SOURCE_DIR "/configs/dot_product_bias.json'";
   collab::test::expect_one_line_error(collab(config + " --reveal 1,x"), "cold-start",

@@ -1,7 +1,7 @@
 // `collab cold-start CONFIG [--user-file u.user] [--seeds 1,2,3] [--reveal 0,1,3,5,10]`: the user
 // cold-start protocol (train/cold_start_eval.h): hold out whole users, reveal a few of their
 // ratings, and print the RMSE (and its paired difference from the mean user) and NDCG@k on the
-// rest, for every new-user strategy, as mean ± sd over seeds.
+// rest, for every new-user strategy, as mean ± sd over seeds; --plot draws the RMSE.
 #include <cmath>
 #include <cstdio>
 #include <cxxopts.hpp>
@@ -16,6 +16,8 @@
 #include "collab/common/cli.h"
 #include "collab/common/config_reader.h"
 #include "collab/common/error.h"
+#include "collab/common/file_io.h"
+#include "collab/common/svg_plot.h"
 #include "collab/train/cold_start_eval.h"
 
 namespace collab {
@@ -100,6 +102,32 @@ void print_cold_start_tables(const ColdStartResult& r, int64_t k) {
   print_cold_start_table(r, seeds, [&](size_t s, size_t k, size_t n) { return r.ndcg[s][k][n]; });
 }
 
+// RMSE against the number of revealed ratings, one line per strategy with its ± sd band over
+// the seeds (a strategy with no numbers, item bias without a bias, is left out).
+std::string cold_start_svg(const ColdStartResult& r) {
+  LineChart chart;
+  chart.title = "User cold start: RMSE on held-out users (mean ± sd over seeds)";
+  chart.x_label = "ratings revealed";
+  chart.y_label = "RMSE";
+  for (size_t k = 0; k < r.strategies.size(); ++k) {
+    LineSeries line;
+    line.name = r.strategies[k];
+    for (size_t n = 0; n < r.reveal.size(); ++n) {
+      double mean = 0, sq = 0;
+      const auto seeds = static_cast<double>(r.rmse.size());
+      for (const auto& seed : r.rmse) mean += seed[k][n] / seeds;
+      for (const auto& seed : r.rmse) sq += (seed[k][n] - mean) * (seed[k][n] - mean);
+      const double sd = r.rmse.size() > 1 ? std::sqrt(sq / (seeds - 1)) : 0;
+      line.x.push_back(static_cast<double>(r.reveal[n]));
+      line.y.push_back(mean);
+      line.lo.push_back(mean - sd);
+      line.hi.push_back(mean + sd);
+    }
+    if (!std::isnan(line.y.front())) chart.series.push_back(std::move(line));
+  }
+  return line_chart_svg(chart);
+}
+
 }  // namespace
 
 int cold_start_command(int argc, char** argv) {
@@ -117,6 +145,7 @@ int cold_start_command(int argc, char** argv) {
       ("prior-weight", "fold-in's prior weight", cxxopts::value<double>()->default_value("0.8"))
       ("k", "NDCG@k", cxxopts::value<int64_t>()->default_value("10"))
       ("set", "override a config key (repeatable)", cxxopts::value<std::vector<std::string>>())
+      ("plot", "also write RMSE per reveal count as an SVG line chart", cxxopts::value<std::string>())
       ("json", "print the per-seed numbers as JSON");
   // clang-format on
   const CommandLine line = parse_command_line(
@@ -140,6 +169,8 @@ int cold_start_command(int argc, char** argv) {
   cold.k = args["k"].as<int64_t>();
   if (cold.k < 1) throw std::invalid_argument("-k must be >= 1");
   const ColdStartResult result = evaluate_user_cold_start(run, cold);
+  if (args.count("plot"))
+    write_file_atomically(args["plot"].as<std::string>(), cold_start_svg(result));
   if (args.count("json")) {
     std::cout << json_text({{"strategies", result.strategies},
                             {"reveal", result.reveal},
