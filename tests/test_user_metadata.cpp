@@ -92,6 +92,10 @@ TEST(UserMetadata, ColumnsAndEncoding) {
       columns, collab::parse_user_features(R"({"age": "50-55", "zip": "T2X"})", "t"), "t");
   const std::vector<float> want_partial = {0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   EXPECT_EQ(partial, want_partial);
+  // A user file's unknown fields (age 0, empty strings) are left out the same way.
+  const collab::UserRecord unknown{"9", 0, "", "writer", ""};
+  EXPECT_EQ(collab::user_feature_pairs(unknown),
+            (collab::UserFeaturePairs{{"occupation", "writer"}}));
 }
 
 TEST(UserMetadata, FeatureErrorsNameTheKeyOrValue) {

@@ -49,10 +49,14 @@ const std::vector<std::string>& user_feature_keys() {
 }
 
 UserFeaturePairs user_feature_pairs(const UserRecord& user) {
-  return {{"age", std::to_string(user.age)},
-          {"gender", user.gender},
-          {"occupation", user.occupation},
-          {"zip", user.zip.empty() ? std::string("other") : user.zip}};
+  // A field a user file leaves unknown (age 0, an empty string) is left out, as a key a new
+  // user does not give: its group stays at zero.
+  UserFeaturePairs pairs;
+  if (user.age > 0) pairs.emplace_back("age", std::to_string(user.age));
+  if (!user.gender.empty()) pairs.emplace_back("gender", user.gender);
+  if (!user.occupation.empty()) pairs.emplace_back("occupation", user.occupation);
+  if (!user.zip.empty()) pairs.emplace_back("zip", user.zip);
+  return pairs;
 }
 
 std::vector<std::string> user_feature_columns(const std::vector<UserRecord>& users) {

@@ -21,7 +21,8 @@ using UserFeaturePairs = std::vector<std::pair<std::string, std::string>>;
 // The four keys, in column-group order.
 const std::vector<std::string>& user_feature_keys();
 
-// `user`'s pairs (age, gender, occupation, zip), as the encoder reads them.
+// `user`'s pairs (age, gender, occupation, zip), as the encoder reads them; an unknown field (age
+// 0, an empty string) is left out.
 UserFeaturePairs user_feature_pairs(const UserRecord& user);
 
 // The columns of `users`: every (key, normalised value) seen, grouped by key, values sorted.
