@@ -3,9 +3,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -76,7 +79,9 @@ std::string md5_of(const std::string& bytes) {
 }
 
 // Serves `files` (path -> body) over HTTP/1.0, 404 for anything else, one connection at a
-// time. It stops when destroyed, and by itself after a minute so a hung test cannot keep it.
+// time; honours "Range: bytes=N-" (206, or 416 past the end) unless told to ignore ranges, and
+// can cut its next responses off half-way (a full Content-Length, half the body, then close).
+// It stops when destroyed, and by itself after a minute so a hung test cannot keep it.
 class HttpServer {
  public:
   explicit HttpServer(std::map<std::string, std::string> files) : files_(std::move(files)) {
@@ -101,6 +106,13 @@ class HttpServer {
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
+  void cut_next(int responses) { cuts_left_ = responses; }
+  void ignore_ranges() { honour_ranges_ = false; }
+  // The Range header of every request so far ("" for none), in order.
+  std::vector<std::string> ranges() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return ranges_;
+  }
 
  private:
   void serve() {
@@ -114,6 +126,18 @@ class HttpServer {
       close(client);
     }
   }
+  // The N of a "Range: bytes=N-" header, -1 without one; logs the header.
+  long long requested_offset(const std::string& request) {
+    const size_t at = request.find("\r\nRange: bytes=");
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (at == std::string::npos) {
+      ranges_.push_back("");
+      return -1;
+    }
+    const size_t start = at + 2;
+    ranges_.push_back(request.substr(start + 7, request.find("\r\n", start) - start - 7));
+    return std::stoll(request.substr(at + 15));
+  }
   void respond(int client) {
     timeval timeout{5, 0};
     setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
@@ -126,11 +150,32 @@ class HttpServer {
     }
     const size_t start = request.find(' ') + 1;
     const auto it = files_.find(request.substr(start, request.find(' ', start) - start));
-    const bool found = it != files_.end();
-    const std::string body = found ? it->second : "not found\n";
-    std::string reply = std::string(found ? "HTTP/1.0 200 OK" : "HTTP/1.0 404 Not Found") +
-                        "\r\nContent-Length: " + std::to_string(body.size()) +
+    const long long offset = requested_offset(request);
+    std::string status = "HTTP/1.0 404 Not Found";
+    std::string body = "not found\n";
+    std::string extra;
+    if (it != files_.end()) {
+      status = "HTTP/1.0 200 OK";
+      body = it->second;
+      if (offset >= 0 && honour_ranges_) {
+        const auto size = static_cast<long long>(body.size());
+        if (offset >= size) {
+          status = "HTTP/1.0 416 Range Not Satisfiable";
+          body = "";
+        } else {
+          status = "HTTP/1.0 206 Partial Content";
+          extra = "\r\nContent-Range: bytes " + std::to_string(offset) + "-" +
+                  std::to_string(size - 1) + "/" + std::to_string(size);
+          body = body.substr(static_cast<size_t>(offset));
+        }
+      }
+    }
+    std::string reply = status + "\r\nContent-Length: " + std::to_string(body.size()) + extra +
                         "\r\nConnection: close\r\n\r\n" + body;
+    if (cuts_left_ > 0 && !body.empty()) {
+      --cuts_left_;
+      reply.resize(reply.size() - (body.size() + 1) / 2);  // the connection breaks mid-body
+    }
     for (size_t sent = 0; sent < reply.size();) {  // MSG_NOSIGNAL: clients may hang up early
       const ssize_t n = send(client, reply.data() + sent, reply.size() - sent, MSG_NOSIGNAL);
       if (n <= 0) return;
@@ -142,6 +187,10 @@ class HttpServer {
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
+  std::atomic<int> cuts_left_{0};
+  std::atomic<bool> honour_ranges_{true};
+  std::mutex mutex_;
+  std::vector<std::string> ranges_;
   std::thread thread_;
 };
 
@@ -286,6 +335,99 @@ TEST(FetchTest, WrongSizeLeavesNothingBehind) {
                        {"bytes", s.url, std::to_string(s.size)});
   s.size = static_cast<int64_t>(zip.size()) - 1;  // longer: the download stops early
   expect_clean_failure([&] { collab::fetch_dataset(s, dest, true); }, dest, {"larger", s.url});
+}
+
+// A connection cut mid-way is resumed in the same run with a range request for the rest.
+TEST(FetchTest, ResumesACutConnection) {
+  const std::string zip = good_zip();
+  HttpServer server({{"/ml-100k.zip", zip}});
+  server.cut_next(1);
+  const std::string dest = collab::test::temp_dir();
+  collab::fetch_dataset(source_for(server.url("/ml-100k.zip"), zip), dest, true);
+  EXPECT_TRUE(collab::dataset_present("ml-100k", dest));
+  EXPECT_EQ(listing(dest), std::vector<std::string>{"ml-100k"});
+  const auto ranges = server.ranges();
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_EQ(ranges[0], "");
+  EXPECT_EQ(ranges[1], "bytes=" + std::to_string(zip.size() / 2) + "-");
+}
+
+// When every retry breaks too, what arrived stays in the .part file, and the next fetch asks
+// only for the rest.
+TEST(FetchTest, KeepsWhatArrivedForTheNextRun) {
+  const std::string zip = good_zip();
+  HttpServer server({{"/ml-100k.zip", zip}});
+  server.cut_next(100);
+  const std::string dest = collab::test::temp_dir();
+  const auto source = source_for(server.url("/ml-100k.zip"), zip);
+  expect_one_line_error_thrown([&] { collab::fetch_dataset(source, dest, true); },
+                               {"cannot download", ".ml-100k.zip.part", "run the same command"});
+  ASSERT_EQ(listing(dest), std::vector<std::string>{".ml-100k.zip.part"});
+  const std::string kept = collab::test::read_text(dest + "/.ml-100k.zip.part");
+  ASSERT_GT(kept.size(), 0u);
+  ASSERT_LT(kept.size(), zip.size());
+  EXPECT_EQ(kept, zip.substr(0, kept.size()));  // a prefix: every attempt appended the next part
+  const size_t requests = server.ranges().size();
+  EXPECT_EQ(requests, 4u);  // the first transfer and three resumptions
+
+  server.cut_next(0);
+  collab::fetch_dataset(source, dest, true);
+  EXPECT_EQ(listing(dest), std::vector<std::string>{"ml-100k"});
+  const auto ranges = server.ranges();
+  ASSERT_EQ(ranges.size(), requests + 1);
+  EXPECT_EQ(ranges.back(), "bytes=" + std::to_string(kept.size()) + "-");
+}
+
+// A server that answers a range request with the whole file gets downloaded from byte 0 again.
+TEST(FetchTest, ServerWithoutRangesStartsOver) {
+  const std::string zip = good_zip();
+  HttpServer server({{"/ml-100k.zip", zip}});
+  server.ignore_ranges();
+  const std::string dest = collab::test::temp_dir();
+  collab::test::write_text(dest + "/.ml-100k.zip.part", zip.substr(0, 100));
+  collab::fetch_dataset(source_for(server.url("/ml-100k.zip"), zip), dest, true);
+  EXPECT_EQ(listing(dest), std::vector<std::string>{"ml-100k"});
+  EXPECT_EQ(server.ranges(), (std::vector<std::string>{"bytes=100-", ""}));
+}
+
+// A kept part whose bytes are not the archive's fails the MD5 check and is thrown away, so the
+// next fetch starts clean; a complete part is only checked, not downloaded again.
+TEST(FetchTest, DamagedPartIsDiscardedAndCompletePartIsUsed) {
+  const std::string zip = good_zip();
+  HttpServer server({{"/ml-100k.zip", zip}});
+  const std::string dest = collab::test::temp_dir();
+  const auto source = source_for(server.url("/ml-100k.zip"), zip);
+  collab::test::write_text(dest + "/.ml-100k.zip.part", std::string(100, 'x'));
+  expect_clean_failure([&] { collab::fetch_dataset(source, dest, true); }, dest,
+                       {"MD5", source.url});
+  collab::fetch_dataset(source, dest, true);
+  EXPECT_TRUE(collab::dataset_present("ml-100k", dest));
+
+  const std::string again = collab::test::temp_dir();
+  collab::test::write_text(again + "/.ml-100k.zip.part", zip);
+  const size_t requests = server.ranges().size();
+  collab::fetch_dataset(source, again, true);
+  EXPECT_EQ(listing(again), std::vector<std::string>{"ml-100k"});
+  EXPECT_EQ(server.ranges().size(), requests);  // nothing was requested
+}
+
+// Two fetches of one dataset into one folder: the second refuses at once and leaves the first's
+// bytes alone.
+TEST(FetchTest, SecondFetchOfTheSameDatasetWaitsItsTurn) {
+  const std::string zip = good_zip();
+  HttpServer server({{"/ml-100k.zip", zip}});
+  const std::string dest = collab::test::temp_dir();
+  const std::string part = dest + "/.ml-100k.zip.part";
+  collab::test::write_text(part, zip.substr(0, 100));
+  const int fd = open(part.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0);  // as a running fetch holds it
+  expect_one_line_error_thrown(
+      [&] { collab::fetch_dataset(source_for(server.url("/ml-100k.zip"), zip), dest, true); },
+      {"another collab process is downloading", part});
+  close(fd);
+  EXPECT_EQ(collab::test::read_text(part), zip.substr(0, 100));
+  EXPECT_TRUE(server.ranges().empty());
 }
 
 TEST(FetchTest, HttpErrorIsReported) {

@@ -208,6 +208,46 @@ TEST(CollabNN, BatchNormLayersHaveLinearWithoutBias) {
   EXPECT_NE(children.back()->as<torch::nn::Linear>(), nullptr);
 }
 
+// The block scorer (first layer split into user and item halves) against forward() over every
+// pair, in eval mode: with and without BatchNorm (running statistics moved off their start so
+// they matter) and a bias on the first layer. Tolerance 1e-5: only the order of float additions
+// differs between the two.
+TEST(CollabNN, BlockScoresEqualForwardOverEveryPair) {
+  for (const bool batchnorm : {false, true}) {
+    collab::CollabNNOptions o;
+    o.shape = {7, 11};
+    o.layers = {16, 8};
+    o.batchnorm = batchnorm;
+    o.dropout = {0.3, 0.3};
+    o.y_range = collab::YRange{0, 5.5};
+    collab::CollabNN model(o);
+    torch::manual_seed(3);
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : model->parameters()) p.normal_(0, 0.5);
+      for (auto& b : model->buffers()) {
+        if (b.is_floating_point()) b.uniform_(0.5, 1.5);
+      }
+    }
+    model->eval();
+    const auto items = model->block_items();
+    ASSERT_TRUE(items.has_value());
+    const torch::Tensor users = torch::tensor({4, 0, 6, 4}, torch::kLong);
+    const torch::Tensor block = model->score_user_block(users, *items);
+    ASSERT_EQ(block.sizes(), (std::vector<int64_t>{4, 11}));
+    const torch::Tensor pairs =
+        torch::stack({users.repeat_interleave(11), torch::arange(11).repeat({4})}, 1);
+    const torch::Tensor expected = model->forward(pairs).view({4, 11});
+    EXPECT_TRUE(torch::allclose(block, expected, /*rtol=*/1e-5, /*atol=*/1e-5))
+        << "batchnorm " << batchnorm << ": max difference "
+        << (block - expected).abs().max().item<float>();
+  }
+  // Architectures without one say so, and the scorer falls back to forward().
+  collab::DotProductBiasOptions dpb;
+  dpb.shape = {3, 4};
+  EXPECT_FALSE(collab::DotProductBias(dpb)->block_items().has_value());
+}
+
 TEST(DotProductBias, ForwardEqualsHandComputation) {
   collab::DotProductBiasOptions o;
   o.shape = {2, 2};

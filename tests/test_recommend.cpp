@@ -1,16 +1,20 @@
 // `collab recommend`, `similar` and `interpret` end to end on a tiny trained DotProductBias:
-// seen items are never recommended unless asked, JSON parses, cold start folds in or falls back
+// seen items (training or validation) are never recommended unless asked, predictions are
+// reported on the data's rating scale, JSON parses, cold start folds in or falls back
 // (saying which), a model.pt answers like its checkpoint, and errors are one line naming the
 // value at fault.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
+#include "collab/serve/model_source.h"
 #include "test_support.h"
 
 namespace test_recommend {
@@ -40,10 +44,11 @@ class RecommendCli : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string run() { return "'" + *dir_ + "/run'"; }
-  // The items user u rated in training, by raw id.
+  // The items user u rated, by raw id: ten in training and one in validation.
   static std::set<std::string> seen(int u) {
     std::set<std::string> out;
     for (int j = 0; j < 10; ++j) out.insert(std::to_string((u + j) % 30 + 1));
+    out.insert(std::to_string((u + 10) % 30 + 1));
     return out;
   }
   static std::string* dir_;
@@ -55,8 +60,8 @@ TEST_F(RecommendCli, NeverRecommendsSeenItemsUnlessAsked) {
     const json out =
         run_collab_json("recommend " + run() + " --user " + std::to_string(u) + " -k 0 --json");
     EXPECT_EQ(out["mode"], "trained user");
-    EXPECT_EQ(out["excluded"], 10);
-    ASSERT_EQ(out["items"].size(), 20u);
+    EXPECT_EQ(out["excluded"], 11);  // a film rated in validation is as seen as one in training
+    ASSERT_EQ(out["items"].size(), 19u);
     for (const auto& item : out["items"])
       EXPECT_EQ(seen(u).count(item["item"].get<std::string>()), 0u) << item;
     // Ranked by predicted rating, within y_range.
@@ -78,7 +83,7 @@ TEST_F(RecommendCli, TableNamesTheUserAndTitles) {
   const auto r = collab::test::run_collab("recommend " + run() + " --user 3 -k 2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("user 3: top 2 of 30 items"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("10 rated items left out"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("11 rated items left out"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Movie "), std::string::npos) << r.out;
 }
 
@@ -163,6 +168,58 @@ TEST_F(RecommendCli, RatingErrorsAreOneLineNamingTheValue) {
 TEST_F(RecommendCli, SimilarByFeaturesNeedsAFeatureModel) {
   expect_refused("similar " + run() + " --features Drama",
                  "--features needs a model that reads item features");
+}
+
+// With data.rating_range set, every reported prediction lies on the scale and JSON keeps the
+// model's own number: a y_range of [5.5, 7] over 1-5 star ratings makes every raw score exceed 5,
+// so every reported one must be exactly 5.
+TEST(RecommendRatingRange, PredictionsAreClippedToTheScale) {
+  const std::string dir = collab::test::temp_dir("collab-recommend-range");
+  collab::test::write_small_catalogue(dir);
+  collab::test::write_text(dir + "/config.json", R"({
+    "data": {"train": "train.tsv", "valid": "valid.tsv", "items": "u.item",
+             "rating_range": [1, 5]},
+    "model": {"arch": "DotProductBias", "n_factors": 4, "y_range": [5.5, 7]},
+    "train": {"epochs": 1, "batch_size": 16, "threads": 1}
+  })");
+  const std::string run = "'" + dir + "/run'";
+  const auto trained =
+      collab::test::run_collab("train '" + dir + "/config.json' --run-dir " + run + " --quiet");
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  auto expect_clipped = [](const json& row, const std::string& what) {
+    EXPECT_EQ(row["score"].get<double>(), 5.0) << what << ": " << row;
+    EXPECT_GT(row["raw_score"].get<double>(), 5.5) << what << ": " << row;
+  };
+  const json one = run_collab_json("recommend " + run + " --user 1 -k 0 --json");
+  ASSERT_EQ(one["items"].size(), 19u);
+  for (const auto& row : one["items"]) expect_clipped(row, "recommend --json");
+  const auto table = collab::test::run_collab("recommend " + run + " --user 1 -k 3");
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find(" 5.000  Movie"), std::string::npos) << table.out;
+
+  const auto lines = collab::test::run_collab("recommend " + run + " --all-users --format jsonl");
+  ASSERT_EQ(lines.exit_code, 0) << lines.err;
+  size_t rows = 0;
+  for (size_t at = 0; at < lines.out.size(); at = lines.out.find('\n', at) + 1) {
+    expect_clipped(json::parse(lines.out.substr(at, lines.out.find('\n', at) - at)), "jsonl");
+    ++rows;
+  }
+  EXPECT_EQ(rows, 200u);  // 20 users x the default k of 10
+
+  collab::test::write_text(dir + "/pairs.csv", "1,5\n2,7\n");
+  const auto predicted =
+      collab::test::run_collab("predict " + run + " --input '" + dir + "/pairs.csv'");
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+  EXPECT_EQ(predicted.out, "user,item,prediction\n1,5,5.000000\n2,7,5.000000\n");
+}
+
+TEST(RecommendRatingRange, ReportedRatingClampsOnlyWithARange) {
+  const std::optional<std::pair<double, double>> scale = std::make_pair(0.5, 5.0);
+  EXPECT_EQ(collab::reported_rating(5.12, scale), 5.0);
+  EXPECT_EQ(collab::reported_rating(0.2, scale), 0.5);
+  EXPECT_EQ(collab::reported_rating(3.25, scale), 3.25);
+  EXPECT_EQ(collab::reported_rating(5.12, std::nullopt), 5.12);
+  EXPECT_TRUE(std::isnan(collab::reported_rating(std::nan(""), scale)));  // unknown stays unknown
 }
 
 // Raw ids are bytes from the data file and need not be UTF-8; JSON output must still be JSON

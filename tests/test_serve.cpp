@@ -124,7 +124,7 @@ TEST_F(Serve, HealthInfoAndPage) {
 
 TEST_F(Serve, RecommendForAKnownUserIsRecommendUsersList) {
   std::ostringstream warnings;
-  const auto seen = collab::load_training_ratings(loaded(), warnings).items_by_user;
+  const auto seen = collab::load_training_ratings(loaded(), warnings).rated_by_user;
   const collab::UserScorer scorer(*loaded().model, loaded().items.size());
   for (const std::string user : {"1", "7", "20"}) {
     const auto expected = collab::recommend_for_trained_user(scorer, loaded().users, user, seen, 5);

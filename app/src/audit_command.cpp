@@ -35,7 +35,8 @@ namespace audit_cli {
 
 namespace fs = std::filesystem;
 
-// --user-file, else u.user beside the item file the model's config names, else none.
+// --user-file, else u.user or users.dat (MovieLens 100k's, 1M's) beside the item file the
+// model's config names, else none.
 std::string user_file_for(const LoadedModel& loaded, const cxxopts::ParseResult& result) {
   if (result.count("user-file")) {
     const std::string path = result["user-file"].as<std::string>();
@@ -46,14 +47,17 @@ std::string user_file_for(const LoadedModel& loaded, const cxxopts::ParseResult&
   }
   const RunConfig run = run_config_from_json(loaded.config, loaded.path, {});
   if (run.data.items.empty()) return "";
-  const fs::path beside = fs::path(run.data.items).parent_path() / "u.user";
-  return fs::is_regular_file(beside) ? beside.string() : "";
+  for (const char* name : {"u.user", "users.dat"}) {
+    const fs::path beside = fs::path(run.data.items).parent_path() / name;
+    if (fs::is_regular_file(beside)) return beside.string();
+  }
+  return "";
 }
 
 // Gender, age band and occupation groupings of the model's users from `path`; a model user the
 // file does not list is in no group, a listed user the model does not know is ignored.
 std::vector<UserGrouping> feature_groupings(const std::string& path, const Vocabulary& users) {
-  const std::vector<UserRecord> records = read_movielens_users(path);
+  const std::vector<UserRecord> records = read_user_file(path);
   const auto n = static_cast<size_t>(users.size());
   std::vector<const UserRecord*> record_of(n, nullptr);
   for (const UserRecord& r : records) {

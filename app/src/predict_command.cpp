@@ -2,6 +2,7 @@
 // (user, item) pairs from a checkpoint, a run dir or an exported model.pt. Rows whose user or
 // item the model never saw are reported and left without a prediction, never mapped to index 0.
 // When the input has a third column of ratings, the RMSE over the known rows is printed too.
+// Predictions are clipped to the run's data.rating_range when it sets one (reported_rating).
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -95,7 +96,9 @@ Predictions predict_rows(const LoadedModel& loaded, const std::vector<PairRow>& 
   }
   out.values.assign(rows.size(), std::nan(""));
   const auto known_values = predict_pairs(*loaded.model, std::move(flat));
-  for (size_t k = 0; k < known.size(); ++k) out.values[known[k]] = known_values[k];
+  for (size_t k = 0; k < known.size(); ++k) {
+    out.values[known[k]] = reported_rating(known_values[k], loaded.rating_range);
+  }
   return out;
 }
 
@@ -109,7 +112,7 @@ void write_predictions(const std::vector<PairRow>& rows, const std::vector<doubl
   double squared = 0;
   size_t rated = 0;
   for (size_t r = 0; r < rows.size(); ++r) {
-    out << rows[r].user << ',' << rows[r].item << ',';
+    out << csv_field(rows[r].user) << ',' << csv_field(rows[r].item) << ',';  // ids may hold commas
     if (!std::isnan(predictions[r])) {
       char value[32];
       std::snprintf(value, sizeof value, "%.6f", predictions[r]);

@@ -1,9 +1,9 @@
 // `collab recommend MODEL --user RAW_ID | --ratings "ITEM:RATING,..." | --all-users | --users
-// FILE`: top-k items for a trained user (without the items they rated in training unless
-// --include-seen), or for a new user folded in from a few ratings (infer/fold_in.h), or with no
-// ratings at all a fallback ranking: items by learned bias, the mean user, or the representative
-// user; or from their side information (--user-features: the metadata model of collab fit-users,
-// also the fold-in's prior mean when --ratings come with it);
+// FILE`: top-k items for a trained user (without the items they rated anywhere in the run's data,
+// training or validation, unless --include-seen), or for a new user folded in from a few ratings
+// (infer/fold_in.h), or with no ratings at all a fallback ranking: items by learned bias, the mean
+// user, or the representative user; or from their side information (--user-features: the
+// metadata model of collab fit-users, also the fold-in's prior mean when --ratings come with it);
 // or every trained user's list (or FILE's users') as CSV / JSON Lines rows
 // (recommendation_lists.h).
 #include <algorithm>
@@ -34,13 +34,16 @@ namespace {
 void print_recommendations(const LoadedModel& loaded, const Recommendations& list,
                            const std::optional<std::string>& user, bool as_json) {
   const std::string arch = loaded.model->arch();
+  std::vector<ScoredItem> shown = list.items;  // as reported: clipped to the rating range
+  for (ScoredItem& s : shown) s.score = reported_rating(s.score, loaded.rating_range);
   if (as_json) {
     json items = json::array();
     for (size_t r = 0; r < list.items.size(); ++r) {
       items.push_back({{"rank", r + 1},
                        {"item", loaded.items.raw(list.items[r].item)},
                        {"title", loaded.items.title(list.items[r].item)},
-                       {"score", list.items[r].score}});
+                       {"score", shown[r].score},
+                       {"raw_score", list.items[r].score}});
     }
     const json out = {{"model", loaded.path},
                       {"arch", arch},
@@ -55,7 +58,7 @@ void print_recommendations(const LoadedModel& loaded, const Recommendations& lis
             << " items by predicted rating (" << arch << ", " << list.mode;
   if (list.excluded > 0) std::cout << "; " << list.excluded << " rated items left out";
   std::cout << ")\n";
-  print_ranked_items(std::cout, list.items, loaded.items, "rating");
+  print_ranked_items(std::cout, shown, loaded.items, "rating");
 }
 
 // --all-users or --users FILE, checked against the options that go with one user.
@@ -94,7 +97,8 @@ int recommend_many(const std::string& model, const cxxopts::ParseResult& result,
   } else {
     for (int64_t u = 0; u < loaded.users.size(); ++u) request.users.push_back(u);
   }
-  if (!include_seen) request.seen = load_training_ratings(loaded, std::cerr).items_by_user;
+  if (!include_seen) request.seen = load_training_ratings(loaded, std::cerr).rated_by_user;
+  request.rating_range = loaded.rating_range;
   return recommend_for_users(loaded, request, output);
 }
 
@@ -140,7 +144,7 @@ int recommend_command(int argc, char** argv) {
       ("ratings", "a new user's ratings \"ITEM:RATING,...\" (ITEM: raw id or title) to fold in",
        cxxopts::value<std::string>())
       ("k", "how many items (0: all)", cxxopts::value<int64_t>()->default_value("10"))
-      ("include-seen", "keep the items the user rated (in training, or in --ratings)")
+      ("include-seen", "keep the items the user rated (in the run's training or validation data, or in --ratings)")
       ("fallback", "with no ratings: \"bias\" (items by learned bias), \"mean-user\" (the "
        "average user's predictions) or \"representative\" (the trained user nearest the average); "
        "default bias when the model has item biases", cxxopts::value<std::string>())
@@ -182,7 +186,7 @@ int recommend_command(int argc, char** argv) {
   if (result.count("user")) {
     user = result["user"].as<std::string>();
     std::vector<std::vector<int64_t>> seen;
-    if (!include_seen) seen = load_training_ratings(loaded, std::cerr).items_by_user;
+    if (!include_seen) seen = load_training_ratings(loaded, std::cerr).rated_by_user;
     const UserScorer scorer(*loaded.model, loaded.items.size());
     list = recommend_for_trained_user(scorer, loaded.users, *user, seen, k);
   } else {

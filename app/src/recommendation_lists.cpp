@@ -73,7 +73,8 @@ void append_score(std::string& out, double score, ListFormat format) {
 
 // One user's rows.
 std::string user_rows(const UserTopK& list, const Vocabulary& users,
-                      const std::vector<std::string>& fields, ListFormat format) {
+                      const std::vector<std::string>& fields, const ListsRequest& request) {
+  const ListFormat format = request.format;
   const std::string user = format == ListFormat::kCsv
                                ? csv_field(users.raw(list.user))
                                : "{\"user\":" + json_text(users.raw(list.user));
@@ -84,7 +85,12 @@ std::string user_rows(const UserTopK& list, const Vocabulary& users,
     out += format == ListFormat::kCsv ? "," : ",\"rank\":";
     out += std::to_string(r + 1);
     out += fields[static_cast<size_t>(list.items[r].item)];
-    append_score(out, list.items[r].score, format);
+    const double raw = list.items[r].score;
+    append_score(out, reported_rating(raw, request.rating_range), format);
+    if (format == ListFormat::kJsonLines && request.rating_range) {
+      out += ",\"raw_score\":";
+      append_score(out, raw, format);
+    }
     out += format == ListFormat::kCsv ? "\n" : "}\n";
   }
   return out;
@@ -106,7 +112,7 @@ bool write_recommendation_lists(const UserScorer& scorer, const Vocabulary& user
     at::parallel_for(0, static_cast<int64_t>(lists.size()), 1, [&](int64_t begin, int64_t end) {
       for (int64_t b = begin; b < end; ++b) {
         const auto i = static_cast<size_t>(b);
-        text[i] = user_rows(lists[i], users, fields, request.format);
+        text[i] = user_rows(lists[i], users, fields, request);
       }
     });
     std::string block;

@@ -2,25 +2,22 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <curl/curl.h>
-#include <stdlib.h>  // mkstemp, mkdtemp
-#include <unistd.h>
+#include <stdlib.h>  // mkdtemp
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "collab/common/digest.h"
 #include "collab/common/error.h"
 #include "collab/data/datasets.h"
+#include "download.h"
 
 namespace collab {
 
@@ -65,112 +62,14 @@ struct TempPath {
   }
 };
 
-// Hidden, unique names in the destination itself, so the final rename never crosses devices.
-fs::path make_temp(const fs::path& dir, const std::string& stem, bool folder) {
+// A hidden, unique folder in the destination itself, so the final rename never crosses devices.
+fs::path make_temp_folder(const fs::path& dir, const std::string& stem) {
   std::string pattern = (dir / ("." + stem + "-XXXXXX")).string();
-  bool ok = false;
-  if (folder) {
-    ok = mkdtemp(pattern.data()) != nullptr;
-  } else if (const int fd = mkstemp(pattern.data()); fd >= 0) {
-    ok = close(fd) == 0;
-  }
-  if (!ok) {
-    throw Error("cannot create a temporary file in " + dir.string() + ": " + std::strerror(errno));
+  if (mkdtemp(pattern.data()) == nullptr) {
+    throw Error("cannot create a temporary folder in " + dir.string() + ": " +
+                std::strerror(errno));
   }
   return pattern;
-}
-
-// State shared with libcurl's callbacks: the file being written, its running MD5, progress.
-struct Transfer {
-  const DatasetSource* source;
-  FILE* file;
-  Digest* md5;
-  bool quiet;
-  int64_t bytes = 0;
-  bool too_big = false;
-  int write_errno = 0;  // saved at once: libcurl may change errno before we report it
-  int last_percent = -1;
-};
-
-size_t on_data(char* data, size_t size, size_t count, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  const size_t len = size * count;
-  t->bytes += static_cast<int64_t>(len);
-  // Stop a download that already exceeds the expected size rather than fill the disk.
-  if (t->source->size > 0 && t->bytes > t->source->size) {
-    t->too_big = true;
-    return 0;
-  }
-  if (std::fwrite(data, 1, len, t->file) != len) {
-    t->write_errno = errno ? errno : EIO;
-    return 0;
-  }
-  t->md5->update(data, len);
-  return len;
-}
-
-int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
-  auto* t = static_cast<Transfer*>(user);
-  if (total <= 0) total = t->source->size;  // servers need not send Content-Length
-  if (total <= 0 || now <= 0) return 0;     // nothing to show before the first bytes
-  const int percent = static_cast<int>(std::min<curl_off_t>(100, now * 100 / total));
-  if (percent != t->last_percent) {
-    t->last_percent = percent;
-    std::fprintf(stderr, "\rdownloading %s: %3d%% of %.1f MB", t->source->name.c_str(), percent,
-                 static_cast<double>(total) / 1e6);
-  }
-  return 0;
-}
-
-// Downloads the archive into `path` and returns the MD5 of what arrived; checks the size.
-std::string download(const DatasetSource& s, const fs::path& path, const fs::path& target,
-                     bool quiet) {
-  static std::once_flag curl_ready;
-  std::call_once(curl_ready, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
-  if (!file) throw Error("cannot write " + path.string() + ": " + std::strerror(errno));
-  Digest md5(DigestKind::kMd5);
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) throw Error("libcurl failed to start; cannot download " + s.url);
-  Transfer t{&s, file.get(), &md5, quiet};
-  char error[CURL_ERROR_SIZE] = "";
-  CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, s.url.c_str());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);  // an HTTP error page is not the archive
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "collab");
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);  // give up on a stalled transfer
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, quiet ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
-  const CURLcode rc = curl_easy_perform(c);
-  if (t.last_percent >= 0) std::fputc('\n', stderr);
-  if (t.write_errno) {
-    throw Error("cannot write " + path.string() + ": " + std::strerror(t.write_errno));
-  }
-  const std::string what = "the download of " + s.url;
-  if (t.too_big) {
-    throw Error(what + " is larger than the expected " + std::to_string(s.size) + " bytes; " +
-                manual_hint(s, target));
-  }
-  if (rc != CURLE_OK) {
-    throw Error("cannot download " + s.url + ": " + (*error ? error : curl_easy_strerror(rc)) +
-                "; " + manual_hint(s, target));
-  }
-  if (std::fflush(file.get()) != 0) {
-    throw Error("cannot write " + path.string() + ": " + std::strerror(errno));
-  }
-  if (s.size > 0 && t.bytes != s.size) {
-    throw Error(what + " has " + std::to_string(t.bytes) + " bytes, expected " +
-                std::to_string(s.size) + "; " + manual_hint(s, target));
-  }
-  return md5.finish_hex();
 }
 
 // Zip entries name paths inside the archive; anything that could land outside is refused.
@@ -238,15 +137,18 @@ void install(const DatasetSource& s, const fs::path& target, bool quiet) {
     std::cerr << "fetching " << s.name << " from " << s.url << " into " << root.string() << "\n";
   }
 
-  const TempPath zip{make_temp(root, s.name + "-download", false)};
-  const std::string md5 = download(s, zip.path, target, quiet);
+  // A fixed name, so that a fetch cut short (network, Ctrl-C) resumes from the bytes it kept.
+  const fs::path part = root / ("." + folder_of(s) + ".zip.part");
+  const std::string md5 =
+      download_resumable({s.url, s.name, s.size, manual_hint(s, target), quiet}, part);
+  const TempPath zip{part};  // complete now: spent once unpacked, or wrong
   std::string expected = s.md5;
   for (char& ch : expected) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   if (!expected.empty() && md5 != expected) {
     throw Error("the download of " + s.url + " has MD5 " + md5 + ", expected " + expected +
                 " (damaged or changed); " + manual_hint(s, target));
   }
-  const TempPath unpack{make_temp(root, s.name + "-unpack", true)};
+  const TempPath unpack{make_temp_folder(root, s.name + "-unpack")};
   extract(zip.path, unpack.path, s.url);
   const fs::path unpacked = unpack.path / folder_of(s);  // the archive holds one top folder
   if (!files_present(s.name, unpacked)) {

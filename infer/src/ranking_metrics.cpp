@@ -125,32 +125,36 @@ RankingMetrics ranking_metrics(const torch::Tensor& scores, const Ratings& train
 RankingMetrics evaluate_ranking(CollabModelImpl& model, int64_t n_users, int64_t n_items,
                                 const Ratings& train, const Ratings& test,
                                 const RankingOptions& options, int64_t chunk,
-                                const torch::Device& device) {
-  // Users to score: those with a relevant test item. Others keep zero rows, never read.
-  std::vector<bool> wanted(static_cast<size_t>(n_users), false);
-  for (size_t r = 0; r < test.size(); ++r) {
-    if (test.ratings[r] >= options.relevance_threshold)
-      wanted[static_cast<size_t>(test.users[r])] = true;
+                                const torch::Device& device, const RankingProgress& on_progress) {
+  if (max_index(train.users, test.users) >= n_users ||
+      max_index(train.items, test.items) >= n_items) {
+    throw std::invalid_argument("evaluate_ranking: a rating's user or item is outside the model");
   }
+  const auto seen = items_by_user(train, n_users, [](float) { return true; });
+  const double threshold = options.relevance_threshold;
+  const auto relevant =
+      items_by_user(test, n_users, [threshold](float r) { return r >= threshold; });
+  // Only users with a relevant test item are scored; the others' lists stay empty, never read.
   std::vector<int64_t> users;
   for (int64_t u = 0; u < n_users; ++u) {
-    if (wanted[static_cast<size_t>(u)]) users.push_back(u);
+    if (!relevant[static_cast<size_t>(u)].empty()) users.push_back(u);
   }
-  torch::Tensor scores = torch::zeros({n_users, n_items});
   const bool was_training = model.is_training();
   model.eval();
+  torch::NoGradGuard no_grad;
   const UserScorer scorer(model, n_items, device, chunk);
-  const auto per_block = static_cast<size_t>(scorer.users_per_block());
-  for (size_t start = 0; start < users.size(); start += per_block) {
-    const size_t end = std::min(users.size(), start + per_block);
-    const torch::Tensor u =
-        torch::tensor(std::vector<int64_t>(users.begin() + static_cast<std::ptrdiff_t>(start),
-                                           users.begin() + static_cast<std::ptrdiff_t>(end)),
-                      torch::kLong);
-    scores.index_copy_(0, u, scorer.ratings(u));
-  }
+  std::vector<std::vector<int64_t>> top(static_cast<size_t>(n_users));
+  int64_t done = 0;
+  top_k_for_users(scorer, users, seen, options.k, [&](std::vector<UserTopK>&& block) {
+    for (const UserTopK& list : block) {
+      auto& items = top[static_cast<size_t>(list.user)];
+      for (const ScoredItem& item : list.items) items.push_back(item.item);
+    }
+    done += static_cast<int64_t>(block.size());
+    if (on_progress) on_progress(done, static_cast<int64_t>(users.size()));
+  });
   model.train(was_training);
-  return ranking_metrics(scores, train, test, options);
+  return ranking_metrics_from_lists(top, relevant, options.k, distinct_items(train));
 }
 
 }  // namespace collab

@@ -19,6 +19,10 @@ namespace {
 constexpr int64_t kLinearBlockPairs = int64_t{1} << 23;
 // A forward() pass keeps every layer's activations for each pair: far fewer pairs per block.
 constexpr int64_t kForwardBlockPairs = int64_t{1} << 18;
+// A block scorer's pairs cost a few passes over their hidden activations: blocks that stay in
+// cache, and that the allocator reuses, rather than ~100 MB fresh pages per block (measured in
+// bench/RESULTS.md, "Top-N evaluation").
+constexpr int64_t kBlockScorerPairs = int64_t{1} << 14;
 
 }  // namespace
 
@@ -42,9 +46,14 @@ UserScorer::UserScorer(CollabModelImpl& model, int64_t n_items, torch::Device de
       item_columns_ = torch::constant_pad_nd(item_columns_, {0, padded - n_items}).contiguous();
     }
   }
+  if (!user_rows_.defined()) {
+    if (auto items = model.block_items()) block_items_ = items->to(device);
+  }
   const int64_t pairs = block_pairs > 0
                             ? block_pairs
-                            : (user_rows_.defined() ? kLinearBlockPairs : kForwardBlockPairs);
+                            : user_rows_.defined()   ? kLinearBlockPairs
+                            : block_items_.defined() ? kBlockScorerPairs
+                                                     : kForwardBlockPairs;
   users_per_block_ = std::max<int64_t>(1, pairs / std::max<int64_t>(1, n_items));
 }
 
@@ -59,6 +68,9 @@ torch::Tensor UserScorer::ranking_keys(const torch::Tensor& users) const {
     return out.narrow(1, 0, n_items_);  // rows keep their padded stride
   }
   if (user_rows_.defined()) return user_rows_.index_select(0, u).mm(item_columns_).to(torch::kCPU);
+  if (block_items_.defined()) {
+    return model_.score_user_block(u, block_items_).to(torch::kCPU, torch::kFloat).contiguous();
+  }
   const int64_t n_users = u.size(0);
   const torch::Tensor items = torch::arange(n_items_, u.options());
   const torch::Tensor pairs =

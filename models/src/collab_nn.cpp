@@ -99,6 +99,42 @@ torch::Tensor CollabNNImpl::score_items(const torch::Tensor& user_vector,
   return sigmoid_range(layers->forward(h).squeeze(1), options_.y_range);
 }
 
+namespace {
+
+// The first layer of `layers`: always a Linear over [user embedding, item embedding].
+const torch::nn::LinearImpl& first_linear(const torch::nn::Sequential& layers) {
+  return *layers->ptr<torch::nn::LinearImpl>(0);
+}
+
+}  // namespace
+
+std::optional<torch::Tensor> CollabNNImpl::block_items() const {
+  torch::NoGradGuard no_grad;
+  const auto& first = first_linear(layers);
+  const int64_t user_dim = user_factors->weight.size(1);
+  const torch::Tensor item_weight =
+      first.weight.narrow(1, user_dim, first.weight.size(1) - user_dim);  // [hidden, item_dim]
+  torch::Tensor side = item_factors->weight.mm(item_weight.t());
+  if (first.bias.defined()) side += first.bias;
+  return side.contiguous();
+}
+
+// forward() over every (user, item) pair of the block, with the first Linear's product split:
+// W [u_e, i_e] + b = (W_u u_e) + (W_i i_e + b), the item part precomputed by block_items().
+torch::Tensor CollabNNImpl::score_user_block(const torch::Tensor& users,
+                                             const torch::Tensor& block_items) {
+  torch::NoGradGuard no_grad;
+  const auto& first = first_linear(layers);
+  const int64_t user_dim = user_factors->weight.size(1);
+  const torch::Tensor user_side =
+      user_factors->weight.index_select(0, users).mm(first.weight.narrow(1, 0, user_dim).t());
+  const int64_t n_users = users.size(0), n_items = block_items.size(0);
+  torch::Tensor h =
+      (user_side.unsqueeze(1) + block_items.unsqueeze(0)).view({-1, user_side.size(1)});
+  for (auto layer = layers->begin() + 1; layer != layers->end(); ++layer) h = layer->forward(h);
+  return sigmoid_range(h.view({n_users, n_items}), options_.y_range);
+}
+
 CollabModel make_collab_nn(ConfigReader& model, const ModelShape& shape) {
   CollabNNOptions o;
   o.shape = shape;

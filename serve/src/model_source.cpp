@@ -1,6 +1,7 @@
 #include "collab/serve/model_source.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
@@ -65,7 +66,24 @@ LoadedModel load_checkpoint_model(const std::string& path) {
   return out;
 }
 
+// data.rating_range of a resolved config: [lo, hi], or null / absent for none.
+std::optional<std::pair<double, double>> configured_rating_range(const json& config) {
+  const auto data = config.find("data");
+  if (data == config.end() || !data->is_object()) return std::nullopt;
+  const auto range = data->find("rating_range");
+  if (range == data->end() || !range->is_array() || range->size() != 2 ||
+      !(*range)[0].is_number() || !(*range)[1].is_number()) {
+    return std::nullopt;
+  }
+  return std::make_pair((*range)[0].get<double>(), (*range)[1].get<double>());
+}
+
 }  // namespace
+
+double reported_rating(double score, const std::optional<std::pair<double, double>>& range) {
+  if (!range || std::isnan(score)) return score;
+  return std::clamp(score, range->first, range->second);
+}
 
 ItemFeatureSchema feature_schema(const LoadedModel& loaded) {
   if (loaded.item_feature_names.empty()) return ItemFeatureSchema::movielens_100k();
@@ -90,6 +108,7 @@ LoadedModel load_trained_model(const std::string& path) {
                                                                       : load_checkpoint_model(file);
   out.model->to(torch::kCPU);
   out.model->eval();
+  out.rating_range = configured_rating_range(out.config);
   // A diverged run's weights would answer every question with "nan" and exit 0.
   for (const auto& p : out.model->named_parameters()) {
     if (!torch::isfinite(p.value()).all().item<bool>()) {
@@ -115,6 +134,7 @@ TrainingRatings load_training_ratings(const LoadedModel& loaded, std::ostream& w
   }
   TrainingRatings out;
   out.items_by_user.resize(static_cast<size_t>(loaded.users.size()));
+  out.rated_by_user.resize(static_cast<size_t>(loaded.users.size()));
   out.item_counts.assign(static_cast<size_t>(loaded.items.size()), 0);
   // The data's vocabularies are rebuilt in file order, which normally equals the model's, but
   // mapping through raw ids keeps this right whatever the order.
@@ -145,14 +165,21 @@ TrainingRatings load_training_ratings(const LoadedModel& loaded, std::ostream& w
     const int64_t u = user_map[static_cast<size_t>(data.valid.users[r])];
     const int64_t i = item_map[static_cast<size_t>(data.valid.items[r])];
     if (u < 0 || i < 0) continue;
+    out.rated_by_user[static_cast<size_t>(u)].push_back(i);
     out.valid_users.push_back(u);
     out.valid_items.push_back(i);
     out.valid_ratings.push_back(data.valid.ratings[r]);
   }
+  for (size_t u = 0; u < out.rated_by_user.size(); ++u) {
+    auto& rated = out.rated_by_user[u];
+    rated.insert(rated.end(), out.items_by_user[u].begin(), out.items_by_user[u].end());
+  }
   // Ascending and once each: the form top_k_of_row and top_k_for_users skip items in.
-  for (auto& items : out.items_by_user) {
-    std::sort(items.begin(), items.end());
-    items.erase(std::unique(items.begin(), items.end()), items.end());
+  for (auto* lists : {&out.items_by_user, &out.rated_by_user}) {
+    for (auto& items : *lists) {
+      std::sort(items.begin(), items.end());
+      items.erase(std::unique(items.begin(), items.end()), items.end());
+    }
   }
   return out;
 }

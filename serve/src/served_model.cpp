@@ -200,12 +200,17 @@ int64_t ServedModel::list_size(const json& request) const {
 }
 
 json ServedModel::ranked_items(const std::vector<ScoredItem>& items, const char* score_name) const {
+  // Predicted ratings are reported on the rating scale, with the model's own number beside them.
+  const bool ratings = std::string(score_name) == "score";
   json out = json::array();
   for (size_t r = 0; r < items.size(); ++r) {
-    out.push_back({{"rank", r + 1},
-                   {"item", loaded_.items.raw(items[r].item)},
-                   {"title", loaded_.items.title(items[r].item)},
-                   {score_name, items[r].score}});
+    const double score = items[r].score;
+    json row = {{"rank", r + 1},
+                {"item", loaded_.items.raw(items[r].item)},
+                {"title", loaded_.items.title(items[r].item)},
+                {score_name, ratings ? reported_rating(score, loaded_.rating_range) : score}};
+    if (ratings) row["raw_score"] = score;
+    out.push_back(std::move(row));
   }
   return out;
 }
@@ -244,7 +249,7 @@ json ServedModel::recommend(const json& request) const {
     user_index(*raw, "user");
     static const std::vector<std::vector<int64_t>> none;
     list = recommend_for_trained_user(*scorer_, loaded_.users, *raw,
-                                      include_seen ? none : training_.items_by_user, k);
+                                      include_seen ? none : training_.rated_by_user, k);
     user = *raw;
   } else {
     std::vector<GivenRating> given;
@@ -361,7 +366,10 @@ json ServedModel::predict(const json& request) const {
     out.push_back(std::move(row));
   }
   const auto values = predict_pairs(*loaded_.model, std::move(flat));
-  for (size_t k = 0; k < known.size(); ++k) out[known[k]]["score"] = values[k];
+  for (size_t k = 0; k < known.size(); ++k) {
+    out[known[k]]["score"] = reported_rating(values[k], loaded_.rating_range);
+    out[known[k]]["raw_score"] = values[k];
+  }
   return {{"predictions", out}};
 }
 

@@ -19,7 +19,7 @@ UserFeatureFitResult fit_and_save_user_features(const LoadedModel& loaded,
                 ": fit-users needs the checkpoint (or run dir) the export was made "
                 "from; export it again afterwards to carry the user feature model");
   }
-  const std::vector<UserRecord> records = read_movielens_users(user_file);
+  const std::vector<UserRecord> records = read_user_file(user_file);
   const std::vector<std::string> columns = user_feature_columns(records);
   const TrainingRatings training = load_training_ratings(loaded, warnings);
 

@@ -232,7 +232,7 @@ ColdStartResult evaluate_user_cold_start(const RunConfig& run, const ColdStartOp
   }
   const int64_t max_reveal = *std::max_element(options.reveal.begin(), options.reveal.end());
   const Dataset all = load_dataset(run.data);
-  const std::vector<UserRecord> records = read_movielens_users(options.user_file);
+  const std::vector<UserRecord> records = read_user_file(options.user_file);
   const std::vector<std::string> columns = user_feature_columns(records);
   ColdStartResult out;
   out.strategies = kStrategies;

@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "collab/serve/model_source.h"
@@ -30,6 +32,9 @@ struct ListsRequest {
   std::vector<std::vector<int64_t>> seen;  // per user index, ascending; empty: none left out
   int64_t k = 10;                          // 0: every item not left out
   ListFormat format = ListFormat::kCsv;
+  // The data's rating range: scores are written clipped to it (reported_rating), and JSON Lines
+  // rows carry the unclipped one as "raw_score".
+  std::optional<std::pair<double, double>> rating_range;
 };
 
 // Ranks and formats `request`'s users, handing the text to `write` a block of users at a time

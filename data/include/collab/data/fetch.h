@@ -1,4 +1,5 @@
-// Fetching named datasets (datasets.h: the MovieLens releases) from the web: download with libcurl,
+// Fetching named datasets (datasets.h: the MovieLens releases) from the web: download with libcurl
+// (resumable: a cut connection is retried, and what arrived is kept for the next run),
 // check size and MD5, unpack the zip with libarchive, and move the result into place with one
 // rename, so a dataset folder either is complete or does not exist. Used by `collab data fetch` and
 // by `collab train` when a config names a dataset whose files are missing.
@@ -24,7 +25,8 @@ DatasetSource known_dataset(const std::string& name);
 bool dataset_present(const std::string& name, const std::string& root);
 
 // Downloads, verifies and unpacks `source` into root/<folder> and returns that path. Temporary
-// files live in `root` and are removed on any failure. Throws collab::Error (one line naming
+// files live in `root` and are removed on any failure, except root/.<folder>.zip.part after a
+// cut connection: the next fetch resumes from its bytes. Throws collab::Error (one line naming
 // the URL and saying how to get the data by hand) on failure, and when root/<name> already
 // exists without the dataset's files.
 std::string fetch_dataset(const DatasetSource& source, const std::string& root, bool quiet);

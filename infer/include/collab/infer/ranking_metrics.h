@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <torch/torch.h>
@@ -57,12 +58,18 @@ std::vector<int64_t> top_k_items(const float* scores, int64_t n_items,
 RankingMetrics ranking_metrics(const torch::Tensor& scores, const Ratings& train,
                                const Ratings& test, const RankingOptions& options);
 
-// Scores every item for each test user with `model` through a UserScorer (user_scores.h; `chunk`
-// pairs at a time, on `device`) and computes the metrics above. Only users with a relevant test item are
-// scored, so the cost is (those users) x (items) predictions.
+// Told the users ranked so far and how many will be, after each block.
+using RankingProgress = std::function<void(int64_t done, int64_t total)>;
+
+// Ranks every unrated item for each test user with `model` through a UserScorer (user_scores.h:
+// a block of users scored at once, `chunk` (user, item) scores a block at most, 0 for the
+// scorer's default; on `device`) and the per-user partial top-k of top_k_for_users, on all
+// threads, and computes the metrics above. Only users with a relevant test item are scored, so
+// the cost is (those users) x (items) predictions and no [users, items] matrix is kept.
 RankingMetrics evaluate_ranking(CollabModelImpl& model, int64_t n_users, int64_t n_items,
                                 const Ratings& train, const Ratings& test,
                                 const RankingOptions& options, int64_t chunk,
-                                const torch::Device& device);
+                                const torch::Device& device,
+                                const RankingProgress& on_progress = {});
 
 }  // namespace collab

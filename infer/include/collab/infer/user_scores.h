@@ -3,7 +3,8 @@
 // metrics score, so that one user's list is the same whichever of them asks. Models with a
 // linear_user_model() (the dot-product and bias families) score a block of users as one matrix
 // product (on the CPU our own kernel, user_item_products.h: a user's row is then the same bits in
-// any block); the others (CollabNN) by a batched forward() of every (user, item) pair.
+// any block); CollabNN by its own block scorer (its first layer split into user and item halves);
+// any other by a batched forward() of every (user, item) pair.
 #pragma once
 
 #include <cstdint>
@@ -52,6 +53,8 @@ class UserScorer {
   // separate pass adding the offset. Undefined for the others.
   torch::Tensor user_rows_;
   torch::Tensor item_columns_;
+  // Non-linear models with a block scorer (CollabModelImpl::block_items): its item part.
+  torch::Tensor block_items_;
 };
 
 // One user's recommendations: `user` (index) and the items best first, scored as predicted

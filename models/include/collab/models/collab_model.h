@@ -114,6 +114,18 @@ class CollabModelImpl : public torch::nn::Module {
   virtual torch::Tensor score_items(const torch::Tensor& user_vector,
                                     const torch::Tensor& items = {});
 
+  // Every item's predicted rating for blocks of trained users, for a non-linear architecture
+  // that can do this faster than forward() over each (user, item) pair (CollabNN splits its first
+  // layer into a user half and an item half, so a pair costs an add, not a product). block_items()
+  // is what does not depend on the users, computed once; score_user_block() then gives float
+  // [B, n_items] for `users` (int64 [B]) as forward() does in eval mode, up to float rounding.
+  // nullopt (the default): the caller runs forward() on every pair.
+  virtual std::optional<torch::Tensor> block_items() const { return std::nullopt; }
+  virtual torch::Tensor score_user_block(const torch::Tensor& /*users*/,
+                                         const torch::Tensor& /*block_items*/) {
+    no_view("block scoring");
+  }
+
  protected:
   // The collab::Error a view the architecture lacks throws: "architecture "X" has no <what>".
   [[noreturn]] void no_view(const std::string& what) const;

@@ -40,6 +40,11 @@ class CollabNNImpl : public CollabModelImpl {
   torch::Tensor item_factor_table() const override { return item_factors->weight.detach(); }
   torch::Tensor score_items(const torch::Tensor& user_vector,
                             const torch::Tensor& items = {}) override;
+  // The item half of the first layer, [n_items, hidden] (with its bias); a block adds the users'
+  // half to it and runs the remaining layers.
+  std::optional<torch::Tensor> block_items() const override;
+  torch::Tensor score_user_block(const torch::Tensor& users,
+                                 const torch::Tensor& block_items) override;
 
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
   torch::nn::Dropout embedding_dropout{nullptr};

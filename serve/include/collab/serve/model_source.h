@@ -6,6 +6,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "collab/common/config_reader.h"
@@ -26,10 +27,19 @@ struct LoadedModel {
   // The item-feature columns' names of a feature-based model (empty: none stored, MovieLens
   // 100k's schema); feature_schema() reads them.
   std::vector<std::string> item_feature_names;
+  // The run's data.rating_range, when its config sets one: reported predictions are clipped to
+  // it (reported_rating).
+  std::optional<std::pair<double, double>> rating_range;
   // The new-user metadata model: a checkpoint's "<checkpoint>.users.json" (collab fit-users) or
   // an export's user_from_features; none when neither exists.
   std::optional<UserFeatureModel> user_features;
 };
+
+// A prediction as collab reports it to a user: clipped to `range` when there is one, since a
+// model whose y_range is wider than the scale (fastai's (0, 5.5) for 1-5 stars), or that has none,
+// predicts ratings no one can give. Rankings use the raw score, and JSON outputs carry it too,
+// as "raw_score".
+double reported_rating(double score, const std::optional<std::pair<double, double>>& range);
 
 // The item-feature columns `loaded` was trained on: its stored names, else MovieLens 100k's (a
 // model saved before schemas were stored).
@@ -50,6 +60,9 @@ struct TrainingRatings {
   std::vector<int64_t> items;
   std::vector<float> ratings;                       // the rating of each (user, item) row
   std::vector<std::vector<int64_t>> items_by_user;  // [n_users]: items each rated, ascending
+  // [n_users]: the items each user rated anywhere in the run's data (training and validation),
+  // ascending: what recommendations leave out, so a list never offers a film the user has rated.
+  std::vector<std::vector<int64_t>> rated_by_user;
   std::vector<int64_t> item_counts;                 // [n_items]
   // The validation split's rows in the same vocabularies (rows of a user or item the model does
   // not know are left out): what `collab audit` measures accuracy on.
