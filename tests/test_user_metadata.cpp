@@ -121,6 +121,12 @@ TEST(UserMetadata, FeatureErrorsNameTheKeyOrValue) {
   EXPECT_NE(error_of([&] { encode("zip="); }).find("zip is empty"), std::string::npos);
   EXPECT_NE(error_of([&] { encode(R"({"age": 2.5})"); }).find("string or a whole number"),
             std::string::npos);
+  // A user file without an age column gives no age columns: a new user's age cannot be read.
+  const auto no_age = collab::user_feature_columns({{"1", 0, "M", "writer", ""}});
+  EXPECT_NE(error_of([&] {
+              collab::encode_user_features(no_age, {{"age", "30"}}, "--uf");
+            }).find("age \"30\" cannot be used: the user file gave no training user one"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { encode("{\"age\":"); }).find("--uf"), std::string::npos);
 }
 

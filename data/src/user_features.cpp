@@ -127,6 +127,10 @@ std::vector<float> encode_user_features(const std::vector<std::string>& columns,
         if (c.rfind(key + "=", 0) == 0)
           known += (known.empty() ? "" : ", ") + c.substr(key.size() + 1);
       }
+      if (known.empty()) {
+        throw Error(origin + ": " + key + " " + quoted_for_message(raw) +
+                    " cannot be used: the user file gave no training user one");
+      }
       throw Error(origin + ": " + key + " " + quoted_for_message(raw) +
                   " is not one the training users had (known: " + known + ")");
     }
