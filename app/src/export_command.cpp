@@ -1,7 +1,9 @@
 // `collab export CHECKPOINT -o model.pt`: rebuilds a checkpoint's model and writes it as a
-// TorchScript module (models/export.h) that LibTorch and Python load without collab.
+// TorchScript module (models/export.h) that LibTorch and Python load without collab, with the
+// new-user metadata model fitted to the checkpoint (collab fit-users) where there is one.
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -57,11 +59,17 @@ int export_command(int argc, char** argv) {
     throw Error(path + ": " + e.what());
   }
   model->eval();
+  // The new-user metadata model fitted to this checkpoint (collab fit-users) travels with it.
+  std::optional<UserFeatureModel> user_features;
+  if (std::filesystem::exists(user_feature_model_path(path))) {
+    user_features = read_user_feature_model(user_feature_model_path(path));
+  }
   export_torchscript(*model, checkpoint.users, checkpoint.items, checkpoint.config.dump(), output,
-                     checkpoint.item_feature_names);
+                     checkpoint.item_feature_names, user_features ? &*user_features : nullptr);
   if (!result.count("quiet")) {
     std::cerr << "exported " << model->arch() << " (" << checkpoint.users.size() << " users, "
-              << checkpoint.items.size() << " items) from " << path << "\n";
+              << checkpoint.items.size() << " items) from " << path
+              << (user_features ? ", with its user feature model" : "") << "\n";
   }
   std::cout << output << "\n";
   return 0;

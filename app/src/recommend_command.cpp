@@ -1,7 +1,9 @@
 // `collab recommend MODEL --user RAW_ID | --ratings "ITEM:RATING,..." | --all-users | --users
 // FILE`: top-k items for a trained user (without the items they rated anywhere in the run's data,
-// training or validation, unless --include-seen), or for a new user folded in from a few ratings (infer/fold_in.h), or with no
-// ratings at all a fallback ranking: items by learned bias, or the mean (representative) user;
+// training or validation, unless --include-seen), or for a new user folded in from a few ratings
+// (infer/fold_in.h), or with no ratings at all a fallback ranking: items by learned bias, the mean
+// user, or the representative user; or from their side information (--user-features: the
+// metadata model of collab fit-users, also the fold-in's prior mean when --ratings come with it);
 // or every trained user's list (or FILE's users') as CSV / JSON Lines rows
 // (recommendation_lists.h).
 #include <algorithm>
@@ -65,7 +67,7 @@ bool many_users_asked(const cxxopts::ParseResult& result) {
   if (result.count("all-users") && result.count("users")) {
     throw std::invalid_argument("give --all-users or --users FILE, not both");
   }
-  for (const char* single : {"user", "ratings", "json", "fallback"}) {
+  for (const char* single : {"user", "ratings", "json", "fallback", "user-features"}) {
     if (many && result.count(single)) {
       throw std::invalid_argument(std::string("--") + single +
                                   " is for one user's list, not --all-users or --users" +
@@ -100,6 +102,34 @@ int recommend_many(const std::string& model, const cxxopts::ParseResult& result,
   return recommend_for_users(loaded, request, output);
 }
 
+// A user the model never saw: fold-in from --ratings (around the --user-features prediction
+// when both are given), the metadata model's vector from --user-features alone, or a fallback.
+Recommendations recommend_new_user(const LoadedModel& loaded, const cxxopts::ParseResult& result,
+                                   int64_t k, bool include_seen, bool as_json) {
+  const auto given = result.count("ratings")
+                         ? parse_given_ratings(result["ratings"].as<std::string>(), loaded.items)
+                         : std::vector<GivenRating>();
+  torch::Tensor from_features;
+  if (result.count("user-features")) {
+    const auto& user_model = loaded.user_features;
+    from_features = user_vector_from_features(
+        user_model ? &*user_model : nullptr,
+        parse_user_features(result["user-features"].as<std::string>(), "--user-features"),
+        loaded.path, "--user-features");
+  }
+  if (!given.empty()) {
+    return recommend_for_new_user(*loaded.model, given, result["prior-weight"].as<double>(),
+                                  include_seen, k, from_features);
+  }
+  if (from_features.defined()) return recommend_from_features(*loaded.model, from_features, k);
+  const auto fallback = result.count("fallback")
+                            ? std::optional<std::string>(result["fallback"].as<std::string>())
+                            : std::nullopt;
+  Recommendations list = recommend_without_ratings(*loaded.model, fallback, k, &loaded.users);
+  if (!as_json) std::cerr << "no ratings given: " << list.description << "\n";
+  return list;
+}
+
 }  // namespace
 
 int recommend_command(int argc, char** argv) {
@@ -115,9 +145,12 @@ int recommend_command(int argc, char** argv) {
        cxxopts::value<std::string>())
       ("k", "how many items (0: all)", cxxopts::value<int64_t>()->default_value("10"))
       ("include-seen", "keep the items the user rated (in the run's training or validation data, or in --ratings)")
-      ("fallback", "with no ratings: \"bias\" (items by learned bias) or \"mean-user\" (the "
-       "average user's predictions); default bias when the model has item biases",
-       cxxopts::value<std::string>())
+      ("fallback", "with no ratings: \"bias\" (items by learned bias), \"mean-user\" (the "
+       "average user's predictions) or \"representative\" (the trained user nearest the average); "
+       "default bias when the model has item biases", cxxopts::value<std::string>())
+      ("user-features", "a new user's side information \"age=25,gender=F,occupation=student,"
+       "zip=55105\" or a JSON object: the metadata model's vector (collab fit-users), or with "
+       "--ratings the fold-in's prior mean", cxxopts::value<std::string>())
       ("prior-weight", "fold-in: pull towards the trained users' distribution",
        cxxopts::value<double>()->default_value("0.8"))
       ("json", "print JSON instead of a table")
@@ -132,8 +165,12 @@ int recommend_command(int argc, char** argv) {
       parse_model_args(options, argc, argv, "recommend", "collab recommend MODEL --user ID");
   if (parsed.help) return 0;
   const cxxopts::ParseResult& result = parsed.result;
-  if (result.count("user") && result.count("ratings")) {
-    throw std::invalid_argument("give --user (a trained user) or --ratings (a new user), not both");
+  if (result.count("user") && (result.count("ratings") || result.count("user-features"))) {
+    throw std::invalid_argument(
+        "give --user (a trained user) or --ratings/--user-features (a new user), not both");
+  }
+  if (result.count("user-features") && result.count("fallback")) {
+    throw std::invalid_argument("--fallback is for a new user without --user-features");
   }
   const int64_t k = result["k"].as<int64_t>();
   if (k < 0) throw std::invalid_argument("-k must be >= 0 (0: all items)");
@@ -153,19 +190,7 @@ int recommend_command(int argc, char** argv) {
     const UserScorer scorer(*loaded.model, loaded.items.size());
     list = recommend_for_trained_user(scorer, loaded.users, *user, seen, k);
   } else {
-    const auto given = result.count("ratings")
-                           ? parse_given_ratings(result["ratings"].as<std::string>(), loaded.items)
-                           : std::vector<GivenRating>();
-    if (!given.empty()) {
-      list = recommend_for_new_user(*loaded.model, given, result["prior-weight"].as<double>(),
-                                    include_seen, k);
-    } else {
-      const auto fallback = result.count("fallback")
-                                ? std::optional<std::string>(result["fallback"].as<std::string>())
-                                : std::nullopt;
-      list = recommend_without_ratings(*loaded.model, fallback, k);
-      if (!as_json) std::cerr << "no ratings given: " << list.description << "\n";
-    }
+    list = recommend_new_user(loaded, result, k, include_seen, as_json);
   }
   print_recommendations(loaded, list, user, as_json);
   return 0;

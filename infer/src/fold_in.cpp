@@ -83,10 +83,25 @@ UserPrior fit_user_prior(const torch::Tensor& vectors) {
   return {mean, torch::linalg::inv(covariance)};
 }
 
+int64_t representative_user(const torch::Tensor& vectors) {
+  if (vectors.dim() != 2 || vectors.size(0) == 0) {
+    throw Error("the representative user needs at least one trained user vector");
+  }
+  const torch::Tensor v = vectors.detach().to(torch::kCPU, torch::kDouble);
+  return (v - v.mean(0)).square().sum(1).argmin().item<int64_t>();
+}
+
 torch::Tensor fold_in_user(CollabModelImpl& model, const std::vector<int64_t>& items,
                            const std::vector<float>& ratings, const FoldInOptions& options) {
   if (items.size() != ratings.size()) throw Error("fold-in needs one rating per item");
-  const UserPrior prior = fit_user_prior(model.user_vectors());
+  UserPrior prior = fit_user_prior(model.user_vectors());
+  if (options.prior_mean.defined()) {
+    if (options.prior_mean.dim() != 1 || options.prior_mean.size(0) != prior.mean.size(0)) {
+      throw Error("fold-in: the prior mean has " + std::to_string(options.prior_mean.numel()) +
+                  " values, the model's user vectors " + std::to_string(prior.mean.size(0)));
+    }
+    prior.mean = options.prior_mean.detach().to(torch::kCPU, torch::kDouble);
+  }
   if (items.empty()) return prior.mean.to(torch::kFloat);
   // Bias-only models (Biases, FeatureBiases) have no item factors but a linear user model.
   const auto linear = model.linear_user_model();

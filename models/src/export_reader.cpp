@@ -94,6 +94,10 @@ ImportedModel import_torchscript(const std::string& path) {
   }
   out.model = build_model_from_config(out.config, shape, path);
   copy_tensors(m, path, *out.model);
+  UserFeatureModel user_features;
+  if (read_scripted_user_feature_model(m, path, user_features)) {
+    out.user_features = std::move(user_features);
+  }
   return out;
 }
 

@@ -29,6 +29,7 @@ LoadedModel load_torchscript(const std::string& path) {
   out.items = std::move(imported.items);
   out.config = std::move(imported.config);
   out.item_feature_names = std::move(imported.item_feature_names);
+  out.user_features = std::move(imported.user_features);
   return out;
 }
 
@@ -49,6 +50,18 @@ LoadedModel load_checkpoint_model(const std::string& path) {
   } catch (const Error& e) {
     const std::string what = e.what();
     throw Error(what.rfind(path, 0) == 0 ? what : path + ": " + what);
+  }
+  // The metadata model fitted to this very checkpoint (a later checkpoint's user vectors differ,
+  // so it is looked for beside this file only).
+  const std::string users_file = user_feature_model_path(path);
+  if (std::filesystem::exists(users_file)) {
+    out.user_features = read_user_feature_model(users_file);
+    if (out.user_features->bias.size(0) != out.model->user_vectors().size(1)) {
+      throw Error(users_file + ": predicts " + std::to_string(out.user_features->bias.size(0)) +
+                  "-dimensional user vectors, but " + path + "'s are " +
+                  std::to_string(out.model->user_vectors().size(1)) +
+                  "-dimensional (fit it again with collab fit-users)");
+    }
   }
   return out;
 }

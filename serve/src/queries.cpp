@@ -64,7 +64,8 @@ Recommendations recommend_for_trained_user(const UserScorer& scorer, const Vocab
 
 Recommendations recommend_for_new_user(CollabModelImpl& model,
                                        const std::vector<GivenRating>& given, double prior_weight,
-                                       bool include_seen, int64_t k) {
+                                       bool include_seen, int64_t k,
+                                       const torch::Tensor& prior_mean) {
   if (prior_weight < 0 || !std::isfinite(prior_weight)) {
     throw std::invalid_argument("--prior-weight must be >= 0");
   }
@@ -77,6 +78,7 @@ Recommendations recommend_for_new_user(CollabModelImpl& model,
   }
   FoldInOptions fold;
   fold.prior_weight = prior_weight;
+  fold.prior_mean = prior_mean;
   torch::Tensor w;
   {
     // CollabNN's fold-in takes gradient steps: it needs autograd back.
@@ -88,11 +90,16 @@ Recommendations recommend_for_new_user(CollabModelImpl& model,
   out.excluded = static_cast<int64_t>(exclude.size());
   out.mode = "fold-in";
   out.description = "a new user folded in from " + std::to_string(given.size()) + " rating(s)";
+  if (prior_mean.defined()) {
+    out.mode = "fold-in, metadata prior";
+    out.description += " around their side information's prediction";
+  }
   return out;
 }
 
 Recommendations recommend_without_ratings(CollabModelImpl& model,
-                                          const std::optional<std::string>& fallback, int64_t k) {
+                                          const std::optional<std::string>& fallback, int64_t k,
+                                          const Vocabulary* users) {
   const bool has_bias = model.learned_item_bias().has_value();
   const std::string mode = fallback ? *fallback : (has_bias ? "bias" : "mean-user");
   const torch::Tensor mean_user = model.user_vectors().mean(0);
@@ -112,10 +119,40 @@ Recommendations recommend_without_ratings(CollabModelImpl& model,
     out.items = top_k(model.score_items(mean_user), k);
     out.mode = "fallback: mean user";
     out.description = "a new user with no ratings (the mean trained user's predictions)";
+  } else if (mode == "representative") {
+    const int64_t user = representative_user(model.user_vectors());
+    out.items = top_k(model.score_items(model.user_vectors()[user]), k);
+    out.mode = "fallback: representative user";
+    const std::string who = users != nullptr && user < users->size()
+                                ? "user " + users->raw(user)
+                                : "user index " + std::to_string(user);
+    out.description = "a new user with no ratings (the predictions of " + who +
+                      ", the trained user nearest the mean user)";
   } else {
-    throw std::invalid_argument("--fallback must be \"bias\" or \"mean-user\", not " +
-                                quoted_for_message(mode));
+    throw std::invalid_argument(
+        "--fallback must be \"bias\", \"mean-user\" or \"representative\", not " +
+        quoted_for_message(mode));
   }
+  return out;
+}
+
+torch::Tensor user_vector_from_features(const UserFeatureModel* user_model,
+                                        const UserFeaturePairs& features,
+                                        const std::string& model_path, const std::string& origin) {
+  if (user_model == nullptr) {
+    throw Error(model_path + " has no user feature model (fit one with: collab fit-users " +
+                model_path + " --user-file u.user)");
+  }
+  const std::vector<float> x = encode_user_features(user_model->columns, features, origin);
+  return user_model->predict(torch::tensor(x, torch::kFloat));
+}
+
+Recommendations recommend_from_features(CollabModelImpl& model, const torch::Tensor& user_vector,
+                                        int64_t k) {
+  Recommendations out;
+  out.items = top_k(model.score_items(user_vector), k);
+  out.mode = "user features";
+  out.description = "a new user with no ratings (the vector their side information predicts)";
   return out;
 }
 

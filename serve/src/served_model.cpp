@@ -162,6 +162,8 @@ json ServedModel::info() const {
           {"item_features",
            model.uses_item_features() ? json(feature_schema(loaded_).names()) : json(nullptr)},
           {"y_range", y_range},
+          {"user_features",
+           loaded_.user_features ? json(loaded_.user_features->columns) : json(nullptr)},
           {"training_ratings", training_.users.size()},
           {"limits",
            {{"max_k", limits_.max_k},
@@ -213,6 +215,25 @@ json ServedModel::ranked_items(const std::vector<ScoredItem>& items, const char*
   return out;
 }
 
+// The vector the metadata model predicts from the request's "user_features" object (undefined
+// when there is none).
+torch::Tensor ServedModel::features_vector(const json& request) const {
+  if (!request.contains("user_features") || request["user_features"].is_null()) return {};
+  const json& features = request["user_features"];
+  if (!features.is_object()) {
+    throw bad("user_features",
+              "\"user_features\" must be an object such as {\"age\": 25, \"gender\": \"F\"}");
+  }
+  try {
+    const auto& user_model = loaded_.user_features;
+    return user_vector_from_features(user_model ? &*user_model : nullptr,
+                                     parse_user_features(features.dump(), "user_features"),
+                                     "the served model", "user_features");
+  } catch (const Error& e) {
+    throw bad("user_features", e.what());
+  }
+}
+
 json ServedModel::recommend(const json& request) const {
   if (!request.is_object()) throw bad("", "the request body must be a JSON object");
   const int64_t k = list_size(request);
@@ -222,6 +243,9 @@ json ServedModel::recommend(const json& request) const {
   json user = nullptr;
   if (const auto raw = id_field(request, "user")) {
     if (request.contains("ratings")) throw bad("ratings", "give \"user\" or \"ratings\", not both");
+    if (request.contains("user_features")) {
+      throw bad("user_features", "give \"user\" or \"user_features\", not both");
+    }
     user_index(*raw, "user");
     static const std::vector<std::vector<int64_t>> none;
     list = recommend_for_trained_user(*scorer_, loaded_.users, *raw,
@@ -255,14 +279,17 @@ json ServedModel::recommend(const json& request) const {
     }
     const double prior = number_field(request, "prior_weight").value_or(0.8);
     if (prior < 0) throw bad("prior_weight", "\"prior_weight\" must be >= 0");
+    const torch::Tensor from_features = features_vector(request);
     try {
       if (!given.empty()) {
         std::lock_guard<std::mutex> lock(fold_in_mutex_);
-        list = recommend_for_new_user(*loaded_.model, given, prior, include_seen, k);
+        list = recommend_for_new_user(*loaded_.model, given, prior, include_seen, k, from_features);
+      } else if (from_features.defined()) {
+        list = recommend_from_features(*loaded_.model, from_features, k);
       } else {
         std::optional<std::string> fallback;
         if (request.contains("fallback")) fallback = id_field(request, "fallback");
-        list = recommend_without_ratings(*loaded_.model, fallback, k);
+        list = recommend_without_ratings(*loaded_.model, fallback, k, &loaded_.users);
       }
     } catch (const std::invalid_argument& e) {
       throw bad("fallback", e.what());

@@ -19,5 +19,7 @@ int lr_find_command(int argc, char** argv);
 int tune_command(int argc, char** argv);
 int serve_command(int argc, char** argv);
 int audit_command(int argc, char** argv);
+int fit_users_command(int argc, char** argv);
+int cold_start_command(int argc, char** argv);
 
 }  // namespace collab

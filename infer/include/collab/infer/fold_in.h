@@ -29,6 +29,11 @@ struct FoldInOptions {
   int64_t gauss_newton_steps = 10;  // dot-product models with y_range
   int64_t gradient_steps = 300;     // CollabNN
   double learning_rate = 0.05;      // CollabNN (Adam)
+  // Defined ([d]): the prior's mean instead of the trained users' mean, e.g. the new-user
+  // metadata model's prediction from the user's side information (user_feature_model.h). The
+  // precision stays the trained users' (population) one: a deliberately weak pull, since the
+  // metadata explains only a small part of where users lie.
+  torch::Tensor prior_mean;
 };
 
 // The trained users' distribution the prior is fitted to.
@@ -39,6 +44,14 @@ struct UserPrior {
 // Mean and inverse covariance of `vectors` [n_users, d] (double). A small multiple of the mean
 // variance is added to the diagonal so the inverse exists even for degenerate factors.
 UserPrior fit_user_prior(const torch::Tensor& vectors);
+
+// The "representative user" fallback: the index of the trained user whose vector (a row of
+// `vectors` [n_users, d]) is nearest, in Euclidean distance, to the mean of all rows. Unlike the
+// mean vector itself it is a real user's taste (issue 18: "pick some particular user to represent
+// average taste"); the mean rather than the medoid (the user nearest all others) because the
+// mean is O(n d) to find and, for the roughly Gaussian clouds trained embeddings form, both pick
+// from the same dense centre.
+int64_t representative_user(const torch::Tensor& vectors);
 
 // The user vector [d] (float, CPU) that best explains `ratings` of `items` (indices into the
 // model's items). Items may repeat; an empty list gives the prior's mean. `model` must be in eval

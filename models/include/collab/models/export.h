@@ -16,6 +16,7 @@
 // import_torchscript reads such a module back into the eager model (src/export_reader.cpp).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <torch/torch.h>
@@ -23,6 +24,7 @@
 #include "collab/common/config_reader.h"
 #include "collab/data/vocabulary.h"
 #include "collab/models/collab_model.h"
+#include "collab/models/user_feature_model.h"
 
 namespace collab {
 
@@ -32,10 +34,12 @@ constexpr int64_t kExportFormatVersion = 1;
 // Builds the scripted module. `users` and `items` must be the vocabularies the model was trained
 // with (their sizes are checked against the embedding tables); throws collab::Error otherwise.
 // `item_feature_names` (a feature-based model's columns, data/item_features.h) becomes the
-// attribute of that name when not empty.
+// attribute of that name when not empty. `user_features` (the new-user metadata model fitted to
+// this model, or null) adds user_from_features (user_feature_model.h).
 torch::jit::Module to_torchscript(const CollabModelImpl& model, const Vocabulary& users,
                                   const Vocabulary& items, const std::string& config_json,
-                                  const std::vector<std::string>& item_feature_names = {});
+                                  const std::vector<std::string>& item_feature_names = {},
+                                  const UserFeatureModel* user_features = nullptr);
 
 // to_torchscript, saved to `path` atomically: written to a temporary file in the same folder,
 // fsynced, then renamed, so `path` never holds a partial module. Throws collab::Error naming
@@ -43,7 +47,8 @@ torch::jit::Module to_torchscript(const CollabModelImpl& model, const Vocabulary
 void export_torchscript(const CollabModelImpl& model, const Vocabulary& users,
                         const Vocabulary& items, const std::string& config_json,
                         const std::string& path,
-                        const std::vector<std::string>& item_feature_names = {});
+                        const std::vector<std::string>& item_feature_names = {},
+                        const UserFeatureModel* user_features = nullptr);
 
 // An export read back: the eager model its `config` builds (registry.h), with the exported
 // tensors copied in by name, and its vocabularies (titles and aliases included).
@@ -53,6 +58,7 @@ struct ImportedModel {
   Vocabulary items;
   json config;  // the run's resolved config
   std::vector<std::string> item_feature_names;  // of a feature-based model; empty before schemas
+  std::optional<UserFeatureModel> user_features;  // the new-user metadata model, where exported
 };
 
 // Reads the TorchScript module at `path` that export_torchscript wrote. Throws collab::Error

@@ -13,6 +13,7 @@
 #include "collab/data/item_features.h"
 #include "collab/data/vocabulary.h"
 #include "collab/models/collab_model.h"
+#include "collab/models/user_feature_model.h"
 
 namespace collab {
 
@@ -29,6 +30,9 @@ struct LoadedModel {
   // The run's data.rating_range, when its config sets one: reported predictions are clipped to
   // it (reported_rating).
   std::optional<std::pair<double, double>> rating_range;
+  // The new-user metadata model: a checkpoint's "<checkpoint>.users.json" (collab fit-users) or
+  // an export's user_from_features; none when neither exists.
+  std::optional<UserFeatureModel> user_features;
 };
 
 // A prediction as collab reports it to a user: clipped to `range` when there is one, since a

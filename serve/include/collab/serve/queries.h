@@ -10,10 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "collab/data/user_features.h"
 #include "collab/data/vocabulary.h"
 #include "collab/infer/top_k.h"
 #include "collab/infer/user_scores.h"
 #include "collab/models/collab_model.h"
+#include "collab/models/user_feature_model.h"
 #include "collab/serve/model_source.h"
 
 namespace collab {
@@ -45,16 +47,34 @@ Recommendations recommend_for_trained_user(const UserScorer& scorer, const Vocab
                                            int64_t k);
 
 // A new user folded in from `given` (infer/fold_in.h) with the prior pulled by `prior_weight`
-// (>= 0), leaving out the given items unless `include_seen`. Not safe to run on one model from
-// two threads at once: CollabNN's fold-in takes gradient steps through the model.
+// (>= 0), leaving out the given items unless `include_seen`. `prior_mean` (defined: the metadata
+// model's prediction, user_vector_from_features) replaces the trained users' mean as the prior's
+// centre. Not safe to run on one model from two threads at once: CollabNN's fold-in takes
+// gradient steps through the model.
 Recommendations recommend_for_new_user(CollabModelImpl& model,
                                        const std::vector<GivenRating>& given, double prior_weight,
-                                       bool include_seen, int64_t k);
+                                       bool include_seen, int64_t k,
+                                       const torch::Tensor& prior_mean = {});
 
 // A new user with no ratings: `fallback` "bias" (items by learned bias; the default when the
-// model has an item bias) or "mean-user" (the mean trained user's predictions).
+// model has an item bias), "mean-user" (the mean trained user's predictions) or "representative"
+// (the trained user nearest the mean user, infer/fold_in.h representative_user; `users` names
+// them in the description when given).
 Recommendations recommend_without_ratings(CollabModelImpl& model,
-                                          const std::optional<std::string>& fallback, int64_t k);
+                                          const std::optional<std::string>& fallback, int64_t k,
+                                          const Vocabulary* users = nullptr);
+
+// The user vector [d] the metadata model `user_model` predicts from `features`. Throws
+// collab::Error naming `origin` and the key or value at fault (data/user_features.h), or when
+// `user_model` is null: "MODEL has no user feature model (run collab fit-users)".
+torch::Tensor user_vector_from_features(const UserFeatureModel* user_model,
+                                        const UserFeaturePairs& features,
+                                        const std::string& model_path, const std::string& origin);
+
+// A new user with no ratings but side information: the items ranked for `user_vector`
+// (user_vector_from_features).
+Recommendations recommend_from_features(CollabModelImpl& model, const torch::Tensor& user_vector,
+                                        int64_t k);
 
 // What `similar` ranks neighbours of: a trained item's factors, or a new item's built from its
 // content features.

@@ -49,7 +49,10 @@ class ServedModel {
   // GET /info: architecture, sizes, features, y_range, the run's config, the file served.
   json info() const;
   // POST /recommend: {"user": ID} | {"ratings": [{"item": ID|TITLE, "rating": R}, ...]} | {},
-  // with "k", "include_seen", "prior_weight", "fallback".
+  // with "k", "include_seen", "prior_weight", "fallback" ("bias", "mean-user",
+  // "representative"), and for a new user "user_features" ({"age": 25, "gender": "F",
+  // "occupation": "student", "zip": "55105"}: the metadata model's vector, or with "ratings" the
+  // fold-in's prior mean).
   json recommend(const json& request) const;
   // POST /similar: {"item": ID|TITLE} | {"features": "Genre,...,1990s"}, "k", "min_ratings".
   json similar(const json& request) const;
@@ -71,6 +74,7 @@ class ServedModel {
   int64_t item_index(const std::string& query, const std::string& field) const;
   int64_t list_size(const json& request) const;
   json ranked_items(const std::vector<ScoredItem>& items, const char* score_name) const;
+  torch::Tensor features_vector(const json& request) const;
 
   LoadedModel loaded_;
   RequestLimits limits_;
