@@ -1,6 +1,7 @@
 #include "collab/data/user_catalog.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <filesystem>
 #include <initializer_list>
@@ -54,6 +55,18 @@ std::optional<int> whole_number(std::string_view text, int lo, int hi) {
   return value;
 }
 
+// A MovieLens user line's 5 fields split at `delimiter`; an error naming `layout` otherwise.
+std::array<std::string_view, 5> five_fields(std::string_view line, std::string_view delimiter,
+                                            const std::string& where, const char* layout) {
+  std::array<std::string_view, 5> fields;
+  const size_t n = split_fields(line, delimiter, fields.data(), 5);
+  if (n != 5) {
+    throw Error(where + "expected 5 '" + std::string(delimiter) + "'-separated fields (" +
+                layout + "), got " + (n > 5 ? "more" : std::to_string(n)));
+  }
+  return fields;
+}
+
 // MovieLens 1M's README: the occupation each code stands for.
 const char* const kMovieLens1mOccupations[] = {
     "other",           "academic/educator",    "artist",         "clerical/admin",
@@ -91,13 +104,8 @@ std::vector<UserRecord> read_user_file(const std::string& path) {
 std::vector<UserRecord> parse_movielens_users(std::string_view text, const std::string& origin) {
   UserTable table(origin);
   for_each_record_line(text, false, [&](size_t line_no, std::string_view line) {
-    std::string_view fields[5];
-    const size_t n = split_fields(line, "|", fields, 5);
-    if (n != 5) {
-      throw Error(table.where(line_no) +
-                  "expected 5 '|'-separated fields (user id|age|gender|occupation|zip code), got " +
-                  (n > 5 ? "more" : std::to_string(n)));
-    }
+    const auto fields = five_fields(line, "|", table.where(line_no),
+                                    "user id|age|gender|occupation|zip code");
     UserRecord user;
     user.id = std::string(fields[0]);
     const auto age = whole_number(fields[1], 1, 150);
@@ -118,13 +126,8 @@ std::vector<UserRecord> parse_movielens_1m_users(std::string_view text,
                                                  const std::string& origin) {
   UserTable table(origin);
   for_each_record_line(text, false, [&](size_t line_no, std::string_view line) {
-    std::string_view fields[5];
-    const size_t n = split_fields(line, "::", fields, 5);
-    if (n != 5) {
-      throw Error(table.where(line_no) +
-                  "expected 5 '::'-separated fields (UserID::Gender::Age::Occupation::Zip-code), "
-                  "got " + (n > 5 ? "more" : std::to_string(n)));
-    }
+    const auto fields = five_fields(line, "::", table.where(line_no),
+                                    "UserID::Gender::Age::Occupation::Zip-code");
     UserRecord user;
     user.id = std::string(fields[0]);
     user.gender = std::string(fields[1]);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
 #include <unordered_set>
 
 #include "collab/common/error.h"
@@ -99,19 +100,36 @@ std::vector<int64_t> top_k_items(const float* scores, int64_t n_items,
   return items;
 }
 
+namespace {
+
+// Per user, the items ranking leaves out (rated in training) and the relevant test items; the
+// indices checked against the `what` being ranked.
+struct RankingTargets {
+  std::vector<std::vector<int64_t>> seen;
+  std::vector<std::vector<int64_t>> relevant;
+};
+RankingTargets ranking_targets(const Ratings& train, const Ratings& test, int64_t n_users,
+                               int64_t n_items, const RankingOptions& options, const char* caller,
+                               const char* what) {
+  if (max_index(train.users, test.users) >= n_users ||
+      max_index(train.items, test.items) >= n_items) {
+    throw std::invalid_argument(std::string(caller) +
+                                ": a rating's user or item is outside the " + what);
+  }
+  const double threshold = options.relevance_threshold;
+  return {items_by_user(train, n_users, [](float) { return true; }),
+          items_by_user(test, n_users, [threshold](float r) { return r >= threshold; })};
+}
+
+}  // namespace
+
 RankingMetrics ranking_metrics(const torch::Tensor& scores, const Ratings& train,
                                const Ratings& test, const RankingOptions& options) {
   if (scores.dim() != 2) throw std::invalid_argument("ranking_metrics: scores must be 2-D");
   const torch::Tensor s = scores.to(torch::kCPU, torch::kFloat).contiguous();
   const int64_t n_users = s.size(0), n_items = s.size(1);
-  if (max_index(train.users, test.users) >= n_users ||
-      max_index(train.items, test.items) >= n_items) {
-    throw std::invalid_argument("ranking_metrics: a rating's user or item is outside the scores");
-  }
-  const auto seen = items_by_user(train, n_users, [](float) { return true; });
-  const double threshold = options.relevance_threshold;
-  const auto relevant =
-      items_by_user(test, n_users, [threshold](float r) { return r >= threshold; });
+  const auto [seen, relevant] =
+      ranking_targets(train, test, n_users, n_items, options, "ranking_metrics", "scores");
   std::vector<std::vector<int64_t>> top(static_cast<size_t>(n_users));
   const float* data = s.data_ptr<float>();
   for (int64_t u = 0; u < n_users; ++u) {
@@ -126,14 +144,8 @@ RankingMetrics evaluate_ranking(CollabModelImpl& model, int64_t n_users, int64_t
                                 const Ratings& train, const Ratings& test,
                                 const RankingOptions& options, int64_t chunk,
                                 const torch::Device& device, const RankingProgress& on_progress) {
-  if (max_index(train.users, test.users) >= n_users ||
-      max_index(train.items, test.items) >= n_items) {
-    throw std::invalid_argument("evaluate_ranking: a rating's user or item is outside the model");
-  }
-  const auto seen = items_by_user(train, n_users, [](float) { return true; });
-  const double threshold = options.relevance_threshold;
-  const auto relevant =
-      items_by_user(test, n_users, [threshold](float r) { return r >= threshold; });
+  const auto [seen, relevant] =
+      ranking_targets(train, test, n_users, n_items, options, "evaluate_ranking", "model");
   // Only users with a relevant test item are scored; the others' lists stay empty, never read.
   std::vector<int64_t> users;
   for (int64_t u = 0; u < n_users; ++u) {
