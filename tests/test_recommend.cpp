@@ -153,6 +153,7 @@ TEST_F(RecommendCli, ErrorsAreOneLineNamingTheValue) {
   expect_refused("recommend " + run() + " --user 999",
                  "user \"999\" is not one of the model's 20 users");
   expect_refused("similar " + run() + " --item 'Casablanca'", "item \"Casablanca\"");
+  expect_refused("fit-users " + run(), "need --user-file (no u.user or users.dat");
 }
 
 TEST_F(RecommendCli, ItemErrorsAreOneLineNamingTheValue) {

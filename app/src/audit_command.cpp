@@ -35,8 +35,7 @@ namespace audit_cli {
 
 namespace fs = std::filesystem;
 
-// --user-file, else u.user or users.dat (MovieLens 100k's, 1M's) beside the item file the
-// model's config names, else none.
+// --user-file, else the user file beside the model's data (default_user_file), else none.
 std::string user_file_for(const LoadedModel& loaded, const cxxopts::ParseResult& result) {
   if (result.count("user-file")) {
     const std::string path = result["user-file"].as<std::string>();
@@ -45,13 +44,7 @@ std::string user_file_for(const LoadedModel& loaded, const cxxopts::ParseResult&
     }
     return path;
   }
-  const RunConfig run = run_config_from_json(loaded.config, loaded.path, {});
-  if (run.data.items.empty()) return "";
-  for (const char* name : {"u.user", "users.dat"}) {
-    const fs::path beside = fs::path(run.data.items).parent_path() / name;
-    if (fs::is_regular_file(beside)) return beside.string();
-  }
-  return "";
+  return default_user_file(run_config_from_json(loaded.config, loaded.path, {}).data);
 }
 
 // Gender, age band and occupation groupings of the model's users from `path`; a model user the

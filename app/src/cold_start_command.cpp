@@ -43,14 +43,14 @@ std::vector<T> whole_numbers(const std::string& text, const std::string& option)
   return out;
 }
 
-// u.user beside the item file the config names, as `collab audit` finds it.
+// The user file beside the config's data, as `collab audit` finds it (default_user_file).
 std::string cold_start_user_file(const RunConfig& run) {
-  namespace fs = std::filesystem;
-  const fs::path beside = fs::path(run.data.items).parent_path() / "u.user";
-  if (run.data.items.empty() || !fs::is_regular_file(beside)) {
-    throw std::invalid_argument("need --user-file u.user (none beside the config's item file)");
+  const std::string found = default_user_file(run.data);
+  if (found.empty()) {
+    throw std::invalid_argument(
+        "need --user-file (no u.user or users.dat beside the config's data)");
   }
-  return beside.string();
+  return found;
 }
 
 std::string cold_start_mean_sd(const std::vector<double>& values) {

@@ -31,7 +31,6 @@ int fit_users_command(int argc, char** argv) {
                                             "collab fit-users MODEL --user-file u.user");
   if (parsed.help) return 0;
   const cxxopts::ParseResult& result = parsed.result;
-  if (!result.count("user-file")) throw std::invalid_argument("need --user-file u.user");
   UserMetadataOptions fit;
   fit.holdout_fraction = result["holdout"].as<double>();
   if (!(fit.holdout_fraction > 0 && fit.holdout_fraction < 1)) {
@@ -39,8 +38,16 @@ int fit_users_command(int argc, char** argv) {
   }
   fit.seed = result["seed"].as<uint64_t>();
   const LoadedModel loaded = load_trained_model(parsed.model);
-  const UserFeatureFitResult out =
-      fit_and_save_user_features(loaded, result["user-file"].as<std::string>(), fit, std::cerr);
+  // --user-file, else the one beside the model's data, as audit and cold-start find it.
+  const std::string user_file =
+      result.count("user-file")
+          ? result["user-file"].as<std::string>()
+          : default_user_file(run_config_from_json(loaded.config, loaded.path, {}).data);
+  if (user_file.empty()) {
+    throw std::invalid_argument(
+        "need --user-file (no u.user or users.dat beside the model's data)");
+  }
+  const UserFeatureFitResult out = fit_and_save_user_features(loaded, user_file, fit, std::cerr);
   const json& r = out.model.report;
   if (result.count("json")) {
     std::cout << json_text({{"path", out.path}, {"report", r}}) << "\n";

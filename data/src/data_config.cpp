@@ -178,6 +178,19 @@ void read_split_section(ConfigReader& r, DataConfig& c, const std::string& known
 
 }  // namespace
 
+std::string default_user_file(const DataConfig& data) {
+  std::vector<fs::path> folders;
+  if (!data.items.empty()) folders.push_back(fs::path(data.items).parent_path());
+  if (!data.dir.empty()) folders.push_back(data.dir);
+  for (const auto& folder : folders) {
+    for (const char* name : {"u.user", "users.dat"}) {
+      std::error_code ec;
+      if (fs::is_regular_file(folder / name, ec)) return (folder / name).string();
+    }
+  }
+  return "";
+}
+
 DataConfig read_data_config(ConfigReader& r, const std::string& config_dir) {
   DataConfig c;
   std::vector<std::string> names = {""};

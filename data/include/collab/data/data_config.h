@@ -84,6 +84,10 @@ std::string default_data_root();
 std::string resolve_path(const std::string& value, const std::string& base_dir,
                          const std::string& key);
 
+// The user file that goes with `data` when none is named: u.user or users.dat (MovieLens 100k's,
+// 1M's) beside the item file, else in the data folder; "" when there is none.
+std::string default_user_file(const DataConfig& data);
+
 // Reads the `data` section; `config_dir` is the folder relative paths start from.
 DataConfig read_data_config(ConfigReader& reader, const std::string& config_dir);
 
