@@ -353,7 +353,7 @@ json ServedModel::predict(const json& request) const {
     const auto user = id_field(pairs[r], "user");
     const auto item = id_field(pairs[r], "item");
     if (!user || !item) throw bad(at, at + " needs \"user\" and \"item\"");
-    json row = {{"user", *user}, {"item", *item}, {"score", nullptr}};
+    json row = {{"user", *user}, {"item", *item}, {"score", nullptr}, {"raw_score", nullptr}};
     const auto u = loaded_.users.find(*user);
     const auto i = loaded_.items.find(*item);
     if (!u || !i) {
