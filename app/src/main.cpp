@@ -1,4 +1,5 @@
 // collab: train, compare and serve collaborative-filtering recommenders.
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <exception>
@@ -45,8 +46,10 @@ void print_usage(std::ostream& out) {
   out << "collab: collaborative-filtering recommenders on LibTorch\n\n"
          "usage: collab <command> [options]   (collab <command> --help for its options)\n\n"
          "commands:\n";
+  size_t width = 0;  // the longest name, so that every summary starts in one column
+  for (const auto& c : kCommands) width = std::max(width, std::strlen(c.name));
   for (const auto& c : kCommands)
-    out << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
+    out << "  " << c.name << std::string(width + 2 - std::strlen(c.name), ' ') << c.summary << "\n";
 }
 
 }  // namespace
