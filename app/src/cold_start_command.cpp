@@ -17,6 +17,7 @@
 #include "collab/common/config_reader.h"
 #include "collab/common/error.h"
 #include "collab/common/file_io.h"
+#include "collab/common/statistics.h"
 #include "collab/common/svg_plot.h"
 #include "collab/train/cold_start_eval.h"
 
@@ -54,13 +55,10 @@ std::string cold_start_user_file(const RunConfig& run) {
 }
 
 std::string cold_start_mean_sd(const std::vector<double>& values) {
-  double mean = 0, sq = 0;
-  for (const double v : values) mean += v / static_cast<double>(values.size());
-  for (const double v : values) sq += (v - mean) * (v - mean);
-  const double sd = values.size() > 1 ? std::sqrt(sq / static_cast<double>(values.size() - 1)) : 0;
-  if (std::isnan(mean)) return "-";
+  const MeanSd m = mean_sd(values);
+  if (std::isnan(m.mean)) return "-";
   char text[64];
-  std::snprintf(text, sizeof text, "%.4f ± %.4f", mean, sd);
+  std::snprintf(text, sizeof text, "%.4f ± %.4f", m.mean, m.sd);
   return text;
 }
 
@@ -113,15 +111,13 @@ std::string cold_start_svg(const ColdStartResult& r) {
     LineSeries line;
     line.name = r.strategies[k];
     for (size_t n = 0; n < r.reveal.size(); ++n) {
-      double mean = 0, sq = 0;
-      const auto seeds = static_cast<double>(r.rmse.size());
-      for (const auto& seed : r.rmse) mean += seed[k][n] / seeds;
-      for (const auto& seed : r.rmse) sq += (seed[k][n] - mean) * (seed[k][n] - mean);
-      const double sd = r.rmse.size() > 1 ? std::sqrt(sq / (seeds - 1)) : 0;
+      std::vector<double> over_seeds;
+      for (const auto& seed : r.rmse) over_seeds.push_back(seed[k][n]);
+      const MeanSd m = mean_sd(over_seeds);
       line.x.push_back(static_cast<double>(r.reveal[n]));
-      line.y.push_back(mean);
-      line.lo.push_back(mean - sd);
-      line.hi.push_back(mean + sd);
+      line.y.push_back(m.mean);
+      line.lo.push_back(m.mean - m.sd);
+      line.hi.push_back(m.mean + m.sd);
     }
     if (!std::isnan(line.y.front())) chart.series.push_back(std::move(line));
   }

@@ -33,12 +33,13 @@ Dataset inner_split(const Dataset& data, const BlendOptions& options, const std:
   return out;
 }
 
-// Each candidate trained on `inner`'s training part and its predictions of the validation part.
-std::vector<torch::Tensor> inner_predictions(const CompareConfig& config, const Dataset& inner) {
+// Each candidate trained on `inner`'s training part and its predictions of `held_out`, the
+// validation part as a batch.
+std::vector<torch::Tensor> inner_predictions(const CompareConfig& config, const Dataset& inner,
+                                             const Batch& held_out) {
   RunOptions options;
   options.write_run_dir = false;
   options.quiet = true;
-  const Batch held_out = to_batch(inner.valid);
   std::vector<torch::Tensor> out;
   for (const auto& candidate : config.candidates) {
     const RunResult trained = run_training(candidate.run, inner, options);
@@ -51,8 +52,9 @@ std::vector<torch::Tensor> inner_predictions(const CompareConfig& config, const 
 FoldResult blend_fold(const CompareConfig& config, const std::string& fold, const Dataset& data,
                       const std::vector<CandidateResult>& results, size_t f) {
   const Dataset inner = inner_split(data, *config.blend, fold);
-  const BlendWeights weights = fit_blend(inner_predictions(config, inner),
-                                         to_batch(inner.valid).y, config.blend->ridge);
+  const Batch held_out = to_batch(inner.valid);
+  const BlendWeights weights =
+      fit_blend(inner_predictions(config, inner, held_out), held_out.y, config.blend->ridge);
   FoldResult out;
   out.fold = fold;
   std::vector<CollabModel> models;

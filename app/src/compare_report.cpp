@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "collab/app/compare.h"
+#include "collab/common/statistics.h"
 #include "collab/common/svg_plot.h"
 #include "collab/common/text.h"
 #include "collab/common/utf8.h"
@@ -39,24 +40,6 @@ std::string metric_key(const MetricDef& m, int64_t k) {
 }
 std::string metric_label(const MetricDef& m, int64_t k) {
   return m.top_n ? std::string(m.label) + "@" + std::to_string(k) : std::string(m.label);
-}
-
-struct MeanSd {
-  double mean = 0;
-  double sd = 0;  // sample standard deviation (n - 1); 0 for one value
-};
-
-MeanSd mean_sd(const std::vector<double>& v) {
-  MeanSd r;
-  if (v.empty()) return r;
-  for (const double x : v) r.mean += x;
-  r.mean /= static_cast<double>(v.size());
-  if (v.size() > 1) {
-    double ss = 0;
-    for (const double x : v) ss += (x - r.mean) * (x - r.mean);
-    r.sd = std::sqrt(ss / static_cast<double>(v.size() - 1));
-  }
-  return r;
 }
 
 MeanSd summarise(const CandidateResult& c, double (*get)(const FoldResult&)) {

@@ -1,6 +1,7 @@
 #include "collab/infer/blend.h"
 
 #include "collab/common/error.h"
+#include "collab/infer/ridge.h"
 
 namespace collab {
 
@@ -18,19 +19,14 @@ BlendWeights fit_blend(const std::vector<torch::Tensor>& predictions, const torc
       throw Error("a blend's predictions and ratings differ in length (" +
                   std::to_string(p.numel()) + " and " + std::to_string(n) + ")");
     }
-    columns.push_back(p.reshape({n}).to(torch::kDouble));
+    columns.push_back(p.reshape({n}));
   }
-  columns.push_back(torch::ones({n}, torch::kDouble));
-  const torch::Tensor x = torch::stack(columns, 1);  // [n, k + 1]
-  const torch::Tensor y = targets.reshape({n, 1}).to(torch::kDouble);
-  torch::Tensor gram = x.t().mm(x);
-  const torch::Tensor penalty = torch::full({k + 1}, ridge * static_cast<double>(n), torch::kDouble);
-  penalty[k] = 0.0;  // the intercept is not shrunk
-  gram += torch::diag(penalty);
-  const torch::Tensor solution = torch::linalg_solve(gram, x.t().mm(y)).reshape({k + 1});
+  // The ridge scales with the ratings, so that its pull on the weights does not fade as they grow.
+  const RidgeFit fit = fit_ridge(torch::stack(columns, 1), targets.reshape({n, 1}),
+                                 ridge * static_cast<double>(n));
   BlendWeights out;
-  for (int64_t j = 0; j < k; ++j) out.weights.push_back(solution[j].item<double>());
-  out.intercept = solution[k].item<double>();
+  for (int64_t j = 0; j < k; ++j) out.weights.push_back(fit.weight[j][0].item<double>());
+  out.intercept = fit.bias[0].item<double>();
   return out;
 }
 

@@ -146,9 +146,13 @@ TrainingRatings load_training_ratings(const LoadedModel& loaded, std::ostream& w
   for (int64_t t = 0; t < data.items.size(); ++t) {
     if (const auto i = loaded.items.find(data.items.raw(t))) item_map[static_cast<size_t>(t)] = *i;
   }
+  // Row r of `part` in the model's indices; -1 for a user or item the model lacks.
+  auto in_model = [&](const Ratings& part, size_t r) {
+    return std::make_pair(user_map[static_cast<size_t>(part.users[r])],
+                          item_map[static_cast<size_t>(part.items[r])]);
+  };
   for (size_t r = 0; r < data.train.size(); ++r) {
-    const int64_t u = user_map[static_cast<size_t>(data.train.users[r])];
-    const int64_t i = item_map[static_cast<size_t>(data.train.items[r])];
+    const auto [u, i] = in_model(data.train, r);
     if (u < 0 || i < 0) {
       throw Error(loaded.path + ": the training data holds user \"" +
                   data.users.raw(data.train.users[r]) + "\" / item \"" +
@@ -159,11 +163,11 @@ TrainingRatings load_training_ratings(const LoadedModel& loaded, std::ostream& w
     out.items.push_back(i);
     out.ratings.push_back(data.train.ratings[r]);
     out.items_by_user[static_cast<size_t>(u)].push_back(i);
+    out.rated_by_user[static_cast<size_t>(u)].push_back(i);
     ++out.item_counts[static_cast<size_t>(i)];
   }
   for (size_t r = 0; r < data.valid.size(); ++r) {
-    const int64_t u = user_map[static_cast<size_t>(data.valid.users[r])];
-    const int64_t i = item_map[static_cast<size_t>(data.valid.items[r])];
+    const auto [u, i] = in_model(data.valid, r);
     if (u < 0 || i < 0) continue;
     out.rated_by_user[static_cast<size_t>(u)].push_back(i);
     out.valid_users.push_back(u);
@@ -171,13 +175,8 @@ TrainingRatings load_training_ratings(const LoadedModel& loaded, std::ostream& w
     out.valid_ratings.push_back(data.valid.ratings[r]);
   }
   for (size_t r = 0; r < data.capped_out.size(); ++r) {  // rated, though not trained on
-    const int64_t u = user_map[static_cast<size_t>(data.capped_out.users[r])];
-    const int64_t i = item_map[static_cast<size_t>(data.capped_out.items[r])];
+    const auto [u, i] = in_model(data.capped_out, r);
     if (u >= 0 && i >= 0) out.rated_by_user[static_cast<size_t>(u)].push_back(i);
-  }
-  for (size_t u = 0; u < out.rated_by_user.size(); ++u) {
-    auto& rated = out.rated_by_user[u];
-    rated.insert(rated.end(), out.items_by_user[u].begin(), out.items_by_user[u].end());
   }
   // Ascending and once each: the form top_k_of_row and top_k_for_users skip items in.
   for (auto* lists : {&out.items_by_user, &out.rated_by_user}) {

@@ -199,9 +199,8 @@ int64_t ServedModel::list_size(const json& request) const {
   return k;
 }
 
-json ServedModel::ranked_items(const std::vector<ScoredItem>& items, const char* score_name) const {
-  // Predicted ratings are reported on the rating scale, with the model's own number beside them.
-  const bool ratings = std::string(score_name) == "score";
+json ServedModel::ranked_items(const std::vector<ScoredItem>& items, const char* score_name,
+                               bool ratings) const {
   json out = json::array();
   for (size_t r = 0; r < items.size(); ++r) {
     const double score = items[r].score;
@@ -300,7 +299,7 @@ json ServedModel::recommend(const json& request) const {
   return {{"user", user},
           {"mode", list.mode},
           {"excluded", list.excluded},
-          {"items", ranked_items(list.items, "score")}};
+          {"items", ranked_items(list.items, "score", /*ratings=*/true)}};
 }
 
 json ServedModel::similar(const json& request) const {

@@ -17,18 +17,11 @@
 
 #include <torch/torch.h>
 
+#include "collab/infer/ridge.h"
 #include "collab/models/collab_model.h"
 #include "collab/models/user_feature_model.h"
 
 namespace collab {
-
-// Ridge regression y ~ x w + b with the intercept b unpenalised (by centring), solved exactly in
-// double: w = (xc' xc + lambda I)^-1 xc' yc, b = mean(y) - mean(x) w. x [n, F], y [n, d].
-struct RidgeFit {
-  torch::Tensor weight;  // double [F, d]
-  torch::Tensor bias;    // double [d]
-};
-RidgeFit fit_ridge(const torch::Tensor& x, const torch::Tensor& y, double lambda);
 
 // The trained users with side information: their model indices, one-hot features and training
 // ratings (item indices and values).

@@ -73,7 +73,10 @@ class ServedModel {
   int64_t user_index(const std::string& raw, const std::string& field) const;
   int64_t item_index(const std::string& query, const std::string& field) const;
   int64_t list_size(const json& request) const;
-  json ranked_items(const std::vector<ScoredItem>& items, const char* score_name) const;
+  // `items` as JSON rows with their score under `score_name`; predicted `ratings` are reported
+  // on the rating scale (reported_rating) with the model's own number beside them as raw_score.
+  json ranked_items(const std::vector<ScoredItem>& items, const char* score_name,
+                    bool ratings = false) const;
   torch::Tensor features_vector(const json& request) const;
 
   LoadedModel loaded_;
