@@ -17,6 +17,7 @@
 #include "collab/common/error.h"
 #include "collab/models/registry.h"
 #include "collab/train/distributed.h"
+#include "collab/train/sparse_train.h"
 #include "collab/train/trainer.h"
 #include "test_support.h"
 
@@ -44,20 +45,20 @@ std::string env_error(std::map<std::string, std::optional<std::string>> values) 
   return "";
 }
 
-// Runs `body(collective)` on two ranks, one thread each, joined through a loopback TCPStore.
-void on_two_ranks(const std::function<void(Collective&)>& body, int64_t timeout_s = 20) {
+// Runs `body(collective)` on `world` ranks, one thread each, joined through a loopback TCPStore.
+void on_ranks(int world, const std::function<void(Collective&)>& body, int64_t timeout_s = 20) {
   const int port = free_port();
   DistributedConfig config;
   config.timeout_s = timeout_s;
-  std::vector<std::string> errors(2);
+  std::vector<std::string> errors(static_cast<size_t>(world));
   std::vector<std::thread> threads;
-  for (int rank = 0; rank < 2; ++rank) {
+  for (int rank = 0; rank < world; ++rank) {
     threads.emplace_back([&, rank] {
       try {
         DistributedEnv env;
         env.master_addr = "127.0.0.1";
         env.port = port;
-        env.world_size = 2;
+        env.world_size = world;
         env.rank = rank;
         auto collective = Collective::connect(env, config, torch::kCPU);
         body(*collective);
@@ -67,8 +68,11 @@ void on_two_ranks(const std::function<void(Collective&)>& body, int64_t timeout_
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_EQ(errors[0], "");
-  EXPECT_EQ(errors[1], "");
+  for (int rank = 0; rank < world; ++rank) EXPECT_EQ(errors[static_cast<size_t>(rank)], "") << rank;
+}
+
+void on_two_ranks(const std::function<void(Collective&)>& body, int64_t timeout_s = 20) {
+  on_ranks(2, body, timeout_s);
 }
 
 }  // namespace
@@ -255,6 +259,113 @@ TEST(DistributedTrainer, RefusesAGlobalBatchSmallerThanTheRanks) {
                 std::string::npos)
           << e.what();
     }
+  });
+}
+
+
+namespace {
+
+collab::TrainConfig sparse_config(const std::string& optimizer, int64_t blocks) {
+  collab::TrainConfig config;
+  config.optimizer = optimizer;
+  config.blocks = blocks;
+  config.threads = 1;
+  config.epochs = 3;
+  config.batch_size = 4;  // sparse_adam's mini-batches
+  config.one_cycle.lr_max = optimizer == "sgd" ? 0.05 : 0.01;
+  config.adam.weight_decay = 0.1;
+  return config;
+}
+
+// The state a stop request after `stop_after` rounds checkpoints (the first one only), and the
+// model's parameters at the end; nullptr collective for one process.
+struct SparseOutcome {
+  std::vector<std::pair<std::string, torch::Tensor>> stopped_state, final_parameters;
+  std::vector<collab::EpochMetrics> history;
+  int64_t bytes_sent = 0;
+};
+
+SparseOutcome train_sparse(const collab::Dataset& data, const collab::TrainConfig& config,
+                           Collective* collective, int64_t stop_after) {
+  collab::CollabModel model = make_model(data, 5);
+  collab::SparseTrainer trainer(*model, data.train, data.valid, config);
+  if (collective) trainer.set_collective(collective);
+  SparseOutcome out;
+  collab::FitHooks hooks;
+  int64_t asked = 0;
+  // Only rank 1 (or the lone process) asks: the vote must stop every rank at the same round.
+  const bool asks = collective == nullptr || collective->rank() == 1;
+  hooks.stop_requested = [&] { return asks && ++asked == stop_after; };
+  hooks.on_checkpoint = [&](const collab::TrainerState& s) {
+    if (out.stopped_state.empty()) out.stopped_state = s.parameters;
+    for (auto& [name, value] : out.stopped_state) value = value.clone();
+  };
+  trainer.fit(hooks);  // stops after stop_after rounds, with a checkpoint
+  EXPECT_TRUE(trainer.stopped());
+  out.history = trainer.fit(collab::FitHooks{});  // and goes on to the end
+  for (const auto& p : model->named_parameters()) {
+    out.final_parameters.emplace_back(p.key(), p.value().detach().clone());
+  }
+  if (collective) out.bytes_sent = collective->bytes_sent();
+  return out;
+}
+
+void expect_bit_identical(const std::vector<std::pair<std::string, torch::Tensor>>& a,
+                          const std::vector<std::pair<std::string, torch::Tensor>>& b,
+                          const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].first, b[k].first) << what;
+    EXPECT_TRUE(torch::equal(a[k].second, b[k].second)) << what << ": " << a[k].first;
+  }
+}
+
+void expect_ranks_match_one_process(int world, const std::string& optimizer, int64_t blocks) {
+  const collab::Dataset data = synthetic_dataset();
+  const collab::TrainConfig config = sparse_config(optimizer, blocks);
+  // A stop in the middle of the second pass: its checkpoint assembles the tables mid-rotation.
+  const int64_t stop_after = blocks + blocks / 2;
+  const SparseOutcome alone = train_sparse(data, config, nullptr, stop_after);
+  std::vector<SparseOutcome> ranks(static_cast<size_t>(world));
+  on_ranks(world, [&](Collective& c) {
+    ranks[static_cast<size_t>(c.rank())] = train_sparse(data, config, &c, stop_after);
+  });
+  for (int r = 0; r < world; ++r) {
+    const SparseOutcome& rank = ranks[static_cast<size_t>(r)];
+    const std::string where = optimizer + ", rank " + std::to_string(r) + " of " +
+                              std::to_string(world);
+    // The same arithmetic on the same blocks in the same order: equal bit for bit.
+    expect_bit_identical(rank.stopped_state, alone.stopped_state, where + ", stopped mid-pass");
+    expect_bit_identical(rank.final_parameters, alone.final_parameters, where + ", at the end");
+    EXPECT_GT(rank.bytes_sent, 0) << where;
+  }
+  ASSERT_EQ(ranks[0].history.size(), alone.history.size());
+  for (size_t e = 0; e < alone.history.size(); ++e) {
+    EXPECT_EQ(ranks[0].history[e].train_loss, alone.history[e].train_loss) << e;
+    EXPECT_EQ(ranks[0].history[e].valid.mse, alone.history[e].valid.mse) << e;
+  }
+}
+
+}  // namespace
+
+TEST(DistributedSparse, TwoRanksOfSgdEqualOneProcessBitForBit) {
+  if (!collab::distributed_available()) GTEST_SKIP() << "this build has no distributed support";
+  expect_ranks_match_one_process(2, "sgd", 4);
+}
+
+TEST(DistributedSparse, FourRanksOfLazyAdamEqualOneProcessBitForBit) {
+  if (!collab::distributed_available()) GTEST_SKIP() << "this build has no distributed support";
+  expect_ranks_match_one_process(4, "sparse_adam", 8);
+}
+
+TEST(DistributedSparse, RefusesAGridThatTheRanksDoNotDivide) {
+  if (!collab::distributed_available()) GTEST_SKIP() << "this build has no distributed support";
+  const collab::Dataset data = synthetic_dataset();
+  on_two_ranks([&](Collective& c) {
+    collab::CollabModel model = make_model(data, 5);
+    collab::SparseTrainer trainer(*model, data.train, data.valid, sparse_config("sgd", 5));
+    expect_one_line_error_thrown([&] { trainer.set_collective(&c); },
+                                 {"train.blocks 5", "multiple of the 2 ranks"});
   });
 }
 

@@ -167,6 +167,32 @@ TEST(Launch, TwoWorkersTrainLikeOneProcessAndOneProcessResumes) {
   EXPECT_NEAR(last_valid_mse(resumed.out), last_valid_mse(r2.out), 2e-3) << resumed.out;
 }
 
+TEST(Launch, TwoWorkersOfTheSparsePathSaveOneProcessCheckpointsBitForBit) {
+  if (!collab::distributed_available()) GTEST_SKIP() << "this build has no distributed support";
+  Workspace w(3000, {{"epochs", 3}, {"optimizer", "sgd"}, {"blocks", 4}, {"threads", 1},
+                     {"lr_max", 0.05}});
+  const std::string two = w.dir + "/two", one = w.dir + "/one";
+  const CommandResult r2 = run_collab("launch --nproc 2 -- train " + shell_quote(w.config) +
+                                      " --run-dir " + shell_quote(two));
+  ASSERT_EQ(r2.exit_code, 0) << r2.out << r2.err;
+  EXPECT_NE(r2.out.find("[rank 0] bytes_sent "), std::string::npos) << r2.out;
+  const CommandResult r1 =
+      run_collab("train " + shell_quote(w.config) + " --run-dir " + shell_quote(one));
+  ASSERT_EQ(r1.exit_code, 0) << r1.err;
+  // DSGD's rotation reproduces the one-process block schedule: the same checkpoint, every bit.
+  EXPECT_EQ(final_state_difference(two, one), "");
+  EXPECT_EQ(last_valid_mse(r2.out), last_valid_mse(r1.out)) << r2.out << r1.out;
+
+  // One process finishes the two-process run from its epoch-2 checkpoint, to the same end.
+  const std::vector<std::string> names = checkpoint_file_names(two);
+  ASSERT_EQ(names.size(), 3u);
+  write_text(collab::checkpoints_dir(two) + "/latest", names[1] + "\n");
+  const CommandResult resumed =
+      run_collab("train " + shell_quote(w.config) + " --run-dir " + shell_quote(two) + " --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(final_state_difference(two, one), "");
+}
+
 TEST(Launch, KilledWorkerMakesTheOtherFailWithinTheTimeout) {
   if (!collab::distributed_available()) GTEST_SKIP() << "this build has no distributed support";
   Workspace w(5000, kLongRun);

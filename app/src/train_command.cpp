@@ -128,6 +128,10 @@ int report_end(const RunResult& result, const RunConfig& run) {
                 result.train_seconds, result.rating_updates / result.train_seconds,
                 result.train_cpu_seconds);
   }
+  if (result.bytes_sent > 0) {
+    std::printf("bytes_sent %lld (rank 0, this run's passes and evaluations)\n",
+                static_cast<long long>(result.bytes_sent));
+  }
   const RatingMetrics& m = *result.final_metrics;
   std::printf("valid_mse %.6f valid_rmse %.6f valid_mae %.6f\n", m.mse, m.rmse, m.mae);
   return 0;

@@ -137,6 +137,17 @@ void Collective::allreduce_sum(const std::vector<torch::Tensor>& tensors, int64_
   for (const auto& b : buckets) flat.push_back(flatten(b));
   allreduce_flat(flat);
   for (size_t i = 0; i < buckets.size(); ++i) unflatten(flat[i], buckets[i]);
+  const int64_t w = env_.world_size;
+  for (const auto& f : flat) {
+    bytes_sent_ += f.numel() * static_cast<int64_t>(f.element_size()) * 2 * (w - 1) / w;
+  }
+}
+
+void Collective::send_receive(const torch::Tensor& out, int to, torch::Tensor& in, int from,
+                              int tag) {
+  torch::Tensor sent = out;
+  send_receive_flat(sent, to, in, from, tag);
+  bytes_sent_ += out.numel() * static_cast<int64_t>(out.element_size());
 }
 
 void Collective::broadcast(const std::vector<torch::Tensor>& tensors, int root) {
@@ -198,6 +209,19 @@ class C10dCollective : public Collective {
       for (auto& w : works) w->wait();
     } catch (const std::exception& e) {
       fail("broadcast", e);
+    }
+  }
+
+  void send_receive_flat(torch::Tensor& out, int to, torch::Tensor& in, int from,
+                         int tag) override {
+    try {
+      std::vector<at::Tensor> sent = {out}, received = {in};
+      auto send = backend_->send(sent, to, tag);
+      auto receive = backend_->recv(received, from, tag);
+      send->wait();
+      receive->wait();
+    } catch (const std::exception& e) {
+      fail("send/receive", e);
     }
   }
 

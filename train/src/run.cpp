@@ -32,10 +32,6 @@ void check_before_data(const RunConfig& run, const RunOptions& options) {
     throw Error(options.run_dir + " already holds the checkpoints of a run: continue it with " +
                 "--resume (or collab resume), or train into another --run-dir");
   }
-  if (run.train.sparse() && options.distributed) {
-    throw Error("train.optimizer \"" + run.train.optimizer +
-                "\": the sparse path trains in one process; distributed runs need \"adam\"");
-  }
 }
 
 RunStart dense_start(const RunSetup& setup, const Trainer& trainer, const std::string& run_dir) {

@@ -22,13 +22,14 @@ std::optional<EpochMetrics> SparseTrainer::run_epoch(const FitHooks& hooks) {
     if (round_ == grid_.size) break;  // the pass's end: evaluated first, then checkpointed
     const bool due = c.every_steps > 0 && global_step() % c.every_steps == 0;
     if (due && hooks.on_checkpoint) checkpoint(hooks);
-    if (hooks.stop_requested && hooks.stop_requested()) {
+    if (stop_requested(hooks)) {
       if (hooks.on_checkpoint && checkpointed_step_ != global_step()) checkpoint(hooks);
       stopped_ = true;
       train_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       return std::nullopt;
     }
   }
+  assemble_tables();
   const double loss = std::accumulate(block_loss_.begin(), block_loss_.end(), 0.0) /
                       static_cast<double>(train_.size());
   train_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -37,12 +38,15 @@ std::optional<EpochMetrics> SparseTrainer::run_epoch(const FitHooks& hooks) {
   round_ = 0;
   m.train_loss = loss;
   m.train_loss_mean = loss;
-  m.valid = evaluate();
+  // Rank 0 reports for a distributed run, as the dense path's does.
+  if (collective_ == nullptr || collective_->rank() == 0) m.valid = evaluate();
   m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return m;
 }
 
 void SparseTrainer::checkpoint(const FitHooks& hooks) {
+  // At a pass's end run_epoch has assembled the tables already.
+  if (round_ != 0) assemble_tables();
   const double loss = std::accumulate(block_loss_.begin(), block_loss_.end(), 0.0);
   if (!std::isfinite(loss)) {
     throw TrainingDiverged("training diverged: the loss became " + std::to_string(loss) +
@@ -71,7 +75,7 @@ std::vector<EpochMetrics> SparseTrainer::fit(const FitHooks& hooks) {
                                      (c.every_epochs > 0 && epoch_ % c.every_epochs == 0) ||
                                      (c.every_steps > 0 && global_step() % c.every_steps == 0));
     if (due && hooks.on_checkpoint) checkpoint(hooks);
-    if (epoch_ < config_.epochs && hooks.stop_requested && hooks.stop_requested()) {
+    if (epoch_ < config_.epochs && stop_requested(hooks)) {
       stopped_ = true;
       if (hooks.on_checkpoint && checkpointed_step_ != global_step()) checkpoint(hooks);
       break;

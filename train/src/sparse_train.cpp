@@ -323,7 +323,11 @@ void SparseTrainer::run_round() {
     }
     for (size_t s = 1; s < scratch_.size(); ++s) scratch_[s].neg_step = neg_step;
   }
-  const auto blocks = blocks_of_round(B, round_);
+  auto blocks = blocks_of_round(B, round_);
+  // A distributed rank trains the blocks of its user stripe only.
+  blocks.erase(std::remove_if(blocks.begin(), blocks.end(),
+                              [this](const auto& block) { return !owns_user_range(block.first); }),
+               blocks.end());
   const auto n_blocks = static_cast<int64_t>(blocks.size());
 #pragma omp parallel for schedule(dynamic, 1) num_threads(static_cast <int>(threads_))
   for (int64_t j = 0; j < n_blocks; ++j) {
@@ -336,6 +340,8 @@ void SparseTrainer::run_round() {
   }
   train_cpu_seconds_ += std::accumulate(block_cpu_seconds_.begin(), block_cpu_seconds_.end(), 0.0);
   std::fill(block_cpu_seconds_.begin(), block_cpu_seconds_.end(), 0.0);
+  // The pass's last round is followed by assemble_tables(), which leaves every row everywhere.
+  if (collective_ && round_ + 1 < B) rotate_items(round_);
   ++round_;
 }
 

@@ -54,18 +54,29 @@ class Collective {
   void allreduce_sum(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes = 25 << 20);
   // Copies rank `root`'s `tensors` into every other rank's, packed like allreduce_sum.
   void broadcast(const std::vector<torch::Tensor>& tensors, int root = 0);
+  // Sends `out` (contiguous) to rank `to` while receiving `in` (contiguous, sized by the caller)
+  // from rank `from`, both under `tag`; returns when both are done. Point to point: the sparse
+  // path's item blocks move to one neighbour each round (sparse_train.h).
+  void send_receive(const torch::Tensor& out, int to, torch::Tensor& in, int from, int tag);
+  // Bytes this rank has handed to the network so far: the payloads of send_receive and, for
+  // allreduce_sum, 2 (W - 1) / W of each buffer (a ring allreduce's share per rank, Gloo's
+  // algorithm for CPU sums). Broadcasts are not counted.
+  int64_t bytes_sent() const { return bytes_sent_; }
 
  protected:
   Collective(DistributedEnv env, int64_t timeout_s) : env_(std::move(env)), timeout_s_(timeout_s) {}
   // One collective per flat buffer, started together and waited for together.
   virtual void allreduce_flat(std::vector<torch::Tensor>& buffers) = 0;
   virtual void broadcast_flat(std::vector<torch::Tensor>& buffers, int root) = 0;
+  virtual void send_receive_flat(torch::Tensor& out, int to, torch::Tensor& in, int from,
+                                 int tag) = 0;
 
   // Rethrows a backend failure as a collab::Error saying which rank saw it and what to suspect.
   [[noreturn]] void fail(const std::string& what, const std::exception& cause) const;
 
   DistributedEnv env_;
   int64_t timeout_s_;
+  int64_t bytes_sent_ = 0;
 };
 
 }  // namespace collab

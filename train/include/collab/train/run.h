@@ -104,6 +104,8 @@ struct RunResult {
   double train_seconds = 0;
   double train_cpu_seconds = 0;
   double rating_updates = 0;
+  // Bytes this rank sent to the others (Collective::bytes_sent); 0 for one process.
+  int64_t bytes_sent = 0;
 };
 
 // Reads run.data (fetching a named dataset first when it is missing), then trains it as below.

@@ -20,6 +20,16 @@
 // order (a seeded shuffle made once), so the result depends on B and the seed but not on the
 // number of threads. The lr (and Adam's beta1) follow train.lr_schedule per round.
 //
+// Distributed (set_collective, W ranks, B a multiple of W): DSGD's stratified schedule over the
+// same grid. Rank r owns the user ranges [r B/W, (r+1) B/W) and trains, in round d, its blocks
+// (a, (a + d) mod B); between rounds each rank sends the item range it trained at its first user
+// range (rows, biases and lazy Adam's state for them) to rank r - 1 and receives the one it trains
+// next from rank r + 1, so no two ranks ever write the same row, and every rank does exactly the
+// arithmetic a one-process run with the same B and seed does on those blocks: the tables are
+// bit-identical to it, whatever the timing. At a pass's end and before a checkpoint the ranks
+// assemble the whole tables (each contributes the rows it holds, the rest zero, in one allreduce)
+// so that rank 0 evaluates and saves them; stop requests are voted on every round.
+//
 // A round is the sparse path's step: fit() polls FitHooks::stop_requested and counts
 // checkpoint.every_steps in rounds, and state() at a round boundary (the model, lazy Adam's
 // moments and row steps, the pass's block losses so far) continues bit-identically after
@@ -38,6 +48,7 @@
 #include "collab/models/collab_model.h"
 #include "collab/infer/metrics.h"
 #include "collab/train/block_grid.h"
+#include "collab/train/distributed.h"
 #include "collab/train/one_cycle.h"
 #include "collab/train/sigmoid_range.h"
 #include "collab/train/train_config.h"
@@ -62,6 +73,11 @@ class SparseTrainer {
   std::vector<EpochMetrics> fit(const FitHooks& hooks);
   std::vector<EpochMetrics> fit(const std::function<void(const EpochMetrics&)>& on_epoch = {});
   RatingMetrics evaluate() const;
+
+  // Trains this rank's share of the grid as one of collective->world_size() ranks (see above);
+  // call before the first pass. Throws collab::Error naming train.blocks when B is not a
+  // multiple of the ranks. Bytes sent are collective->bytes_sent().
+  void set_collective(Collective* collective);
 
   // The state to continue from, at the current round boundary: views of the live tables (save
   // them before the next round). restore() takes it back (the model's parameters included);
@@ -114,6 +130,20 @@ class SparseTrainer {
   void run_round();
   // Calls hooks.on_checkpoint with state(), after checking the pass so far is finite.
   void checkpoint(const FitHooks& hooks);
+  // Whether to stop now: the hooks' request, agreed by every rank when distributed.
+  bool stop_requested(const FitHooks& hooks);
+
+  // Distributed runs (sparse_distributed.cpp). Whether this rank trains user range a; the rank
+  // holding item range b at round boundary d; the item ranges' first rows.
+  bool owns_user_range(int64_t a) const;
+  int rank_holding_items(int64_t b, int64_t d) const;
+  // After round `d`: sends the item range the next rank down trains next, receives ours.
+  void rotate_items(int64_t d);
+  // Every rank gets the whole tables and block losses of the current round boundary.
+  void assemble_tables();
+  // The item range b's rows [begin, end) of every item-side table, packed as bytes, and back.
+  torch::Tensor pack_item_range(int64_t b) const;
+  void unpack_item_range(int64_t b, const torch::Tensor& bytes);
 
   CollabModelImpl* model_;
   TrainConfig config_;
@@ -137,6 +167,9 @@ class SparseTrainer {
   double setup_seconds_ = 0;
   double train_cpu_seconds_ = 0;
   std::vector<double> block_cpu_seconds_;
+  Collective* collective_ = nullptr;
+  std::vector<int64_t> item_range_begin_;  // B + 1 offsets (distributed runs)
+  std::vector<int64_t> user_range_begin_;
 };
 
 }  // namespace collab
