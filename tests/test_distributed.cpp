@@ -243,6 +243,47 @@ TEST(DistributedTrainer, RanksStayIdenticalAndMatchOneProcess) {
   EXPECT_EQ(histories[1][2].valid.mse, 0.0) << "only rank 0 evaluates";
 }
 
+TEST(DistributedTrainer, FusedRanksSumTouchedRowsOnlyAndMatchOneProcess) {
+  if (!collab::distributed_available()) GTEST_SKIP() << "this build has no distributed support";
+  torch::set_num_threads(1);
+  const collab::Dataset data = synthetic_dataset();
+  collab::TrainConfig config = train_config();
+  config.fused = true;
+
+  collab::CollabModel alone = make_model(data, 5);
+  collab::Trainer single(alone, data, config, torch::kCPU);
+  const auto single_history = single.fit();
+
+  std::vector<collab::CollabModel> models = {make_model(data, 5), make_model(data, 99)};
+  std::vector<std::vector<collab::EpochMetrics>> histories(2);
+  std::vector<int64_t> bytes(2);
+  on_two_ranks([&](Collective& c) {
+    collab::Trainer trainer(models[static_cast<size_t>(c.rank())], data, config, torch::kCPU);
+    trainer.set_collective(&c);
+    histories[static_cast<size_t>(c.rank())] = trainer.fit();
+    bytes[static_cast<size_t>(c.rank())] = c.bytes_sent();
+  });
+  const auto p0 = models[0]->named_parameters(), p1 = models[1]->named_parameters();
+  const auto pa = alone->named_parameters();
+  int64_t parameters = 0;
+  for (const auto& item : p0) {
+    EXPECT_TRUE(torch::equal(item.value(), *p1.find(item.key()))) << item.key();
+    // The same fused arithmetic as one process; the gradient rows are summed in another order.
+    EXPECT_TRUE(torch::allclose(item.value(), *pa.find(item.key()), 1e-3, 1e-4)) << item.key();
+    parameters += item.value().numel();
+  }
+  for (size_t e = 0; e < 3; ++e) {
+    EXPECT_NEAR(histories[0][e].train_loss, single_history[e].train_loss, 1e-4);
+    EXPECT_NEAR(histories[0][e].valid.mse, single_history[e].valid.mse, 1e-4);
+  }
+  // A batch of 33 ratings touches at most 33 user and 33 item rows of (8 + 1) floats: the
+  // reduction of every gradient would send all parameters each step.
+  const int64_t steps = 3 * single.steps_per_epoch();
+  const int64_t touched_bound = steps * (2 * 33 * 9 + 2) * 4;
+  EXPECT_LE(bytes[0], touched_bound + steps * 64) << "parameters " << parameters;
+  EXPECT_LT(bytes[0], steps * parameters * 4 / 2);
+}
+
 TEST(DistributedTrainer, RefusesAGlobalBatchSmallerThanTheRanks) {
   if (!collab::distributed_available()) GTEST_SKIP() << "this build has no distributed support";
   const collab::Dataset data = synthetic_dataset();

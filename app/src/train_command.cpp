@@ -129,7 +129,7 @@ int report_end(const RunResult& result, const RunConfig& run) {
                 result.train_cpu_seconds);
   }
   if (result.bytes_sent > 0) {
-    std::printf("bytes_sent %lld (rank 0, this run's passes and evaluations)\n",
+    std::printf("bytes_sent %lld (by rank 0 to the other ranks, this run)\n",
                 static_cast<long long>(result.bytes_sent));
   }
   const RatingMetrics& m = *result.final_metrics;

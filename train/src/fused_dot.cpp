@@ -127,7 +127,7 @@ std::optional<torch::Tensor> FusedDotStep::predict(const torch::Tensor& x) {
   return out;
 }
 
-double FusedDotStep::forward_backward(const BatchSpan& batch) {
+double FusedDotStep::forward_backward(const BatchSpan& batch, int64_t normaliser) {
   const int64_t n = batch.size;
   const int64_t* x = batch.x;
   const float* y = batch.y;
@@ -136,7 +136,8 @@ double FusedDotStep::forward_backward(const BatchSpan& batch) {
   const int64_t dim = users.factors.dim;
   const float* U = users.factors.param;
   const float* I = items.factors.param;
-  const float norm = 2.0f / static_cast<float>(n);  // d mean((p - y)^2) / dp = 2 (p - y) / n
+  // d mean((p - y)^2) / dp = 2 (p - y) / n
+  const float norm = 2.0f / static_cast<float>(normaliser);
 
   // The rows were last written by whichever thread updated them: ask for them kRowLookahead
   // ratings ahead, so that their transfers overlap instead of each dot product waiting for its
@@ -172,7 +173,7 @@ double FusedDotStep::forward_backward(const BatchSpan& batch) {
       items.bias->grad[static_cast<size_t>(si)] += g;
     }
   }
-  return loss / static_cast<double>(n);
+  return loss / static_cast<double>(normaliser);
 }
 
 void FusedDotStep::adam_update(double lr, double beta1) {
@@ -265,11 +266,38 @@ void FusedDotStep::prepare(const BatchSpan& next) {
 }
 
 double FusedDotStep::step(const BatchSpan& batch, double lr, double beta1) {
-  const double loss = forward_backward(batch);
+  const double loss = forward_backward(batch, batch.size);
   adam_update(lr, beta1);
   users_->clear_gradients();
   items_->clear_gradients();
   return loss;
+}
+
+double FusedDotStep::step_slice(const BatchSpan& batch, const StepSlice& slice, double lr,
+                                double beta1) {
+  for (int64_t r = 0; r < batch.size; ++r) {
+    users_->slot(batch.x[2 * r]);
+    items_->slot(batch.x[2 * r + 1]);
+  }
+  const BatchSpan part{batch.x + 2 * slice.begin, batch.y + slice.begin, slice.end - slice.begin};
+  const double loss = forward_backward(part, batch.size);
+  // The touched rows' gradient slots of every table, and the loss, as views summed in place.
+  std::vector<torch::Tensor> reduced;
+  for (Side* side : {users_.get(), items_.get()}) {
+    const int64_t rows = side->touched.size();
+    for (AdamTable* table : {&side->factors, side->bias.get()}) {
+      if (table != nullptr) {
+        reduced.push_back(torch::from_blob(table->grad.data(), {rows * table->dim}, torch::kFloat));
+      }
+    }
+  }
+  reduced.push_back(torch::full({1}, static_cast<float>(loss), torch::kFloat));
+  slice.sum(reduced);
+  const double global_loss = reduced.back().item<float>();
+  adam_update(lr, beta1);
+  users_->clear_gradients();
+  items_->clear_gradients();
+  return global_loss;
 }
 
 }  // namespace collab

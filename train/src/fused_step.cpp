@@ -2,6 +2,7 @@
 
 #include "collab/train/fused_dot.h"
 #include "collab/train/fused_nn.h"
+#include "collab/common/error.h"
 #include "row_kernels.h"
 
 namespace collab {
@@ -16,6 +17,10 @@ SecondMomentRoot::SecondMomentRoot(const torch::Tensor& exp_avg_sq)
 void SecondMomentRoot::write_back() const {
   if (!root_.defined()) return;
   second_moment_from_root(exp_avg_sq_.data_ptr<float>(), data_, root_.numel());
+}
+
+double FusedStep::step_slice(const BatchSpan&, const StepSlice&, double, double) {
+  throw Error("this fused step does not train as one of several ranks (can_step_slices)");
 }
 
 bool fused_step_can_use(const torch::Tensor& t) {

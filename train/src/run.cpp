@@ -81,6 +81,7 @@ RunResult run_dense(const RunSetup& setup) {
   result.total_steps = run.train.epochs * trainer.steps_per_epoch();
   setup.finish(monitor, result);
   if (result.lead && !result.stopped) result.final_metrics = trainer.evaluate();
+  if (collective) result.bytes_sent = collective->bytes_sent();
   return result;
 }
 

@@ -131,7 +131,8 @@ void Trainer::train_step(int64_t b, double lr, double beta1) {
   if (fused_) {
     // The batch after this one, whose rows the step may bring up to date meanwhile.
     if (b + 1 < batches_.size()) fused_->prepare(batches_.span(b + 1));
-    loss_log_.add(fused_->step(batches_.span(b), lr, beta1));
+    loss_log_.add(collective_ ? fused_->step_slice(batches_.span(b), rank_slice(b), lr, beta1)
+                              : fused_->step(batches_.span(b), lr, beta1));
     return;
   }
   const Batch batch = batches_[b];
@@ -175,6 +176,22 @@ void Trainer::distributed_step(const Batch& batch, double lr, double beta1) {
   optimizer_.step(lr, beta1);
   stop_agreed_ = reduced.back().item<double>() > 0;
   loss_log_.add(reduced[reduced.size() - 2]);
+}
+
+StepSlice Trainer::rank_slice(int64_t b) {
+  const int64_t global = batches_.span(b).size;
+  const int64_t ranks = collective_->world_size(), rank = collective_->rank();
+  StepSlice slice;
+  slice.begin = global * rank / ranks;
+  slice.end = global * (rank + 1) / ranks;
+  // This rank's vote to stop rides on the step's one allreduce, as in distributed_step.
+  slice.sum = [this](std::vector<torch::Tensor>& tensors) {
+    tensors.push_back(torch::full({1}, stop_vote_ ? 1.0f : 0.0f, torch::kFloat));
+    collective_->allreduce_sum(tensors);
+    stop_agreed_ = tensors.back().item<float>() > 0;
+    tensors.pop_back();
+  };
+  return slice;
 }
 
 bool Trainer::stop_at_epoch_end(const FitHooks& hooks) {
@@ -266,9 +283,9 @@ std::vector<EpochMetrics> Trainer::fit(const std::function<void(const EpochMetri
 
 std::vector<EpochMetrics> Trainer::fit(const FitHooks& hooks) {
   const CheckpointConfig& c = hooks.checkpoint;
-  fused_ = config_.fused && collective_ == nullptr
-               ? make_fused_step(*model_, optimizer_, config_.batch_size)
-               : nullptr;
+  fused_ = config_.fused ? make_fused_step(*model_, optimizer_, config_.batch_size) : nullptr;
+  // A rank trains by autograd unless its fused step can take slices of the global batch.
+  if (fused_ && collective_ && !fused_->can_step_slices()) fused_ = nullptr;
   // See FusedStep::runs_own_threads; the count comes back when fit() returns or throws.
   struct IntraOpThreads {
     int saved = at::get_num_threads();

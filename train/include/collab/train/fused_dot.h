@@ -54,6 +54,12 @@ class FusedDotStep : public FusedStep {
   using FusedStep::prepare;
   using FusedStep::step;
   double step(const BatchSpan& batch, double lr, double beta1) override;
+  // Every rank gives the global batch's rows the same gradient slots (in the batch's order),
+  // accumulates its slice's gradients with the global batch's normalisation, and sums the
+  // touched rows' gradients and the loss across ranks in one buffer before the update.
+  bool can_step_slices() const override { return true; }
+  double step_slice(const BatchSpan& batch, const StepSlice& slice, double lr,
+                    double beta1) override;
   bool runs_own_threads() const override;
   // The forward pass's arithmetic (dot product, biases, y_range) over x, on the caller's thread.
   std::optional<torch::Tensor> predict(const torch::Tensor& x) override;
@@ -69,7 +75,9 @@ class FusedDotStep : public FusedStep {
   struct Side;
 
   FusedDotStep();
-  double forward_backward(const BatchSpan& batch);
+  // Gradients and loss of `batch` as part of a batch of `normaliser` ratings (the mean squared
+  // error's divisor); returns the batch's squared errors over `normaliser`.
+  double forward_backward(const BatchSpan& batch, int64_t normaliser);
   // The prediction for user u and item i, and its slope: d prediction / d dot product.
   Prediction predict_one(int64_t u, int64_t i) const;
   // Every table takes this step: a dense one on every row; in a deferred one the touched rows

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 #include <memory>
 #include <optional>
 
@@ -13,6 +15,14 @@
 
 namespace collab {
 
+// A data-parallel rank's share of a fused step (Trainer with a Collective): the rank's gradients
+// come from ratings [begin, end) of the global batch, and `sum` adds a list of float tensors over
+// all ranks in place (one allreduce), so that every rank takes the same update.
+struct StepSlice {
+  int64_t begin = 0, end = 0;
+  std::function<void(std::vector<torch::Tensor>&)> sum;
+};
+
 class FusedStep {
  public:
   virtual ~FusedStep() = default;
@@ -20,6 +30,12 @@ class FusedStep {
   // and FastaiAdam's update of every parameter. Returns the batch's mean squared error before
   // the update, as the autograd path's loss.
   virtual double step(const BatchSpan& batch, double lr, double beta1) = 0;
+  // The same step as one of several ranks (StepSlice): only the rows the global batch touches
+  // are summed across ranks. Returns the global batch's mean squared error. Steps that cannot
+  // say so in can_step_slices(), and a distributed run then trains by autograd.
+  virtual bool can_step_slices() const { return false; }
+  virtual double step_slice(const BatchSpan& batch, const StepSlice& slice, double lr,
+                            double beta1);
   double step(const Batch& batch, double lr, double beta1) {
     return step(span_of(batch), lr, beta1);
   }

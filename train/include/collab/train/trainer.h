@@ -158,8 +158,10 @@ class Trainer {
   // its slice of every global batch (the same shuffled order on all ranks, so the global batch
   // is train.batch_size), gradients and the loss are summed with one bucketed allreduce per
   // step, and every rank takes the same optimizer step; fit() first copies rank 0's parameters
-  // to all. Only rank 0 evaluates (the other ranks' EpochMetrics::valid stay zero). The fused
-  // kernel is not used: its updates bypass the gradients that would be reduced.
+  // to all. Only rank 0 evaluates (the other ranks' EpochMetrics::valid stay zero). With a fused
+  // step that takes slices (DotProduct, DotProductBias: FusedStep::step_slice) only the rows the
+  // global batch touches are summed, and each rank runs the fused step; other models reduce
+  // every parameter's gradient through autograd.
   void set_collective(Collective* collective) { collective_ = collective; }
 
   int64_t steps_per_epoch() const { return batches_.size(); }
@@ -185,6 +187,9 @@ class Trainer {
   // train_step's autograd path as one rank of collective_; records the global batch's loss and
   // sets stop_agreed_ when any rank voted (stop_vote_) to stop after this step.
   void distributed_step(const Batch& batch, double lr, double beta1);
+  // The fused step's share of batch b on this rank, summing through collective_ with the
+  // stop vote in the same allreduce.
+  StepSlice rank_slice(int64_t b);
   // Whether to stop at an epoch end: hooks.stop_requested(), agreed over all ranks when
   // distributed.
   bool stop_at_epoch_end(const FitHooks& hooks);
