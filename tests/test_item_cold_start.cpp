@@ -136,14 +136,12 @@ TEST_F(ItemColdStart, FoldInItemSolvesThePlantedVector) {
   EXPECT_TRUE(collab::test::contains(err, "user index 40 is outside the 40 users")) << err;
 }
 
-
 TEST_F(ItemColdStart, ProtocolTableAndErrors) {
-  auto r = collab::test::run_collab(command("dpb.json") + " --json --plot '" + *dir_ +
-                                    "/items.svg'");
+  auto r =
+      collab::test::run_collab(command("dpb.json") + " --json --plot '" + *dir_ + "/items.svg'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json out = json::parse(r.out);
-  const std::vector<std::string> strategies = {"mean item", "metadata", "fold-in",
-                                               "fold-in+meta"};
+  const std::vector<std::string> strategies = {"mean item", "metadata", "fold-in", "fold-in+meta"};
   EXPECT_EQ(out["strategies"].get<std::vector<std::string>>(), strategies);
   EXPECT_EQ(out["side"], "items");
   // 20% of 30 items is 6, each rated by about 7 users: those with more than 3 are scored.
@@ -161,7 +159,9 @@ TEST_F(ItemColdStart, ProtocolTableAndErrors) {
       EXPECT_TRUE(ndcg >= 0 && ndcg <= 1) << strategies[k] << " " << ndcg;
     }
     // Mean item and metadata do not read the revealed ratings.
-    if (k < 2) EXPECT_EQ(rmse[k][0], rmse[k][2]) << strategies[k];
+    if (k < 2) {
+      EXPECT_EQ(rmse[k][0], rmse[k][2]) << strategies[k];
+    }
   }
   // Fold-in with nothing revealed is its prior's centre: the same vector, the same float
   // predictions, equal up to the tally's summation order.
@@ -191,10 +191,10 @@ TEST_F(ItemColdStart, ProtocolTableAndErrors) {
   EXPECT_EQ(rows, 12u);
 
   collab::test::expect_one_line_error(
-      collab::test::run_collab("cold-start '" + *dir_ + "/dpb.json' --side sideways"),
-      "cold-start", {"--side: \"sideways\" is neither users nor items"});
-  collab::test::expect_one_line_error(collab::test::run_collab(command("nocat.json")),
-                                      "cold-start", {"names no item catalogue", "data.items"});
+      collab::test::run_collab("cold-start '" + *dir_ + "/dpb.json' --side sideways"), "cold-start",
+      {"--side: \"sideways\" is neither users nor items"});
+  collab::test::expect_one_line_error(collab::test::run_collab(command("nocat.json")), "cold-start",
+                                      {"names no item catalogue", "data.items"});
   collab::test::expect_one_line_error(collab::test::run_collab(command("nn.json")), "cold-start",
                                       {"\"CollabNN\" has no item vectors"});
 }

@@ -142,9 +142,10 @@ int cold_start_command(int argc, char** argv) {
       ("user-file", "the users' side information (default: u.user beside the item file)",
        cxxopts::value<std::string>())
       ("seeds", "one user split and training per seed", cxxopts::value<std::string>()->default_value("1,2,3,4,5"))
-      ("reveal", "how many ratings of each held-out user to reveal",
+      ("reveal", "how many ratings of each held-out user (item) to reveal",
        cxxopts::value<std::string>()->default_value("0,1,3,5,10"))
-      ("holdout", "fraction of the users (items) held out", cxxopts::value<double>()->default_value("0.2"))
+      ("holdout", "fraction of the users (items) held out",
+       cxxopts::value<double>()->default_value("0.2"))
       ("prior-weight", "fold-in's prior weight", cxxopts::value<double>()->default_value("0.8"))
       ("k", "NDCG@k", cxxopts::value<int64_t>()->default_value("10"))
       ("set", "override a config key (repeatable)", cxxopts::value<std::vector<std::string>>())

@@ -147,8 +147,7 @@ torch::Tensor fold_in_user(CollabModelImpl& model, const std::vector<int64_t>& i
   if (items.empty()) return prior.mean.to(torch::kFloat);
   // Bias-only models (Biases, FeatureBiases) have no item factors but a linear user model.
   const auto linear = model.linear_user_model();
-  const int64_t n_items =
-      linear ? linear->design.size(0) : model.item_factor_table().size(0);
+  const int64_t n_items = linear ? linear->design.size(0) : model.item_factor_table().size(0);
   for (const int64_t i : items) {
     if (i < 0 || i >= n_items) {
       throw Error("fold-in item index " + std::to_string(i) + " is outside the " +

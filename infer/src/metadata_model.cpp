@@ -16,7 +16,9 @@ namespace {
 struct ErrorSum {
   double squared = 0;
   int64_t count = 0;
-  double rmse() const { return std::sqrt(squared / static_cast<double>(std::max<int64_t>(1, count))); }
+  double rmse() const {
+    return std::sqrt(squared / static_cast<double>(std::max<int64_t>(1, count)));
+  }
 };
 ErrorSum rating_errors(const MetadataRows& data, const VectorScorer& score,
                        const std::vector<size_t>& rows, const torch::Tensor& vectors) {
@@ -24,10 +26,9 @@ ErrorSum rating_errors(const MetadataRows& data, const VectorScorer& score,
   for (size_t r = 0; r < rows.size(); ++r) {
     const auto& others = (*data.others)[rows[r]];
     if (others.empty()) continue;
-    const torch::Tensor predicted =
-        score(vectors[static_cast<int64_t>(r)].to(torch::kFloat),
-              torch::tensor(others, torch::kLong))
-            .to(torch::kDouble);
+    const torch::Tensor predicted = score(vectors[static_cast<int64_t>(r)].to(torch::kFloat),
+                                          torch::tensor(others, torch::kLong))
+                                        .to(torch::kDouble);
     const auto& ratings = (*data.ratings)[rows[r]];
     const torch::Tensor truth =
         torch::tensor(std::vector<double>(ratings.begin(), ratings.end()), torch::kDouble);

@@ -226,9 +226,10 @@ ColdStartResult evaluate_item_cold_start(const RunConfig& run, const ColdStartOp
     std::vector<std::vector<double>> rmse = tally.squared, ndcg(n_strategies);
     for (size_t s = 0; s < n_strategies; ++s) {
       for (size_t r = 0; r < n_reveal; ++r) {
-        rmse[s][r] = std::sqrt(rmse[s][r] / static_cast<double>(std::max<int64_t>(1, tally.ratings)));
-        ndcg[s].push_back(held_out_item_ndcg(tally.scored[s][r], tally.relevant, options.k,
-                                             all.items.size()));
+        rmse[s][r] =
+            std::sqrt(rmse[s][r] / static_cast<double>(std::max<int64_t>(1, tally.ratings)));
+        ndcg[s].push_back(
+            held_out_item_ndcg(tally.scored[s][r], tally.relevant, options.k, all.items.size()));
       }
     }
     out.rmse.push_back(std::move(rmse));

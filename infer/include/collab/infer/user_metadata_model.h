@@ -1,7 +1,7 @@
 // Fitting the new-user metadata model (models/user_feature_model.h) after the CF model, the user
-// front end of metadata_model.h's side-agnostic fit: a ridge regression from each trained user's one-hot side information (data/user_features.h) to their
-// vector as the model defines it (CollabModelImpl::user_vectors(): factors, plus the bias where
-// the model has one).
+// front end of metadata_model.h's side-agnostic fit: a ridge regression from each trained user's
+// one-hot side information (data/user_features.h) to their vector as the model defines it
+// (CollabModelImpl::user_vectors(): factors, plus the bias where the model has one).
 //
 // Why ridge: with ~40 one-hot columns and ~1000 users a linear model is what the data supports;
 // the penalty shrinks rare groups (an occupation with 7 users) towards the mean user instead of
