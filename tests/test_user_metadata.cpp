@@ -12,6 +12,7 @@
 #include "collab/common/error.h"
 #include "collab/data/user_features.h"
 #include "collab/infer/fold_in.h"
+#include "collab/infer/ridge.h"
 #include "collab/infer/user_metadata_model.h"
 #include "collab/models/dot_product_bias.h"
 #include "collab/models/export.h"

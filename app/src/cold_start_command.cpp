@@ -1,7 +1,8 @@
-// `collab cold-start CONFIG [--user-file u.user] [--seeds 1,2,3] [--reveal 0,1,3,5,10]`: the user
-// cold-start protocol (train/cold_start_eval.h): hold out whole users, reveal a few of their
-// ratings, and print the RMSE (and its paired difference from the mean user) and NDCG@k on the
-// rest, for every new-user strategy, as mean ± sd over seeds; --plot draws the RMSE.
+// `collab cold-start CONFIG [--side users|items] [--user-file u.user] [--seeds 1,2,3]
+// [--reveal 0,1,3,5,10]`: the user or item cold-start protocol (train/cold_start_eval.h): hold out
+// whole users (items), reveal a few of their ratings, and print the RMSE (and its paired
+// difference from the mean user or item) and NDCG@k on the rest, for every strategy, as mean ± sd
+// over seeds; --plot draws the RMSE.
 #include <cmath>
 #include <cstdio>
 #include <cxxopts.hpp>
@@ -88,14 +89,17 @@ void print_cold_start_tables(const ColdStartResult& r, int64_t k) {
   for (size_t s = 0; s < r.rmse.size(); ++s)
     users += r.held_out_users[s], ratings += r.scored_ratings[s];
   const size_t seeds = r.rmse.size();
-  std::cout << "Held-out users' unrevealed ratings, mean ± sd over " << seeds << " seed(s) ("
-            << users << " user-seeds, " << ratings << " ratings scored)\n\nRMSE\n\n";
+  const std::string one = r.side == "items" ? "item" : "user";
+  std::cout << "Held-out " << r.side << "' unrevealed ratings, mean ± sd over " << seeds
+            << " seed(s) (" << users << " " << one << "-seeds, " << ratings
+            << " ratings scored)\n\nRMSE\n\n";
   print_cold_start_table(r, seeds, [&](size_t s, size_t k, size_t n) { return r.rmse[s][k][n]; });
   // Seeds differ far more from each other than strategies do on one seed: the paired
   // difference is what says whether one strategy beats another.
-  std::cout << "RMSE minus the mean user's on the same seed (negative: better)\n\n";
-  print_cold_start_table(
-      r, seeds, [&](size_t s, size_t k, size_t n) { return r.rmse[s][k][n] - r.rmse[s][1][n]; });
+  std::cout << "RMSE minus the mean " << one << "'s on the same seed (negative: better)\n\n";
+  print_cold_start_table(r, seeds, [&](size_t s, size_t k, size_t n) {
+    return r.rmse[s][k][n] - r.rmse[s][r.baseline][n];
+  });
   std::cout << "NDCG@" << k << "\n\n";
   print_cold_start_table(r, seeds, [&](size_t s, size_t k, size_t n) { return r.ndcg[s][k][n]; });
 }
@@ -104,7 +108,8 @@ void print_cold_start_tables(const ColdStartResult& r, int64_t k) {
 // the seeds (a strategy with no numbers, item bias without a bias, is left out).
 std::string cold_start_svg(const ColdStartResult& r) {
   LineChart chart;
-  chart.title = "User cold start: RMSE on held-out users (mean ± sd over seeds)";
+  chart.title = std::string(r.side == "items" ? "Item" : "User") +
+                " cold start: RMSE on held-out " + r.side + " (mean ± sd over seeds)";
   chart.x_label = "ratings revealed";
   chart.y_label = "RMSE";
   for (size_t k = 0; k < r.strategies.size(); ++k) {
@@ -128,16 +133,19 @@ std::string cold_start_svg(const ColdStartResult& r) {
 
 int cold_start_command(int argc, char** argv) {
   cxxopts::Options options("collab cold-start",
-                           "Hold out whole users, reveal a few of their ratings, and compare the "
-                           "new-user strategies' RMSE on the rest: collab cold-start CONFIG");
+                           "Hold out whole users (or items), reveal a few of their ratings, and "
+                           "compare the cold-start strategies' RMSE on the rest: collab "
+                           "cold-start CONFIG");
   // clang-format off
   options.add_options()
+      ("side", "hold out users or items", cxxopts::value<std::string>()->default_value("users"))
       ("user-file", "the users' side information (default: u.user beside the item file)",
        cxxopts::value<std::string>())
       ("seeds", "one user split and training per seed", cxxopts::value<std::string>()->default_value("1,2,3,4,5"))
-      ("reveal", "how many ratings of each held-out user to reveal",
+      ("reveal", "how many ratings of each held-out user (item) to reveal",
        cxxopts::value<std::string>()->default_value("0,1,3,5,10"))
-      ("holdout", "fraction of the users held out", cxxopts::value<double>()->default_value("0.2"))
+      ("holdout", "fraction of the users (items) held out",
+       cxxopts::value<double>()->default_value("0.2"))
       ("prior-weight", "fold-in's prior weight", cxxopts::value<double>()->default_value("0.8"))
       ("k", "NDCG@k", cxxopts::value<int64_t>()->default_value("10"))
       ("set", "override a config key (repeatable)", cxxopts::value<std::vector<std::string>>())
@@ -151,9 +159,15 @@ int cold_start_command(int argc, char** argv) {
   const auto overrides =
       args.count("set") ? args["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   const RunConfig run = load_run_config(line.positionals[0], overrides);
+  const std::string side = args["side"].as<std::string>();
+  if (side != "users" && side != "items") {
+    throw std::invalid_argument("--side: \"" + side + "\" is neither users nor items");
+  }
   ColdStartOptions cold;
-  cold.user_file =
-      args.count("user-file") ? args["user-file"].as<std::string>() : cold_start_user_file(run);
+  if (side == "users") {
+    cold.user_file =
+        args.count("user-file") ? args["user-file"].as<std::string>() : cold_start_user_file(run);
+  }
   cold.seeds = whole_numbers<uint64_t>(args["seeds"].as<std::string>(), "--seeds");
   cold.reveal = whole_numbers<int64_t>(args["reveal"].as<std::string>(), "--reveal");
   cold.holdout_fraction = args["holdout"].as<double>();
@@ -164,7 +178,8 @@ int cold_start_command(int argc, char** argv) {
   if (!(cold.prior_weight >= 0)) throw std::invalid_argument("--prior-weight must be >= 0");
   cold.k = args["k"].as<int64_t>();
   if (cold.k < 1) throw std::invalid_argument("-k must be >= 1");
-  const ColdStartResult result = evaluate_user_cold_start(run, cold);
+  const ColdStartResult result = side == "users" ? evaluate_user_cold_start(run, cold)
+                                                 : evaluate_item_cold_start(run, cold);
   if (args.count("plot"))
     write_file_atomically(args["plot"].as<std::string>(), cold_start_svg(result));
   if (args.count("json")) {
@@ -174,7 +189,8 @@ int cold_start_command(int argc, char** argv) {
                             {"rmse", result.rmse},
                             {"ndcg", result.ndcg},
                             {"k", cold.k},
-                            {"held_out_users", result.held_out_users},
+                            {"side", side},
+                            {"held_out_" + side, result.held_out_users},
                             {"scored_ratings", result.scored_ratings},
                             {"metadata_ridge", result.metadata_ridge}})
               << "\n";

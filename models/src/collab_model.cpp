@@ -18,6 +18,19 @@ torch::Tensor CollabModelImpl::item_factor_table() const {
   no_view("item factors");
 }
 
+torch::Tensor CollabModelImpl::item_vectors() const {
+  no_view("item vectors");
+}
+
+torch::Tensor CollabModelImpl::score_users(const torch::Tensor& item_vector,
+                                           const torch::Tensor& users) {
+  const auto linear = linear_item_model();
+  if (!linear) no_view("linear item model to score users for an item vector");
+  const torch::Tensor r =
+      rows_of(linear->design, users).matmul(item_vector) + rows_of(linear->offset, users);
+  return sigmoid_range(r, y_range());
+}
+
 torch::Tensor CollabModelImpl::score_items(const torch::Tensor& user_vector,
                                            const torch::Tensor& items) {
   const auto linear = linear_user_model();

@@ -34,6 +34,11 @@ std::optional<LinearUserModel> DotProductImpl::linear_user_model() const {
   return LinearUserModel{factors, torch::zeros({factors.size(0)}, factors.options())};
 }
 
+std::optional<LinearUserModel> DotProductImpl::linear_item_model() const {
+  const torch::Tensor factors = user_factors->weight.detach();
+  return LinearUserModel{factors, torch::zeros({factors.size(0)}, factors.options())};
+}
+
 CollabModel make_dot_product(ConfigReader& model, const ModelShape& shape) {
   DotProductOptions options;
   options.shape = shape;

@@ -44,6 +44,14 @@ std::optional<LinearUserModel> DotProductBiasImpl::linear_user_model() const {
   return factors_and_bias_model(item_factors->weight, item_bias->weight);
 }
 
+torch::Tensor DotProductBiasImpl::item_vectors() const {
+  return torch::cat({item_factors->weight, item_bias->weight}, 1).detach();
+}
+
+std::optional<LinearUserModel> DotProductBiasImpl::linear_item_model() const {
+  return factors_and_bias_model(user_factors->weight, user_bias->weight);
+}
+
 std::optional<torch::Tensor> DotProductBiasImpl::bias_ratings(
     const torch::Tensor& user_vector) const {
   return item_bias->weight.detach().squeeze(1) + user_vector[-1];

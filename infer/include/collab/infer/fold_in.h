@@ -59,4 +59,15 @@ int64_t representative_user(const torch::Tensor& vectors);
 torch::Tensor fold_in_user(CollabModelImpl& model, const std::vector<int64_t>& items,
                            const std::vector<float>& ratings, const FoldInOptions& options = {});
 
+// The item side's mirror (the item cold start, train/cold_start_eval.h): the item vector [d]
+// (float, CPU; factors, plus the bias where the model has one) that best explains `ratings` by
+// `users` (indices into the model's users), with the user side held fixed, through the model's
+// linear_item_model(). The prior (mean and precision) is fitted to the vectors of
+// `trained_items` (int64; undefined: every item), so that items with no training ratings do not
+// pull it; options.prior_mean overrides its mean as for users. Throws collab::Error where the
+// architecture has no linear item model.
+torch::Tensor fold_in_item(CollabModelImpl& model, const std::vector<int64_t>& users,
+                           const std::vector<float>& ratings, const FoldInOptions& options = {},
+                           const torch::Tensor& trained_items = {});
+
 }  // namespace collab

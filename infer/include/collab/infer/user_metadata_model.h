@@ -1,7 +1,7 @@
-// Fitting the new-user metadata model (models/user_feature_model.h) after the CF model: a ridge
-// regression from each trained user's one-hot side information (data/user_features.h) to their
-// vector as the model defines it (CollabModelImpl::user_vectors(): factors, plus the bias where
-// the model has one).
+// Fitting the new-user metadata model (models/user_feature_model.h) after the CF model, the user
+// front end of metadata_model.h's side-agnostic fit: a ridge regression from each trained user's
+// one-hot side information (data/user_features.h) to their vector as the model defines it
+// (CollabModelImpl::user_vectors(): factors, plus the bias where the model has one).
 //
 // Why ridge: with ~40 one-hot columns and ~1000 users a linear model is what the data supports;
 // the penalty shrinks rare groups (an occupation with 7 users) towards the mean user instead of
@@ -17,7 +17,7 @@
 
 #include <torch/torch.h>
 
-#include "collab/infer/ridge.h"
+#include "collab/infer/metadata_model.h"
 #include "collab/models/collab_model.h"
 #include "collab/models/user_feature_model.h"
 
@@ -32,11 +32,7 @@ struct UserMetadataData {
   std::vector<std::vector<float>> ratings;
 };
 
-struct UserMetadataOptions {
-  std::vector<double> ridges = {0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000};
-  double holdout_fraction = 0.2;  // of the users, to choose the ridge strength on
-  uint64_t seed = 0;
-};
+using UserMetadataOptions = MetadataOptions;
 
 // The ridge chosen on held-out users, then refitted on all of them. The report holds the chosen
 // "ridge", "rmse_by_ridge", and on the held-out users "rmse_metadata" and "rmse_mean_user" (the

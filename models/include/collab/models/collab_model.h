@@ -86,6 +86,14 @@ class CollabModelImpl : public torch::nn::Module {
   // The item factors [n_items, f] that item similarity and PCA read. Default: throws.
   virtual torch::Tensor item_factor_table() const;
 
+  // The item side, the mirror of the two views above, where an architecture has it (the item
+  // cold start, train/cold_start_eval.h): the trained items' vectors [n_items, d] (factors, plus
+  // the bias where the model has one; default: throws), and the prediction as a linear function
+  // of the item vector (LinearUserModel's shape with users for rows: design [n_users, d], offset
+  // [n_users]; nullopt, the default, where an item enters non-linearly or not at all).
+  virtual torch::Tensor item_vectors() const;
+  virtual std::optional<LinearUserModel> linear_item_model() const { return std::nullopt; }
+
   // The learned item bias [n_items] (without any global term); nullopt (the default) for
   // architectures or configurations without one.
   virtual std::optional<torch::Tensor> learned_item_bias() const { return std::nullopt; }
@@ -114,6 +122,10 @@ class CollabModelImpl : public torch::nn::Module {
   virtual torch::Tensor score_items(const torch::Tensor& user_vector,
                                     const torch::Tensor& items = {});
 
+  // Predicted ratings of an item whose vector is `item_vector` [d] by `users` (int64 [m];
+  // undefined: every user), through linear_item_model(); throws where there is none.
+  torch::Tensor score_users(const torch::Tensor& item_vector, const torch::Tensor& users = {});
+
   // Every item's predicted rating for blocks of trained users, for a non-linear architecture
   // that can do this faster than forward() over each (user, item) pair (CollabNN splits its first
   // layer into a user half and an item half, so a pair costs an add, not a product). block_items()
@@ -132,7 +144,8 @@ class CollabModelImpl : public torch::nn::Module {
 };
 
 // The linear user model of a user vector [factors, bias] against `item_factors` [n_items, f] and
-// `item_bias` [n_items, 1]: design [q_i, 1], offset the item bias (DotProductBias, SVDpp).
+// `item_bias` [n_items, 1]: design [q_i, 1], offset the item bias (DotProductBias, SVDpp); with
+// the user tables passed, the linear item model of an item vector [factors, bias].
 LinearUserModel factors_and_bias_model(const torch::Tensor& item_factors,
                                        const torch::Tensor& item_bias);
 

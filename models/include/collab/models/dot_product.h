@@ -27,6 +27,8 @@ class DotProductImpl : public CollabModelImpl {
   torch::Tensor user_vectors() const override { return user_factors->weight.detach(); }
   torch::Tensor item_factor_table() const override { return item_factors->weight.detach(); }
   std::optional<LinearUserModel> linear_user_model() const override;
+  torch::Tensor item_vectors() const override { return item_factors->weight.detach(); }
+  std::optional<LinearUserModel> linear_item_model() const override;
 
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
 

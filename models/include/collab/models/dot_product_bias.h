@@ -25,7 +25,7 @@ class DotProductBiasImpl : public CollabModelImpl {
   }
 
   // Views (collab_model.h): the user vector is the user's factors with their bias as a last
-  // coordinate.
+  // coordinate, and the item vector likewise.
   RowTables row_tables() const override { return {"user_factors.weight", "item_factors.weight"}; }
   torch::Tensor user_vectors() const override;
   torch::Tensor item_factor_table() const override { return item_factors->weight.detach(); }
@@ -33,6 +33,9 @@ class DotProductBiasImpl : public CollabModelImpl {
     return item_bias->weight.detach().squeeze(1);
   }
   std::optional<LinearUserModel> linear_user_model() const override;
+  // The item side mirrors it: the item's factors with its bias as a last coordinate.
+  torch::Tensor item_vectors() const override;
+  std::optional<LinearUserModel> linear_item_model() const override;
   std::optional<torch::Tensor> bias_ratings(const torch::Tensor& user_vector) const override;
 
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};

@@ -17,6 +17,8 @@ struct LinearUserModel {
   torch::Tensor design;  // [n_items, d]: item factors (and a column of ones for the user bias)
   torch::Tensor offset;  // [n_items]: the item bias (and any global term), or zeros
 };
+// The same form serves the item side (CollabModelImpl::linear_item_model()) with the roles
+// swapped: rows per user, the user's factors (and ones), offset the user bias.
 
 // An item unseen in training, given only its content features (data/item_features.h), as a
 // feature-based model sees it: `factors` [f] comparable with item_factor_table() rows, and the
