@@ -12,6 +12,7 @@
 #include "collab/infer/user_metadata_model.h"
 #include "collab/models/layers.h"
 #include "collab/train/run.h"
+#include "cold_start_training.h"
 
 namespace collab {
 
@@ -239,15 +240,8 @@ ColdStartResult evaluate_user_cold_start(const RunConfig& run, const ColdStartOp
   out.reveal = options.reveal;
   for (const uint64_t seed : options.seeds) {
     const UserSplit split = split_users(all, records, columns, options, seed);
-    RunConfig seeded = run;
-    seeded.train.seed = seed;
-    RunOptions train;
-    train.write_run_dir = false;
-    train.quiet = true;
-    const RunResult trained = run_training(seeded, split.warm, train);
+    const RunResult trained = train_warm_model(run, split.warm, seed);
     CollabModelImpl& model = *trained.model;
-    model.to(torch::kCPU);
-    model.eval();
     torch::NoGradGuard no_grad;
     UserMetadataOptions fit;
     fit.seed = seed;

@@ -12,6 +12,7 @@
 #include "collab/infer/ranking_metrics.h"
 #include "collab/train/cold_start_eval.h"
 #include "collab/train/run.h"
+#include "cold_start_training.h"
 
 namespace collab {
 
@@ -197,15 +198,8 @@ ColdStartResult evaluate_item_cold_start(const RunConfig& run, const ColdStartOp
   const size_t n_strategies = kItemStrategies.size(), n_reveal = options.reveal.size();
   for (const uint64_t seed : options.seeds) {
     const ItemSplit split = split_items(all, features, options, seed);
-    RunConfig seeded = run;
-    seeded.train.seed = seed;
-    RunOptions train;
-    train.write_run_dir = false;
-    train.quiet = true;
-    const RunResult trained = run_training(seeded, split.warm, train);
+    const RunResult trained = train_warm_model(run, split.warm, seed);
     CollabModelImpl& model = *trained.model;
-    model.to(torch::kCPU);
-    model.eval();
     torch::NoGradGuard no_grad;
     MetadataOptions fit;
     fit.seed = seed;
