@@ -193,6 +193,9 @@ TEST_F(ItemColdStart, ProtocolTableAndErrors) {
   collab::test::expect_one_line_error(
       collab::test::run_collab("cold-start '" + *dir_ + "/dpb.json' --side sideways"), "cold-start",
       {"--side: \"sideways\" is neither users nor items"});
+  collab::test::expect_one_line_error(
+      collab::test::run_collab(command("dpb.json") + " --user-file u.user"), "cold-start",
+      {"--user-file describes users", "--side items"});
   collab::test::expect_one_line_error(collab::test::run_collab(command("nocat.json")), "cold-start",
                                       {"names no item catalogue", "data.items"});
   collab::test::expect_one_line_error(collab::test::run_collab(command("nn.json")), "cold-start",

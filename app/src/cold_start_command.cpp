@@ -163,6 +163,11 @@ int cold_start_command(int argc, char** argv) {
   if (side != "users" && side != "items") {
     throw std::invalid_argument("--side: \"" + side + "\" is neither users nor items");
   }
+  if (side == "items" && args.count("user-file")) {
+    throw std::invalid_argument(
+        "--user-file describes users: --side items reads the items' genres and dates from "
+        "data.items");
+  }
   ColdStartOptions cold;
   if (side == "users") {
     cold.user_file =
