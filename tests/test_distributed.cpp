@@ -61,6 +61,10 @@ void on_ranks(int world, const std::function<void(Collective&)>& body, int64_t t
         env.world_size = world;
         env.rank = rank;
         auto collective = Collective::connect(env, config, torch::kCPU);
+        // Every rank's pairs are up before any body runs: a body that throws at once would
+        // otherwise close rank 0's group while another rank is still connecting to it.
+        std::vector<torch::Tensor> barrier = {torch::zeros({1})};
+        collective->allreduce_sum(barrier);
         body(*collective);
       } catch (const std::exception& e) {
         errors[static_cast<size_t>(rank)] = e.what();
@@ -326,9 +330,9 @@ struct SparseOutcome {
   int64_t bytes_sent = 0;
 };
 
-SparseOutcome train_sparse(const collab::Dataset& data, const collab::TrainConfig& config,
-                           Collective* collective, int64_t stop_after) {
-  collab::CollabModel model = make_model(data, 5);
+SparseOutcome train_sparse(collab::CollabModel model, const collab::Dataset& data,
+                           const collab::TrainConfig& config, Collective* collective,
+                           int64_t stop_after) {
   collab::SparseTrainer trainer(*model, data.train, data.valid, config);
   if (collective) trainer.set_collective(collective);
   SparseOutcome out;
@@ -366,10 +370,15 @@ void expect_ranks_match_one_process(int world, const std::string& optimizer, int
   const collab::TrainConfig config = sparse_config(optimizer, blocks);
   // A stop in the middle of the second pass: its checkpoint assembles the tables mid-rotation.
   const int64_t stop_after = blocks + blocks / 2;
-  const SparseOutcome alone = train_sparse(data, config, nullptr, stop_after);
+  const SparseOutcome alone = train_sparse(make_model(data, 5), data, config, nullptr, stop_after);
+  // Made here, one after the other (torch's generator is global); the other ranks start from
+  // other weights: set_collective must give them rank 0's.
+  std::vector<collab::CollabModel> models;
+  for (int r = 0; r < world; ++r) models.push_back(make_model(data, r == 0 ? 5 : 99 + r));
   std::vector<SparseOutcome> ranks(static_cast<size_t>(world));
   on_ranks(world, [&](Collective& c) {
-    ranks[static_cast<size_t>(c.rank())] = train_sparse(data, config, &c, stop_after);
+    const auto r = static_cast<size_t>(c.rank());
+    ranks[r] = train_sparse(models[r], data, config, &c, stop_after);
   });
   for (int r = 0; r < world; ++r) {
     const SparseOutcome& rank = ranks[static_cast<size_t>(r)];

@@ -37,6 +37,11 @@ void SparseTrainer::set_collective(Collective* collective) {
                 " ranks (each rank trains B / W user ranges a round)");
   }
   collective_ = collective;
+  // Start from rank 0's parameters, as the dense path does: every row a rank trains first is
+  // then the one a single process would train (a resumed run's are equal already).
+  std::vector<torch::Tensor> parameters;
+  for (const auto& p : model_->parameters()) parameters.push_back(p.detach());
+  collective->broadcast(parameters, 0);
   user_range_begin_ = range_offsets(grid_.user_range, B);
   item_range_begin_ = range_offsets(grid_.item_range, B);
 }

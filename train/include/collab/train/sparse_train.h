@@ -74,8 +74,9 @@ class SparseTrainer {
   std::vector<EpochMetrics> fit(const std::function<void(const EpochMetrics&)>& on_epoch = {});
   RatingMetrics evaluate() const;
 
-  // Trains this rank's share of the grid as one of collective->world_size() ranks (see above);
-  // call before the first pass. Throws collab::Error naming train.blocks when B is not a
+  // Trains this rank's share of the grid as one of collective->world_size() ranks (see above),
+  // from rank 0's parameters (broadcast here: every rank must call it); call before the first
+  // pass. Throws collab::Error naming train.blocks when B is not a
   // multiple of the ranks. Bytes sent are collective->bytes_sent().
   void set_collective(Collective* collective);
 
