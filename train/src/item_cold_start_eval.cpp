@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "collab/common/config_reader.h"
 #include "collab/common/error.h"
 #include "collab/data/item_features.h"
 #include "collab/infer/fold_in.h"
@@ -187,6 +188,11 @@ ColdStartResult evaluate_item_cold_start(const RunConfig& run, const ColdStartOp
         "cold start --side items: the data section names no item catalogue (data.items: u.item, "
         "movies.dat, movies.csv or a CSV with data.items_format \"csv\"); the metadata model "
         "reads the items' genres and release decades from it");
+  }
+  {
+    // An architecture without item views fails here, before the first seed's training.
+    ConfigReader model_section(run.model, "model", nullptr);
+    build_model_for(model_section, all)->item_vectors();
   }
   const ItemFeatureSchema schema = ItemFeatureSchema::of(all.catalog);
   const torch::Tensor features = item_feature_matrix(all.catalog, schema, all.items.size());
