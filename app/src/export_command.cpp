@@ -1,6 +1,7 @@
 // `collab export CHECKPOINT -o model.pt`: rebuilds a checkpoint's model and writes it as a
 // TorchScript module (models/export.h) that LibTorch and Python load without collab, with the
-// new-user metadata model fitted to the checkpoint (collab fit-users) where there is one.
+// new-user and new-item metadata models fitted to the checkpoint (collab fit-users, fit-items)
+// where there are any.
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -8,13 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "collab/train/run_checkpoints.h"
 #include "collab/app/commands.h"
 #include "collab/common/cli.h"
 #include "collab/common/error.h"
 #include "collab/models/export.h"
 #include "collab/models/registry.h"
 #include "collab/train/checkpoint.h"
+#include "collab/train/run_checkpoints.h"
 
 namespace collab {
 
@@ -29,8 +30,7 @@ int export_command(int argc, char** argv) {
       ("quiet", "no summary on stderr");
   // clang-format on
   const CommandLine line = parse_command_line(
-      options, argc, argv,
-      {"export", "collab export CHECKPOINT -o FILE", "CHECKPOINT", 1, 1, ""});
+      options, argc, argv, {"export", "collab export CHECKPOINT -o FILE", "CHECKPOINT", 1, 1, ""});
   if (line.help) return 0;
   const cxxopts::ParseResult& result = line.options;
   const std::vector<std::string>& args = line.positionals;
@@ -59,17 +59,23 @@ int export_command(int argc, char** argv) {
     throw Error(path + ": " + e.what());
   }
   model->eval();
-  // The new-user metadata model fitted to this checkpoint (collab fit-users) travels with it.
-  std::optional<UserFeatureModel> user_features;
-  if (std::filesystem::exists(user_feature_model_path(path))) {
-    user_features = read_user_feature_model(user_feature_model_path(path));
-  }
+  // The metadata models fitted to this checkpoint (collab fit-users, fit-items) travel with it.
+  auto fitted = [&](const FeatureModelSide& side) {
+    std::optional<UserFeatureModel> out;
+    const std::string file = feature_model_path(side, path);
+    if (std::filesystem::exists(file)) out = read_feature_model(side, file);
+    return out;
+  };
+  const std::optional<UserFeatureModel> user_features = fitted(kUserFeatureSide);
+  const std::optional<ItemFeatureModel> item_features = fitted(kItemFeatureSide);
   export_torchscript(*model, checkpoint.users, checkpoint.items, checkpoint.config.dump(), output,
-                     checkpoint.item_feature_names, user_features ? &*user_features : nullptr);
+                     checkpoint.item_feature_names, user_features ? &*user_features : nullptr,
+                     item_features ? &*item_features : nullptr);
   if (!result.count("quiet")) {
     std::cerr << "exported " << model->arch() << " (" << checkpoint.users.size() << " users, "
               << checkpoint.items.size() << " items) from " << path
-              << (user_features ? ", with its user feature model" : "") << "\n";
+              << (user_features ? ", with its user feature model" : "")
+              << (item_features ? ", with its item feature model" : "") << "\n";
   }
   std::cout << output << "\n";
   return 0;

@@ -25,6 +25,8 @@ const Command kCommands[] = {
      "get and list datasets (collab data fetch ml-1m, collab data list)"},
     {"fit-users", collab::fit_users_command,
      "fit the new-user metadata model (age, gender, ... -> user vector) to a checkpoint"},
+    {"fit-items", collab::fit_items_command,
+     "fit the new-item metadata model (genres, decade -> item vector) to a checkpoint"},
     {"export", collab::export_command, "write a checkpoint's model as TorchScript (model.pt)"},
     {"recommend", collab::recommend_command, "top-k items for a user, or a new user from ratings"},
     {"similar", collab::similar_command, "items nearest to an item in embedding space"},

@@ -7,7 +7,9 @@
 // infer/neighbours.h.
 // Item cold start: `--features "Thriller,Crime,1990s"` instead of --item asks for the items
 // nearest to a new item that only has content features, whose vector a feature-based model
-// (ContentBased, HybridDotProductBias) builds from them (CollabModelImpl::item_from_features).
+// (ContentBased, HybridDotProductBias) builds from them (CollabModelImpl::item_from_features),
+// else the item metadata model fitted to the checkpoint (collab fit-items; serve/queries.h
+// new_item_query).
 #include <algorithm>
 #include <cxxopts.hpp>
 #include <iomanip>
@@ -95,7 +97,8 @@ int similar_command(int argc, char** argv) {
        cxxopts::value<std::string>())
       ("features",
        "a new item's genres, decade or year (\"Thriller,Crime,1991\"), for a ContentBased or "
-       "HybridDotProductBias model; instead of --item", cxxopts::value<std::string>())
+       "HybridDotProductBias model, or one collab fit-items fitted; instead of --item",
+       cxxopts::value<std::string>())
       ("k", "how many neighbours (0: all)", cxxopts::value<int64_t>()->default_value("10"))
       ("min-ratings", "leave out neighbours with fewer training ratings (0: keep all)",
        cxxopts::value<int64_t>()->default_value("10"))

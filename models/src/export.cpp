@@ -57,7 +57,8 @@ c10::Dict<std::string, int64_t> index_of(const Vocabulary& vocab) {
 torch::jit::Module to_torchscript(const CollabModelImpl& model, const Vocabulary& users,
                                   const Vocabulary& items, const std::string& config_json,
                                   const std::vector<std::string>& item_feature_names,
-                                  const UserFeatureModel* user_features) {
+                                  const UserFeatureModel* user_features,
+                                  const ItemFeatureModel* item_features) {
   const RowTables rows = model.row_tables();
   check_rows(model, rows.users, "user", users.size());
   check_rows(model, rows.items, "item", items.size());
@@ -91,6 +92,7 @@ torch::jit::Module to_torchscript(const CollabModelImpl& model, const Vocabulary
     throw std::logic_error(model.arch() + "::script_into defined no forward");
   }
   if (user_features != nullptr) script_user_feature_model(*user_features, m);
+  if (item_features != nullptr) script_feature_model(kItemFeatureSide, *item_features, m);
 
   // score_all builds its index pairs where the weights are, so it still works after .to(device).
   const auto params = m.named_parameters(/*recurse=*/false);
@@ -119,9 +121,10 @@ def score_all(self, user: int) -> Tensor:
 void export_torchscript(const CollabModelImpl& model, const Vocabulary& users,
                         const Vocabulary& items, const std::string& config_json,
                         const std::string& path, const std::vector<std::string>& item_feature_names,
-                        const UserFeatureModel* user_features) {
-  const torch::jit::Module m =
-      to_torchscript(model, users, items, config_json, item_feature_names, user_features);
+                        const UserFeatureModel* user_features,
+                        const ItemFeatureModel* item_features) {
+  const torch::jit::Module m = to_torchscript(model, users, items, config_json, item_feature_names,
+                                              user_features, item_features);
   std::ostringstream bytes;
   try {
     m.save(bytes);

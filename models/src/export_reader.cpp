@@ -98,6 +98,10 @@ ImportedModel import_torchscript(const std::string& path) {
   if (read_scripted_user_feature_model(m, path, user_features)) {
     out.user_features = std::move(user_features);
   }
+  ItemFeatureModel item_features;
+  if (read_scripted_feature_model(kItemFeatureSide, m, path, item_features)) {
+    out.item_features = std::move(item_features);
+  }
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <ostream>
 #include <utility>
 
@@ -30,7 +31,25 @@ LoadedModel load_torchscript(const std::string& path) {
   out.config = std::move(imported.config);
   out.item_feature_names = std::move(imported.item_feature_names);
   out.user_features = std::move(imported.user_features);
+  out.item_features = std::move(imported.item_features);
   return out;
+}
+
+// "<checkpoint>.users.json" / ".items.json" when it exists, refused when it predicts vectors of
+// another width than the model's (`model_dim`).
+std::optional<UserFeatureModel> fitted_feature_model(const FeatureModelSide& side,
+                                                     const std::string& path,
+                                                     const std::function<int64_t()>& model_dim) {
+  const std::string file = feature_model_path(side, path);
+  if (!std::filesystem::exists(file)) return std::nullopt;
+  UserFeatureModel fitted = read_feature_model(side, file);
+  const int64_t dim = model_dim();
+  if (fitted.bias.size(0) != dim) {
+    throw Error(file + ": predicts " + std::to_string(fitted.bias.size(0)) + "-dimensional " +
+                side.name + " vectors, but " + path + "'s are " + std::to_string(dim) +
+                "-dimensional (fit it again with collab " + side.command + ")");
+  }
+  return fitted;
 }
 
 LoadedModel load_checkpoint_model(const std::string& path) {
@@ -51,18 +70,12 @@ LoadedModel load_checkpoint_model(const std::string& path) {
     const std::string what = e.what();
     throw Error(what.rfind(path, 0) == 0 ? what : path + ": " + what);
   }
-  // The metadata model fitted to this very checkpoint (a later checkpoint's user vectors differ,
-  // so it is looked for beside this file only).
-  const std::string users_file = user_feature_model_path(path);
-  if (std::filesystem::exists(users_file)) {
-    out.user_features = read_user_feature_model(users_file);
-    if (out.user_features->bias.size(0) != out.model->user_vectors().size(1)) {
-      throw Error(users_file + ": predicts " + std::to_string(out.user_features->bias.size(0)) +
-                  "-dimensional user vectors, but " + path + "'s are " +
-                  std::to_string(out.model->user_vectors().size(1)) +
-                  "-dimensional (fit it again with collab fit-users)");
-    }
-  }
+  // The metadata models fitted to this very checkpoint (a later checkpoint's vectors differ, so
+  // they are looked for beside this file only).
+  out.user_features = fitted_feature_model(kUserFeatureSide, path,
+                                           [&] { return out.model->user_vectors().size(1); });
+  out.item_features = fitted_feature_model(kItemFeatureSide, path,
+                                           [&] { return out.model->item_vectors().size(1); });
   return out;
 }
 
@@ -146,6 +159,15 @@ TrainingRatings load_training_ratings(const LoadedModel& loaded, std::ostream& w
   for (int64_t t = 0; t < data.items.size(); ++t) {
     if (const auto i = loaded.items.find(data.items.raw(t))) item_map[static_cast<size_t>(t)] = *i;
   }
+  if (!data.catalog.empty()) {
+    out.catalog.genre_names = data.catalog.genre_names;
+    out.catalog.resize(loaded.items.size());
+    for (size_t t = 0; t < item_map.size() && t < data.catalog.genres.size(); ++t) {
+      if (item_map[t] < 0) continue;
+      out.catalog.genres[static_cast<size_t>(item_map[t])] = data.catalog.genres[t];
+      out.catalog.release_dates[static_cast<size_t>(item_map[t])] = data.catalog.release_dates[t];
+    }
+  }
   // Row r of `part` in the model's indices; -1 for a user or item the model lacks.
   auto in_model = [&](const Ratings& part, size_t r) {
     return std::make_pair(user_map[static_cast<size_t>(part.users[r])],
@@ -186,6 +208,18 @@ TrainingRatings load_training_ratings(const LoadedModel& loaded, std::ostream& w
     }
   }
   return out;
+}
+
+void require_checkpoint_to_fit(const LoadedModel& loaded, const FeatureModelSide& side) {
+  // TorchScript exports are zip archives; the fitted model belongs beside a checkpoint.
+  char magic[4] = {};
+  std::ifstream(loaded.path, std::ios::binary).read(magic, sizeof magic);
+  if (std::string(magic, 4) == std::string("PK\3\4", 4)) {
+    throw Error(loaded.path + ": " + side.command +
+                " needs the checkpoint (or run dir) the export was made from; export it again "
+                "afterwards to carry the " +
+                side.name + " feature model");
+  }
 }
 
 }  // namespace collab

@@ -164,13 +164,33 @@ ItemQuery trained_item_query(const LoadedModel& loaded, const std::string& item)
 }
 
 ItemQuery new_item_query(const LoadedModel& loaded, const std::string& features) {
-  const auto new_item =
-      loaded.model->item_from_features(parse_item_features(features, feature_schema(loaded)));
-  if (!new_item) {
-    throw Error("--features needs a model that reads item features into item factors; " +
-                loaded.path + " is " + loaded.model->arch());
+  // First the architecture's own feature path (trained with the factors end to end); a model
+  // without one answers nullopt whatever the features, so an all-zero row asks.
+  const ItemFeatureSchema schema = feature_schema(loaded);
+  if (loaded.model->item_from_features(torch::zeros({schema.size()}))) {
+    const auto new_item = loaded.model->item_from_features(parse_item_features(features, schema));
+    return {new_item->factors, -1, features};
   }
-  return {new_item->factors, -1, features};
+  // Then the item metadata model fitted to the checkpoint (collab fit-items): its vector is the
+  // item's factors followed by its bias where the model has one (item_vectors()); the leading
+  // factors are what similarity compares.
+  if (loaded.item_features) {
+    const ItemFeatureModel& meta = *loaded.item_features;
+    const torch::Tensor vector =
+        meta.predict(parse_item_features(features, ItemFeatureSchema::from_names(meta.columns)));
+    const int64_t n_factors = loaded.model->item_factor_table().size(1);
+    if (vector.size(0) < n_factors) {
+      throw Error(loaded.path + ": its item feature model predicts " +
+                  std::to_string(vector.size(0)) + " values, fewer than the " +
+                  std::to_string(n_factors) + " item factors (fit it again with collab fit-items)");
+    }
+    return {vector.slice(0, 0, n_factors), -1, features};
+  }
+  throw Error(
+      "--features needs a model that reads item features into item factors "
+      "(ContentBased, HybridDotProductBias) or an item feature model fitted to it (collab "
+      "fit-items MODEL, for DotProduct and DotProductBias); " +
+      loaded.path + " is " + loaded.model->arch() + " and has neither");
 }
 
 std::vector<ScoredItem> similar_items(const LoadedModel& loaded, const ItemQuery& query,

@@ -1,7 +1,5 @@
 #include "collab/serve/user_feature_fit.h"
 
-#include <fstream>
-
 #include "collab/common/error.h"
 #include "collab/data/user_features.h"
 
@@ -11,14 +9,7 @@ UserFeatureFitResult fit_and_save_user_features(const LoadedModel& loaded,
                                                 const std::string& user_file,
                                                 const UserMetadataOptions& options,
                                                 std::ostream& warnings) {
-  // TorchScript exports are zip archives; the fitted model belongs beside a checkpoint.
-  char magic[4] = {};
-  std::ifstream(loaded.path, std::ios::binary).read(magic, sizeof magic);
-  if (std::string(magic, 4) == std::string("PK\3\4", 4)) {
-    throw Error(loaded.path +
-                ": fit-users needs the checkpoint (or run dir) the export was made "
-                "from; export it again afterwards to carry the user feature model");
-  }
+  require_checkpoint_to_fit(loaded, kUserFeatureSide);
   const std::vector<UserRecord> records = read_user_file(user_file);
   const std::vector<std::string> columns = user_feature_columns(records);
   const TrainingRatings training = load_training_ratings(loaded, warnings);

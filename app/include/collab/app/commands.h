@@ -20,6 +20,7 @@ int tune_command(int argc, char** argv);
 int serve_command(int argc, char** argv);
 int audit_command(int argc, char** argv);
 int fit_users_command(int argc, char** argv);
+int fit_items_command(int argc, char** argv);
 int cold_start_command(int argc, char** argv);
 
 }  // namespace collab

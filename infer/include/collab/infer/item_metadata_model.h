@@ -4,7 +4,8 @@
 // (CollabModelImpl::item_vectors(): factors, plus the bias where the model has one), the ridge
 // strength chosen on held-out items by the RMSE of their predicted training ratings. It needs the
 // model's item views (item_vectors, linear_item_model: DotProduct, DotProductBias). Used by the
-// item cold-start protocol (train/cold_start_eval.h); not yet saved beside checkpoints.
+// item cold-start protocol (train/cold_start_eval.h) and by collab fit-items
+// (serve/item_feature_fit.h), which saves it beside the checkpoint.
 #pragma once
 
 #include <cstdint>
@@ -28,9 +29,9 @@ struct ItemMetadataData {
   std::vector<std::vector<float>> ratings;
 };
 
-// The same linear map as the user one (columns, weight [F, d], bias [d], report, predict()), from
-// an item's feature row to an item vector; the columns are the item feature schema's names.
-using ItemFeatureModel = UserFeatureModel;
+// ItemFeatureModel (models/user_feature_model.h): the same linear map as the user one (columns,
+// weight [F, d], bias [d], report, predict()), from an item's feature row to an item vector; the
+// columns are the item feature schema's names.
 
 // The ridge chosen on held-out items, then refitted on all of them; the report as
 // fit_metadata_ridge's with "item" rows ("rmse_mean_item", "holdout_items", "fit_items").

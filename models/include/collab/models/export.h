@@ -35,11 +35,13 @@ constexpr int64_t kExportFormatVersion = 1;
 // with (their sizes are checked against the embedding tables); throws collab::Error otherwise.
 // `item_feature_names` (a feature-based model's columns, data/item_features.h) becomes the
 // attribute of that name when not empty. `user_features` (the new-user metadata model fitted to
-// this model, or null) adds user_from_features (user_feature_model.h).
+// this model, or null) adds user_from_features, `item_features` (the new-item metadata model of
+// collab fit-items, or null) item_from_features (user_feature_model.h).
 torch::jit::Module to_torchscript(const CollabModelImpl& model, const Vocabulary& users,
                                   const Vocabulary& items, const std::string& config_json,
                                   const std::vector<std::string>& item_feature_names = {},
-                                  const UserFeatureModel* user_features = nullptr);
+                                  const UserFeatureModel* user_features = nullptr,
+                                  const ItemFeatureModel* item_features = nullptr);
 
 // to_torchscript, saved to `path` atomically: written to a temporary file in the same folder,
 // fsynced, then renamed, so `path` never holds a partial module. Throws collab::Error naming
@@ -48,7 +50,8 @@ void export_torchscript(const CollabModelImpl& model, const Vocabulary& users,
                         const Vocabulary& items, const std::string& config_json,
                         const std::string& path,
                         const std::vector<std::string>& item_feature_names = {},
-                        const UserFeatureModel* user_features = nullptr);
+                        const UserFeatureModel* user_features = nullptr,
+                        const ItemFeatureModel* item_features = nullptr);
 
 // An export read back: the eager model its `config` builds (registry.h), with the exported
 // tensors copied in by name, and its vocabularies (titles and aliases included).
@@ -59,6 +62,7 @@ struct ImportedModel {
   json config;  // the run's resolved config
   std::vector<std::string> item_feature_names;  // of a feature-based model; empty before schemas
   std::optional<UserFeatureModel> user_features;  // the new-user metadata model, where exported
+  std::optional<ItemFeatureModel> item_features;  // the new-item metadata model, where exported
 };
 
 // Reads the TorchScript module at `path` that export_torchscript wrote. Throws collab::Error

@@ -33,6 +33,9 @@ struct LoadedModel {
   // The new-user metadata model: a checkpoint's "<checkpoint>.users.json" (collab fit-users) or
   // an export's user_from_features; none when neither exists.
   std::optional<UserFeatureModel> user_features;
+  // The new-item metadata model: "<checkpoint>.items.json" (collab fit-items) or an export's
+  // item_from_features; none when neither exists.
+  std::optional<ItemFeatureModel> item_features;
 };
 
 // A prediction as collab reports it to a user: clipped to `range` when there is one, since a
@@ -64,6 +67,9 @@ struct TrainingRatings {
   // ascending: what recommendations leave out, so a list never offers a film the user has rated.
   std::vector<std::vector<int64_t>> rated_by_user;
   std::vector<int64_t> item_counts;                 // [n_items]
+  // The data's item catalogue (data.items) re-indexed to the model's items (a model's item the
+  // data lacks has no genre and no date); empty when the config names none.
+  ItemCatalog catalog;
   // The validation split's rows in the same vocabularies (rows of a user or item the model does
   // not know are left out): what `collab audit` measures accuracy on.
   std::vector<int64_t> valid_users;
@@ -71,5 +77,9 @@ struct TrainingRatings {
   std::vector<float> valid_ratings;
 };
 TrainingRatings load_training_ratings(const LoadedModel& loaded, std::ostream& warnings);
+
+// collab fit-users / fit-items fit a metadata model beside a checkpoint: throws collab::Error
+// when `loaded` is a TorchScript export instead (export carries the fitted model).
+void require_checkpoint_to_fit(const LoadedModel& loaded, const FeatureModelSide& side);
 
 }  // namespace collab

@@ -84,8 +84,11 @@ struct ItemQuery {
   std::string features;  // the new item's feature list, or ""
 };
 ItemQuery trained_item_query(const LoadedModel& loaded, const std::string& item);
-// Throws collab::Error when the model builds no item from features (only ContentBased and
-// HybridDotProductBias do).
+// The new item's vector comes, in this order, from the architecture's own feature path
+// (CollabModelImpl::item_from_features: ContentBased, HybridDotProductBias), else from the item
+// metadata model fitted beside the checkpoint or carried by the export (collab fit-items:
+// LoadedModel::item_features, its leading item_factor_table() columns). Throws collab::Error
+// when there is neither, naming the architecture and fit-items.
 ItemQuery new_item_query(const LoadedModel& loaded, const std::string& features);
 
 // The top `k` (0: all) items by cosine similarity of the centred item factors to `query`
