@@ -38,7 +38,7 @@ const Command kCommands[] = {
     {"tune", collab::tune_command, "hyper-parameter search: random, grid, successive halving"},
     {"serve", collab::serve_command, "an HTTP JSON API and an explorer page for a trained model"},
     {"cold-start", collab::cold_start_command,
-     "hold out whole users: RMSE of every new-user strategy per number of ratings revealed"},
+     "hold out whole users (or items): RMSE of every cold-start strategy per ratings revealed"},
     {"compare", collab::compare_command, "train models on the same splits, compare their metrics"},
     {"launch", collab::launch_command,
      "run N local workers of a distributed train (torchrun-like)"},
