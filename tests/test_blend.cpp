@@ -74,6 +74,69 @@ TEST(Blend, BlendedModelIsTheWeightedSumOfItsModels) {
       {"cannot be exported"});
 }
 
+// Feature-weighted stacking: targets whose weights move with two features are fitted exactly.
+TEST(Blend, FeatureFitRecoversPlantedWeights) {
+  torch::manual_seed(2);
+  const torch::Tensor a = torch::rand({400}) * 4 + 1, b = torch::rand({400}) * 4 + 1;
+  const torch::Tensor f = torch::rand({400, 2}) * 5;
+  const torch::Tensor f0 = f.select(1, 0), f1 = f.select(1, 1);
+  const torch::Tensor targets =
+      0.1 + (0.5 + 0.1 * f0) * a + (0.3 - 0.05 * f1) * b + 0.2 * f0 - 0.1 * f1;
+  const collab::BlendWeights w = collab::fit_blend({a, b}, f, targets, /*ridge=*/0);
+  ASSERT_EQ(w.feature_weights.size(), 2u);
+  ASSERT_EQ(w.feature_intercepts.size(), 2u);
+  // float inputs, solved in double: 1e-3 covers the inputs' rounding through 9 unknowns.
+  EXPECT_NEAR(w.weights[0], 0.5, 1e-3);
+  EXPECT_NEAR(w.weights[1], 0.3, 1e-3);
+  EXPECT_NEAR(w.feature_weights[0][0], 0.1, 1e-3);
+  EXPECT_NEAR(w.feature_weights[0][1], 0.0, 1e-3);
+  EXPECT_NEAR(w.feature_weights[1][0], 0.0, 1e-3);
+  EXPECT_NEAR(w.feature_weights[1][1], -0.05, 1e-3);
+  EXPECT_NEAR(w.feature_intercepts[0], 0.2, 1e-3);
+  EXPECT_NEAR(w.feature_intercepts[1], -0.1, 1e-3);
+  EXPECT_NEAR(w.intercept, 0.1, 1e-3);
+  EXPECT_TRUE(torch::allclose(collab::apply_blend(w, {a, b}, f), targets, 1e-3, 1e-3));
+  // Exact data: the held-out folds are predicted exactly too; the features are needed for it.
+  EXPECT_LT(collab::cross_validated_blend_rmse({a, b}, f, targets, 0, 5), 1e-3);
+  EXPECT_GT(collab::cross_validated_blend_rmse({a, b}, torch::zeros({400, 0}), targets, 0, 5),
+            0.05);
+  expect_one_line_error_thrown([&] { collab::fit_blend({a, b}, torch::zeros({3, 2}), targets, 0); },
+                               {"features", "400"});
+  expect_one_line_error_thrown(
+      [&] { collab::fit_blend({a.narrow(0, 0, 5)}, f.narrow(0, 0, 5), targets.narrow(0, 0, 5), 0); },
+      {"more than 5 ratings", "got 5"});
+  expect_one_line_error_thrown(
+      [&] { collab::cross_validated_blend_rmse({a}, f, targets, 0, 1); }, {"2 folds", "1"});
+}
+
+// forward() with features: each model's weight is its base weight plus its slopes times
+// log(1 + the user's or item's count), as the formula says.
+TEST(Blend, FeatureBlendForwardIsTheFormula) {
+  collab::BiasesOptions biases;
+  biases.shape = {5, 6};
+  biases.y_range = collab::YRange{0, 5.5};
+  const collab::CollabModel first = collab::Biases(biases).ptr();
+  const collab::BlendWeights w{{0.7}, -0.2, {{0.1, -0.05}}, {0.03, 0.02}};
+  const collab::BlendSupport support{torch::tensor({0.f, 1.f, 2.f, 3.f, 4.f}),
+                                     torch::tensor({5.f, 6.f, 7.f, 8.f, 9.f, 10.f})};
+  collab::BlendedModelImpl blend(
+      {first}, w, {collab::BlendFeature::kUserSupport, collab::BlendFeature::kItemSupport},
+      support);
+  blend.eval();
+  const torch::Tensor x = torch::tensor({0, 1, 4, 5, 2, 3}, torch::kLong).view({3, 2});
+  const torch::Tensor p = first->forward(x);
+  const torch::Tensor fu = torch::log1p(torch::tensor({0.f, 4.f, 2.f}));
+  const torch::Tensor fi = torch::log1p(torch::tensor({6.f, 10.f, 8.f}));
+  const torch::Tensor expected = (0.7 + 0.1 * fu - 0.05 * fi) * p - 0.2 + 0.03 * fu + 0.02 * fi;
+  EXPECT_TRUE(torch::allclose(blend.forward(x), expected, 1e-5, 1e-5));
+  expect_one_line_error_thrown(
+      [&] { collab::BlendedModelImpl({first}, {{0.7}, 0.0}, {collab::BlendFeature::kUserSupport},
+                                     support); },
+      {"1 features", "weights for 0"});
+  expect_one_line_error_thrown([&] { collab::blend_feature("age", "blend.features[0]"); },
+                               {"blend.features[0]", "\"age\"", "user_support"});
+}
+
 // compare with a blend section: a Blend row after the candidates, with one weight per
 // candidate on every split and a finite RMSE; a bad blend key is refused before training.
 TEST(Blend, CompareAddsABlendRow) {
@@ -92,7 +155,7 @@ TEST(Blend, CompareAddsABlendRow) {
   write_text(dir + "/compare.json", config.dump());
   const auto r = run_collab("compare '" + dir + "/compare.json' --run-dir '" + dir + "/out'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("Blend train: rmse"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Blend train: inner cv rmse"), std::string::npos) << r.out;
   const json results = json::parse(read_text(dir + "/out/compare.json"));
   ASSERT_EQ(results["candidates"].size(), 3u);
   const json& blend = results["candidates"][2];
@@ -102,11 +165,17 @@ TEST(Blend, CompareAddsABlendRow) {
   EXPECT_TRUE(fold["blend"]["weights"].contains("DPB"));
   EXPECT_EQ(fold["blend"]["inner_ratings"], 40);  // 20% of the 200 training ratings
   EXPECT_TRUE(std::isfinite(fold["final"]["rmse"].get<double>()));
+  EXPECT_TRUE(std::isfinite(fold["blend"]["inner_cv_rmse"].get<double>()));
+  EXPECT_EQ(fold["blend"]["inner_cv_rmse"], fold["blend"]["inner_cv_rmse_without_features"]);
 
   json bad = config;
   bad["blend"]["inner_valid_pct"] = 1.5;
   write_text(dir + "/bad.json", bad.dump());
   expect_refused("compare '" + dir + "/bad.json'", "blend.inner_valid_pct");
+  bad = config;
+  bad["blend"]["features"] = {"user_support", "age"};
+  write_text(dir + "/bad.json", bad.dump());
+  expect_refused("compare '" + dir + "/bad.json'", "blend.features[1]");
 }
 
 }  // namespace test_blend

@@ -48,26 +48,68 @@ std::vector<torch::Tensor> inner_predictions(const CompareConfig& config, const 
   return out;
 }
 
+constexpr int64_t kInnerCvFolds = 5;  // folds of the inner ratings the blend's form is checked on
+
+// How many of `ratings` each user and each item has: what the blend's features count.
+BlendSupport support_of(const Dataset& data, const Ratings& ratings) {
+  const auto count = [](const std::vector<int32_t>& ids, size_t size) {
+    const torch::Tensor t = torch::tensor(ids, torch::kLong);
+    return torch::bincount(t, /*weights=*/{}, static_cast<int64_t>(size)).to(torch::kFloat);
+  };
+  return {count(ratings.users, data.users.size()), count(ratings.items, data.items.size())};
+}
+
+// The blend's weights fitted on the inner split, and what the inner ratings say of them: the
+// cross-validated RMSE with the configured features and without any (the choice between them
+// is made on these, never on the test part).
+BlendWeights fit_inner_blend(const CompareConfig& config, const std::string& fold,
+                             const Dataset& data, json& record) {
+  const BlendOptions& options = *config.blend;
+  const Dataset inner = inner_split(data, options, fold);
+  const Batch held_out = to_batch(inner.valid);
+  const std::vector<torch::Tensor> predictions = inner_predictions(config, inner, held_out);
+  const torch::Tensor features =
+      blend_feature_values(options.features, support_of(inner, inner.train), held_out.x.cpu());
+  const torch::Tensor y = held_out.y.cpu();
+  const BlendWeights weights = fit_blend(predictions, features, y, options.ridge);
+  const torch::Tensor fitted = apply_blend(weights, predictions, features);
+  record["inner_ratings"] = inner.valid.size();
+  record["inner_fit_rmse"] = (fitted - y).pow(2).mean().sqrt().item<double>();
+  record["inner_cv_rmse"] =
+      cross_validated_blend_rmse(predictions, features, y, options.ridge, kInnerCvFolds);
+  record["inner_cv_rmse_without_features"] = cross_validated_blend_rmse(
+      predictions, torch::zeros({y.numel(), 0}), y, options.ridge, kInnerCvFolds);
+  return weights;
+}
+
 // The blend's result on split `f`: fitted on the inner split, scored on the test part.
 FoldResult blend_fold(const CompareConfig& config, const std::string& fold, const Dataset& data,
                       const std::vector<CandidateResult>& results, size_t f) {
-  const Dataset inner = inner_split(data, *config.blend, fold);
-  const Batch held_out = to_batch(inner.valid);
-  const BlendWeights weights =
-      fit_blend(inner_predictions(config, inner, held_out), held_out.y, config.blend->ridge);
+  json record = json::object();
+  const BlendWeights weights = fit_inner_blend(config, fold, data, record);
   FoldResult out;
   out.fold = fold;
   std::vector<CollabModel> models;
-  json named = json::object();
+  json named = json::object(), slopes = json::object();
   for (size_t c = 0; c < results.size(); ++c) {
     models.push_back(results[c].folds[f].model);
     out.parameters += results[c].folds[f].parameters;
     named[results[c].name] = weights.weights[c];
+    if (!weights.feature_weights.empty()) slopes[results[c].name] = weights.feature_weights[c];
   }
-  out.blend = {{"weights", named},
-               {"intercept", weights.intercept},
-               {"inner_ratings", inner.valid.size()}};
-  auto blend = std::make_shared<BlendedModelImpl>(models, weights);
+  record["weights"] = named;
+  record["intercept"] = weights.intercept;
+  if (!config.blend->features.empty()) {
+    json names = json::array();
+    for (const BlendFeature b : config.blend->features) names.push_back(blend_feature_name(b));
+    record["features"] = names;
+    record["feature_weights"] = slopes;
+    record["feature_intercepts"] = weights.feature_intercepts;
+  }
+  out.blend = record;
+  // The full models trained on the whole training part: their features count that part.
+  auto blend = std::make_shared<BlendedModelImpl>(models, weights, config.blend->features,
+                                                  support_of(data, data.train));
   blend->eval();
   torch::NoGradGuard no_grad;
   const Batch test = to_batch(data.valid);
@@ -90,8 +132,11 @@ CandidateResult blend_candidates(const CompareConfig& config,
   for (size_t f = 0; f < data.size(); ++f) {
     out.folds.push_back(blend_fold(config, fold_names[f], data[f], results, f));
     const FoldResult& r = out.folds.back();
-    char head[96];
-    std::snprintf(head, sizeof head, ": rmse %.4f; intercept %.3f, weights", r.rating.rmse,
+    char head[160];
+    std::snprintf(head, sizeof head,
+                  ": inner cv rmse %.4f (without features %.4f); rmse %.4f; intercept %.3f, weights",
+                  r.blend["inner_cv_rmse"].get<double>(),
+                  r.blend["inner_cv_rmse_without_features"].get<double>(), r.rating.rmse,
                   r.blend["intercept"].get<double>());
     std::string text = "Blend " + r.fold + head;
     for (const auto& [name, w] : r.blend["weights"].items()) {

@@ -33,6 +33,7 @@
 #include "collab/train/run_config.h"
 #include "collab/data/dataset.h"
 #include "collab/data/protocol.h"
+#include "collab/infer/blend.h"
 #include "collab/infer/metrics.h"
 #include "collab/infer/ranking_metrics.h"
 #include "collab/train/trainer.h"
@@ -48,6 +49,8 @@ struct BlendOptions {
   double inner_valid_pct = 0.1;  // of each split's training ratings, to fit the weights on
   uint64_t seed = 42;            // of that inner random split
   double ridge = 1e-4;           // times the inner ratings, on the weights' diagonal
+  // Meta-features the weights vary with (infer/blend.h); none keeps one weight per model.
+  std::vector<BlendFeature> features;
 };
 
 struct CompareConfig {

@@ -14,9 +14,33 @@
 
 namespace collab {
 
+// Feature-weighted linear stacking (Sill et al. 2009): the weights may vary with per-rating
+// meta-features, because a model's error depends on how much it saw of the user and the item.
+// Each feature is log(1 + the number of training ratings of the rating's user or item): counted
+// on the ratings the blended models trained on, so it measures the evidence behind them.
+enum class BlendFeature { kUserSupport, kItemSupport };
+
+// "user_support" or "item_support"; throws collab::Error naming `key` and the value otherwise.
+BlendFeature blend_feature(const std::string& name, const std::string& key);
+std::string blend_feature_name(BlendFeature feature);
+
+// Training ratings per user and per item (float, [n_users] and [n_items]).
+struct BlendSupport {
+  torch::Tensor user_counts;
+  torch::Tensor item_counts;
+};
+
+// The features of the (user, item) rows of `x` [n, 2]: [n, features.size()].
+torch::Tensor blend_feature_values(const std::vector<BlendFeature>& features,
+                                   const BlendSupport& support, const torch::Tensor& x);
+
 struct BlendWeights {
   std::vector<double> weights;  // one per model
   double intercept = 0;
+  // With features: feature_weights[m][j] is added to model m's weight per unit of feature j,
+  // feature_intercepts[j] to the intercept. Empty without features.
+  std::vector<std::vector<double>> feature_weights;
+  std::vector<double> feature_intercepts;
 };
 
 // Least squares of `targets` [n] on the columns `predictions` (each [n]) and a constant, with
@@ -25,11 +49,29 @@ struct BlendWeights {
 BlendWeights fit_blend(const std::vector<torch::Tensor>& predictions, const torch::Tensor& targets,
                        double ridge);
 
+// The same with features [n, F] (F may be 0): the columns are each prediction, each prediction
+// times each feature, each feature, and the constant.
+BlendWeights fit_blend(const std::vector<torch::Tensor>& predictions, const torch::Tensor& features,
+                       const torch::Tensor& targets, double ridge);
+
+// The blend's predictions of rows with `predictions` and `features` ([n, F], F may be 0).
+torch::Tensor apply_blend(const BlendWeights& weights, const std::vector<torch::Tensor>& predictions,
+                          const torch::Tensor& features);
+
+// The RMSE of the blend fitted on all rows but every `folds`-th and scored on those, over the
+// `folds` shifts: how well the blend's form generalises, measured without any test rating.
+double cross_validated_blend_rmse(const std::vector<torch::Tensor>& predictions,
+                                  const torch::Tensor& features, const torch::Tensor& targets,
+                                  double ridge, int64_t folds);
+
 // The blend as a model: forward() is the weighted sum of the models' forward(), so every metric
 // and ranking of a model applies to it. Not exportable (script_into throws).
 class BlendedModelImpl : public CollabModelImpl {
  public:
   BlendedModelImpl(std::vector<CollabModel> models, BlendWeights weights);
+  // With features: `support` counts the ratings the models trained on.
+  BlendedModelImpl(std::vector<CollabModel> models, BlendWeights weights,
+                   std::vector<BlendFeature> features, BlendSupport support);
   torch::Tensor forward(torch::Tensor x) override;
   std::string arch() const override { return "Blend"; }
   std::optional<YRange> y_range() const override { return std::nullopt; }
@@ -38,6 +80,8 @@ class BlendedModelImpl : public CollabModelImpl {
  private:
   std::vector<CollabModel> models_;
   BlendWeights weights_;
+  std::vector<BlendFeature> features_;
+  BlendSupport support_;  // registered as buffers, so that to(device) moves them
 };
 
 }  // namespace collab
