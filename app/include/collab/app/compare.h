@@ -22,7 +22,10 @@
 // "Blend": on each split, every candidate is trained again on a random inner split of the
 // training part, a linear blend of their predictions (infer/blend.h) is fitted on the inner
 // validation ratings, and the blend of the candidates' full models is scored on the test part
-// like any candidate; the test part is never seen by the fit.
+// like any candidate; the test part is never seen by the fit. `"features": ["user_support",
+// "item_support"]` lets the weights vary with each rating's user and item support (infer/blend.h).
+// Each split records the blend's inner RMSEs (fitted, and cross-validated over the inner ratings
+// with and without the features): what a choice of blend is to be made on.
 #pragma once
 
 #include <functional>
