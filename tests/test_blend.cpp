@@ -176,6 +176,12 @@ TEST(Blend, CompareAddsABlendRow) {
   bad["blend"]["features"] = {"user_support", "age"};
   write_text(dir + "/bad.json", bad.dump());
   expect_refused("compare '" + dir + "/bad.json'", "blend.features[1]");
+  bad["blend"]["features"] = {"user_support", 3};
+  write_text(dir + "/bad.json", bad.dump());
+  expect_refused("compare '" + dir + "/bad.json'", "blend.features[1]: expected a blend feature name");
+  bad["blend"]["features"] = "user_support";
+  write_text(dir + "/bad.json", bad.dump());
+  expect_refused("compare '" + dir + "/bad.json'", "blend.features");
 }
 
 }  // namespace test_blend

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "collab/common/error.h"
+#include "collab/common/utf8.h"
 #include "collab/infer/ridge.h"
 
 namespace collab {
@@ -10,8 +11,8 @@ namespace collab {
 BlendFeature blend_feature(const std::string& name, const std::string& key) {
   if (name == "user_support") return BlendFeature::kUserSupport;
   if (name == "item_support") return BlendFeature::kItemSupport;
-  throw Error(key + ": unknown blend feature \"" + name +
-              "\" (expected \"user_support\" or \"item_support\")");
+  throw Error(key + ": unknown blend feature " + quoted_for_message(name) +
+              " (expected \"user_support\" or \"item_support\")");
 }
 
 std::string blend_feature_name(BlendFeature feature) {
