@@ -60,7 +60,7 @@ TEST(Blend, BlendedModelIsTheWeightedSumOfItsModels) {
   biases.y_range = collab::YRange{0, 5.5};
   const collab::CollabModel first = collab::DotProductBias(dpb).ptr();
   const collab::CollabModel second = collab::Biases(biases).ptr();
-  collab::BlendedModelImpl blend({first, second}, {{0.7, 0.4}, -0.2});
+  collab::BlendedModelImpl blend({first, second}, {{0.7, 0.4}, -0.2, {}, {}});
   blend.eval();
   const torch::Tensor x = torch::tensor({0, 1, 4, 5, 2, 3}, torch::kLong).view({3, 2});
   const torch::Tensor expected = 0.7 * first->forward(x) + 0.4 * second->forward(x) - 0.2;
@@ -130,7 +130,7 @@ TEST(Blend, FeatureBlendForwardIsTheFormula) {
   const torch::Tensor expected = (0.7 + 0.1 * fu - 0.05 * fi) * p - 0.2 + 0.03 * fu + 0.02 * fi;
   EXPECT_TRUE(torch::allclose(blend.forward(x), expected, 1e-5, 1e-5));
   expect_one_line_error_thrown(
-      [&] { collab::BlendedModelImpl({first}, {{0.7}, 0.0}, {collab::BlendFeature::kUserSupport},
+      [&] { collab::BlendedModelImpl({first}, {{0.7}, 0.0, {}, {}}, {collab::BlendFeature::kUserSupport},
                                      support); },
       {"1 features", "weights for 0"});
   expect_one_line_error_thrown([&] { collab::blend_feature("age", "blend.features[0]"); },
