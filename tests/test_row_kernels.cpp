@@ -20,11 +20,11 @@ using collab::AdamScalars;
 class RowKernels : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    default_ = collab::adam_kernels_use_avx512();
-    collab::set_adam_kernels_use_avx512(GetParam());
-    if (GetParam() && !collab::adam_kernels_use_avx512()) GTEST_SKIP() << "no AVX-512F here";
+    default_ = collab::row_kernels_use_avx512();
+    collab::set_row_kernels_use_avx512(GetParam());
+    if (GetParam() && !collab::row_kernels_use_avx512()) GTEST_SKIP() << "no AVX-512F here";
   }
-  void TearDown() override { collab::set_adam_kernels_use_avx512(default_); }
+  void TearDown() override { collab::set_row_kernels_use_avx512(default_); }
 
  private:
   bool default_ = false;

@@ -291,7 +291,7 @@ __attribute__((target("avx512f"))) void adam_replay_without_grad_avx512(
 
 }  // namespace
 
-bool adam_kernels_use_avx512() {
+bool row_kernels_use_avx512() {
 #ifdef COLLAB_AVX512_ADAM
   return use_avx512;
 #else
@@ -299,7 +299,7 @@ bool adam_kernels_use_avx512() {
 #endif
 }
 
-void set_adam_kernels_use_avx512(bool use) {
+void set_row_kernels_use_avx512(bool use) {
 #ifdef COLLAB_AVX512_ADAM
   use_avx512 = use && cpu_has_avx512();
 #else

@@ -14,11 +14,13 @@
 
 #include "collab/common/error.h"
 #include "row_kernels.h"
+#include "sgd_kernel.h"
 #include "sparse_tables.h"
 #include "touched_rows.h"
 
-// The per-rating loops are bound by vector arithmetic on rows that sit in cache: they are
-// COLLAB_MULTIVERSION (row_kernels.h), built for AVX2/FMA too and picked at load time.
+// The per-rating loops are bound by vector arithmetic on rows that sit in cache: lazy Adam's are
+// COLLAB_MULTIVERSION (row_kernels.h), built for AVX2/FMA too and picked at load time; SGD's
+// have an AVX-512 build besides (sgd_kernel.h).
 
 namespace collab {
 
@@ -36,61 +38,6 @@ struct SparseTrainer::Scratch {
 };
 
 namespace {
-
-// One SGD update of a rating's two factor rows, each from the other's old values.
-inline void sgd_pair(float* __restrict p, float* __restrict q, float decay, float lg, int64_t n) {
-  for (int64_t k = 0; k < n; ++k) {
-    const float pk = p[k], qk = q[k];
-    p[k] = pk * decay - lg * qk;
-    q[k] = qk * decay - lg * pk;
-  }
-}
-
-struct SgdArgs {
-  const int32_t* users;
-  const int32_t* items;
-  RatingValues::View ratings;
-  int64_t n;
-  float* P;
-  float* Q;
-  float* bu;  // null without biases
-  float* bi;
-  int64_t dim;
-  float lr, decay;  // decay = 1 - lr * wd
-  OutputRange range;
-};
-
-// Per-rating SGD over one block; returns the sum of squared errors before each update.
-COLLAB_MULTIVERSION double sgd_ratings(const SgdArgs a) {
-  constexpr int64_t kAhead = 8;  // ratings ahead whose rows are prefetched
-  const int64_t dim = a.dim;
-  double loss = 0;
-  for (int64_t r = 0; r < a.n; ++r) {
-    if (r + kAhead < a.n) {
-      const char* pu = reinterpret_cast<const char*>(a.P + a.users[r + kAhead] * dim);
-      const char* qi = reinterpret_cast<const char*>(a.Q + a.items[r + kAhead] * dim);
-      for (int64_t off = 0; off < dim * 4; off += 64) {
-        __builtin_prefetch(pu + off, 1);
-        __builtin_prefetch(qi + off, 1);
-      }
-    }
-    const int64_t u = a.users[r], i = a.items[r];
-    float* p = a.P + u * dim;
-    float* q = a.Q + i * dim;
-    float dot = dot_product_inline(p, q, dim);
-    if (a.bu) dot += a.bu[u] + a.bi[i];
-    const Prediction pred = a.range.apply(dot);
-    const float err = pred.value - a.ratings[static_cast<size_t>(r)];
-    loss += static_cast<double>(err) * err;
-    const float lg = a.lr * err * pred.slope;
-    sgd_pair(p, q, a.decay, lg, dim);
-    if (a.bu) {
-      a.bu[u] = a.bu[u] * a.decay - lg;
-      a.bi[i] = a.bi[i] * a.decay - lg;
-    }
-  }
-  return loss;
-}
 
 // fastai's Adam step on one row, with the row's own bias correction. The recipe of the fused
 // steps' adam_rows_with_grad (row_kernels.h) but not their float operations: v is kept rather
@@ -204,7 +151,7 @@ void SparseTrainer::train_block(int64_t a, int64_t b, double lr, double beta1, S
 double SparseTrainer::sgd_block(int64_t begin, int64_t end, double lr) {
   const Tables& t = *tables_;
   const bool bias = t.has_biases();
-  SgdArgs args{train_.users.data() + begin,
+  const SgdRun run{train_.users.data() + begin,
                train_.items.data() + begin,
                train_.ratings.view().from(static_cast<size_t>(begin)),
                end - begin,
@@ -216,7 +163,7 @@ double SparseTrainer::sgd_block(int64_t begin, int64_t end, double lr) {
                static_cast<float>(lr),
                static_cast<float>(1.0 - lr * config_.adam.weight_decay),
                output_range_};
-  return sgd_ratings(args);
+  return sgd_ratings(run);
 }
 
 // One lazy-Adam step's scalars (a block's: the lr and beta1 are the round's), and the step of a
@@ -351,19 +298,35 @@ RatingMetrics SparseTrainer::evaluate() const {
   if (v.size() == 0) return m;
   const Tables& t = *tables_;
   const bool bias = t.has_biases();
-  double se = 0, ae = 0;
-  for (size_t r = 0; r < v.size(); ++r) {
-    const int64_t u = v.users[r], i = v.items[r];
-    float dot =
-        dot_product_inline(t.user_factors.param + u * dim_, t.item_factors.param + i * dim_, dim_);
-    if (bias) dot += t.user_bias.param[u] + t.item_bias.param[i];
-    const double err = output_range_.apply(dot).value - v.ratings[r];
-    se += err * err;
-    ae += std::abs(err);
+  // Fixed chunks summed in order: the metrics do not depend on the number of threads.
+  constexpr int64_t kChunk = 4096;
+  const auto n = static_cast<int64_t>(v.size());
+  std::vector<ErrorSums> chunks(static_cast<size_t>((n + kChunk - 1) / kChunk));
+#pragma omp parallel for schedule(static) num_threads(static_cast <int>(threads_))
+  for (int64_t c = 0; c < static_cast<int64_t>(chunks.size()); ++c) {
+    const int64_t begin = c * kChunk;
+    const SgdRun run{v.users.data() + begin,
+                     v.items.data() + begin,
+                     v.ratings.view().from(static_cast<size_t>(begin)),
+                     std::min(kChunk, n - begin),
+                     t.user_factors.param,
+                     t.item_factors.param,
+                     bias ? t.user_bias.param : nullptr,
+                     bias ? t.item_bias.param : nullptr,
+                     dim_,
+                     /*lr=*/0.0f,
+                     /*decay=*/1.0f,
+                     output_range_};
+    chunks[static_cast<size_t>(c)] = rating_errors(run);
   }
-  m.mse = se / static_cast<double>(v.size());
+  ErrorSums total;
+  for (const ErrorSums& c : chunks) {
+    total.squared += c.squared;
+    total.absolute += c.absolute;
+  }
+  m.mse = total.squared / static_cast<double>(n);
   m.rmse = std::sqrt(m.mse);
-  m.mae = ae / static_cast<double>(v.size());
+  m.mae = total.absolute / static_cast<double>(n);
   return m;
 }
 

@@ -32,6 +32,11 @@ class OutputRange {
     return {s * span_ + lo_, s * (1.0f - s) * span_};
   }
 
+  // For kernels that compute apply() in vector lanes.
+  bool squashes() const { return squash_; }
+  float lo() const { return lo_; }
+  float span() const { return span_; }
+
  private:
   bool squash_ = false;
   float lo_ = 0.0f;
