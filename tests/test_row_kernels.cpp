@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "kernel_builds.h"
 #include "row_kernels.h"
 
 namespace test_row_kernels {
@@ -16,22 +17,8 @@ namespace test_row_kernels {
 using collab::AdamOptions;
 using collab::AdamScalars;
 
-// Runs the test body once per kernel build this CPU offers, restoring the default after.
-class RowKernels : public ::testing::TestWithParam<bool> {
- protected:
-  void SetUp() override {
-    default_ = collab::row_kernels_use_avx512();
-    collab::set_row_kernels_use_avx512(GetParam());
-    if (GetParam() && !collab::row_kernels_use_avx512()) GTEST_SKIP() << "no AVX-512F here";
-  }
-  void TearDown() override { collab::set_row_kernels_use_avx512(default_); }
-
- private:
-  bool default_ = false;
-};
-
-INSTANTIATE_TEST_SUITE_P(Builds, RowKernels, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "avx512" : "portable"; });
+class RowKernels : public KernelBuilds {};
+INSTANTIATE_TEST_SUITE_P(Builds, RowKernels, ::testing::Values(false, true), KernelBuilds::name);
 
 std::vector<float> random_values(size_t n, float lo, float hi, uint32_t seed) {
   std::mt19937 gen(seed);

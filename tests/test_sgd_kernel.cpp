@@ -9,27 +9,14 @@
 #include <random>
 #include <vector>
 
+#include "kernel_builds.h"
 #include "row_kernels.h"
 #include "sgd_kernel.h"
 
 namespace test_sgd_kernel {
 
-// Runs the test body once per kernel build this CPU offers, restoring the default after.
-class SgdKernel : public ::testing::TestWithParam<bool> {
- protected:
-  void SetUp() override {
-    default_ = collab::row_kernels_use_avx512();
-    collab::set_row_kernels_use_avx512(GetParam());
-    if (GetParam() && !collab::row_kernels_use_avx512()) GTEST_SKIP() << "no AVX-512F here";
-  }
-  void TearDown() override { collab::set_row_kernels_use_avx512(default_); }
-
- private:
-  bool default_ = false;
-};
-
-INSTANTIATE_TEST_SUITE_P(Builds, SgdKernel, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "avx512" : "portable"; });
+class SgdKernel : public KernelBuilds {};
+INSTANTIATE_TEST_SUITE_P(Builds, SgdKernel, ::testing::Values(false, true), KernelBuilds::name);
 
 // A model's tables and a run of ratings over them.
 struct Problem {
