@@ -4,8 +4,9 @@
 Whole processes, interleaved, medians of --repeats: 20 passes and --long passes of each, so that
 (T_long - T_20) / (long - 20) is the marginal cost of a pass, start-up and reading excluded; and
 the test RMSE of the 20-pass models on u1.test. collab evaluates u1.test and logs a line after
-every pass, which LIBMF with --quiet and no -p does not: its training time alone (train_seconds)
-is printed too. Both train k = 50 factors with 2 threads:
+every pass, which LIBMF with --quiet and no -p does not: collab's training time alone
+(train_seconds) is printed too, and LIBMF is also timed with -p u1.test (no --quiet), which
+evaluates and logs every pass as collab does. Both train k = 50 factors with 2 threads:
   collab  configs/sgd_ml100k.json (DotProductBias, lr 0.05 one-cycle, wd 0.1), no checkpoints
   LIBMF   mf-train -k 50 -s 2 -l2 0.1 -t N (its defaults otherwise: lr 0.1, adaptive), then
           mf-predict on u1.test
@@ -56,12 +57,14 @@ def main():
                       "--set", f"train.epochs={passes}", "--set", "train.threads=2",
                       "--set", "checkpoint.every_epochs=0", "--set", f"data.dir={ML100K}"])
 
-    def libmf(passes, rep):
+    def libmf(passes, rep, evaluating=False):
         model = os.path.join(work, f"l{passes}-{rep}.model")
+        # --quiet: training alone; -p u1.test instead: the test RMSE and a log line every pass.
+        mode = ["-p", test] if evaluating else ["--quiet"]
         return timed([os.path.join(args.libmf, "mf-train"), "-k", "50", "-s", "2", "-l2", "0.1",
-                      "-t", str(passes), "--quiet", train, model]), model
+                      "-t", str(passes)] + mode + [train, model]), model
 
-    times = {k: [] for k in ("c20", "cL", "l20", "lL")}
+    times = {k: [] for k in ("c20", "cL", "l20", "lL", "lp20", "lpL")}
     passes_only = []  # collab's train_seconds / passes of the long run: no evaluation, no I/O
     first_pass, other_passes = [], []  # the long run's pass 0 and the median of passes 1.., s
     rmse_c, rmse_l = [], []
@@ -82,15 +85,21 @@ def main():
         first_pass.append(seconds[0])
         other_passes.append(statistics.median(seconds[1:]))
         times["lL"].append(libmf(args.long, rep)[0][0])
+        times["lp20"].append(libmf(20, rep, evaluating=True)[0][0])
+        times["lpL"].append(libmf(args.long, rep, evaluating=True)[0][0])
     med = {k: statistics.median(v) for k, v in times.items()}
     span = args.long - 20
     mc, ml = (med["cL"] - med["c20"]) / span, (med["lL"] - med["l20"]) / span
+    mlp = (med["lpL"] - med["lp20"]) / span
     print(f"medians of {args.repeats}, interleaved; 2 threads, k = 50, MovieLens 100k u1")
     print("| | whole process, 20 passes | marginal per pass | u1.test RMSE (20 passes) |")
     print("|---|---|---|---|")
     print(f"| collab | {med['c20']:.3f} s | {mc * 1e3:.2f} ms | {statistics.median(rmse_c):.4f} |")
     print(f"| LIBMF | {med['l20']:.3f} s | {ml * 1e3:.2f} ms | {statistics.median(rmse_l):.4f} |")
     print(f"| LIBMF / collab | {med['l20'] / med['c20']:.2f}x | {ml / mc:.2f}x | |")
+    print(f"| LIBMF -p u1.test (evaluates and logs every pass, as collab does) | "
+          f"{med['lp20']:.3f} s | {mlp * 1e3:.2f} ms | |")
+    print(f"| LIBMF -p / collab | {med['lp20'] / med['c20']:.2f}x | {mlp / mc:.2f}x | |")
     po = statistics.median(passes_only)
     print(f"collab's passes alone (train_seconds / {args.long}, without its per-pass evaluation "
           f"and log, which LIBMF --quiet does not do): {po * 1e3:.2f} ms, LIBMF / that "

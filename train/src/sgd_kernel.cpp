@@ -17,8 +17,8 @@ constexpr int64_t kAhead = 8;
 
 inline void prefetch_rows(const SgdRun& a, int64_t r) {
   if (r >= a.n) return;
-  prefetch_row<true>(a.P + a.users[r] * a.dim, a.dim * 4);
-  prefetch_row<true>(a.Q + a.items[r] * a.dim, a.dim * 4);
+  prefetch_row<true>(a.P + a.users[r] * a.stride, a.dim * 4);
+  prefetch_row<true>(a.Q + a.items[r] * a.stride, a.dim * 4);
 }
 
 // One SGD update of a rating's two factor rows, each from the other's old values.
@@ -36,8 +36,8 @@ COLLAB_MULTIVERSION double sgd_ratings_portable(const SgdRun a) {
   for (int64_t r = 0; r < a.n; ++r) {
     prefetch_rows(a, r + kAhead);
     const int64_t u = a.users[r], i = a.items[r];
-    float* p = a.P + u * dim;
-    float* q = a.Q + i * dim;
+    float* p = a.P + u * a.stride;
+    float* q = a.Q + i * a.stride;
     float dot = dot_product_inline(p, q, dim);
     if (a.bu) dot += a.bu[u] + a.bi[i];
     const Prediction pred = a.range.apply(dot);
@@ -57,7 +57,7 @@ COLLAB_MULTIVERSION ErrorSums rating_errors_portable(const SgdRun a) {
   ErrorSums sums;
   for (int64_t r = 0; r < a.n; ++r) {
     const int64_t u = a.users[r], i = a.items[r];
-    float dot = dot_product_inline(a.P + u * a.dim, a.Q + i * a.dim, a.dim);
+    float dot = dot_product_inline(a.P + u * a.stride, a.Q + i * a.stride, a.dim);
     if (a.bu) dot += a.bu[u] + a.bi[i];
     const double err = a.range.apply(dot).value - a.ratings[static_cast<size_t>(r)];
     sums.squared += err * err;
@@ -195,7 +195,7 @@ COLLAB_AVX512_INLINE GroupOutputs group_outputs(const SgdRun& a, int64_t r, int6
       continue;
     }
     const int64_t u = a.users[r + j], i = a.items[r + j];
-    dots[j] = dot_lanes(a.P + u * a.dim, a.Q + i * a.dim, a.dim);
+    dots[j] = dot_lanes(a.P + u * a.stride, a.Q + i * a.stride, a.dim);
     if (a.bu) bias[j] = a.bu[u] + a.bi[i];
     rating[j] = a.ratings[static_cast<size_t>(r + j)];
   }
@@ -227,7 +227,7 @@ COLLAB_AVX512_INLINE void sgd_group_avx512(const SgdRun& a, int64_t r, int64_t m
   for (int64_t j = 0; j < m; ++j) {
     const __m512 lg_j = broadcast_lane(lg, j);
     const int64_t u = a.users[r + j], i = a.items[r + j];
-    sgd_pair_avx512(a.P + u * a.dim, a.Q + i * a.dim, a.decay, lg_j, a.dim);
+    sgd_pair_avx512(a.P + u * a.stride, a.Q + i * a.stride, a.decay, lg_j, a.dim);
     if (a.bu) {
       const float step = _mm512_cvtss_f32(lg_j);
       a.bu[u] = std::fma(a.bu[u], a.decay, -step);

@@ -20,11 +20,12 @@ struct SgdRun {
   const int32_t* items;  // [n] rows of Q
   RatingValues::View ratings;
   int64_t n;
-  float* P;   // [users, dim]
-  float* Q;   // [items, dim]
+  float* P;   // [users, stride], the first dim floats of each row used
+  float* Q;   // [items, stride]
   float* bu;  // [users], null without biases
   float* bi;  // [items]
   int64_t dim;
+  int64_t stride;   // floats from one row of P or Q to the next (>= dim)
   float lr, decay;  // decay = 1 - lr * wd
   OutputRange range;
 };

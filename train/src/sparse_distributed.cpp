@@ -37,6 +37,8 @@ void SparseTrainer::set_collective(Collective* collective) {
                 " ranks (each rank trains B / W user ranges a round)");
   }
   collective_ = collective;
+  // Rows go between ranks as contiguous runs of the model's own layout: no padding.
+  if (!lazy_adam_) set_aligned_rows(false);
   // Start from rank 0's parameters, as the dense path does: every row a rank trains first is
   // then the one a single process would train (a resumed run's are equal already).
   std::vector<torch::Tensor> parameters;
@@ -66,7 +68,7 @@ torch::Tensor SparseTrainer::pack_item_range(int64_t b) const {
   std::vector<const Table*> tables = {&tables_->item_factors};
   if (tables_->has_biases()) tables.push_back(&tables_->item_bias);
   for (const Table* t : tables) {
-    append_rows(parts, t->param, t->dim, begin, end);
+    append_rows(parts, t->param, t->stride, begin, end);
     if (!lazy_adam_) continue;
     append_rows(parts, t->exp_avg.data(), t->dim, begin, end);
     append_rows(parts, t->exp_avg_sq.data(), t->dim, begin, end);
@@ -90,7 +92,7 @@ void SparseTrainer::unpack_item_range(int64_t b, const torch::Tensor& bytes) {
   std::vector<Table*> tables = {&tables_->item_factors};
   if (tables_->has_biases()) tables.push_back(&tables_->item_bias);
   for (Table* t : tables) {
-    append_rows(parts, t->param, t->dim, begin, end);
+    append_rows(parts, t->param, t->stride, begin, end);
     if (!lazy_adam_) continue;
     append_rows(parts, t->exp_avg.data(), t->dim, begin, end);
     append_rows(parts, t->exp_avg_sq.data(), t->dim, begin, end);
@@ -106,7 +108,7 @@ void SparseTrainer::unpack_item_range(int64_t b, const torch::Tensor& bytes) {
 void SparseTrainer::rotate_items(int64_t d) {
   const int64_t B = grid_.size, W = collective_->world_size(), k = B / W;
   const int rank = collective_->rank();
-  const int64_t sent_range = (rank * k + d) % B;          // trained at our first user range
+  const int64_t sent_range = (rank * k + d) % B;            // trained at our first user range
   const int64_t received_range = ((rank + 1) * k + d) % B;  // the next rank's first, ours next
   const torch::Tensor out = pack_item_range(sent_range);
   torch::Tensor in = pack_item_range(received_range);  // sized like what arrives
@@ -138,7 +140,8 @@ void SparseTrainer::assemble_tables() {
   for (const auto& [name, table] : named_tables()) {
     const auto* rows = name.rfind("user", 0) == 0 ? &user_rows : &item_rows;
     const std::vector<int64_t> shape = {table->rows, table->dim};
-    live.emplace_back(torch::from_blob(table->param, shape, torch::kFloat), rows);
+    live.emplace_back(torch::from_blob(table->param, shape, {table->stride, 1}, torch::kFloat),
+                      rows);
     if (!lazy_adam_) continue;
     live.emplace_back(torch::from_blob(table->exp_avg.data(), shape, torch::kFloat), rows);
     live.emplace_back(torch::from_blob(table->exp_avg_sq.data(), shape, torch::kFloat), rows);

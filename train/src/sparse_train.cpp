@@ -78,6 +78,7 @@ SparseTrainer::SparseTrainer(CollabModelImpl& model, Ratings train, const Rating
       valid_(&valid),
       schedule_(config.one_cycle, 1) {
   tables_ = make_tables(model);
+  if (!lazy_adam_) set_aligned_rows(true);
   output_range_ = OutputRange(model.y_range());
   dim_ = tables_->user_factors.dim;
   const int64_t blocks = config.blocks > 0 ? config.blocks : default_blocks(threads_);
@@ -105,7 +106,9 @@ std::unique_ptr<SparseTrainer::Tables> SparseTrainer::make_tables(CollabModelImp
     weights.push_back(dot->item_bias->weight);
   }
   for (const auto& w : weights) {
-    if (!w.device().is_cpu() || w.scalar_type() != torch::kFloat || !w.is_contiguous()) {
+    // Rows of unit-stride columns: contiguous, or padded by set_aligned_rows.
+    if (!w.device().is_cpu() || w.scalar_type() != torch::kFloat || w.stride(1) != 1 ||
+        w.stride(0) < w.size(1)) {
       throw Error(name + " trains on the CPU only (set train.device to \"cpu\")");
     }
   }
@@ -139,7 +142,32 @@ void SparseTrainer::make_lazy_adam_buffers() {
   }
 }
 
-SparseTrainer::~SparseTrainer() = default;
+SparseTrainer::~SparseTrainer() {
+  // The model outlives the trainer with contiguous weights again. A destructor must not throw:
+  // should the copy fail (memory), the weights stay valid padded views with their values.
+  try {
+    if (!lazy_adam_) set_aligned_rows(false);
+  } catch (...) {
+  }
+}
+
+void SparseTrainer::set_aligned_rows(bool aligned) {
+  const std::optional<DotTables> dot = model_->dot_tables();
+  torch::NoGradGuard no_grad;
+  for (torch::Tensor w : {dot->user_factors->weight, dot->item_factors->weight}) {
+    const int64_t rows = w.size(0), dim = w.size(1);
+    constexpr int64_t kLine = 16;  // floats in a 64-byte cache line
+    // Rows of at most a line's floats already sit within one when the storage is aligned.
+    const int64_t stride = aligned && dim > kLine ? (dim + kLine - 1) / kLine * kLine : dim;
+    if (w.stride(0) == stride) continue;
+    // LibTorch's CPU allocator aligns storage to 64 bytes, so each row starts on a line.
+    torch::Tensor storage = torch::zeros({rows, stride}, w.options());
+    storage.narrow(1, 0, dim).copy_(w);
+    // set_ keeps the parameter's identity (the module, and anything holding it, see the change).
+    w.set_(storage.storage(), /*storage_offset=*/0, {rows, dim}, {stride, 1});
+  }
+  tables_ = make_tables(*model_);
+}
 
 void SparseTrainer::train_block(int64_t a, int64_t b, double lr, double beta1, Scratch* scratch) {
   const int64_t begin = grid_.begin(a, b), end = grid_.end(a, b);
@@ -152,17 +180,18 @@ double SparseTrainer::sgd_block(int64_t begin, int64_t end, double lr) {
   const Tables& t = *tables_;
   const bool bias = t.has_biases();
   const SgdRun run{train_.users.data() + begin,
-               train_.items.data() + begin,
-               train_.ratings.view().from(static_cast<size_t>(begin)),
-               end - begin,
-               t.user_factors.param,
-               t.item_factors.param,
-               bias ? t.user_bias.param : nullptr,
-               bias ? t.item_bias.param : nullptr,
-               dim_,
-               static_cast<float>(lr),
-               static_cast<float>(1.0 - lr * config_.adam.weight_decay),
-               output_range_};
+                   train_.items.data() + begin,
+                   train_.ratings.view().from(static_cast<size_t>(begin)),
+                   end - begin,
+                   t.user_factors.param,
+                   t.item_factors.param,
+                   bias ? t.user_bias.param : nullptr,
+                   bias ? t.item_bias.param : nullptr,
+                   dim_,
+                   t.user_factors.stride,
+                   static_cast<float>(lr),
+                   static_cast<float>(1.0 - lr * config_.adam.weight_decay),
+                   output_range_};
   return sgd_ratings(run);
 }
 
@@ -181,8 +210,8 @@ struct SparseTrainer::LazyAdamStep {
     const float inv2 = s < inv_debias2.size() ? inv_debias2[s] : 1.0f;
     const float ns = s < neg_step.size() ? neg_step[s] : neg_lr;
     const size_t off = static_cast<size_t>(row) * static_cast<size_t>(t.dim);
-    adam_row(t.param + off, t.exp_avg.data() + off, t.exp_avg_sq.data() + off, g, t.dim, decay,
-             beta1, beta2, inv2, ns, eps);
+    adam_row(t.param + row * t.stride, t.exp_avg.data() + off, t.exp_avg_sq.data() + off, g, t.dim,
+             decay, beta1, beta2, inv2, ns, eps);
   }
 };
 
@@ -218,8 +247,8 @@ void SparseTrainer::accumulate_gradients(int64_t start, int64_t stop, Scratch& s
   for (int64_t r = start; r < stop; ++r) {
     const int32_t u = train_.users[static_cast<size_t>(r)];
     const int32_t i = train_.items[static_cast<size_t>(r)];
-    const float* ur = U + u * dim_;
-    const float* ir = I + i * dim_;
+    const float* ur = U + u * t.user_factors.stride;
+    const float* ir = I + i * t.item_factors.stride;
     float dot = dot_product_inline(ur, ir, dim_);
     if (bias) dot += t.user_bias.param[u] + t.item_bias.param[i];
     const Prediction pred = output_range_.apply(dot);
@@ -314,6 +343,7 @@ RatingMetrics SparseTrainer::evaluate() const {
                      bias ? t.user_bias.param : nullptr,
                      bias ? t.item_bias.param : nullptr,
                      dim_,
+                     t.user_factors.stride,
                      /*lr=*/0.0f,
                      /*decay=*/1.0f,
                      output_range_};

@@ -115,6 +115,11 @@ class SparseTrainer {
   // The model's tables, checked (DotProduct or DotProductBias, float32 on the CPU).
   std::unique_ptr<Tables> make_tables(CollabModelImpl& model) const;
   void make_lazy_adam_buffers();
+  // SGD's factor tables with every row starting on a 64-byte boundary (aligned true: the
+  // model's weights become views of padded storage while this trainer lives) or contiguous
+  // again, and tables_ over them. A row that straddles cache lines costs an extra line in each
+  // of the per-rating loops' loads and stores (bench/RESULTS.md Session 12).
+  void set_aligned_rows(bool aligned);
   // Trains block (a, b) of the grid, and stores its sum of squared errors in block_loss_.
   void train_block(int64_t a, int64_t b, double lr, double beta1, Scratch* scratch);
   // Per-rating SGD over ratings [begin, end); returns their sum of squared errors.
