@@ -71,8 +71,10 @@ COLLAB_MULTIVERSION ErrorSums rating_errors_portable(const SgdRun a) {
 // GCC 12 warns that the undefined pass-through vector of unmasked AVX-512 intrinsics (max, unpack,
 // shuffle) "may be used uninitialized": a false alarm of its own headers.
 #pragma GCC diagnostic push
+#ifndef __clang__
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #define COLLAB_AVX512_INLINE __attribute__((target("avx512f"), always_inline)) inline
 
 // e^x in 16 lanes within an ulp or two (Cody and Waite's reduction x = n ln 2 + r, Cephes'

@@ -176,23 +176,28 @@ void SparseTrainer::train_block(int64_t a, int64_t b, double lr, double beta1, S
   block_loss_[static_cast<size_t>(a * grid_.size + b)] = loss;
 }
 
-double SparseTrainer::sgd_block(int64_t begin, int64_t end, double lr) {
+SgdRun SparseTrainer::kernel_run(const Ratings& ratings, int64_t begin, int64_t end, float lr,
+                                  float decay) const {
   const Tables& t = *tables_;
   const bool bias = t.has_biases();
-  const SgdRun run{train_.users.data() + begin,
-                   train_.items.data() + begin,
-                   train_.ratings.view().from(static_cast<size_t>(begin)),
-                   end - begin,
-                   t.user_factors.param,
-                   t.item_factors.param,
-                   bias ? t.user_bias.param : nullptr,
-                   bias ? t.item_bias.param : nullptr,
-                   dim_,
-                   t.user_factors.stride,
-                   static_cast<float>(lr),
-                   static_cast<float>(1.0 - lr * config_.adam.weight_decay),
-                   output_range_};
-  return sgd_ratings(run);
+  return {ratings.users.data() + begin,
+          ratings.items.data() + begin,
+          ratings.ratings.view().from(static_cast<size_t>(begin)),
+          end - begin,
+          t.user_factors.param,
+          t.item_factors.param,
+          bias ? t.user_bias.param : nullptr,
+          bias ? t.item_bias.param : nullptr,
+          dim_,
+          t.user_factors.stride,
+          lr,
+          decay,
+          output_range_};
+}
+
+double SparseTrainer::sgd_block(int64_t begin, int64_t end, double lr) {
+  return sgd_ratings(kernel_run(train_, begin, end, static_cast<float>(lr),
+                                static_cast<float>(1.0 - lr * config_.adam.weight_decay)));
 }
 
 // One lazy-Adam step's scalars (a block's: the lr and beta1 are the round's), and the step of a
@@ -325,8 +330,6 @@ RatingMetrics SparseTrainer::evaluate() const {
   const Ratings& v = *valid_;
   RatingMetrics m;
   if (v.size() == 0) return m;
-  const Tables& t = *tables_;
-  const bool bias = t.has_biases();
   // Fixed chunks summed in order: the metrics do not depend on the number of threads.
   constexpr int64_t kChunk = 4096;
   const auto n = static_cast<int64_t>(v.size());
@@ -334,20 +337,8 @@ RatingMetrics SparseTrainer::evaluate() const {
 #pragma omp parallel for schedule(static) num_threads(static_cast <int>(threads_))
   for (int64_t c = 0; c < static_cast<int64_t>(chunks.size()); ++c) {
     const int64_t begin = c * kChunk;
-    const SgdRun run{v.users.data() + begin,
-                     v.items.data() + begin,
-                     v.ratings.view().from(static_cast<size_t>(begin)),
-                     std::min(kChunk, n - begin),
-                     t.user_factors.param,
-                     t.item_factors.param,
-                     bias ? t.user_bias.param : nullptr,
-                     bias ? t.item_bias.param : nullptr,
-                     dim_,
-                     t.user_factors.stride,
-                     /*lr=*/0.0f,
-                     /*decay=*/1.0f,
-                     output_range_};
-    chunks[static_cast<size_t>(c)] = rating_errors(run);
+    chunks[static_cast<size_t>(c)] = rating_errors(
+        kernel_run(v, begin, std::min(n, begin + kChunk), /*lr=*/0.0f, /*decay=*/1.0f));
   }
   ErrorSums total;
   for (const ErrorSums& c : chunks) {

@@ -36,7 +36,8 @@ class HybridDotProductBiasImpl : public CollabModelImpl {
   bool uses_item_features() const override { return true; }
 
   // The full item vectors [m, n_factors] (free embedding + projection) of `items` (int64 [m]);
-  // differentiable.
+  // differentiable. (The model's view of every item, item_vectors(), stays visible beside it.)
+  using CollabModelImpl::item_vectors;
   torch::Tensor item_vectors(const torch::Tensor& items) const;
   // The full item biases [m] (item_bias + feature_bias) of `items`; zeros when both are off.
   torch::Tensor item_biases(const torch::Tensor& items) const;

@@ -56,6 +56,8 @@
 
 namespace collab {
 
+struct SgdRun;  // train/src/sgd_kernel.h
+
 class SparseTrainer {
  public:
   // Trains `model` (DotProduct or DotProductBias, float32 on the CPU) on `train`, which it takes
@@ -122,6 +124,9 @@ class SparseTrainer {
   void set_aligned_rows(bool aligned);
   // Trains block (a, b) of the grid, and stores its sum of squared errors in block_loss_.
   void train_block(int64_t a, int64_t b, double lr, double beta1, Scratch* scratch);
+  // The kernels' view (train/src/sgd_kernel.h) of `ratings` [begin, end) over the tables.
+  SgdRun kernel_run(const Ratings& ratings, int64_t begin, int64_t end, float lr,
+                    float decay) const;
   // Per-rating SGD over ratings [begin, end); returns their sum of squared errors.
   double sgd_block(int64_t begin, int64_t end, double lr);
   // Lazy Adam over ratings [begin, end) in mini-batches; returns their sum of squared errors.
