@@ -46,6 +46,10 @@ TEST(LrFind, SuggestionsAreFastais) {
   EXPECT_EQ(s[1].name, "minimum");
   EXPECT_NEAR(s[1].lr, 0.02089296130854041, 1e-14);
   EXPECT_NEAR(s[1].loss, 0.6698456252611281, 1e-12);
+  // fastai marks valley and steep at their lr, minimum at the lowest point (ten times its lr).
+  EXPECT_EQ(s[0].marked_lr, s[0].lr);
+  EXPECT_NEAR(s[1].marked_lr, 10 * s[1].lr, 1e-15);
+  EXPECT_EQ(s[2].marked_lr, s[2].lr);
   EXPECT_EQ(s[2].name, "steep");
   EXPECT_NEAR(s[2].lr, 0.0008317637711026709, 1e-15);
   EXPECT_NEAR(s[2].loss, 1.4103557248251999, 1e-12);

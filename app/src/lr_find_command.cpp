@@ -20,7 +20,7 @@ namespace collab {
 namespace {
 
 // fastai's plot_lr_find: the curve without its last 5 points, x on a log scale (here log10(lr)),
-// each suggestion a marked point.
+// each suggestion's point marked on the curve (the legend gives the suggested lr).
 std::string lr_find_svg(const LrFindResult& r) {
   LineChart chart;
   chart.title = "lr_find";
@@ -39,16 +39,21 @@ std::string lr_find_svg(const LrFindResult& r) {
   for (const LrSuggestion& s : r.suggestions) {
     char name[64];
     std::snprintf(name, sizeof name, "%s %.2e", s.name.c_str(), s.lr);
-    chart.series.push_back({name, {std::log10(s.lr)}, {s.loss}, {}, {}});
+    // Larger than the curve's own points, so that the marks stand out on it.
+    chart.series.push_back({name, {std::log10(s.marked_lr)}, {s.loss}, {}, {}, /*point_radius=*/7});
   }
   return line_chart_svg(chart);
 }
 
 json result_json(const LrFindResult& r, const std::string& plot) {
   json suggestions = json::object();
-  for (const LrSuggestion& s : r.suggestions) suggestions[s.name] = {{"lr", s.lr}, {"loss", s.loss}};
-  return {{"lrs", r.lrs}, {"losses", r.losses}, {"diverged", r.diverged},
-          {"suggestions", suggestions}, {"plot", plot}};
+  for (const LrSuggestion& s : r.suggestions)
+    suggestions[s.name] = {{"lr", s.lr}, {"loss", s.loss}, {"marked_lr", s.marked_lr}};
+  return {{"lrs", r.lrs},
+          {"losses", r.losses},
+          {"diverged", r.diverged},
+          {"suggestions", suggestions},
+          {"plot", plot}};
 }
 
 void print_result(const LrFindResult& r, const LrFindOptions& o, const std::string& config,
@@ -74,13 +79,14 @@ int lr_find_command(int argc, char** argv) {
   cxxopts::Options options("collab lr-find",
                            "fastai's learning-rate finder: the loss of a fresh model while the lr "
                            "rises exponentially, with a suggested train.lr_max.");
-  options.add_options()(
-      "set", "override a config key, e.g. --set train.batch_size=128 (repeatable)",
-      cxxopts::value<std::vector<std::string>>())(
+  options.add_options()("set",
+                        "override a config key, e.g. --set train.batch_size=128 (repeatable)",
+                        cxxopts::value<std::vector<std::string>>())(
       "start-lr", "the first batch's lr", cxxopts::value<double>()->default_value("1e-7"))(
       "end-lr", "the lr the sweep would reach at --num-it",
       cxxopts::value<double>()->default_value("10"))(
-      "num-it", "batches in the sweep (at least 6)", cxxopts::value<int64_t>()->default_value("100"))(
+      "num-it", "batches in the sweep (at least 6)",
+      cxxopts::value<int64_t>()->default_value("100"))(
       "no-stop-div", "sweep all batches even after the loss diverges")(
       "plot", "the SVG plot to write", cxxopts::value<std::string>()->default_value("lr_find.svg"))(
       "json", "print the curve and the suggestions as JSON");
@@ -103,8 +109,7 @@ int lr_find_command(int argc, char** argv) {
   const RunConfig run = load_run_config(line.positionals[0], overrides);
   const std::string plot = args["plot"].as<std::string>();
   install_interrupt_handlers();
-  const LrFindResult result =
-      lr_find(run, o, {}, [] { return interrupt_signal() != 0; });
+  const LrFindResult result = lr_find(run, o, {}, [] { return interrupt_signal() != 0; });
   write_file_atomically(plot, lr_find_svg(result));
   if (args.count("json")) {
     std::cout << json_text(result_json(result, plot)) << "\n";

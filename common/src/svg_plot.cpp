@@ -222,7 +222,7 @@ std::string line_chart_svg(const LineChart& chart) {
            "\" stroke-width=\"2\"/>\n";
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
       out += "<circle cx=\"" + svg_number(sx(s.x[i])) + "\" cy=\"" + svg_number(sy(s.y[i])) +
-             "\" r=\"3\" fill=\"" + colour(k) + "\"/>\n";
+             "\" r=\"" + svg_number(s.point_radius) + "\" fill=\"" + colour(k) + "\"/>\n";
     }
     // Legend entry, right of the plot.
     const double ey = top + 10 + 22.0 * static_cast<double>(k);

@@ -19,15 +19,6 @@ namespace {
 // fastai's default Adam momentum (lr_find runs no one-cycle schedule of moms).
 constexpr double kSweepBeta1 = 0.9;
 
-// The index of the lr nearest `lr` (fastai looks the marked loss up this way).
-size_t nearest(const std::vector<double>& lrs, double lr) {
-  size_t best = 0;
-  for (size_t i = 1; i < lrs.size(); ++i) {
-    if (std::fabs(lrs[i] - lr) < std::fabs(lrs[best] - lr)) best = i;
-  }
-  return best;
-}
-
 // fastai's `valley`: the middle of the longest run of decreasing losses (longest decreasing
 // subsequence), two thirds of the way down it.
 LrSuggestion valley(const std::vector<double>& lrs, const std::vector<double>& losses) {
@@ -48,13 +39,13 @@ LrSuggestion valley(const std::vector<double>& lrs, const std::vector<double>& l
   const double sections = static_cast<double>(max_end - max_start) / 3;
   int64_t idx = max_start + static_cast<int64_t>(sections) + static_cast<int64_t>(sections / 2);
   if (idx < 0) idx += n;  // Python's negative index
-  return {"valley", lrs[idx], losses[idx]};
+  return {"valley", lrs[idx], losses[idx], lrs[idx]};
 }
 
-// fastai's `minimum`: a tenth of the lr where the loss was lowest.
+// fastai's `minimum`: a tenth of the lr where the loss was lowest, marked at that lowest point.
 LrSuggestion minimum(const std::vector<double>& lrs, const std::vector<double>& losses) {
   const size_t argmin = std::min_element(losses.begin(), losses.end()) - losses.begin();
-  return {"minimum", lrs[argmin] / 10, losses[nearest(lrs, lrs[argmin])]};
+  return {"minimum", lrs[argmin] / 10, losses[argmin], lrs[argmin]};
 }
 
 // fastai's `steep`: where the loss falls fastest against log(lr).
@@ -65,7 +56,7 @@ LrSuggestion steep(const std::vector<double>& lrs, const std::vector<double>& lo
     const double grad = (losses[i + 1] - losses[i]) / (std::log(lrs[i + 1]) - std::log(lrs[i]));
     if (grad < steepest) steepest = grad, best = i;
   }
-  return {"steep", lrs[best], losses[nearest(lrs, lrs[best])]};
+  return {"steep", lrs[best], losses[best], lrs[best]};
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ struct LineSeries {
   std::vector<double> y;
   std::vector<double> lo;  // band from lo to hi at each x; both empty: no band
   std::vector<double> hi;
+  double point_radius = 3;  // of the circle marking each point
 };
 
 struct LineChart {

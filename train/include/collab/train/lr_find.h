@@ -21,11 +21,13 @@ struct LrFindOptions {
   bool stop_div = true;  // stop when the smoothed loss exceeds 4x its minimum
 };
 
-// A point fastai marks on its plot: the suggested lr and the smoothed loss there.
+// A suggestion and the point fastai marks on its plot for it (on the curve: for "minimum" the
+// lowest point, whose lr is ten times the suggested one; for the others the suggested lr).
 struct LrSuggestion {
   std::string name;  // "valley", "minimum", "steep"
-  double lr = 0;
-  double loss = 0;
+  double lr = 0;         // the suggested train.lr_max
+  double loss = 0;       // the smoothed loss at the marked point
+  double marked_lr = 0;  // the marked point's lr
 };
 
 struct LrFindResult {
