@@ -55,7 +55,7 @@ struct AdamTable {
   }
 
   // Asks for row `row` and its two moments, to write them.
-  void prefetch_row_state(int64_t row) const {
+  COLLAB_PREFETCH void prefetch_row_state(int64_t row) const {
     const int64_t offset = row * dim;
     const int64_t bytes = dim * static_cast<int64_t>(sizeof(float));
     prefetch_row</*for_writing=*/true>(param + offset, bytes);

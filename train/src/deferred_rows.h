@@ -89,7 +89,9 @@ class DeferredRows {
   // Entries [first, last) of the list take their steps: rows and moments asked for
   // kRowLookahead rows ahead, as a short replay waits on its loads.
   void catch_up_listed(AdamTable& table, int64_t first, int64_t last) {
-    auto prefetch = [&](int64_t k) { table.prefetch_row_state(listed_[static_cast<size_t>(k)]); };
+    auto prefetch = [&](int64_t k) __attribute__((always_inline)) {  // see COLLAB_PREFETCH
+      table.prefetch_row_state(listed_[static_cast<size_t>(k)]);
+    };
     for (int64_t k = first; k < std::min(last, first + kRowLookahead); ++k) prefetch(k);
     for (int64_t k = first; k < last; ++k) {
       if (k + kRowLookahead < last) prefetch(k + kRowLookahead);

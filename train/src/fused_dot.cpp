@@ -143,14 +143,14 @@ double FusedDotStep::forward_backward(const BatchSpan& batch, int64_t normaliser
   // ratings ahead, so that their transfers overlap instead of each dot product waiting for its
   // own (and, in a large batch, without evicting rows before their turn).
   const int64_t row_bytes = dim * static_cast<int64_t>(sizeof(float));
-  auto prefetch_rating = [&](int64_t r) {
+  auto prefetch_rating = [&](int64_t r) __attribute__((always_inline)) {  // see COLLAB_PREFETCH
     prefetch_row</*for_writing=*/false>(U + x[2 * r] * dim, row_bytes);
     prefetch_row</*for_writing=*/false>(I + x[2 * r + 1] * dim, row_bytes);
   };
   // With two threads the item rows were last written on the other core (adam_update): they
   // are also asked into this core's L2 further ahead, whose queue holds more transfers than
   // L1's (a bs-64 batch's at once).
-  auto prefetch_item_to_l2 = [&](int64_t r) {
+  auto prefetch_item_to_l2 = [&](int64_t r) __attribute__((always_inline)) {
     prefetch_row</*for_writing=*/false, /*locality=*/2>(I + x[2 * r + 1] * dim, row_bytes);
   };
   for (int64_t r = 0; r < std::min(n, kFarLookahead); ++r) prefetch_item_to_l2(r);

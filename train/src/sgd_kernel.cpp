@@ -15,7 +15,7 @@ namespace {
 // How many ratings ahead a rating's two rows are prefetched for writing.
 constexpr int64_t kAhead = 8;
 
-inline void prefetch_rows(const SgdRun& a, int64_t r) {
+COLLAB_PREFETCH void prefetch_rows(const SgdRun& a, int64_t r) {
   if (r >= a.n) return;
   prefetch_row<true>(a.P + a.users[r] * a.stride, a.dim * 4);
   prefetch_row<true>(a.Q + a.items[r] * a.stride, a.dim * 4);
