@@ -62,7 +62,8 @@ struct Problem {
             stride,
             /*lr=*/0.05f,
             /*decay=*/0.995f,
-            range};
+            range,
+            /*prefetch=*/stride != dim};  // padded tables take the prefetching loop too
   }
 };
 

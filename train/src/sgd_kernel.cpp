@@ -16,7 +16,7 @@ namespace {
 constexpr int64_t kAhead = 8;
 
 COLLAB_PREFETCH void prefetch_rows(const SgdRun& a, int64_t r) {
-  if (r >= a.n) return;
+  if (!a.prefetch || r >= a.n) return;
   prefetch_row<true>(a.P + a.users[r] * a.stride, a.dim * 4);
   prefetch_row<true>(a.Q + a.items[r] * a.stride, a.dim * 4);
 }

@@ -28,6 +28,9 @@ struct SgdRun {
   int64_t stride;   // floats from one row of P or Q to the next (>= dim)
   float lr, decay;  // decay = 1 - lr * wd
   OutputRange range;
+  // Whether to ask for the rows of the ratings 8 ahead: it pays where the tables live in L3 or
+  // memory, and costs where they sit in L2 (bench/RESULTS.md Session 12).
+  bool prefetch = false;
 };
 
 // One SGD update per rating, in order: the prediction from the rows' current values, then each

@@ -176,10 +176,17 @@ void SparseTrainer::train_block(int64_t a, int64_t b, double lr, double beta1, S
   block_loss_[static_cast<size_t>(a * grid_.size + b)] = loss;
 }
 
+// Factor tables larger than this are prefetched from (SgdRun::prefetch): measured, prefetching
+// made MovieLens 100k's 0.7 MB of tables 12-20% slower a pass and 2M synthetic ratings' 26 MB
+// 30% faster; an L2 holds 1-2 MB.
+constexpr int64_t kPrefetchAboveBytes = int64_t{2} << 20;
+
 SgdRun SparseTrainer::kernel_run(const Ratings& ratings, int64_t begin, int64_t end, float lr,
                                   float decay) const {
   const Tables& t = *tables_;
   const bool bias = t.has_biases();
+  const int64_t table_bytes = (t.user_factors.rows + t.item_factors.rows) *
+                              t.user_factors.stride * static_cast<int64_t>(sizeof(float));
   return {ratings.users.data() + begin,
           ratings.items.data() + begin,
           ratings.ratings.view().from(static_cast<size_t>(begin)),
@@ -192,7 +199,8 @@ SgdRun SparseTrainer::kernel_run(const Ratings& ratings, int64_t begin, int64_t 
           t.user_factors.stride,
           lr,
           decay,
-          output_range_};
+          output_range_,
+          /*prefetch=*/table_bytes > kPrefetchAboveBytes};
 }
 
 double SparseTrainer::sgd_block(int64_t begin, int64_t end, double lr) {
