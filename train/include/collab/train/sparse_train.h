@@ -137,6 +137,8 @@ class SparseTrainer {
   // The rows one side of the mini-batch touched (factors, and biases where not null) take
   // their step; the side's gradient rows are cleared.
   void apply_lazy_adam(BatchGradients& side, Table& factors, Table* bias, const LazyAdamStep& step);
+  // Runs the threads' first parallel region, once, before a pass's clock starts.
+  void wake_threads();
   // Trains round `round_` of the current pass (its blocks side by side) and counts it done.
   void run_round();
   // Calls hooks.on_checkpoint with state(), after checking the pass so far is finite.
@@ -173,6 +175,7 @@ class SparseTrainer {
   int64_t epoch_ = 0;
   int64_t round_ = 0;  // rounds of pass epoch_ done
   bool stopped_ = false;
+  bool threads_awake_ = false;
   int64_t checkpointed_step_ = -1;
   double train_seconds_ = 0;
   double setup_seconds_ = 0;
