@@ -1,5 +1,6 @@
 // SparseTrainer's run control (sparse_train.h): passes, stop requests and checkpoints at round
-// boundaries, and the state a checkpoint holds. The kernels are in sparse_train.cpp.
+// boundaries, and the state a checkpoint holds. The kernels are in sparse_train.cpp and
+// sgd_kernel.cpp.
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 

@@ -1,5 +1,6 @@
-// SparseTrainer's kernels (sparse_train.h): the block grid's rounds, per-rating SGD and lazy
-// Adam over a block, and evaluation. Run control and checkpoint state are in sparse_fit.cpp.
+// SparseTrainer's kernels (sparse_train.h): the block grid's rounds, per-rating SGD (through
+// sgd_kernel.h) and lazy Adam over a block, the tables' row padding, and evaluation. Run control
+// and checkpoint state are in sparse_fit.cpp.
 #include "collab/train/sparse_train.h"
 
 #include <algorithm>
