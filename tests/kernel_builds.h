@@ -20,7 +20,7 @@ class KernelBuilds : public ::testing::TestWithParam<bool> {
   void SetUp() override {
     default_ = collab::row_kernels_use_avx512();
     collab::set_row_kernels_use_avx512(GetParam());
-    if (GetParam() && !collab::row_kernels_use_avx512()) GTEST_SKIP() << "no AVX-512F here";
+    if (GetParam() && !collab::row_kernels_use_avx512()) GTEST_SKIP() << "no AVX-512 (F and CD) here";
   }
   void TearDown() override { collab::set_row_kernels_use_avx512(default_); }
 

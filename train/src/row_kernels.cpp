@@ -87,8 +87,10 @@ COLLAB_MULTIVERSION void adam_rows_with_grad_portable(float* __restrict p, float
 #if defined(__GNUC__) && defined(__x86_64__)
 #define COLLAB_AVX512_ADAM 1
 
+// AVX-512F for the Adam kernels, CD (conflict detection) for the SGD kernel's grouping
+// (sgd_kernel.cpp): every CPU with the one so far has the other, so one switch serves both.
 bool cpu_has_avx512() {
-  static const bool has = __builtin_cpu_supports("avx512f");
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd");
   return has;
 }
 

@@ -39,11 +39,12 @@ AdamScalars adam_scalars(const AdamOptions& options, bool decay, double lr, doub
                          int64_t step);
 
 // Whether the Adam kernels below and the sparse path's SGD (sgd_kernel.h) run their AVX-512
-// build (true by default where the CPU has AVX-512F; COLLAB_NO_AVX512 set in the environment
-// turns it off) or the portable one. The two round differently in the last bit or two; tests
-// switch to the portable build to check it on AVX-512 machines too. Not for use while a step runs.
+// build (true by default where the CPU has AVX-512F and CD; COLLAB_NO_AVX512 set in the
+// environment turns it off) or the portable one. The two round differently in the last bit or
+// two; tests switch to the portable build to check it on AVX-512 machines too. Not for use while
+// a step runs.
 bool row_kernels_use_avx512();
-void set_row_kernels_use_avx512(bool use);  // ignored (false) where the CPU lacks AVX-512F
+void set_row_kernels_use_avx512(bool use);  // ignored (false) where the CPU lacks AVX-512F or CD
 
 // r = sqrt(v) and v = r * r over n elements.
 void second_moment_root(float* r, const float* v, int64_t n);

@@ -213,10 +213,9 @@ COLLAB_AVX512_INLINE GroupOutputs group_outputs(const SgdRun& a, int64_t r, int6
   return out;
 }
 
-// The squares of lanes 0..7 of v, in double.
-COLLAB_AVX512_INLINE __m512d squares_low8(__m512 v) {
-  const __m512d low = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-  return _mm512_mul_pd(low, low);
+// Lanes 0..7 of v, in double.
+COLLAB_AVX512_INLINE __m512d low8_in_double(__m512 v) {
+  return _mm512_cvtps_pd(_mm512_castps512_ps256(v));
 }
 
 // Ratings r .. r + m - 1 (m in 1..kGroup, independent): their outputs, errors and steps side by
@@ -224,7 +223,8 @@ COLLAB_AVX512_INLINE __m512d squares_low8(__m512 v) {
 COLLAB_AVX512_INLINE void sgd_group_avx512(const SgdRun& a, int64_t r, int64_t m, __m512d& loss) {
   const GroupOutputs out = group_outputs(a, r, m);
   const __m512 err = _mm512_maskz_sub_ps(lanes_below(m), out.pred, out.rating);
-  loss = _mm512_add_pd(loss, squares_low8(err));
+  const __m512d err_d = low8_in_double(err);
+  loss = _mm512_add_pd(loss, _mm512_mul_pd(err_d, err_d));
   const __m512 lg = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(a.lr), err), out.slope);
   for (int64_t j = 0; j < m; ++j) {
     const __m512 lg_j = broadcast_lane(lg, j);
@@ -254,8 +254,9 @@ __attribute__((target("avx512f"))) ErrorSums rating_errors_avx512(const SgdRun a
     const int64_t m = std::min(kGroup, a.n - r);
     const GroupOutputs out = group_outputs(a, r, m);
     const __m512 err = _mm512_maskz_sub_ps(lanes_below(m), out.pred, out.rating);
-    squared = _mm512_add_pd(squared, squares_low8(err));
-    absolute = _mm512_add_pd(absolute, _mm512_abs_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(err))));
+    const __m512d err_d = low8_in_double(err);
+    squared = _mm512_add_pd(squared, _mm512_mul_pd(err_d, err_d));
+    absolute = _mm512_add_pd(absolute, _mm512_abs_pd(err_d));
   }
   return {_mm512_reduce_add_pd(squared), _mm512_reduce_add_pd(absolute)};
 }
@@ -266,8 +267,7 @@ __attribute__((target("avx512f"))) ErrorSums rating_errors_avx512(const SgdRun a
 
 double sgd_ratings(const SgdRun& run) {
 #ifdef COLLAB_SGD_AVX512
-  static const bool has_conflict_detection = __builtin_cpu_supports("avx512cd");
-  if (row_kernels_use_avx512() && has_conflict_detection) return sgd_ratings_avx512(run);
+  if (row_kernels_use_avx512()) return sgd_ratings_avx512(run);
 #endif
   return sgd_ratings_portable(run);
 }
