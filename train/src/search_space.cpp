@@ -1,5 +1,6 @@
 #include "collab/train/search_space.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "collab/common/error.h"
@@ -9,6 +10,8 @@
 namespace collab {
 
 namespace {
+
+constexpr size_t kMaxGrid = 100000;  // configurations a grid may hold
 
 // The [low, high] pair under `name`, checked.
 void read_range(const json& spec, const std::string& name, const std::string& where,
@@ -89,25 +92,25 @@ json grid_values(const SearchParameter& p) {
   return out;
 }
 
-}  // namespace
-
-SearchSpace::SearchSpace(const json& space, const std::string& where) {
+std::vector<SearchParameter> read_alternative(const json& space, const std::string& where) {
   if (!space.is_object() || space.empty()) {
     throw Error(where + ": expected an object of config keys, e.g. {\"train.lr_max\": "
                         "{\"log_uniform\": [1e-3, 3e-2]}}, got " + describe(space));
   }
+  std::vector<SearchParameter> out;
   for (const auto& [key, spec] : space.items()) {
-    parameters_.push_back(read_parameter(key, spec, where + "." + quoted_for_message(key)));
+    out.push_back(read_parameter(key, spec, where + "." + quoted_for_message(key)));
   }
+  return out;
 }
 
-json SearchSpace::sample(std::mt19937_64& rng) const {
+json sample_alternative(const std::vector<SearchParameter>& parameters, std::mt19937_64& rng) {
   json values = json::object();
   // Drawn from the 53 high bits by hand rather than std::uniform_real_distribution, whose
   // algorithm the standard leaves to the library: a tune dir resumed by another build draws the
   // same trials.
   auto unit = [&rng] { return static_cast<double>(rng() >> 11) * 0x1.0p-53; };
-  for (const SearchParameter& p : parameters_) {
+  for (const SearchParameter& p : parameters) {
     switch (p.kind) {
       case SearchParameter::Kind::kChoice:
         values[p.key] = p.choices[static_cast<size_t>(rng() % p.choices.size())];
@@ -128,9 +131,9 @@ json SearchSpace::sample(std::mt19937_64& rng) const {
   return values;
 }
 
-std::vector<json> SearchSpace::grid() const {
+std::vector<json> grid_of(const std::vector<SearchParameter>& parameters) {
   std::vector<json> out = {json::object()};
-  for (const SearchParameter& p : parameters_) {
+  for (const SearchParameter& p : parameters) {
     std::vector<json> next;
     for (const json& partial : out) {
       for (const json& v : grid_values(p)) {
@@ -140,7 +143,47 @@ std::vector<json> SearchSpace::grid() const {
       }
     }
     out = std::move(next);
-    if (out.size() > 100000) throw Error("tune: the grid has more than 100000 configurations");
+    if (out.size() > kMaxGrid) throw Error("tune: the grid has more than 100000 configurations");
+  }
+  return out;
+}
+
+}  // namespace
+
+SearchSpace::SearchSpace(const json& space, const std::string& where) {
+  if (space.is_array()) {
+    if (space.empty()) {
+      throw Error(where + ": expected a non-empty array of alternative spaces (objects of config "
+                          "keys), got []");
+    }
+    for (size_t a = 0; a < space.size(); ++a) {
+      alternatives_.push_back(read_alternative(space[a], where + "[" + std::to_string(a) + "]"));
+    }
+    sample_alternative_ = true;
+  } else {
+    alternatives_.push_back(read_alternative(space, where));
+  }
+  // The union of the alternatives' keys, each once (the reports' columns and plots).
+  for (const auto& alternative : alternatives_) {
+    for (const SearchParameter& p : alternative) {
+      const bool seen = std::any_of(parameters_.begin(), parameters_.end(),
+                                    [&p](const SearchParameter& q) { return q.key == p.key; });
+      if (!seen) parameters_.push_back(p);
+    }
+  }
+}
+
+json SearchSpace::sample(std::mt19937_64& rng) const {
+  // A single space draws no alternative, so that its tunes draw what they drew before lists.
+  const size_t a = sample_alternative_ ? static_cast<size_t>(rng() % alternatives_.size()) : 0;
+  return sample_alternative(alternatives_[a], rng);
+}
+
+std::vector<json> SearchSpace::grid() const {
+  std::vector<json> out;
+  for (const auto& alternative : alternatives_) {
+    for (json& values : grid_of(alternative)) out.push_back(std::move(values));
+    if (out.size() > kMaxGrid) throw Error("tune: the grid has more than 100000 configurations");
   }
   return out;
 }

@@ -6,10 +6,15 @@
 //             "model.n_factors":    {"int": [16, 128]},
 //             "model.y_range":      {"choice": [[0, 5.5], [0.5, 5.25]]}}
 //
-// Keys are taken in alphabetical order (JSON objects have none). Random search draws each key
-// independently; grid search takes every combination of each key's
-// grid (a choice's values; `num` values evenly spaced for uniform and int, log-spaced for
-// log_uniform; `num` defaults to 3).
+// Keys are taken in alphabetical order (JSON objects have none), so "model" (a choice of whole
+// sections) is set before "model.n_factors". Random search draws each key independently; grid
+// search takes every combination of each key's grid (a choice's values; `num` values evenly
+// spaced for uniform and int, log-spaced for log_uniform; `num` defaults to 3).
+//
+// The space may also be an array of such objects: alternatives, such as one space per
+// architecture whose keys make no sense for another (CollabNN has no n_factors, sgd wants other
+// learning rates than Adam). Random search first picks an alternative uniformly, then draws its
+// keys; grid search takes each alternative's grid in turn.
 #pragma once
 
 #include <cstdint>
@@ -36,13 +41,16 @@ class SearchSpace {
   // ("tune.json: space.train.lr_max: ...").
   SearchSpace(const json& space, const std::string& where);
 
-  // One configuration drawn at random: key -> value.
+  // One configuration drawn at random: key -> value (only the drawn alternative's keys).
   json sample(std::mt19937_64& rng) const;
   // Every combination of the grids, in a fixed order (the last key varying fastest).
   std::vector<json> grid() const;
+  // Every alternative's keys, each once (the first alternative's spec of a key shared by several).
   const std::vector<SearchParameter>& parameters() const { return parameters_; }
 
  private:
+  std::vector<std::vector<SearchParameter>> alternatives_;
+  bool sample_alternative_ = false;  // the space was an array
   std::vector<SearchParameter> parameters_;
 };
 
