@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -139,6 +140,40 @@ TEST(Blend, FeatureBlendForwardIsTheFormula) {
 
 // compare with a blend section: a Blend row after the candidates, with one weight per
 // candidate on every split and a finite RMSE; a bad blend key is refused before training.
+// Two informative models with independent errors, a model of pure noise and an exact copy of
+// the first: selection takes the two, leaves the noise (it earns no cross-validated gain) and the
+// copy (it adds weights, not information), and its RMSE falls with each choice.
+TEST(Blend, SelectionTakesWhatLowersCrossValidatedError) {
+  torch::manual_seed(3);
+  const int64_t n = 4000;
+  const torch::Tensor y = torch::randint(1, 6, {n}).to(torch::kFloat);
+  const torch::Tensor a = y + 0.8 * torch::randn({n}), b = y + 0.8 * torch::randn({n});
+  const torch::Tensor noise = 3 + torch::randn({n});
+  const torch::Tensor none = torch::zeros({n, 0});
+  const std::vector<torch::Tensor> candidates = {noise, a, b, a.clone()};
+  const collab::BlendSelection s = collab::select_blend(candidates, none, y, /*ridge=*/1e-4,
+                                                        /*folds=*/5, /*max_models=*/4,
+                                                        /*min_gain=*/1e-4);
+  ASSERT_EQ(s.chosen.size(), 2u);
+  EXPECT_EQ(std::set<size_t>(s.chosen.begin(), s.chosen.end()), (std::set<size_t>{1, 2}));
+  ASSERT_EQ(s.cv_rmse.size(), 2u);
+  // Averaging two errors of sd 0.8 leaves about 0.8 / sqrt(2) (with the ratings' own shrinkage
+  // toward the mean a little less); one model alone about 0.8 or less.
+  EXPECT_LT(s.cv_rmse[1], s.cv_rmse[0]);
+  EXPECT_NEAR(s.cv_rmse[1], 0.8 / std::sqrt(2.0), 0.06);
+  // What a fit of the two chosen gives.
+  EXPECT_EQ(s.cv_rmse[1],
+            collab::cross_validated_blend_rmse(
+                {candidates[s.chosen[0]], candidates[s.chosen[1]]}, none, y, 1e-4, 5));
+  // max_models caps it; the first choice is the best model alone.
+  const collab::BlendSelection one =
+      collab::select_blend({noise, a, b}, none, y, 1e-4, 5, /*max_models=*/1, 1e-4);
+  ASSERT_EQ(one.chosen.size(), 1u);
+  EXPECT_NE(one.chosen[0], 0u);
+  expect_one_line_error_thrown([&] { collab::select_blend({}, none, y, 1e-4, 5, 3, 0); },
+                               {"at least one model"});
+}
+
 TEST(Blend, CompareAddsABlendRow) {
   const std::string dir = temp_dir("collab-blend");
   write_small_catalogue(dir);

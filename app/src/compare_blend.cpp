@@ -52,11 +52,8 @@ constexpr int64_t kInnerCvFolds = 5;  // folds of the inner ratings the blend's 
 
 // How many of `ratings` each user and each item has: what the blend's features count.
 BlendSupport support_of(const Dataset& data, const Ratings& ratings) {
-  const auto count = [](const std::vector<int32_t>& ids, size_t size) {
-    const torch::Tensor t = torch::tensor(ids, torch::kLong);
-    return torch::bincount(t, /*weights=*/{}, static_cast<int64_t>(size)).to(torch::kFloat);
-  };
-  return {count(ratings.users, data.users.size()), count(ratings.items, data.items.size())};
+  return blend_support(ratings, static_cast<int64_t>(data.users.size()),
+                       static_cast<int64_t>(data.items.size()));
 }
 
 // The blend's weights fitted on the inner split, and what the inner ratings say of them: the
@@ -100,9 +97,7 @@ FoldResult blend_fold(const CompareConfig& config, const std::string& fold, cons
   record["weights"] = named;
   record["intercept"] = weights.intercept;
   if (!config.blend->features.empty()) {
-    json names = json::array();
-    for (const BlendFeature b : config.blend->features) names.push_back(blend_feature_name(b));
-    record["features"] = names;
+    record["features"] = blend_feature_names(config.blend->features);
     record["feature_weights"] = slopes;
     record["feature_intercepts"] = weights.feature_intercepts;
   }

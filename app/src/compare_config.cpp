@@ -161,17 +161,7 @@ CompareConfig load_compare_config(const std::string& path,
                                      {0, 1, false, false, "a number in (0, 1)"});
     b.seed = static_cast<uint64_t>(blend.integer("seed", 42, /*min=*/0));
     b.ridge = blend.number("ridge", b.ridge, {0, 1e6, true, true, "a number in [0, 1e6]"});
-    const json features = blend.raw("features", json::array());
-    if (!features.is_array()) {
-      blend.fail("features", "expected an array of feature names, got " + describe(features));
-    }
-    for (size_t i = 0; i < features.size(); ++i) {
-      const std::string key = blend.path_of("features") + "[" + std::to_string(i) + "]";
-      if (!features[i].is_string()) {
-        throw Error(key + ": expected a blend feature name, got " + describe(features[i]));
-      }
-      b.features.push_back(blend_feature(features[i].get<std::string>(), key));
-    }
+    b.features = read_blend_features(blend);
     blend.finish();
     c.blend = b;
   }

@@ -1,6 +1,8 @@
 #include "collab/infer/blend.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "collab/common/error.h"
 #include "collab/common/utf8.h"
@@ -17,6 +19,36 @@ BlendFeature blend_feature(const std::string& name, const std::string& key) {
 
 std::string blend_feature_name(BlendFeature feature) {
   return feature == BlendFeature::kUserSupport ? "user_support" : "item_support";
+}
+
+std::vector<BlendFeature> read_blend_features(ConfigReader& section) {
+  const json features = section.raw("features", json::array());
+  if (!features.is_array()) {
+    section.fail("features", "expected an array of feature names, got " + describe(features));
+  }
+  std::vector<BlendFeature> out;
+  for (size_t i = 0; i < features.size(); ++i) {
+    const std::string key = section.path_of("features") + "[" + std::to_string(i) + "]";
+    if (!features[i].is_string()) {
+      throw Error(key + ": expected a blend feature name, got " + describe(features[i]));
+    }
+    out.push_back(blend_feature(features[i].get<std::string>(), key));
+  }
+  return out;
+}
+
+json blend_feature_names(const std::vector<BlendFeature>& features) {
+  json out = json::array();
+  for (const BlendFeature f : features) out.push_back(blend_feature_name(f));
+  return out;
+}
+
+BlendSupport blend_support(const Ratings& ratings, int64_t n_users, int64_t n_items) {
+  const auto count = [](const std::vector<int32_t>& ids, int64_t size) {
+    const torch::Tensor t = torch::tensor(ids, torch::kLong);
+    return torch::bincount(t, /*weights=*/{}, size).to(torch::kFloat);
+  };
+  return {count(ratings.users, n_users), count(ratings.items, n_items)};
 }
 
 torch::Tensor blend_feature_values(const std::vector<BlendFeature>& features,
@@ -125,6 +157,35 @@ double cross_validated_blend_rmse(const std::vector<torch::Tensor>& predictions,
     squared += err.to(torch::kDouble).pow(2).sum().item<double>();
   }
   return std::sqrt(squared / static_cast<double>(n));
+}
+
+BlendSelection select_blend(const std::vector<torch::Tensor>& candidates,
+                            const torch::Tensor& features, const torch::Tensor& targets,
+                            double ridge, int64_t folds, size_t max_models, double min_gain) {
+  if (candidates.empty()) throw Error("a blend needs at least one model to choose from");
+  BlendSelection out;
+  std::vector<bool> taken(candidates.size(), false);
+  double best = std::numeric_limits<double>::infinity();
+  while (out.chosen.size() < std::min(max_models, candidates.size())) {
+    std::vector<torch::Tensor> trial;
+    for (const size_t c : out.chosen) trial.push_back(candidates[c]);
+    trial.emplace_back();
+    size_t pick = candidates.size();
+    double pick_rmse = best;
+    for (size_t c = 0; c < candidates.size(); ++c) {
+      if (taken[c]) continue;
+      trial.back() = candidates[c];
+      const double rmse = cross_validated_blend_rmse(trial, features, targets, ridge, folds);
+      if (rmse < pick_rmse) pick = c, pick_rmse = rmse;
+    }
+    // The first model is always taken; later ones must earn their weights.
+    if (pick == candidates.size() || (!out.chosen.empty() && best - pick_rmse <= min_gain)) break;
+    taken[pick] = true;
+    out.chosen.push_back(pick);
+    out.cv_rmse.push_back(pick_rmse);
+    best = pick_rmse;
+  }
+  return out;
 }
 
 BlendedModelImpl::BlendedModelImpl(std::vector<CollabModel> models, BlendWeights weights)

@@ -10,6 +10,8 @@
 
 #include <torch/torch.h>
 
+#include "collab/common/config_reader.h"
+#include "collab/data/ratings.h"
 #include "collab/models/collab_model.h"
 
 namespace collab {
@@ -24,11 +26,19 @@ enum class BlendFeature { kUserSupport, kItemSupport };
 BlendFeature blend_feature(const std::string& name, const std::string& key);
 std::string blend_feature_name(BlendFeature feature);
 
+// The "features" array of a blend section (compare's, tune's), checked: errors name its key.
+std::vector<BlendFeature> read_blend_features(ConfigReader& section);
+// The same as names, for reports and configs.
+json blend_feature_names(const std::vector<BlendFeature>& features);
+
 // Training ratings per user and per item (float, [n_users] and [n_items]).
 struct BlendSupport {
   torch::Tensor user_counts;
   torch::Tensor item_counts;
 };
+
+// How many of `ratings` each of `n_users` users and `n_items` items has.
+BlendSupport blend_support(const Ratings& ratings, int64_t n_users, int64_t n_items);
 
 // The features of the (user, item) rows of `x` [n, 2]: [n, features.size()].
 torch::Tensor blend_feature_values(const std::vector<BlendFeature>& features,
@@ -63,6 +73,19 @@ torch::Tensor apply_blend(const BlendWeights& weights, const std::vector<torch::
 double cross_validated_blend_rmse(const std::vector<torch::Tensor>& predictions,
                                   const torch::Tensor& features, const torch::Tensor& targets,
                                   double ridge, int64_t folds);
+
+// Greedy forward selection (Caruana et al. 2004, with the weights refitted at each step): from
+// `candidates` (each model's predictions of the same rows), the model whose addition lowers
+// cross_validated_blend_rmse most, again and again, until no addition lowers it by more than
+// `min_gain` or `max_models` are chosen. Selecting on cross-validated rather than fitted error is
+// what keeps a near-duplicate of a chosen model out: it adds weights, not information.
+struct BlendSelection {
+  std::vector<size_t> chosen;    // indices into the candidates, in the order chosen
+  std::vector<double> cv_rmse;   // the cross-validated RMSE after each choice
+};
+BlendSelection select_blend(const std::vector<torch::Tensor>& candidates,
+                            const torch::Tensor& features, const torch::Tensor& targets,
+                            double ridge, int64_t folds, size_t max_models, double min_gain);
 
 // The blend as a model: forward() is the weighted sum of the models' forward(), so every metric
 // and ranking of a model applies to it. Not exportable (script_into throws).
