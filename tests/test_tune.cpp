@@ -75,7 +75,12 @@ struct TuneWorkspace {
 }  // namespace
 
 TEST(SearchSpace, ErrorsNameTheKey) {
-  EXPECT_TRUE(contains(space_error(json::array()), "expected an object of config keys"));
+  EXPECT_TRUE(contains(space_error(json::array()), "non-empty array of alternative spaces"));
+  EXPECT_TRUE(contains(space_error(json::array({{{"a", {{"int", {1, 2}}}}}, 3})),
+                       "space[1]: expected an object of config keys"));
+  EXPECT_TRUE(contains(space_error(json::array({{{"a", {{"int", {2, 1}}}}}})),
+                       "space[0].\"a\": \"int\" expects low <= high"));
+  EXPECT_TRUE(contains(space_error("lr"), "expected an object of config keys"));
   EXPECT_TRUE(contains(space_error({{"train.lr_max", {{"gauss", {1, 2}}}}}),
                        "space.\"train.lr_max\": unknown key \"gauss\""));
   EXPECT_TRUE(contains(space_error({{"a", {{"uniform", {2, 1}}}}}), "low <= high"));
@@ -114,6 +119,44 @@ TEST(SearchSpace, DrawsWithinRangesAndEnumeratesTheGrid) {
   EXPECT_NEAR(grid[4]["lr"].get<double>(), std::sqrt(1e-4 * 1e-1), 1e-9);
   EXPECT_EQ(grid[1]["y"], "none");
   EXPECT_EQ(collab::with_values(json::object(), grid[1])["y"], "none");
+}
+
+// A space given as alternatives: each draw takes one alternative's keys, never a mix; the grid is
+// each alternative's grid in turn; the reports' keys are their union.
+TEST(SearchSpace, AlternativesDrawOneSpaceEach) {
+  const json first = {{"model", {{"choice", {{{"arch", "CollabNN"}, {"layers", {8}}}}}}},
+                      {"train.lr_max", {{"log_uniform", {1e-3, 1e-2}}, {"num", 2}}}};
+  const json second = {{"model.n_factors", {{"int", {2, 4}}}},
+                       {"train.lr_max", {{"uniform", {0.1, 0.2}}}}};
+  const collab::SearchSpace space(json::array({first, second}), "space");
+  std::mt19937_64 rng(5);
+  int from_first = 0, from_second = 0;
+  for (int i = 0; i < 200; ++i) {
+    const json v = space.sample(rng);
+    ASSERT_NE(v.contains("model"), v.contains("model.n_factors")) << v.dump();
+    const double lr = v["train.lr_max"].get<double>();
+    if (v.contains("model")) {
+      ++from_first;
+      EXPECT_LE(lr, 1e-2);
+    } else {
+      ++from_second;
+      EXPECT_GE(lr, 0.1);  // the second alternative's own range for a shared key
+    }
+  }
+  EXPECT_GT(from_first, 60);
+  EXPECT_GT(from_second, 60);
+  const std::vector<json> grid = space.grid();
+  ASSERT_EQ(grid.size(), 1u * 2u + 3u * 3u);
+  EXPECT_TRUE(grid[0].contains("model"));
+  EXPECT_EQ(grid[2]["model.n_factors"], 2);
+  std::vector<std::string> keys;
+  for (const auto& p : space.parameters()) keys.push_back(p.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"model", "train.lr_max", "model.n_factors"}));
+  // "model" (a whole section) is set before the keys under it.
+  const json config = collab::with_values(
+      {{"model", {{"arch", "DotProductBias"}, {"n_factors", 50}}}},
+      {{"model", {{"arch", "SVDpp"}}}, {"model.n_factors", 8}});
+  EXPECT_EQ(config["model"], json({{"arch", "SVDpp"}, {"n_factors", 8}}));
 }
 
 TEST(Tune, RandomSearchReportsTheBestAndTestsItOnce) {
@@ -196,6 +239,96 @@ TEST(Tune, ContinuesAfterAnInterrupt) {
   EXPECT_EQ(trials, (std::set<int64_t>{1, 2, 3, 4}));
 }
 
+namespace {
+
+// Three architectures as alternatives, and a blend of up to three of their trials.
+json blend_tune() {
+  const json dot = {{"model.n_factors", {{"int", {4, 12}}}},
+                    {"train.lr_max", {{"log_uniform", {3e-3, 3e-2}}}}};
+  const json biases = {{"model", {{"choice", {{{"arch", "Biases"}, {"y_range", {0, 5.5}}}}}}}};
+  const json nn = {
+      {"model", {{"choice", {{{"arch", "CollabNN"}, {"layers", {8}}, {"y_range", {0, 5.5}}}}}}},
+      {"train.lr_max", {{"log_uniform", {3e-3, 3e-2}}}}};
+  return {{"trials", 6},
+          {"space", json::array({dot, biases, nn})},
+          {"blend", {{"max_models", 3}, {"features", {"user_support"}}}}};
+}
+
+}  // namespace
+
+// The blend of a tune's trials: chosen on the inner split, written as blend.json and as a compare
+// config that reproduces it, its members trained on data.train and tested in the same reading as
+// the best trial.
+TEST(Tune, BlendsTheTrialsOfSeveralArchitectures) {
+  TuneWorkspace ws(/*epochs=*/3);
+  ws.write_tune(blend_tune());
+  const CommandResult r = ws.run();
+  expect_ok(r);
+  EXPECT_TRUE(contains(r.out, "blend of ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "blend test (data.valid, the same reading)")) << r.out;
+  std::set<std::string> archs;
+  for (const json& line : ws.results()) {
+    const json trial = json::parse(read_text(line["run_dir"].get<std::string>() + "/config.json"));
+    archs.insert(trial["model"]["arch"].get<std::string>());
+  }
+  EXPECT_GE(archs.size(), 2u);  // the alternatives were drawn
+
+  const json blend = json::parse(read_text(ws.out + "/blend.json"));
+  const json& members = blend["members"];
+  ASSERT_GE(members.size(), 1u);
+  ASSERT_LE(members.size(), 3u);
+  std::set<int64_t> trials;
+  double previous = 1e9;
+  for (const json& m : members) {
+    trials.insert(m["trial"].get<int64_t>());
+    // Each choice lowered the cross-validated RMSE by more than min_gain.
+    EXPECT_LT(m["inner_cv_rmse_after"].get<double>(), previous - 1e-4);
+    previous = m["inner_cv_rmse_after"].get<double>();
+    EXPECT_EQ(m["feature_weights"].size(), 1u);
+    EXPECT_TRUE(fs::exists(m["final_run_dir"].get<std::string>() + "/metrics.jsonl"));
+  }
+  EXPECT_EQ(trials.size(), members.size());
+  EXPECT_EQ(blend["inner_cv_rmse"], members.back()["inner_cv_rmse_after"]);
+  const double test_rmse = blend["final_test"]["rmse"].get<double>();
+  EXPECT_TRUE(std::isfinite(test_rmse));
+
+  // best_blend.json, run by `collab compare`, fits the same weights on the same inner split and
+  // trains the same members: its Blend row is the tune's blend. (Training is deterministic with
+  // one thread and the same seeds; 1e-5 covers float sums.)
+  const std::string compare_dir = ws.dir + "/compare";
+  expect_ok(run_collab("compare " + shell_quote(ws.out + "/best_blend.json") + " --run-dir " +
+                       shell_quote(compare_dir)));
+  const json compared = json::parse(read_text(compare_dir + "/compare.json"));
+  const json& row = compared["candidates"].back();
+  ASSERT_EQ(row["name"], "Blend");
+  EXPECT_NEAR(row["folds"][0]["final"]["rmse"].get<double>(), test_rmse, 1e-5);
+}
+
+// Stopped while a blend member trains for the final test, the tune continues where it stopped
+// and reaches the numbers of a tune never stopped.
+TEST(Tune, BlendFinalContinuesAfterAStop) {
+  TuneWorkspace ws(/*epochs=*/3);
+  ws.write_tune(blend_tune());
+  const collab::TuneConfig config = collab::load_tune_config(ws.tune);
+  const collab::TuneResult whole = collab::run_tune(config, ws.dir + "/whole");
+  ASSERT_TRUE(whole.blend && whole.blend->final_test);
+  ASSERT_GE(whole.blend->members.size(), 2u);  // a member besides the best trial, in final-blend/
+
+  collab::TuneHooks hooks;
+  int polls = 0;
+  hooks.stop_requested = [&] { return fs::exists(ws.out + "/final-blend") && ++polls > 3; };
+  const collab::TuneResult stopped = collab::run_tune(config, ws.out, hooks);
+  EXPECT_TRUE(stopped.stopped);
+  ASSERT_TRUE(stopped.blend);
+  EXPECT_FALSE(stopped.blend->final_test);
+  const collab::TuneResult resumed = collab::run_tune(config, ws.out);
+  EXPECT_FALSE(resumed.stopped);
+  ASSERT_TRUE(resumed.blend && resumed.blend->final_test);
+  // Resuming is exact (the checkpoint carries the RNG and optimizer state).
+  EXPECT_DOUBLE_EQ(resumed.blend->final_test->rmse, whole.blend->final_test->rmse);
+  EXPECT_EQ(resumed.blend->weights.weights, whole.blend->weights.weights);
+}
+
 TEST(Tune, Refusals) {
   TuneWorkspace ws;
   ws.write_tune({{"trials", 0}});
@@ -210,6 +343,23 @@ TEST(Tune, Refusals) {
                  .dump());
   ws.write_tune({{"base", "random_split.json"}});
   expect_one_line_error(ws.run(), "tune", {"predefined split", "data.train and data.valid"});
+  // A blend section's keys, and an inner split too small to fit a blend on.
+  json blend = blend_tune();
+  blend["blend"]["features"] = {"age"};
+  ws.write_tune(blend);
+  expect_one_line_error(ws.run(), "tune", {"blend.features[0]", "\"age\""});
+  blend["blend"] = {{"max_models", 0}};
+  ws.write_tune(blend);
+  expect_one_line_error(ws.run(), "tune", {"blend.max_models"});
+  blend["blend"] = {{"cv_folds", 1}};
+  ws.write_tune(blend);
+  expect_one_line_error(ws.run(), "tune", {"blend.cv_folds"});
+  blend["blend"] = {{"features", {"user_support", "item_support"}}};
+  blend["inner_valid_pct"] = 0.004;  // 5 of the 1200 ratings
+  blend["final"] = false;
+  ws.write_tune(blend);
+  expect_one_line_error(ws.run("--quiet"), "tune", {"inner validation split has", "too few"});
+  fs::remove_all(ws.out);
   // Another tune into a dir that holds one.
   ws.write_tune({{"trials", 1}, {"final", false}});
   expect_ok(ws.run());

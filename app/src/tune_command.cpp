@@ -31,17 +31,37 @@ void print_trial(const TrialResult& t, size_t planned, const std::string& metric
   std::fflush(stdout);
 }
 
+void print_blend(const TuneBlendResult& b) {
+  std::string members;
+  for (size_t m = 0; m < b.members.size(); ++m) {
+    char member[64];
+    std::snprintf(member, sizeof member, "%s%lld (%.3f)", m ? ", " : "",
+                  static_cast<long long>(b.members[m].trial), b.weights.weights[m]);
+    members += member;
+  }
+  std::printf("blend of %zu trials (weight): %s; inner cv rmse %.6f, best trial's %.6f\n"
+              "blend config: %s\n",
+              b.members.size(), members.c_str(), b.cv_rmse.back(), b.best_trial_rmse,
+              b.config.c_str());
+}
+
 int report(const TuneResult& r, const std::string& config_path, const std::string& dir) {
   if (r.best) {
     std::printf("best: trial %lld, %s; inner validation rmse %.6f\nbest config: %s\n",
                 static_cast<long long>(r.best->trial), values_text(r.best->values).c_str(),
                 r.best->valid.rmse, r.best_config.c_str());
   }
+  if (r.blend) print_blend(*r.blend);
   if (r.budget_spent) std::printf("budget spent: no further trial started\n");
   if (r.final_test) {
     std::printf("test (data.valid, read once) mse %.6f rmse %.6f mae %.6f: %s\n",
                 r.final_test->mse, r.final_test->rmse, r.final_test->mae,
                 r.final_run_dir.c_str());
+  }
+  if (r.blend && r.blend->final_test) {
+    const RatingMetrics& m = *r.blend->final_test;
+    std::printf("blend test (data.valid, the same reading) mse %.6f rmse %.6f mae %.6f\n", m.mse,
+                m.rmse, m.mae);
   }
   std::printf("reports: %s/results.md, results.csv, results.json, plots/\n", dir.c_str());
   if (!r.stopped) return 0;

@@ -16,6 +16,7 @@
 #include "collab/train/run.h"
 #include "collab/train/run_checkpoints.h"
 #include "collab/train/run_dir.h"
+#include "tune_blend.h"
 
 namespace collab {
 
@@ -67,12 +68,6 @@ std::vector<int64_t> rung_epochs(const TuneConfig& c, int64_t base_epochs) {
   return out;
 }
 
-std::string trial_dir(const std::string& tune_dir, int64_t trial) {
-  char name[32];
-  std::snprintf(name, sizeof name, "trial-%04lld", static_cast<long long>(trial));
-  return (fs::path(tune_dir) / "trials" / name).string();
-}
-
 TrialResult trial_from_json(const json& j) {
   TrialResult t;
   t.trial = j.at("trial");
@@ -120,17 +115,6 @@ std::map<std::pair<int64_t, int64_t>, TrialResult> finished_trials(const std::st
     }
   }
   return out;
-}
-
-// Options for a quiet run into `run_dir` that continues what an interrupted run left there.
-RunOptions continuing_run(const std::string& run_dir, const TuneHooks& hooks) {
-  RunOptions options;
-  options.run_dir = run_dir;
-  options.quiet = true;
-  if (has_checkpoints(run_dir)) options.resume = latest_resume_point(run_dir);
-  options.hooks.on_epoch = hooks.on_epoch;
-  options.hooks.stop_requested = hooks.stop_requested;
-  return options;
 }
 
 // Trains one trial to `epochs` epochs in its run dir, resuming what is there.
@@ -212,7 +196,7 @@ class Search {
                            ? rung_epochs
                            : with_values(config_, planned.values)["train"].value(
                                  "epochs", base_.train.epochs);
-      planned.run_dir = trial_dir(tune_dir_, trial);
+      planned.run_dir = numbered_trial_dir(tune_dir_ + "/trials", trial);
       auto done = finished_.find({trial, rung});
       if (done == finished_.end()) {
         if (c_.minutes > 0 && spent_ >= c_.minutes * 60) {
@@ -251,6 +235,16 @@ class Search {
 
 }  // namespace
 
+RunOptions continuing_run(const std::string& run_dir, const TuneHooks& hooks) {
+  RunOptions options;
+  options.run_dir = run_dir;
+  options.quiet = true;
+  if (has_checkpoints(run_dir)) options.resume = latest_resume_point(run_dir);
+  options.hooks.on_epoch = hooks.on_epoch;
+  options.hooks.stop_requested = hooks.stop_requested;
+  return options;
+}
+
 TuneResult run_tune(const TuneConfig& c, const std::string& tune_dir, const TuneHooks& hooks) {
   fs::create_directories(tune_dir);
   const auto lock = RunDirLock::acquire(tune_dir);
@@ -262,19 +256,25 @@ TuneResult run_tune(const TuneConfig& c, const std::string& tune_dir, const Tune
   if (!result.best) return result;
 
   // The best configuration, with the base's own split: a config `collab train` takes.
-  json best = with_values(c.base, result.best->values);
-  best["data"] = base.resolved["data"];
-  best["train"]["epochs"] = result.best->epochs;
+  const json best = trial_config_on_base_split(c, base, *result.best);
   result.best_config = tune_dir + "/best_config.json";
   write_json_atomically(result.best_config, best);
+  if (c.blend && !result.stopped) {
+    result.blend = choose_tune_blend(c, base, trial_base(c, base), result.trials, tune_dir);
+  }
   if (!c.final || result.stopped || result.budget_spent) return result;
 
-  // The test split, read once: the best configuration trained on data.train, scored on data.valid.
+  // The test split, read once: the best configuration trained on data.train, scored on data.valid
+  // (and the blend's members beside it).
   const RunResult final_run = run_training(run_config_from_json(best, result.best_config, {}),
                                            continuing_run(tune_dir + "/final", hooks));
   result.stopped = final_run.stopped;
   result.final_run_dir = final_run.run_dir;
   if (final_run.final_metrics) result.final_test = final_run.final_metrics;
+  if (result.blend && !result.stopped) {
+    result.stopped = !test_tune_blend(c, base, tune_dir, result.best->trial, final_run.run_dir,
+                                      hooks, *result.blend);
+  }
   return result;
 }
 

@@ -54,6 +54,17 @@ TuneConfig read_tune_config(const json& root, const std::string& path) {
     c.eta = h.integer("eta", c.eta, /*min=*/2, /*max=*/100);
     h.finish();
   }
+  if (r.has("blend")) {
+    ConfigReader b = r.object("blend");
+    TuneBlendConfig blend;
+    blend.max_models = b.integer("max_models", blend.max_models, /*min=*/1, /*max=*/1000);
+    blend.ridge = b.number("ridge", blend.ridge, {0, 1e6, true, true, "a number in [0, 1e6]"});
+    blend.features = read_blend_features(b);
+    blend.cv_folds = b.integer("cv_folds", blend.cv_folds, /*min=*/2, /*max=*/100);
+    blend.min_gain = b.number("min_gain", blend.min_gain, NumberRange::non_negative());
+    b.finish();
+    c.blend = blend;
+  }
   if (!r.has("space")) r.fail("space", "missing; name the config keys to search");
   c.space.emplace(r.raw("space", json()), "space");
   r.finish();

@@ -19,6 +19,17 @@
 // A budget of `minutes` (training time, summed over the tune dir's trials) starts no new trial
 // once spent.
 //
+// With a "blend" section, {"max_models": 10, "ridge": 1e-2, "features": [], "cv_folds": 5,
+// "min_gain": 1e-4}, the search is followed by a blend of its trials (tune_blend.cpp): every
+// trial's model (its last rung) predicts the inner validation ratings, and greedy forward
+// selection (infer/blend.h: select_blend) takes the trials whose least-squares blend has the
+// lowest cross-validated RMSE on them. The blend is written as blend.json (members, weights,
+// inner RMSEs) and best_blend.json (a `collab compare` config holding the members as candidates
+// and the blend section: it reproduces the blend on the base's split, or on other folds with
+// --set eval.*). With "final", its members are trained on data.train (TUNE_DIR/final for the best
+// trial, final-blend/trial-NNNN for the others), blended with the weights fitted on the inner
+// split, and scored on data.valid in the same single reading as the best trial.
+//
 // TUNE_DIR holds tune.json (the resolved tune config), trials/trial-NNNN/ (run dirs),
 // results.jsonl (a line per finished trial and rung), results.csv/.md/.json, plots/<key>.svg
 // (the metric against each numeric parameter), best_config.json and final/. Interrupted
@@ -33,11 +44,21 @@
 #include <vector>
 
 #include "collab/common/config_reader.h"
+#include "collab/infer/blend.h"
 #include "collab/infer/metrics.h"
 #include "collab/train/search_space.h"
 #include "collab/train/trainer.h"
 
 namespace collab {
+
+// The tune config's "blend" section: how the trials are blended once the search ends.
+struct TuneBlendConfig {
+  int64_t max_models = 10;  // members at most
+  double ridge = 1e-2;      // as compare's blend.ridge: times the inner ratings, on the weights
+  std::vector<BlendFeature> features;  // meta-features the weights vary with (infer/blend.h)
+  int64_t cv_folds = 5;     // folds of the inner validation ratings the selection scores on
+  double min_gain = 1e-4;   // of cross-validated RMSE, for a further member to be taken
+};
 
 struct TuneConfig {
   json base;              // the base config, as JSON
@@ -52,6 +73,7 @@ struct TuneConfig {
   int64_t eta = 3;         // halving's reduction factor
   bool final = true;
   std::optional<SearchSpace> space;
+  std::optional<TuneBlendConfig> blend;
   json resolved;  // as tune.json records it
 };
 
@@ -76,6 +98,17 @@ struct TuneHooks {
   std::function<bool()> stop_requested;
 };
 
+// The blend of trials a tune with a "blend" section chose.
+struct TuneBlendResult {
+  std::vector<TrialResult> members;  // in the order chosen
+  std::vector<double> cv_rmse;       // the inner cross-validated RMSE after each choice
+  BlendWeights weights;              // fitted on all the inner validation ratings
+  double best_trial_rmse = 0;        // the best single trial's inner RMSE, for comparison
+  std::string config;                // best_blend.json, a `collab compare` config
+  std::optional<RatingMetrics> final_test;  // data.valid's metrics of the final blend
+  std::vector<std::string> final_run_dirs;  // one per member
+};
+
 struct TuneResult {
   std::vector<TrialResult> trials;  // every finished trial and rung, in order
   std::optional<TrialResult> best;  // the best of the last rung reached
@@ -84,6 +117,7 @@ struct TuneResult {
   std::string best_config;          // its path; "" when no trial finished
   std::optional<RatingMetrics> final_test;  // data.valid's metrics of the final run
   std::string final_run_dir;
+  std::optional<TuneBlendResult> blend;  // with a "blend" section, once the search ended
 };
 
 TuneResult run_tune(const TuneConfig& config, const std::string& tune_dir,
