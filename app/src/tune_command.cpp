@@ -1,5 +1,6 @@
 // `collab tune TUNE_CONFIG [--dir DIR] [--quiet]`: hyper-parameter search (train/tune.h); prints a
-// line per trial, the best configuration and, once, its test metrics.
+// line per trial, the best configuration, the blend of the trials (with a "blend" section) and,
+// once, their test metrics.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -78,7 +79,8 @@ int report(const TuneResult& r, const std::string& config_path, const std::strin
 int tune_command(int argc, char** argv) {
   cxxopts::Options options("collab tune",
                            "Hyper-parameter search: random, grid or successive halving over any "
-                           "config keys; every trial an ordinary run dir.");
+                           "config keys, every trial an ordinary run dir; with a \"blend\" "
+                           "section, a blend of the trials.");
   options.add_options()(
       "dir", "the tune dir (default runs/tune-<config name>); the same dir continues a tune",
       cxxopts::value<std::string>()->default_value(""))(
