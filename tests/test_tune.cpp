@@ -327,6 +327,13 @@ TEST(Tune, BlendFinalContinuesAfterAStop) {
   // Resuming is exact (the checkpoint carries the RNG and optimizer state).
   EXPECT_DOUBLE_EQ(resumed.blend->final_test->rmse, whole.blend->final_test->rmse);
   EXPECT_EQ(resumed.blend->weights.weights, whole.blend->weights.weights);
+
+  // A tune dir moved elsewhere reads its trials from where they are now, not where they trained.
+  fs::rename(ws.dir + "/whole", ws.dir + "/moved");
+  const collab::TuneResult moved = collab::run_tune(config, ws.dir + "/moved");
+  ASSERT_TRUE(moved.blend && moved.blend->final_test);
+  EXPECT_TRUE(contains(moved.blend->members.front().run_dir, ws.dir + "/moved/trials/"));
+  EXPECT_DOUBLE_EQ(moved.blend->final_test->rmse, whole.blend->final_test->rmse);
 }
 
 TEST(Tune, Refusals) {

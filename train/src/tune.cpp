@@ -160,7 +160,11 @@ class Search {
         results_path_(tune_dir + "/results.jsonl"),
         values_(planned_values(c)),
         finished_(finished_trials(results_path_)) {
-    for (const auto& entry : finished_) spent_ += entry.second.seconds;
+    for (auto& entry : finished_) {
+      spent_ += entry.second.seconds;
+      // Where the trial is now: a tune dir moved or copied since holds its trials under itself.
+      entry.second.run_dir = numbered_trial_dir(tune_dir + "/trials", entry.first.first);
+    }
   }
 
   // Runs every rung; fills `result` (trials, best, stopped, budget_spent).
