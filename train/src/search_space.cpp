@@ -13,6 +13,10 @@ namespace {
 
 constexpr size_t kMaxGrid = 100000;  // configurations a grid may hold
 
+Error too_large_grid() {
+  return Error("tune: the grid has more than " + std::to_string(kMaxGrid) + " configurations");
+}
+
 // The [low, high] pair under `name`, checked.
 void read_range(const json& spec, const std::string& name, const std::string& where,
                 SearchParameter& p) {
@@ -143,7 +147,7 @@ std::vector<json> grid_of(const std::vector<SearchParameter>& parameters) {
       }
     }
     out = std::move(next);
-    if (out.size() > kMaxGrid) throw Error("tune: the grid has more than 100000 configurations");
+    if (out.size() > kMaxGrid) throw too_large_grid();
   }
   return out;
 }
@@ -183,7 +187,7 @@ std::vector<json> SearchSpace::grid() const {
   std::vector<json> out;
   for (const auto& alternative : alternatives_) {
     for (json& values : grid_of(alternative)) out.push_back(std::move(values));
-    if (out.size() > kMaxGrid) throw Error("tune: the grid has more than 100000 configurations");
+    if (out.size() > kMaxGrid) throw too_large_grid();
   }
   return out;
 }
