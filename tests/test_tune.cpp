@@ -146,7 +146,8 @@ TEST(SearchSpace, AlternativesDrawOneSpaceEach) {
   EXPECT_GT(from_first, 60);
   EXPECT_GT(from_second, 60);
   // A grid is bounded in all: 60,000 configurations per alternative, twice, is too many.
-  const json big = {{"a", {{"int", {1, 1000}}, {"num", 1000}}}, {"b", {{"int", {1, 60}}, {"num", 60}}}};
+  const json big = {{"a", {{"int", {1, 1000}}, {"num", 1000}}},
+                    {"b", {{"int", {1, 60}}, {"num", 60}}}};
   EXPECT_EQ(collab::SearchSpace(big, "space").grid().size(), 60000u);
   expect_one_line_error_thrown([&] { collab::SearchSpace(json::array({big, big}), "s").grid(); },
                                {"more than 100000 configurations"});
