@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -308,6 +309,19 @@ TEST(Tune, BlendsTheTrialsOfSeveralArchitectures) {
   const json& row = compared["candidates"].back();
   ASSERT_EQ(row["name"], "Blend");
   EXPECT_NEAR(row["folds"][0]["final"]["rmse"].get<double>(), test_rmse, 1e-5);
+
+  // A trial trained on after it finished holds another model than its results describe: the
+  // blend leaves it out and says so.
+  const int64_t first = members[0]["trial"].get<int64_t>();
+  char name[32];
+  std::snprintf(name, sizeof name, "/trials/trial-%04lld", static_cast<long long>(first));
+  const std::string first_dir = ws.out + name;
+  expect_ok(run_collab("resume " + shell_quote(first_dir) + " --epochs 5 --quiet"));
+  expect_ok(ws.run("--quiet"));
+  const json again = json::parse(read_text(ws.out + "/blend.json"));
+  ASSERT_EQ(again["skipped"].size(), 1u) << again.dump();
+  EXPECT_EQ(again["skipped"][0]["trial"], first);
+  for (const json& m : again["members"]) EXPECT_NE(m["trial"], first);
 }
 
 // Stopped while a blend member trains for the final test, the tune continues where it stopped
@@ -367,6 +381,14 @@ TEST(Tune, Refusals) {
   blend["blend"] = {{"cv_folds", 1}};
   ws.write_tune(blend);
   expect_one_line_error(ws.run(), "tune", {"blend.cv_folds"});
+  // Trials on another inner split than the one the blend is fitted on.
+  blend["blend"] = json::object();
+  blend["final"] = false;
+  blend["space"] = {{"data.split_seed", {{"choice", {1, 2}}}}};
+  ws.write_tune(blend);
+  expect_one_line_error(ws.run("--quiet"), "tune", {"other ratings than the tune's inner split"});
+  fs::remove_all(ws.out);
+  blend = blend_tune();
   blend["blend"] = {{"features", {"user_support", "item_support"}}};
   blend["inner_valid_pct"] = 0.004;  // 5 of the 1200 ratings
   blend["final"] = false;
