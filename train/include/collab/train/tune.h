@@ -23,8 +23,9 @@
 // "min_gain": 1e-4}, the search is followed by a blend of its trials (tune_blend.cpp): every
 // trial's model (its last rung) predicts the inner validation ratings, and greedy forward
 // selection (infer/blend.h: select_blend) takes the trials whose least-squares blend has the
-// lowest cross-validated RMSE on them. The blend is written as blend.json (members, weights,
-// inner RMSEs) and best_blend.json (a `collab compare` config holding the members as candidates
+// lowest cross-validated RMSE on them (a trial whose run dir holds another model by now, trained
+// on since, is left out and listed under "skipped"). The blend is written as blend.json (members,
+// weights, inner RMSEs) and best_blend.json (a `collab compare` config holding the members as candidates
 // and the blend section: it reproduces the blend on the base's split, or on other folds with
 // --set eval.*). With "final", its members are trained on data.train (TUNE_DIR/final for the best
 // trial, final-blend/trial-NNNN for the others), blended with the weights fitted on the inner
