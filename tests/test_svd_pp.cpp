@@ -9,6 +9,7 @@
 #include "collab/models/registry.h"
 #include "collab/models/svd_pp.h"
 #include "collab/train/trainer.h"
+#include "implicit_sum.h"
 #include "test_support.h"
 
 namespace test_svd_pp {
@@ -109,6 +110,43 @@ TEST(SVDpp, SavedStateResizesTheRatedItemListsOfARebuiltModel) {
   // A parameter of another shape is still refused.
   state.parameters[0].second = torch::zeros({5, 2});
   EXPECT_THROW(collab::load_model_state(*rebuilt, state), collab::Error);
+}
+
+// The fused implicit term (the CPU's) against the composed one (CUDA's and the export's): the same
+// sums in the same order forward, so equal to the bit; backward the same sums per item, added in
+// the same user order, so equal to float rounding of sums of at most a few hundred terms.
+TEST(SVDpp, FusedImplicitTermMatchesTheComposedOne) {
+  torch::manual_seed(11);
+  collab::Ratings ratings;
+  for (int k = 0; k < 600; ++k) {
+    ratings.push_back(/*user=*/k % 37, /*item=*/(k * 7 + k / 37) % 29, 3.0f, 0);
+  }
+  collab::SVDppOptions options;
+  options.shape = collab::ModelShape(40, 29);  // users 37..39 rated nothing
+  options.shape.train = &ratings;
+  options.n_factors = 13;  // not a multiple of a vector width
+  collab::SVDpp model(options);
+  // A batch with repeated users and users without ratings.
+  const torch::Tensor users = torch::tensor({3, 38, 3, 0, 36, 12, 39, 12, 5}, torch::kLong);
+  const torch::Tensor upstream = torch::randn({users.size(0), 13});
+  auto run = [&](bool fused) {
+    torch::Tensor table = model->implicit_factors->weight.detach().clone().requires_grad_(true);
+    const torch::Tensor out =
+        fused ? collab::implicit_sum_fused(table, model->rated_offsets, model->rated_items, users)
+              : collab::implicit_sum_composed(table, model->rated_offsets, model->rated_items,
+                                              users);
+    (out * upstream).sum().backward();
+    return std::make_pair(out.detach(), table.grad());
+  };
+  ASSERT_TRUE(collab::implicit_sum_fusable(model->implicit_factors->weight));
+  const auto [fused_out, fused_grad] = run(true);
+  const auto [composed_out, composed_grad] = run(false);
+  EXPECT_TRUE(torch::equal(fused_out, composed_out));
+  EXPECT_TRUE(torch::allclose(fused_grad, composed_grad, /*rtol=*/1e-6, /*atol=*/1e-7));
+  EXPECT_EQ(fused_out[1].abs().sum().item<float>(), 0.0f);  // a user who rated nothing
+  // What the model's forward uses on the CPU.
+  EXPECT_TRUE(torch::equal(model->implicit_term(users), fused_out));
+  EXPECT_FALSE(collab::implicit_sum_fusable(model->implicit_factors->weight.to(torch::kDouble)));
 }
 
 }  // namespace test_svd_pp

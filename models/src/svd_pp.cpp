@@ -5,6 +5,7 @@
 
 #include "collab/models/layers.h"
 #include "collab/models/size_limits.h"
+#include "implicit_sum.h"
 
 namespace collab {
 
@@ -43,20 +44,12 @@ SVDppImpl::SVDppImpl(const SVDppOptions& options) : options_(options) {
   rated_items = register_buffer("rated_items", items);
 }
 
-// Each user's rated items laid end to end (`segment` says whose each is), their y_j gathered and
-// summed per user by index_add: one gather for the batch, differentiable in implicit_factors.
+// The fused form on the CPU, the composed one elsewhere: the same numbers (implicit_sum.h).
 torch::Tensor SVDppImpl::implicit_term(const torch::Tensor& users) const {
-  const torch::Tensor start = rated_offsets.index_select(0, users);
-  const torch::Tensor count = rated_offsets.index_select(0, users + 1) - start;
-  const torch::Tensor segment = torch::repeat_interleave(count);
-  const torch::Tensor first = count.cumsum(/*dim=*/0) - count;
-  const torch::Tensor position = torch::arange(segment.size(0), count.options()) -
-                                 first.index_select(0, segment) + start.index_select(0, segment);
-  const torch::Tensor rows =
-      torch::embedding(implicit_factors->weight, rated_items.index_select(0, position));
-  const torch::Tensor total =
-      torch::zeros({users.size(0), options_.n_factors}, rows.options()).index_add(0, segment, rows);
-  return total * count.clamp_min(1).to(rows.scalar_type()).rsqrt().unsqueeze(1);
+  const torch::Tensor& table = implicit_factors->weight;
+  return implicit_sum_fusable(table)
+             ? implicit_sum_fused(table, rated_offsets, rated_items, users)
+             : implicit_sum_composed(table, rated_offsets, rated_items, users);
 }
 
 torch::Tensor SVDppImpl::forward(torch::Tensor x) {
@@ -68,7 +61,7 @@ torch::Tensor SVDppImpl::forward(torch::Tensor x) {
   return sigmoid_range(r, options_.y_range);
 }
 
-// forward() and implicit_term() above, scripted op for op.
+// forward() and implicit_sum_composed(), scripted op for op.
 void SVDppImpl::script_into(torch::jit::Module& m) const {
   script_tensors(*this, m);
   m.define(R"JIT(
