@@ -145,5 +145,26 @@ TEST(LossSync, ADivergedLossNamesItsStepWhenReadLater) {
   }
 }
 
+// A small model trained by autograd on the CPU steps on one intra-op thread (the pool's wake-ups
+// cost more than its ops); a train.threads the user set is kept, and so is the count after fit().
+TEST(StepThreads, SmallAutogradModelsStepOnOneThread) {
+  const int saved = at::get_num_threads();
+  at::set_num_threads(2);
+  for (const int64_t threads : {0, 2}) {
+    TrainConfig config;
+    config.epochs = 1;
+    config.batch_size = 16;
+    config.fused = false;  // the autograd path
+    config.threads = threads;
+    Trainer trainer(make_model(/*neural=*/false, YRange{0, 5.5}), synthetic_dataset(), config,
+                    torch::kCPU);
+    int during = -1;
+    trainer.fit([&](const EpochMetrics&) { during = at::get_num_threads(); });
+    EXPECT_EQ(during, threads == 0 ? 1 : 2) << "train.threads " << threads;
+    EXPECT_EQ(at::get_num_threads(), 2);
+  }
+  at::set_num_threads(saved);
+}
+
 }  // namespace test_loss_log
 }  // namespace collab

@@ -281,12 +281,26 @@ std::vector<EpochMetrics> Trainer::fit(const std::function<void(const EpochMetri
   return fit(hooks);
 }
 
+bool Trainer::serial_autograd_steps() const {
+  // A step of a small model is dozens of small ops: each that LibTorch splits over the pool wakes
+  // the other threads, which costs more than the op (SVDpp and HybridDotProductBias on MovieLens
+  // 100k train 3.7x faster on one thread of two; bench/RESULTS.md, Session 13). From about 2M
+  // parameters (the dense Adam update over them) the pool pays. A train.threads the user set,
+  // and a rank of a data-parallel run, keep their threads.
+  if (config_.threads > 0 || collective_ != nullptr || !device_.is_cpu()) return false;
+  int64_t parameters = 0;
+  for (const auto& p : model_->parameters()) parameters += p.numel();
+  return parameters < kSerialAutogradParameters;
+}
+
 std::vector<EpochMetrics> Trainer::fit(const FitHooks& hooks) {
   const CheckpointConfig& c = hooks.checkpoint;
   fused_ = config_.fused ? make_fused_step(*model_, optimizer_, config_.batch_size) : nullptr;
   // A rank trains by autograd unless its fused step can take slices of the global batch.
   if (fused_ && collective_ && !fused_->can_step_slices()) fused_ = nullptr;
-  // See FusedStep::runs_own_threads; the count comes back when fit() returns or throws.
+  // One intra-op thread while a fused step runs its own (FusedStep::runs_own_threads), or while a
+  // small model trains by autograd on the CPU (serial_autograd_steps); the count comes back when
+  // fit() returns or throws.
   struct IntraOpThreads {
     int saved = at::get_num_threads();
     explicit IntraOpThreads(bool one) {
@@ -295,7 +309,7 @@ std::vector<EpochMetrics> Trainer::fit(const FitHooks& hooks) {
     ~IntraOpThreads() {
       if (at::get_num_threads() != saved) at::set_num_threads(saved);
     }
-  } intra_op_threads(fused_ && fused_->runs_own_threads());
+  } intra_op_threads(fused_ ? fused_->runs_own_threads() : serial_autograd_steps());
   stopped_ = false;
   checkpointed_step_ = -1;
   if (collective_) {

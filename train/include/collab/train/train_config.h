@@ -33,7 +33,8 @@ struct TrainConfig {
   int64_t epochs = 5;
   int64_t batch_size = 64;
   uint64_t seed = 42;          // model init and the order of batches
-  int64_t threads = 0;         // intra-op threads; 0: one per core
+  int64_t threads = 0;         // intra-op threads; 0: one per core (Trainer::fit: one for
+                               // the steps of a small model trained by autograd)
   std::string device = "cpu";  // "cpu", "cuda", "cuda:N", "auto"
   int64_t eval_batch_size = 8192;
   // Train DotProduct/DotProductBias and plain CollabNN on the CPU with a fused step

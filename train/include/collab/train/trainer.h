@@ -193,6 +193,10 @@ class Trainer {
   // Whether to stop at an epoch end: hooks.stop_requested(), agreed over all ranks when
   // distributed.
   bool stop_at_epoch_end(const FitHooks& hooks);
+  // Below this many parameters, autograd steps on the CPU run on one intra-op thread unless
+  // train.threads is set (serial_autograd_steps).
+  static constexpr int64_t kSerialAutogradParameters = 2'000'000;
+  bool serial_autograd_steps() const;
 
   CollabModel model_;
   TrainConfig config_;
