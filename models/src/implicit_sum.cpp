@@ -16,6 +16,26 @@ torch::Tensor user_scales(const torch::Tensor& offsets, const torch::Tensor& use
   return count.clamp_min(1).to(type).rsqrt();
 }
 
+// The batch's users and N(u) in CSR form, as raw pointers for the loops below.
+struct BatchLists {
+  BatchLists(const torch::Tensor& offsets, const torch::Tensor& items, const torch::Tensor& users,
+             const torch::Tensor& scales)
+      : off(offsets.data_ptr<int64_t>()),
+        rated(items.data_ptr<int64_t>()),
+        user(users.data_ptr<int64_t>()),
+        scale(scales.data_ptr<float>()),
+        batch(users.size(0)) {}
+  // The positions in `rated` of batch row b's items.
+  int64_t begin(int64_t b) const { return off[user[b]]; }
+  int64_t end(int64_t b) const { return off[user[b] + 1]; }
+
+  const int64_t* off;
+  const int64_t* rated;
+  const int64_t* user;
+  const float* scale;
+  int64_t batch;
+};
+
 // Forward: each user's rows summed in N(u)'s order, then scaled. Backward: each user's scaled
 // gradient added to the rows it read, users in batch order (two users may share an item; the
 // order keeps the sums reproducible).
@@ -26,22 +46,19 @@ class ImplicitSum : public torch::autograd::Function<ImplicitSum> {
                                const torch::Tensor& users) {
     const torch::Tensor scales = user_scales(offsets, users, table.scalar_type());
     const torch::Tensor rows = table.contiguous();
-    const int64_t k = rows.size(1), batch = users.size(0);
-    torch::Tensor out = torch::zeros({batch, k}, rows.options());
+    const int64_t k = rows.size(1);
+    const BatchLists lists(offsets, items, users, scales);
+    torch::Tensor out = torch::zeros({lists.batch, k}, rows.options());
     const float* y = rows.data_ptr<float>();
-    const float* scale = scales.data_ptr<float>();
-    const int64_t* off = offsets.data_ptr<int64_t>();
-    const int64_t* rated = items.data_ptr<int64_t>();
-    const int64_t* user = users.data_ptr<int64_t>();
     float* sums = out.data_ptr<float>();
     // One thread: a batch's sums are a fraction of a millisecond, less than waking a pool.
-    for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t b = 0; b < lists.batch; ++b) {
       float* sum = sums + b * k;
-      for (int64_t e = off[user[b]]; e < off[user[b] + 1]; ++e) {
-        const float* row = y + rated[e] * k;
+      for (int64_t e = lists.begin(b); e < lists.end(b); ++e) {
+        const float* row = y + lists.rated[e] * k;
         for (int64_t d = 0; d < k; ++d) sum[d] += row[d];
       }
-      for (int64_t d = 0; d < k; ++d) sum[d] *= scale[b];
+      for (int64_t d = 0; d < k; ++d) sum[d] *= lists.scale[b];
     }
     ctx->save_for_backward({offsets, items, users, scales});
     ctx->saved_data["n_items"] = rows.size(0);
@@ -51,25 +68,18 @@ class ImplicitSum : public torch::autograd::Function<ImplicitSum> {
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
-    const torch::Tensor& offsets = saved[0];
-    const torch::Tensor& items = saved[1];
-    const torch::Tensor& users = saved[2];
-    const torch::Tensor& scales = saved[3];
+    const BatchLists lists(saved[0], saved[1], saved[2], saved[3]);
     const torch::Tensor grad = grad_outputs[0].contiguous();
     const int64_t k = grad.size(1);
     torch::Tensor table_grad = torch::zeros({ctx->saved_data["n_items"].toInt(), k},
                                             grad.options());
     const float* g = grad.data_ptr<float>();
-    const float* scale = scales.data_ptr<float>();
-    const int64_t* off = offsets.data_ptr<int64_t>();
-    const int64_t* rated = items.data_ptr<int64_t>();
-    const int64_t* user = users.data_ptr<int64_t>();
     float* out = table_grad.data_ptr<float>();
     std::vector<float> scaled(static_cast<size_t>(k));
-    for (int64_t b = 0; b < users.size(0); ++b) {
-      for (int64_t d = 0; d < k; ++d) scaled[d] = g[b * k + d] * scale[b];
-      for (int64_t e = off[user[b]]; e < off[user[b] + 1]; ++e) {
-        float* row = out + rated[e] * k;
+    for (int64_t b = 0; b < lists.batch; ++b) {
+      for (int64_t d = 0; d < k; ++d) scaled[d] = g[b * k + d] * lists.scale[b];
+      for (int64_t e = lists.begin(b); e < lists.end(b); ++e) {
+        float* row = out + lists.rated[e] * k;
         for (int64_t d = 0; d < k; ++d) row[d] += scaled[d];
       }
     }
