@@ -253,7 +253,7 @@ int audit_command(int argc, char** argv) {
                                          1);
     const torch::Tensor y = torch::tensor(input.valid_ratings, torch::kFloat);
     const torch::Tensor p =
-        predict(*loaded.model, Batch{x, y}, 65536).to(torch::kFloat).contiguous();
+        predict(*loaded.model, Batch{x, y}, kPredictChunk).to(torch::kFloat).contiguous();
     input.valid_predictions.assign(p.data_ptr<float>(), p.data_ptr<float>() + n);
   }
   const AuditReport report = audit(input);

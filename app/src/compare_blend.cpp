@@ -18,8 +18,6 @@ namespace collab {
 
 namespace {
 
-constexpr int64_t kPredictChunk = 1 << 16;  // rows per forward pass when predicting
-
 // `data` with its training part split again: the inner training and validation parts.
 Dataset inner_split(const Dataset& data, const BlendOptions& options, const std::string& fold) {
   Split inner = random_split(data.train, options.inner_valid_pct, options.seed,
@@ -50,12 +48,6 @@ std::vector<torch::Tensor> inner_predictions(const CompareConfig& config, const 
 
 constexpr int64_t kInnerCvFolds = 5;  // folds of the inner ratings the blend's form is checked on
 
-// How many of `ratings` each user and each item has: what the blend's features count.
-BlendSupport support_of(const Dataset& data, const Ratings& ratings) {
-  return blend_support(ratings, static_cast<int64_t>(data.users.size()),
-                       static_cast<int64_t>(data.items.size()));
-}
-
 // The blend's weights fitted on the inner split, and what the inner ratings say of them: the
 // cross-validated RMSE with the configured features and without any (the choice between them
 // is made on these, never on the test part).
@@ -66,7 +58,7 @@ BlendWeights fit_inner_blend(const CompareConfig& config, const std::string& fol
   const Batch held_out = to_batch(inner.valid);
   const std::vector<torch::Tensor> predictions = inner_predictions(config, inner, held_out);
   const torch::Tensor features =
-      blend_feature_values(options.features, support_of(inner, inner.train), held_out.x.cpu());
+      blend_feature_values(options.features, blend_support(inner, inner.train), held_out.x.cpu());
   const torch::Tensor y = held_out.y.cpu();
   const BlendWeights weights = fit_blend(predictions, features, y, options.ridge);
   const torch::Tensor fitted = apply_blend(weights, predictions, features);
@@ -104,7 +96,7 @@ FoldResult blend_fold(const CompareConfig& config, const std::string& fold, cons
   out.blend = record;
   // The full models trained on the whole training part: their features count that part.
   auto blend = std::make_shared<BlendedModelImpl>(models, weights, config.blend->features,
-                                                  support_of(data, data.train));
+                                                  blend_support(data, data.train));
   blend->eval();
   torch::NoGradGuard no_grad;
   const Batch test = to_batch(data.valid);

@@ -43,12 +43,12 @@ json blend_feature_names(const std::vector<BlendFeature>& features) {
   return out;
 }
 
-BlendSupport blend_support(const Ratings& ratings, int64_t n_users, int64_t n_items) {
-  const auto count = [](const std::vector<int32_t>& ids, int64_t size) {
+BlendSupport blend_support(const Dataset& data, const Ratings& ratings) {
+  const auto count = [](const std::vector<int32_t>& ids, size_t size) {
     const torch::Tensor t = torch::tensor(ids, torch::kLong);
-    return torch::bincount(t, /*weights=*/{}, size).to(torch::kFloat);
+    return torch::bincount(t, /*weights=*/{}, static_cast<int64_t>(size)).to(torch::kFloat);
   };
-  return {count(ratings.users, n_users), count(ratings.items, n_items)};
+  return {count(ratings.users, data.users.size()), count(ratings.items, data.items.size())};
 }
 
 torch::Tensor blend_feature_values(const std::vector<BlendFeature>& features,

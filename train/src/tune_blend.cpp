@@ -3,6 +3,7 @@
 // trained again on data.train and scored, once, on data.valid.
 #include "tune_blend.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -20,7 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int64_t kPredictChunk = 1 << 16;  // rows per forward pass when predicting
 // How far a reloaded model's inner RMSE may be from the one its trial recorded (float sums in
 // another order) before the checkpoint is taken for another model than the trial's.
 constexpr double kSameModelTolerance = 1e-4;
@@ -80,7 +80,7 @@ json metrics_json(const RatingMetrics& m) {
 
 // blend.json: the members with their weights, the inner RMSEs and, once known, the test metrics.
 void write_blend_record(const TuneConfig& c, const std::string& tune_dir,
-                        const TuneBlendResult& blend, const json& skipped) {
+                        const TuneBlendResult& blend) {
   json members = json::array();
   for (size_t m = 0; m < blend.members.size(); ++m) {
     json member = trial_result_json(blend.members[m]);
@@ -99,7 +99,7 @@ void write_blend_record(const TuneConfig& c, const std::string& tune_dir,
                  {"ridge", c.blend->ridge},
                  {"inner_cv_rmse", blend.cv_rmse.back()},
                  {"best_trial_inner_rmse", blend.best_trial_rmse},
-                 {"skipped", skipped},
+                 {"skipped", blend.skipped},
                  {"config", blend.config}};
   if (blend.final_test) record["final_test"] = metrics_json(*blend.final_test);
   write_json_atomically(tune_dir + "/blend.json", record);
@@ -156,18 +156,18 @@ TuneBlendResult choose_tune_blend(const TuneConfig& c, const RunConfig& base,
   const Batch held_out = to_batch(inner.valid);
   const torch::Tensor y = held_out.y.reshape({-1});
   torch::NoGradGuard no_grad;
+  TuneBlendResult out;
   std::vector<TrialResult> candidates;
   std::vector<torch::Tensor> predictions;
-  json skipped = json::array();
   for (const TrialResult& t : last_rungs(trials)) {
     const torch::Tensor p = predict(*trial_model(t, inner, fingerprint), held_out, kPredictChunk)
                                 .to(torch::kCPU)
                                 .reshape({-1});
-    const double rmse = (p - y).to(torch::kDouble).pow(2).mean().sqrt().item<double>();
+    const double rmse = rating_metrics(p, y).rmse;
     // A run dir trained on since its trial finished (collab resume, an unfinished later rung)
     // holds another model than the one the trial's metrics describe.
     if (std::abs(rmse - t.valid.rmse) > kSameModelTolerance) {
-      skipped.push_back({{"trial", t.trial}, {"recorded_rmse", t.valid.rmse}, {"rmse", rmse}});
+      out.skipped.push_back({{"trial", t.trial}, {"recorded_rmse", t.valid.rmse}, {"rmse", rmse}});
       continue;
     }
     candidates.push_back(t);
@@ -175,15 +175,13 @@ TuneBlendResult choose_tune_blend(const TuneConfig& c, const RunConfig& base,
   }
   if (candidates.empty()) throw Error("tune: blend: no trial's run dir holds its trial's model");
   const TuneBlendConfig& o = *c.blend;
-  const BlendSupport support = blend_support(inner.train, static_cast<int64_t>(inner.users.size()),
-                                             static_cast<int64_t>(inner.items.size()));
-  const torch::Tensor features = blend_feature_values(o.features, support, held_out.x);
+  const torch::Tensor features =
+      blend_feature_values(o.features, blend_support(inner, inner.train), held_out.x);
   const size_t most = std::min(static_cast<size_t>(o.max_models),
                                fittable_members(y.numel(), o.cv_folds, o.features.size()));
   const BlendSelection selection =
       select_blend(predictions, features, y, o.ridge, o.cv_folds, most, o.min_gain);
 
-  TuneBlendResult out;
   std::vector<torch::Tensor> chosen;
   for (const size_t i : selection.chosen) {
     out.members.push_back(candidates[i]);
@@ -191,12 +189,14 @@ TuneBlendResult choose_tune_blend(const TuneConfig& c, const RunConfig& base,
   }
   out.cv_rmse = selection.cv_rmse;
   out.weights = fit_blend(chosen, features, y, o.ridge);
-  out.best_trial_rmse = candidates.front().valid.rmse;
-  for (const TrialResult& t : candidates)
-    out.best_trial_rmse = std::min(out.best_trial_rmse, t.valid.rmse);
+  out.best_trial_rmse = std::min_element(candidates.begin(), candidates.end(),
+                                         [](const TrialResult& a, const TrialResult& b) {
+                                           return a.valid.rmse < b.valid.rmse;
+                                         })
+                            ->valid.rmse;
   out.config = tune_dir + "/best_blend.json";
   write_json_atomically(out.config, blend_compare_config(c, base, out));
-  write_blend_record(c, tune_dir, out, skipped);
+  write_blend_record(c, tune_dir, out);
   return out;
 }
 
@@ -221,17 +221,14 @@ bool test_tune_blend(const TuneConfig& c, const RunConfig& base, const std::stri
     device = r.device;
     blend.final_run_dirs.push_back(r.run_dir);
   }
-  auto model = std::make_shared<BlendedModelImpl>(
-      models, blend.weights, c.blend->features,
-      blend_support(data.train, static_cast<int64_t>(data.users.size()),
-                    static_cast<int64_t>(data.items.size())));
+  auto model = std::make_shared<BlendedModelImpl>(models, blend.weights, c.blend->features,
+                                                  blend_support(data, data.train));
   model->to(device);
   model->eval();
   torch::NoGradGuard no_grad;
   const Batch test = to_batch(data.valid, device);
   blend.final_test = rating_metrics(predict(*model, test, kPredictChunk), test.y);
-  json record = read_json_file(tune_dir + "/blend.json");
-  write_blend_record(c, tune_dir, blend, record.value("skipped", json::array()));
+  write_blend_record(c, tune_dir, blend);
   return true;
 }
 

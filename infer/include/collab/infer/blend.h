@@ -11,7 +11,7 @@
 #include <torch/torch.h>
 
 #include "collab/common/config_reader.h"
-#include "collab/data/ratings.h"
+#include "collab/data/dataset.h"
 #include "collab/models/collab_model.h"
 
 namespace collab {
@@ -37,8 +37,8 @@ struct BlendSupport {
   torch::Tensor item_counts;
 };
 
-// How many of `ratings` each of `n_users` users and `n_items` items has.
-BlendSupport blend_support(const Ratings& ratings, int64_t n_users, int64_t n_items);
+// How many of `ratings` each of `data`'s users and items has.
+BlendSupport blend_support(const Dataset& data, const Ratings& ratings);
 
 // The features of the (user, item) rows of `x` [n, 2]: [n, features.size()].
 torch::Tensor blend_feature_values(const std::vector<BlendFeature>& features,

@@ -104,6 +104,9 @@ struct TuneBlendResult {
   std::vector<TrialResult> members;  // in the order chosen
   std::vector<double> cv_rmse;       // the inner cross-validated RMSE after each choice
   BlendWeights weights;              // fitted on all the inner validation ratings
+  // Trials left out because their run dir holds another model by now:
+  // [{"trial", "recorded_rmse", "rmse"}].
+  json skipped = json::array();
   double best_trial_rmse = 0;        // the best single trial's inner RMSE, for comparison
   std::string config;                // best_blend.json, a `collab compare` config
   std::optional<RatingMetrics> final_test;  // data.valid's metrics of the final blend
